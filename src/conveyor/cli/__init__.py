@@ -1,0 +1,1 @@
+"""The `conveyor` command line: a thin Typer layer over `conveyor.Project`."""

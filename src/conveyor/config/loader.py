@@ -1,0 +1,178 @@
+"""Read conveyor.yaml: parse with line numbers, pick an environment, resolve secrets, validate."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from conveyor.config.schema import EnvironmentSpec, ProjectConfig
+from conveyor.config.secrets import Secrets, UnresolvedReference, interpolate_tree
+from conveyor.errors import ConfigError
+
+CONFIG_FILE = "conveyor.yaml"
+ENV_VARIABLE = "CONVEYOR_ENV"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus what it was loaded from."""
+
+    config: ProjectConfig
+    path: Path
+    env_name: str | None
+    environment: EnvironmentSpec
+    secrets: Secrets
+    raw: dict[str, Any]
+
+    @property
+    def project_dir(self) -> Path:
+        return self.path.parent
+
+    def snapshot(self) -> str:
+        """The config as written (``${VAR}`` references kept, never their values), as YAML."""
+        raw = copy.deepcopy(self.raw)
+        raw["environment"] = self.env_name
+        return self.secrets.redact(yaml.safe_dump(raw, sort_keys=False))
+
+
+def find_config(project: Path | str | None = None) -> Path:
+    base = Path(project) if project is not None else Path.cwd()
+    candidate = base if base.is_file() else base / CONFIG_FILE
+    if not candidate.exists():
+        raise ConfigError(
+            "no conveyor.yaml found",
+            file=str(candidate),
+            hint="run inside a project folder, pass --project PATH, or create one with "
+            "`conveyor init NAME`",
+        )
+    return candidate.resolve()
+
+
+def load_config(project: Path | str | None = None, env: str | None = None) -> LoadedConfig:
+    path = find_config(project)
+    text = path.read_text(encoding="utf-8")
+    lines = _LineIndex.parse(text, str(path))
+    raw = lines.data
+    if not isinstance(raw, dict):
+        raise ConfigError("the file must be a mapping of settings", file=str(path), line=1)
+
+    env_name = env if env is not None else (os.environ.get(ENV_VARIABLE) or None)
+    environments = raw.get("environments") or {}
+    if env_name is not None and (not isinstance(environments, dict) or env_name not in environments):
+        known = sorted(environments) if isinstance(environments, dict) else []
+        raise ConfigError(
+            f"unknown environment {env_name!r}; defined: {known or 'none'}",
+            file=str(path),
+            field="environments",
+            line=lines.line_of(("environments",)),
+            hint="add it under `environments:` or pick one of the defined names",
+        )
+
+    # Only the chosen environment's references must resolve: running on dev must not
+    # require prod's secrets to be set.
+    secrets = Secrets()
+    resolved = {k: v for k, v in raw.items() if k != "environments"}
+    try:
+        resolved = interpolate_tree(resolved, secrets)
+        chosen = environments.get(env_name) if env_name is not None else None
+        chosen = interpolate_tree(chosen or {}, secrets, ("environments", env_name))
+    except UnresolvedReference as missing:
+        raise ConfigError(
+            f"environment variable {missing.name} is not set",
+            file=str(path),
+            field=_dotted(missing.path),
+            line=lines.line_of(missing.path),
+            hint=f"export {missing.name}=... or give a default: ${{{missing.name}:-value}}",
+        ) from None
+    resolved["environments"] = {
+        name: (chosen if name == env_name else spec) for name, spec in environments.items()
+    }
+
+    try:
+        config = ProjectConfig.model_validate(resolved)
+    except ValidationError as exc:
+        raise _config_error(exc, path, lines, secrets) from None
+    environment = config.environments.get(env_name) if env_name else None
+    return LoadedConfig(
+        config=config,
+        path=path,
+        env_name=env_name,
+        environment=environment or EnvironmentSpec(),
+        secrets=secrets,
+        raw=raw,
+    )
+
+
+def _config_error(exc: ValidationError, path: Path, lines: "_LineIndex", secrets: Secrets) -> ConfigError:
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        message = "required setting is missing"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling)"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(
+        secrets.redact(message),
+        file=str(path),
+        field=_dotted(loc) or None,
+        line=lines.line_of(loc),
+    )
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc if part is not None)
+
+
+class _LineIndex:
+    """Maps a key path such as ``("gate", "metrics", "roc_auc")`` to its 1-based line."""
+
+    def __init__(self, data: Any, lines: dict[tuple[Any, ...], int]) -> None:
+        self.data = data
+        self._lines = lines
+
+    @classmethod
+    def parse(cls, text: str, filename: str) -> "_LineIndex":
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(
+                f"invalid YAML: {problem}",
+                file=filename,
+                line=mark.line + 1 if mark is not None else None,
+            ) from None
+        lines: dict[tuple[Any, ...], int] = {}
+        if node is not None:
+            cls._walk(node, (), lines)
+        return cls(data, lines)
+
+    @classmethod
+    def _walk(cls, node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+        out.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value
+                out[(*path, key)] = key_node.start_mark.line + 1
+                cls._walk(value_node, (*path, key), out)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                cls._walk(item, (*path, index), out)
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        path = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+        while path:
+            if path in self._lines:
+                return self._lines[path]
+            path = path[:-1]
+        return self._lines.get((), None)

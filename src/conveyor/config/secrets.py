@@ -1,0 +1,86 @@
+"""``${ENV_VAR}`` interpolation and redaction of the secret values it resolves."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MASK = "***"
+
+
+class MissingVariable(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(name)
+
+
+@dataclass
+class Secrets:
+    """Values resolved from the environment; everything printed or logged goes through `redact`."""
+
+    values: set[str] = field(default_factory=set)
+
+    def interpolate(self, text: str, environ: Mapping[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                value = env[name]
+            elif default is not None:
+                return default
+            else:
+                raise MissingVariable(name)
+            if value:
+                self.values.add(value)
+            return value
+
+        return _REFERENCE.sub(substitute, text)
+
+    def redact(self, text: str) -> str:
+        for value in sorted(self.values, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return redact_uri_password(text)
+
+
+def redact_uri_password(text: str) -> str:
+    """Mask the password of ``scheme://user:password@host`` URIs anywhere in `text`."""
+    return re.sub(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(@)", rf"\1{MASK}\3", text)
+
+
+def has_reference(text: str) -> bool:
+    return bool(_REFERENCE.search(text))
+
+
+def interpolate_tree(data: Any, secrets: Secrets, path: tuple[Any, ...] = ()) -> Any:
+    """Resolve references in every string of a parsed YAML tree (keys stay literal)."""
+    if isinstance(data, dict):
+        return {k: interpolate_tree(v, secrets, (*path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [interpolate_tree(v, secrets, (*path, i)) for i, v in enumerate(data)]
+    if isinstance(data, str):
+        try:
+            return secrets.interpolate(data)
+        except MissingVariable as missing:
+            raise UnresolvedReference(missing.name, path) from None
+    return data
+
+
+class UnresolvedReference(Exception):
+    def __init__(self, name: str, path: tuple[Any, ...]) -> None:
+        self.name = name
+        self.path = path
+        super().__init__(name)
+
+
+def strip_userinfo(uri: str) -> str:
+    """``postgresql://u:p@h/db`` -> ``postgresql://h/db`` (for display)."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

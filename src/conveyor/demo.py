@@ -1,0 +1,64 @@
+"""`conveyor demo`: the whole loop that exists so far, on the embedded default stack."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from rich.rule import Rule
+
+from conveyor.cli.output import RichReporter, console, versions_table
+from conveyor.errors import GateFailedError
+from conveyor.project import Project
+from conveyor.scaffold import init_project
+
+
+def run_demo(workspace: Path | None = None) -> Project:
+    base = Path(workspace) if workspace else Path(tempfile.mkdtemp(prefix="conveyor-demo-"))
+    folder = base / "churn-model"
+    console.print(Rule("conveyor demo"))
+    console.print(f"workspace: {base}  (embedded stack: SQLite MLflow store + local artifacts)")
+
+    _title("1. conveyor init churn-model")
+    init_project(folder)
+    project = Project.load(folder)
+    reporter = RichReporter()
+
+    _title("2. conveyor train  → v1, gate, alias dev")
+    first = project.train(reporter=reporter)
+    console.print(f"v{first.version}: gate {first.verdict.status}, alias {first.alias}")
+
+    _title("3. conveyor promote churn --to staging, then --to prod")
+    for stage in ("staging", "prod"):
+        move = project.promote(stage)
+        console.print(f"{stage}: {move.from_version or 'none'} → v{move.to_version}")
+
+    _title("4. a weaker challenger (C=0.0001) is compared with prod and fails the gate")
+    project.config.train.params["C"] = 0.0001
+    try:
+        project.train(reporter=reporter)
+    except GateFailedError as failed:
+        console.print(f"[red]v{failed.version} failed[/] and got no alias:")
+        for reason in failed.reasons:
+            console.print(f"  - {reason}")
+
+    _title("5. a retrained version (C=0.5) passes and goes dev → staging → prod")
+    project.config.train.params["C"] = 0.5
+    third = project.train(reporter=reporter)
+    for stage in ("staging", "prod"):
+        project.promote(stage)
+    console.print(f"prod now holds v{third.version}")
+
+    _title("6. conveyor rollback churn --stage prod")
+    back = project.rollback("prod", reason="demo: roll back to the previous holder")
+    console.print(f"prod: v{back.from_version} → v{back.to_version}")
+
+    _title("7. conveyor models churn")
+    console.print(versions_table(project.name, project.models()))
+    console.print(f"\nMLflow store: {project.stack.tracking_uri}")
+    console.print(f"try: cd {folder} && conveyor models && conveyor audit")
+    return project
+
+
+def _title(text: str) -> None:
+    console.print(Rule(text, align="left", style="cyan"))

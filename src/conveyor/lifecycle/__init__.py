@@ -1,0 +1,1 @@
+"""Model lifecycle: training pipeline, evaluation, quality gate, registry, promotion, audit."""

@@ -1,0 +1,95 @@
+"""Default evaluation metrics per task, their direction, and fairness by sensitive group."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc", "r2", "precision", "recall"}
+LOWER_IS_BETTER = {"rmse", "mae", "mse", "log_loss"}
+PRIMARY_METRIC = {"classification": "roc_auc", "regression": "rmse"}
+FAIRNESS_METRICS = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+)
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def evaluate_model(model: Any, X: "pd.DataFrame", y: "pd.Series", task: str) -> dict[str, float]:
+    """Score a fitted estimator on a held-out set with the task's default metrics."""
+    from sklearn import metrics as skm
+
+    predictions = model.predict(X)
+    if task == "regression":
+        return {
+            "rmse": float(np.sqrt(skm.mean_squared_error(y, predictions))),
+            "mae": float(skm.mean_absolute_error(y, predictions)),
+            "r2": float(skm.r2_score(y, predictions)),
+        }
+    classes = np.unique(np.asarray(y))
+    binary = len(classes) <= 2
+    out = {
+        "accuracy": float(skm.accuracy_score(y, predictions)),
+        "f1": float(skm.f1_score(y, predictions, average="binary" if binary else "macro",
+                                 pos_label=_positive_label(classes) if binary else 1)),
+    }
+    if hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X)
+        model_classes = list(getattr(model, "classes_", classes))
+        if binary and len(classes) == 2:
+            column = model_classes.index(_positive_label(classes))
+            out["roc_auc"] = float(skm.roc_auc_score(y, proba[:, column]))
+        elif not binary:
+            out["roc_auc"] = float(
+                skm.roc_auc_score(y, proba, multi_class="ovr", labels=model_classes)
+            )
+    return out
+
+
+def _positive_label(classes: np.ndarray) -> Any:
+    """The larger label (1 for 0/1, True for booleans, the second in sort order otherwise)."""
+    return sorted(classes.tolist())[-1]
+
+
+def fairness_metrics(
+    y_true: "pd.Series", y_pred: np.ndarray, groups: "pd.DataFrame"
+) -> dict[str, dict[str, float]]:
+    """Per sensitive column: demographic parity difference/ratio and equalized odds difference.
+
+    Binary classification only; the positive label is the larger class label.
+    """
+    import pandas as pd
+
+    y_true_arr = np.asarray(y_true)
+    classes = np.unique(y_true_arr)
+    positive = _positive_label(classes)
+    predicted_positive = np.asarray(y_pred) == positive
+    actual_positive = y_true_arr == positive
+    out: dict[str, dict[str, float]] = {}
+    for column in groups.columns:
+        group = groups[column].astype("object").fillna("<missing>").to_numpy()
+        frame = pd.DataFrame({"g": group, "pred": predicted_positive, "true": actual_positive})
+        selection = frame.groupby("g")["pred"].mean()
+        tpr = frame[frame["true"]].groupby("g")["pred"].mean()
+        fpr = frame[~frame["true"]].groupby("g")["pred"].mean()
+        top = float(selection.max()) if len(selection) else 0.0
+        out[column] = {
+            "demographic_parity_difference": float(selection.max() - selection.min()),
+            "demographic_parity_ratio": float(selection.min() / top) if top > 0 else 1.0,
+            "equalized_odds_difference": float(
+                max(_spread(tpr), _spread(fpr))
+            ),
+        }
+    return out
+
+
+def _spread(rates: "pd.Series") -> float:
+    return float(rates.max() - rates.min()) if len(rates) else 0.0

@@ -1,0 +1,129 @@
+"""A thin view of the MLflow Model Registry in conveyor's terms (stage = alias)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import RegistryError
+from conveyor.lifecycle import tags
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One model version as `conveyor models` shows it."""
+
+    version: str
+    aliases: list[str]
+    gate: str
+    reasons: list[str]
+    metrics: dict[str, float]
+    run_id: str | None
+    created: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "aliases": self.aliases,
+            "gate": self.gate,
+            "reasons": self.reasons,
+            "metrics": self.metrics,
+            "run_id": self.run_id,
+            "created": self.created,
+            "tags": self.tags,
+        }
+
+
+class Registry:
+    def __init__(self, client: "MlflowClient") -> None:
+        self.client = client
+
+    def ensure_model(self, name: str, description: str | None = None) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if _not_found(exc):
+                self.client.create_registered_model(name, description=description)
+            else:
+                raise
+
+    def model_aliases(self, name: str) -> dict[str, str]:
+        model = self._model(name)
+        return {alias: str(version) for alias, version in (model.aliases or {}).items()}
+
+    def model_tags(self, name: str) -> dict[str, str]:
+        return dict(self._model(name).tags or {})
+
+    def alias_holder(self, name: str, alias: str) -> str | None:
+        return self.model_aliases(name).get(alias)
+
+    def version(self, name: str, version: str) -> "ModelVersion":
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version(name, str(version))
+        except MlflowException as exc:
+            if _not_found(exc):
+                raise RegistryError(
+                    f"model {name!r} has no version {version}",
+                    hint=f"list versions with `conveyor models {name}`",
+                ) from None
+            raise
+
+    def versions(self, name: str, limit: int = 50) -> list[VersionInfo]:
+        self._model(name)
+        aliases_by_version: dict[str, list[str]] = {}
+        for alias, version in self.model_aliases(name).items():
+            aliases_by_version.setdefault(version, []).append(alias)
+        found = self.client.search_model_versions(
+            f"name = '{name}'", max_results=limit, order_by=["version_number DESC"]
+        )
+        out = []
+        for mv in found:
+            version = str(mv.version)
+            version_tags = dict(mv.tags or {})
+            metrics: dict[str, float] = {}
+            if mv.run_id:
+                try:
+                    metrics = dict(self.client.get_run(mv.run_id).data.metrics)
+                except Exception:  # noqa: BLE001 - a deleted run leaves the version listable
+                    metrics = {}
+            out.append(
+                VersionInfo(
+                    version=version,
+                    aliases=sorted(aliases_by_version.get(version, [])),
+                    gate=version_tags.get(tags.GATE, "unknown"),
+                    reasons=json.loads(version_tags.get(tags.GATE_REASONS, "[]")),
+                    metrics=metrics,
+                    run_id=mv.run_id,
+                    created=int(mv.creation_timestamp or 0),
+                    tags=version_tags,
+                )
+            )
+        return out
+
+    def _model(self, name: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if _not_found(exc):
+                raise RegistryError(
+                    f"no registered model named {name!r}",
+                    hint="train it first with `conveyor train`, or check the name and --env",
+                ) from None
+            raise
+
+
+def _not_found(exc: Exception) -> bool:
+    code = getattr(exc, "error_code", "")
+    return code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower()

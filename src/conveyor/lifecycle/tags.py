@@ -1,0 +1,27 @@
+"""Names of the MLflow tags conveyor writes: the registry is the system of record."""
+
+GATE = "conveyor.gate"
+GATE_REASONS = "conveyor.gate.reasons"
+GATE_CHECKS = "conveyor.gate.checks"
+DATA_SHA256 = "conveyor.data.sha256"
+DATA_ROWS = "conveyor.data.rows"
+GIT_COMMIT = "conveyor.git.commit"
+GIT_DIRTY = "conveyor.git.dirty"
+ENVIRONMENT = "conveyor.env"
+MODEL = "conveyor.model"
+PIPELINE = "conveyor.pipeline"
+
+
+def stage_move(stage: str) -> str:
+    """Version tag: the last move that gave this version the stage alias (JSON)."""
+    return f"conveyor.stage.{stage}"
+
+
+def stage_history(stage: str) -> str:
+    """Registered-model tag: versions that held the stage, oldest first (JSON list)."""
+    return f"conveyor.history.{stage}"
+
+
+def last_move(stage: str) -> str:
+    """Registered-model tag: the latest move of the stage alias (JSON)."""
+    return f"conveyor.last_move.{stage}"

@@ -1,0 +1,56 @@
+"""Fail fast, with one clear line, when a store cannot be reached."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from conveyor.config.secrets import redact_uri_password
+from conveyor.errors import StoreUnreachableError
+
+TIMEOUT_SECONDS = 5.0
+
+
+def check_tracking_store(uri: str) -> None:
+    """Probe an HTTP tracking server or a database store before any work starts."""
+    shown = redact_uri_password(uri)
+    scheme = uri.split(":", 1)[0].lower()
+    try:
+        if scheme in ("http", "https"):
+            _probe_http(uri)
+        elif "+" in scheme or scheme in ("postgresql", "postgres", "mysql", "mssql"):
+            _probe_database(uri)
+    except StoreUnreachableError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any driver error means "unreachable"
+        raise StoreUnreachableError(
+            f"tracking store {shown} is unreachable: {_first_line(exc)}",
+            hint="check tracking_uri for this environment (or MLFLOW_TRACKING_URI) and that "
+            "the server is running",
+        ) from None
+
+
+def _probe_http(uri: str) -> None:
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            response.read(64)
+    except urllib.error.HTTPError:
+        return  # the server answered; an auth or 404 on /health still means it is up
+
+
+def _probe_database(uri: str) -> None:
+    import sqlalchemy
+
+    connect_args = {"connect_timeout": int(TIMEOUT_SECONDS)} if "postgres" in uri else {}
+    engine = sqlalchemy.create_engine(uri, connect_args=connect_args, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return redact_uri_password(text[0] if text else type(exc).__name__)
