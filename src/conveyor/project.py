@@ -65,8 +65,11 @@ class Project:
 
     def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> "TrainResult":
         """Train, evaluate, gate and register; raises GateFailedError if the gate fails."""
+        from conveyor.lifecycle.progress import SilentReporter
         from conveyor.lifecycle.training import TrainingPipeline
 
+        with (reporter or SilentReporter()).step("connect to the tracking store"):
+            self.client  # noqa: B018 - connect (and migrate an embedded store) up front
         pipeline = TrainingPipeline(
             self.loaded,
             self.client,

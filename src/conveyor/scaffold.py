@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+from conveyor.config.schema import NAME_PATTERN
 from conveyor.errors import ConveyorError
 from conveyor.examples import example_path
 
@@ -24,14 +25,12 @@ def init_project(target: Path, name: str | None = None, example: str = DEFAULT_E
             f"{target} already exists and is not empty",
             hint="pick a new folder name; nothing was changed",
         )
-    model_name = name or _model_name(target.name)
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "data"))
-        config = staging / "conveyor.yaml"
-        text = config.read_text(encoding="utf-8")
-        config.write_text(re.sub(r"(?m)^name: .*$", f"name: {model_name}", text, count=1))
+        if name is not None:
+            _rename_model(staging / "conveyor.yaml", name)
         generate_example_data(staging)
         (staging / ".gitignore").write_text(".conveyor/\ndata/\n__pycache__/\n")
         if target.exists():
@@ -54,8 +53,11 @@ def generate_example_data(project: Path, rows: int = 5000, seed: int = 7, drift:
     return module.write(project / out, rows=rows, seed=seed, drift=drift)
 
 
-def _model_name(folder: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", folder).strip("-.")
-    if not cleaned or not cleaned[0].isalpha():
-        cleaned = f"model-{cleaned}" if cleaned else "model"
-    return cleaned
+def _rename_model(config: Path, name: str) -> None:
+    if not re.match(NAME_PATTERN, name):
+        raise ConveyorError(
+            f"model name {name!r} is not valid",
+            hint="start with a letter; use letters, digits, '_', '-' or '.'",
+        )
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r"(?m)^name: .*$", f"name: {name}", text, count=1), encoding="utf-8")

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 _QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.models")
+# cloudpickle is chosen on purpose (user classes travel by value); skip its warning.
+_ERRORS_ONLY = ("mlflow.sklearn",)
 
 
 def connect(stack: Stack) -> "MlflowClient":
@@ -22,6 +24,8 @@ def connect(stack: Stack) -> "MlflowClient":
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _ERRORS_ONLY:
+        logging.getLogger(name).setLevel(logging.ERROR)
     check_tracking_store(stack.tracking_uri)
     if stack.registry_uri != stack.tracking_uri:
         check_tracking_store(stack.registry_uri)

@@ -37,13 +37,13 @@ def generate(rows: int = 5000, seed: int = 7, drift: float = 0.0) -> pd.DataFram
     total = monthly * np.maximum(tenure, 1) * rng.uniform(0.9, 1.1, rows)
 
     logit = (
-        -1.0
-        - 0.06 * tenure
-        + 0.025 * (monthly - 60)
-        + 0.55 * support_calls
-        + np.where(payment == "invoice", 0.6, 0.0)
-        + np.where(plan == "basic", 0.3, 0.0)
-        + np.where(region == "south", 0.25, 0.0)
+        -0.9
+        - 0.09 * tenure
+        + 0.035 * (monthly - 60)
+        + 0.85 * support_calls
+        + np.where(payment == "invoice", 1.0, 0.0)
+        + np.where(plan == "basic", 0.5, 0.0)
+        + np.where(region == "south", 0.4, 0.0)
     )
     churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
 
