@@ -66,10 +66,12 @@ class Project:
     def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> "TrainResult":
         """Train, evaluate, gate and register; raises GateFailedError if the gate fails."""
         from conveyor.lifecycle.progress import SilentReporter
+        from conveyor.lifecycle.tracking import activate
         from conveyor.lifecycle.training import TrainingPipeline
 
         with (reporter or SilentReporter()).step("connect to the tracking store"):
             self.client  # noqa: B018 - connect (and migrate an embedded store) up front
+            activate(self.stack)  # another Project in this process may have switched MLflow
         pipeline = TrainingPipeline(
             self.loaded,
             self.client,

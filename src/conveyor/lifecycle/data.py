@@ -28,6 +28,7 @@ class Split:
     y_train: "pd.Series"
     y_test: "pd.Series"
     sensitive_test: "pd.DataFrame"
+    test_frame: "pd.DataFrame"  # every column of the test rows (a champion may need others)
 
 
 def resolve_source(source: str, project_dir: Path) -> str:
@@ -132,4 +133,5 @@ def split_dataset(
         y_train=train[target],
         y_test=test[target],
         sensitive_test=test[features.sensitive],
+        test_frame=test,
     )

@@ -12,6 +12,7 @@ from conveyor.stack.resolve import Stack
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.models")
 # cloudpickle is chosen on purpose (user classes travel by value); skip its warning.
 _ERRORS_ONLY = ("mlflow.sklearn",)
@@ -29,12 +30,27 @@ def connect(stack: Stack) -> "MlflowClient":
     check_tracking_store(stack.tracking_uri)
     if stack.registry_uri != stack.tracking_uri:
         check_tracking_store(stack.registry_uri)
+    activate(stack)
 
     import mlflow
 
+    return mlflow.MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.registry_uri)
+
+
+def activate(stack: Stack) -> None:
+    """Make the stack MLflow's current one for fluent calls (start_run, log_model, load)."""
+    import mlflow
+
+    # MLflow also exports these URIs as environment variables for subprocesses; undo that,
+    # or the next project loaded in this process would silently inherit this one's store.
+    saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
     mlflow.set_tracking_uri(stack.tracking_uri)
     mlflow.set_registry_uri(stack.registry_uri)
-    return mlflow.MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.registry_uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def ensure_experiment(client: "MlflowClient", name: str, artifact_location: str) -> str:

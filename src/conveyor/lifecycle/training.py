@@ -161,7 +161,7 @@ class TrainingPipeline:
             model_info = self._log_model(mlflow, model, split.X_train, train_fn)
 
         with step("quality gate"):
-            champion = self._score_champion(split.X_test, split.y_test)
+            champion = self._score_champion(split.test_frame, split.y_test)
             compared = (cfg.gate.champion.metrics if cfg.gate.champion else None) or [
                 PRIMARY_METRIC[cfg.task]
             ]
@@ -233,7 +233,8 @@ class TrainingPipeline:
         extra = (self.config.runtime or {}).get("requirements", [])
         return [*pins, *[str(r) for r in extra]]
 
-    def _score_champion(self, X_test: "pd.DataFrame", y_test: "pd.Series") -> Champion | None:
+    def _score_champion(self, test_rows: "pd.DataFrame", y_test: "pd.Series") -> Champion | None:
+        """Score the stage holder on the same test rows, with the columns it was trained on."""
         spec = self.config.gate.champion
         if spec is None:
             return None
@@ -248,8 +249,13 @@ class TrainingPipeline:
         try:
             import mlflow
 
-            model = mlflow.sklearn.load_model(f"models:/{name}/{holder}")
-            champion.metrics = evaluate_model(model, X_test, y_test, self.config.task)
+            uri = f"models:/{name}/{holder}"
+            signature = mlflow.models.get_model_info(uri).signature
+            columns = (
+                signature.inputs.input_names() if signature is not None else self.config.features.inputs
+            )
+            model = mlflow.sklearn.load_model(uri)
+            champion.metrics = evaluate_model(model, test_rows[columns], y_test, self.config.task)
         except Exception as exc:  # noqa: BLE001 - any failure is reported as a gate note
             champion.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         return champion

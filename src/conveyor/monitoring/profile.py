@@ -1,0 +1,365 @@
+"""Mergeable data profiles: fixed-edge histograms, category counts, missing counts, moments.
+
+A :class:`Profiler` is fitted once on reference (training) data: that fixes the histogram
+edges (training quantiles plus open outer bins) and the category vocabulary. Every profile
+made with the same fitted profiler — of training data, of a day of captured traffic, of one
+Spark partition — can be merged with :func:`conveyor.monitoring.merge.merge`, and merging
+the profiles of N partitions gives the profile of the whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Kind = Literal["numeric", "categorical"]
+Role = Literal["feature", "prediction", "target"]
+
+PREDICTION = "__prediction__"  # predicted label (classification) or value (regression)
+SCORE = "__score__"  # predicted probability of the positive class (binary classification)
+DEFAULT_BINS = 50
+DEFAULT_CATEGORY_CAP = 100
+NEW_CATEGORY_CAP = 50
+DEFAULT_SAMPLE = 1000
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """How one column is profiled: its kind and role, and the fixed edges or vocabulary."""
+
+    name: str
+    kind: Kind
+    role: Role = "feature"
+    edges: tuple[float, ...] = ()
+    categories: tuple[str, ...] = ()
+    dtype: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "role": self.role, "dtype": self.dtype}
+        if self.kind == "numeric":
+            out["edges"] = list(self.edges)
+        else:
+            out["categories"] = list(self.categories)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ColumnSchema":
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            role=data.get("role", "feature"),
+            edges=tuple(float(e) for e in data.get("edges", ())),
+            categories=tuple(str(c) for c in data.get("categories", ())),
+            dtype=data.get("dtype", ""),
+        )
+
+
+@dataclass
+class NumericProfile:
+    """Histogram over fixed edges (bin 0 below the first edge, the last bin above the last
+    edge), counts of missing and non-numeric values, and mergeable moments."""
+
+    counts: np.ndarray
+    count: int = 0
+    missing: int = 0
+    invalid: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    minimum: float | None = None
+    maximum: float | None = None
+    invalid_examples: list[str] = field(default_factory=list)
+    sample: np.ndarray | None = None  # a small reference sample (baseline only; not merged)
+
+    @property
+    def rows(self) -> int:
+        return self.count + self.missing + self.invalid
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.m2 / self.count)) if self.count > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "counts": self.counts.tolist(),
+            "count": self.count,
+            "missing": self.missing,
+            "invalid": self.invalid,
+            "mean": self.mean,
+            "m2": self.m2,
+            "min": self.minimum,
+            "max": self.maximum,
+            "invalid_examples": self.invalid_examples,
+        }
+        if self.sample is not None:
+            out["sample"] = self.sample.tolist()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "NumericProfile":
+        sample = data.get("sample")
+        return cls(
+            counts=np.asarray(data["counts"], dtype=np.int64),
+            count=int(data["count"]),
+            missing=int(data["missing"]),
+            invalid=int(data.get("invalid", 0)),
+            mean=float(data["mean"]),
+            m2=float(data["m2"]),
+            minimum=None if data.get("min") is None else float(data["min"]),
+            maximum=None if data.get("max") is None else float(data["max"]),
+            invalid_examples=list(data.get("invalid_examples", [])),
+            sample=None if sample is None else np.asarray(sample, dtype=float),
+        )
+
+
+@dataclass
+class CategoricalProfile:
+    """Counts of the vocabulary's categories, of unseen categories by name (the
+    lexicographically first ``NEW_CATEGORY_CAP``; the rest in ``other``), and missing values."""
+
+    counts: dict[str, int]
+    new: dict[str, int] = field(default_factory=dict)
+    other: int = 0
+    missing: int = 0
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts.values()) + sum(self.new.values()) + self.other
+
+    @property
+    def rows(self) -> int:
+        return self.count + self.missing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts, "new": self.new, "other": self.other, "missing": self.missing}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CategoricalProfile":
+        return cls(
+            counts={str(k): int(v) for k, v in data["counts"].items()},
+            new={str(k): int(v) for k, v in data.get("new", {}).items()},
+            other=int(data.get("other", 0)),
+            missing=int(data.get("missing", 0)),
+        )
+
+
+ColumnProfile = Union[NumericProfile, CategoricalProfile]
+
+
+@dataclass
+class DatasetProfile:
+    """Profiles of every schema column of one dataset, plus optional test metrics."""
+
+    schema: dict[str, ColumnSchema]
+    columns: dict[str, ColumnProfile]
+    rows: int
+    absent: list[str] = field(default_factory=list)  # schema columns missing from the data
+    unexpected: list[str] = field(default_factory=list)  # data columns not in the schema
+    metrics: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def names(self, role: Role = "feature") -> list[str]:
+        return [name for name, col in self.schema.items() if col.role == role]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "rows": self.rows,
+            "schema": [col.to_dict() for col in self.schema.values()],
+            "columns": {name: prof.to_dict() for name, prof in self.columns.items()},
+            "absent": self.absent,
+            "unexpected": self.unexpected,
+            "metrics": self.metrics,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DatasetProfile":
+        schema = {c["name"]: ColumnSchema.from_dict(c) for c in data["schema"]}
+        columns: dict[str, ColumnProfile] = {}
+        for name, prof in data["columns"].items():
+            kind = schema[name].kind
+            columns[name] = (
+                NumericProfile.from_dict(prof) if kind == "numeric" else CategoricalProfile.from_dict(prof)
+            )
+        return cls(
+            schema=schema,
+            columns=columns,
+            rows=int(data["rows"]),
+            absent=list(data.get("absent", [])),
+            unexpected=list(data.get("unexpected", [])),
+            metrics={k: float(v) for k, v in data.get("metrics", {}).items()},
+            meta=dict(data.get("meta", {})),
+        )
+
+
+class Profiler:
+    """Fit edges and vocabularies on reference data, then profile any frame the same way.
+
+    Parameters are fixed in ``__init__``; the fitted schema is ``schema_``.
+    """
+
+    def __init__(
+        self,
+        numeric: list[str],
+        categorical: list[str],
+        *,
+        roles: dict[str, Role] | None = None,
+        bins: int = DEFAULT_BINS,
+        category_cap: int = DEFAULT_CATEGORY_CAP,
+    ) -> None:
+        self.numeric = list(numeric)
+        self.categorical = list(categorical)
+        self.roles = dict(roles or {})
+        self.bins = bins
+        self.category_cap = category_cap
+        self.schema_: dict[str, ColumnSchema] | None = None
+
+    @classmethod
+    def from_schema(cls, schema: dict[str, ColumnSchema]) -> "Profiler":
+        profiler = cls(
+            [c.name for c in schema.values() if c.kind == "numeric"],
+            [c.name for c in schema.values() if c.kind == "categorical"],
+            roles={c.name: c.role for c in schema.values()},
+        )
+        profiler.schema_ = dict(schema)
+        return profiler
+
+    def fit(self, frame: "pd.DataFrame") -> "Profiler":
+        schema: dict[str, ColumnSchema] = {}
+        for name in self.numeric:
+            values, _, _ = _numeric_values(frame[name])
+            values = values[~np.isnan(values)]
+            edges: tuple[float, ...] = ()
+            if len(values):
+                quantiles = np.quantile(values, np.linspace(0.0, 1.0, self.bins + 1))
+                edges = tuple(float(e) for e in np.unique(quantiles))
+            schema[name] = ColumnSchema(
+                name, "numeric", self.roles.get(name, "feature"), edges=edges, dtype=str(frame[name].dtype)
+            )
+        for name in self.categorical:
+            counts = _category_strings(frame[name]).value_counts()
+            ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))
+            vocab = tuple(str(k) for k, _ in ranked[: self.category_cap])
+            schema[name] = ColumnSchema(
+                name, "categorical", self.roles.get(name, "feature"), categories=vocab,
+                dtype=str(frame[name].dtype),
+            )
+        self.schema_ = schema
+        return self
+
+    def profile(self, frame: "pd.DataFrame", *, sample: int = 0, seed: int = 0) -> DatasetProfile:
+        """Profile ``frame``; columns of the schema it lacks are listed in ``absent``."""
+        if self.schema_ is None:
+            raise RuntimeError("call fit() before profile()")
+        columns: dict[str, ColumnProfile] = {}
+        absent = []
+        for name, col in self.schema_.items():
+            if name not in frame.columns:
+                absent.append(name)
+                continue
+            if col.kind == "numeric":
+                columns[name] = profile_numeric(frame[name], col.edges, sample=sample, seed=seed)
+            else:
+                columns[name] = profile_categorical(frame[name], col.categories)
+        unexpected = [str(c) for c in frame.columns if c not in self.schema_]
+        return DatasetProfile(
+            schema=dict(self.schema_), columns=columns, rows=int(len(frame)), absent=absent,
+            unexpected=unexpected,
+        )
+
+
+def profile_numeric(
+    series: "pd.Series", edges: tuple[float, ...], *, sample: int = 0, seed: int = 0
+) -> NumericProfile:
+    values, missing, invalid = _numeric_values(series)
+    examples: list[str] = []
+    if invalid:
+        import pandas as pd
+
+        coerced = pd.to_numeric(series, errors="coerce")
+        bad = series[coerced.isna() & series.notna()]
+        examples = [str(v) for v in bad.astype(str).unique()[:3]]
+    finite = values[~np.isnan(values)]
+    counts = np.bincount(_bin_index(finite, edges), minlength=len(edges) + 1).astype(np.int64)
+    count = int(len(finite))
+    mean = float(finite.mean()) if count else 0.0
+    m2 = float(((finite - mean) ** 2).sum()) if count else 0.0
+    kept = None
+    if sample and count:
+        rng = np.random.default_rng(seed)
+        kept = np.sort(finite if count <= sample else rng.choice(finite, sample, replace=False))
+    return NumericProfile(
+        counts=counts,
+        count=count,
+        missing=missing,
+        invalid=invalid,
+        mean=mean,
+        m2=m2,
+        minimum=float(finite.min()) if count else None,
+        maximum=float(finite.max()) if count else None,
+        invalid_examples=examples,
+        sample=kept,
+    )
+
+
+def profile_categorical(series: "pd.Series", categories: tuple[str, ...]) -> CategoricalProfile:
+    strings = _category_strings(series)
+    missing = int(len(series) - len(strings))
+    observed = {str(k): int(v) for k, v in strings.value_counts().items()}
+    known = set(categories)
+    counts = {c: observed.get(c, 0) for c in categories}
+    unseen = {k: v for k, v in observed.items() if k not in known}
+    new, other = cap_new(unseen)
+    return CategoricalProfile(counts=counts, new=new, other=other, missing=missing)
+
+
+def cap_new(unseen: dict[str, int]) -> tuple[dict[str, int], int]:
+    """Keep the lexicographically first unseen names; the rule commutes with merging."""
+    names = sorted(unseen)
+    kept = {n: unseen[n] for n in names[:NEW_CATEGORY_CAP]}
+    return kept, sum(unseen[n] for n in names[NEW_CATEGORY_CAP:])
+
+
+def bin_index(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    """Bin of each value: 0 below the first edge, i for [e[i-1], e[i]), the last edge closes
+    the last inner bin, len(edges) above it."""
+    return _bin_index(values, edges)
+
+
+def _bin_index(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    if not edges:
+        return np.zeros(len(values), dtype=np.int64)
+    edge_array = np.asarray(edges, dtype=float)
+    index = np.searchsorted(edge_array, values, side="right")
+    if len(edge_array) > 1:
+        index[values == edge_array[-1]] = len(edge_array) - 1
+    return index
+
+
+def _numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
+    """Float values (NaN where missing or not numeric), the missing count, the invalid count."""
+    import pandas as pd
+
+    missing = int(series.isna().sum())
+    if pd.api.types.is_bool_dtype(series.dtype):
+        series = series.astype(float)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        return values, missing, 0
+    coerced = pd.to_numeric(series, errors="coerce")
+    values = coerced.to_numpy(dtype=float, na_value=np.nan)
+    invalid = int(coerced.isna().sum()) - missing
+    return values, missing, invalid
+
+
+def _category_strings(series: "pd.Series") -> "pd.Series":
+    present = series.dropna()
+    if present.dtype == object or str(present.dtype).startswith(("string", "str", "category")):
+        return present.astype(str)
+    return present.astype(str)

@@ -1,0 +1,141 @@
+"""conveyor.yaml loading: validation errors with file/field/line, environments, secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conveyor.config import load_config
+from conveyor.errors import ConfigError
+
+VALID = """\
+name: churn
+task: classification
+target: churned
+data:
+  train: data/train.parquet
+features:
+  numeric: [a, b]
+  categorical: [c]
+train:
+  entrypoint: train.py:train
+gate:
+  metrics: {roc_auc: ">= 0.8"}
+environments:
+  dev: {}
+  prod:
+    tracking_uri: ${PROD_TRACKING_URI}
+    artifact_store: s3://bucket/churn
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "conveyor.yaml").write_text(text)
+    return tmp_path
+
+
+def error_for(tmp_path: Path, text: str, env: str | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env=env)
+    return caught.value
+
+
+def test_valid_config_loads_with_defaults(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, VALID))
+    assert loaded.config.name == "churn"
+    assert loaded.config.stages == ["dev", "staging", "prod"]
+    assert loaded.config.data.split.method == "random"
+    assert loaded.config.gate.metrics["roc_auc"].holds(0.81)
+    assert not loaded.config.gate.metrics["roc_auc"].holds(0.79)
+    assert loaded.environment.tracking_uri is None
+
+
+def test_missing_field_names_field_and_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace("target: churned\n", ""))
+    assert error.field == "target"
+    assert "missing" in error.message
+    assert error.exit_code == 2
+
+
+def test_bad_threshold_points_at_its_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace('">= 0.8"', '"at least 0.8"'))
+    assert error.field == "gate.metrics.roc_auc"
+    assert error.line == 12
+    assert ">= 0.80" in error.message
+
+
+def test_unknown_key_is_rejected(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace("task: classification", "task: classification\ntargt: x"))
+    assert error.field == "targt"
+    assert error.line == 3
+    assert "unknown setting" in error.message
+
+
+def test_invalid_yaml_reports_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace("  numeric: [a, b]", "  numeric: [a, b"))
+    assert "invalid YAML" in error.message
+    assert error.line is not None and error.line >= 7
+
+
+def test_bad_entrypoint_and_task(tmp_path: Path) -> None:
+    assert error_for(tmp_path, VALID.replace("train.py:train", "train")).field == "train.entrypoint"
+    assert error_for(tmp_path, VALID.replace("classification", "clustering")).field == "task"
+
+
+def test_time_split_needs_column(tmp_path: Path) -> None:
+    text = VALID.replace("  train: data/train.parquet", "  train: data/train.parquet\n  split: {method: time}")
+    error = error_for(tmp_path, text)
+    assert error.field == "data.split"
+    assert "column" in error.message
+
+
+def test_champion_stage_must_exist(tmp_path: Path) -> None:
+    text = VALID.replace('  metrics: {roc_auc: ">= 0.8"}', '  metrics: {roc_auc: ">= 0.8"}\n  champion: {stage: live}')
+    assert "live" in error_for(tmp_path, text).message
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no conveyor.yaml"):
+        load_config(tmp_path)
+
+
+def test_unknown_environment(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID, env="qa")
+    assert "qa" in error.message and "dev" in error.message
+
+
+def test_only_the_chosen_environment_needs_its_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROD_TRACKING_URI", raising=False)
+    assert load_config(write(tmp_path, VALID), env="dev").env_name == "dev"
+    error = error_for(tmp_path, VALID, env="prod")
+    assert "PROD_TRACKING_URI" in error.message
+    assert error.field == "environments.prod.tracking_uri"
+    assert error.line == 16
+
+
+def test_secret_is_resolved_but_never_in_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "postgresql://ml:s3cr3t-pass@db.internal/mlflow"
+    monkeypatch.setenv("PROD_TRACKING_URI", secret)
+    loaded = load_config(write(tmp_path, VALID), env="prod")
+    assert loaded.environment.tracking_uri == secret
+    snapshot = loaded.snapshot()
+    assert "s3cr3t-pass" not in snapshot
+    assert "${PROD_TRACKING_URI}" in snapshot
+    assert loaded.secrets.redact(f"connecting to {secret}") == "connecting to ***"
+
+
+def test_default_value_syntax(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROD_TRACKING_URI", raising=False)
+    text = VALID.replace("${PROD_TRACKING_URI}", "${PROD_TRACKING_URI:-http://localhost:5000}")
+    loaded = load_config(write(tmp_path, text), env="prod")
+    assert loaded.environment.tracking_uri == "http://localhost:5000"
+
+
+def test_env_variable_selects_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_ENV", "dev")
+    assert load_config(write(tmp_path, VALID)).env_name == "dev"

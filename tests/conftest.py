@@ -1,0 +1,83 @@
+"""Shared fixtures: example projects on the embedded stack, and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from conveyor.scaffold import init_project
+
+MIGRATED_DB = "mlflow.db"
+
+
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store, migrated once (migrations take seconds per new DB)."""
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("store")
+    db = folder / MIGRATED_DB
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    return db
+
+
+@pytest.fixture(scope="session")
+def example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The churn example with its generated data, created once and copied per test."""
+    return init_project(tmp_path_factory.mktemp("template") / "churn-model")
+
+
+@pytest.fixture
+def make_project(
+    tmp_path: Path, example_template: Path, migrated_store: Path
+) -> Callable[..., Path]:
+    """A fresh copy of the example project with an embedded store ready to use."""
+    counter = iter(range(1000))
+
+    def make(name: str | None = None, with_store: bool = True) -> Path:
+        folder = tmp_path / (name or f"project{next(counter)}")
+        shutil.copytree(example_template, folder)
+        if with_store:
+            (folder / ".conveyor").mkdir(exist_ok=True)
+            shutil.copy(migrated_store, folder / ".conveyor" / MIGRATED_DB)
+        return folder
+
+    return make
+
+
+@pytest.fixture
+def project_dir(make_project: Callable[..., Path]) -> Path:
+    return make_project()
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Invoke the real `conveyor` Typer app in-process."""
+    from conveyor.cli.app import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("CONVEYOR_ENV", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def edit_config() -> Callable[[Path, str, str], None]:
+    """Edit a project's conveyor.yaml by exact text replacement (fails loudly if absent)."""
+
+    def edit(project: Path, old: str, new: str) -> None:
+        config = project / "conveyor.yaml"
+        text = config.read_text()
+        assert old in text, f"{old!r} not in conveyor.yaml"
+        config.write_text(text.replace(old, new))
+
+    return edit
