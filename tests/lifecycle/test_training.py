@@ -13,7 +13,8 @@ from conveyor import Project
 
 
 def client_for(project: Path) -> MlflowClient:
-    return MlflowClient(tracking_uri=f"sqlite:///{project / '.conveyor' / 'mlflow.db'}")
+    uri = f"sqlite:///{project / '.conveyor' / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def test_train_registers_gated_version_with_alias(cli, project_dir: Path) -> None:

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-_QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.models")
+_QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.models",
+                  "mlflow.store.model_registry")
 # cloudpickle is chosen on purpose (user classes travel by value); skip its warning.
 _ERRORS_ONLY = ("mlflow.sklearn",)
 

@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 
 from conveyor.config.secrets import redact_uri_password
-from conveyor.errors import StoreUnreachableError
+from conveyor.errors import ConveyorError, StoreUnreachableError
 
 TIMEOUT_SECONDS = 5.0
 
@@ -22,6 +22,11 @@ def check_tracking_store(uri: str) -> None:
             _probe_database(uri)
     except StoreUnreachableError:
         raise
+    except ModuleNotFoundError as exc:
+        raise ConveyorError(
+            f"cannot open tracking store {shown}: database driver {exc.name!r} is not installed",
+            hint="pip install 'conveyor[postgres]' (psycopg) or the driver for your database",
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any driver error means "unreachable"
         raise StoreUnreachableError(
             f"tracking store {shown} is unreachable: {_first_line(exc)}",
