@@ -206,6 +206,93 @@ def audit(
     console.print(table)
 
 
+DRIFT_EXIT_CODE = 3
+
+
+@app.command()
+@handle_errors
+def monitor(
+    name: Annotated[Optional[str], typer.Argument(help="Model name (default: the project's).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="CSV/Parquet to check (a label column enables performance).")] = None,
+    window: Annotated[Optional[str], typer.Option("--window", help="Captured traffic of the last 30m/24h/7d.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write the HTML report here.")] = None,
+    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Exit 3 when drift is detected.")] = False,
+    on_drift: Annotated[Optional[str], typer.Option("--on-drift", help="alert,retrain (default: monitor.on_drift).")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="default | evidently | psi.")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", help="Version to check (default: prod's, else the latest stage's).")] = None,
+    project: ProjectOption = None,
+    env: EnvOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check data, prediction and performance drift and fairness against the version's baseline."""
+    from conveyor.cli.output import RichReporter, console, err_console, print_json
+    from conveyor.monitoring.monitor import run_monitor
+
+    proj = _project(project, env)
+    actions = None if on_drift is None else [a.strip() for a in on_drift.split(",") if a.strip()]
+    result = run_monitor(
+        proj, name, data=data, window=window, method=method, report=report, on_drift=actions,
+        version=version, reporter=RichReporter(err_console if json else console),
+    )
+    if json:
+        print_json(result.to_dict())
+    else:
+        from conveyor.monitoring.terminal import print_result
+
+        print_result(result, console)
+    if fail_on_drift and result.drift_detected:
+        raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+@app.command()
+@handle_errors
+def predict(
+    model: Annotated[str, typer.Argument(help="NAME@STAGE (churn@prod), NAME@latest or NAME@vN.")],
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="File, folder or glob; local or fsspec URL (default: batch.input).")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output folder; local or fsspec URL (default: batch.output).")] = None,
+    engine: Annotated[str, typer.Option(help="local (Arrow, N processes) or spark.")] = "local",
+    master: Annotated[Optional[str], typer.Option(help="Spark master URL (default: runtime.spark.master or local[*]).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes (default: CPU cores); with --via-endpoint, concurrent requests.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run: skip parts already committed.")] = False,
+    via_endpoint: Annotated[Optional[str], typer.Option("--via-endpoint", help="Score through a running endpoint at URL instead of loading the model.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Rows per part (default: batch.batch_size).")] = None,
+    on_bad_rows: Annotated[Optional[str], typer.Option(help="fail or reject (default: batch.on_bad_rows).")] = None,
+    project: ProjectOption = None,
+    env: EnvOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Score a batch with a registered model; commit Parquet parts and a manifest atomically."""
+    from conveyor.batch import predict as run_predict
+    from conveyor.batch.errors import InputError
+    from conveyor.batch.progress import RichProgress
+    from conveyor.cli.output import console, err_console, print_json
+
+    if engine not in ("local", "spark"):
+        raise InputError(f"unknown engine {engine!r}", hint="use --engine local or --engine spark")
+    if on_bad_rows not in (None, "fail", "reject"):
+        raise InputError(f"unknown bad-row policy {on_bad_rows!r}", hint="use --on-bad-rows fail or reject")
+    proj = _project(project, env)
+    result = run_predict(
+        proj, model, input, output, engine=engine, master=master, workers=workers, resume=resume,  # type: ignore[arg-type]
+        via_endpoint=via_endpoint, batch_size=batch_size, on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
+        progress=RichProgress(err_console),
+    )
+    summary = result.summary()
+    if json:
+        print_json(summary)
+        return
+    m = result.manifest
+    if result.already_committed:
+        console.print(f"{m.output} is already committed; nothing to do")
+    console.print(
+        f"[green]✓[/] {m.model['name']} v{m.model['version']} scored {m.rows_in:,} rows → "
+        f"{m.rows_out:,} out, {m.rejected:,} rejected, {len(m.parts)} parts"
+        + (f" ({m.resumed_parts} resumed)" if m.resumed_parts else "")
+    )
+    rate = f", {summary['rows_per_s']:,} rows/s" if summary["rows_per_s"] else ""
+    console.print(f"  manifest: {result.manifest_path}  [dim]{m.duration_s:.1f}s{rate}[/]")
+
+
 @app.command()
 @handle_errors
 def demo(

@@ -1,0 +1,31 @@
+"""What an engine is given, and what it must return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from conveyor.batch.manifest import PartResult
+from conveyor.batch.progress import RowProgress, SilentProgress
+from conveyor.batch.source import InputSource
+from conveyor.batch.worker import PartSpec
+
+
+@dataclass
+class RunPlan:
+    """One batch run: the input, how to score a part, parts already committed (resume)."""
+
+    source: InputSource
+    spec: PartSpec
+    model_payload: bytes | None
+    batch_size: int
+    done: dict[int, PartResult] = field(default_factory=dict)
+    progress: RowProgress = field(default_factory=SilentProgress)
+
+
+class Engine(Protocol):
+    name: str
+
+    def run(self, plan: RunPlan) -> list[PartResult]:
+        """Score every part not in ``plan.done``; return all parts (done ones included), in order."""
+        ...

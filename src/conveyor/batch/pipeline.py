@@ -1,0 +1,145 @@
+"""The batch pipeline on one chunk: preprocess → validate → score → postprocess.
+
+Rows that fail validation or scoring are either fatal (policy ``fail``: the first one stops
+the run, with its reason) or set aside with a ``reason`` column (policy ``reject``). A model
+that fails on a whole chunk is bisected to find the rows it fails on.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from conveyor.batch.errors import BadRowError, HookError
+from conveyor.batch.model import InputColumn
+from conveyor.batch.scoring import Scorer
+from conveyor.batch.validation import validate_rows
+from conveyor.errors import ConveyorError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Policy = Literal["fail", "reject"]
+Hook = Callable[["pd.DataFrame"], "pd.DataFrame"]
+
+REASON = "reason"
+ROW = "row"
+MODEL_NAME, MODEL_VERSION, MODEL_RUN_ID = "model_name", "model_version", "model_run_id"
+
+
+@dataclass
+class Scored:
+    """One chunk's output rows and rejected rows."""
+
+    output: "pd.DataFrame"
+    rejected: "pd.DataFrame"
+
+
+class Pipeline:
+    def __init__(
+        self,
+        columns: Sequence[InputColumn],
+        scorer: Scorer,
+        *,
+        model: dict[str, str],
+        policy: Policy = "fail",
+        keep: Sequence[str] | None = None,
+        preprocess: Hook | None = None,
+        postprocess: Hook | None = None,
+    ) -> None:
+        self.columns = list(columns)
+        self.scorer = scorer
+        self.model = model
+        self.policy = policy
+        self.keep = None if keep is None else list(keep)
+        self.preprocess = preprocess
+        self.postprocess = postprocess
+
+    def run(self, frame: "pd.DataFrame", first_row: int = 0) -> Scored:
+        """Score a chunk whose first row is row ``first_row`` of the whole input."""
+        import pandas as pd
+
+        frame = frame.reset_index(drop=True)
+        if self.preprocess is not None:
+            frame = _call_hook(self.preprocess, "batch.preprocess", frame).reset_index(drop=True)
+        features, reasons = validate_rows(frame, self.columns)
+        bad = reasons != ""
+        self._check_policy(reasons, bad, first_row)
+        good = features[~bad]
+        scored, failures = self._score(good)
+        if failures:
+            for position, reason in failures.items():
+                reasons.iloc[position] = reason
+            bad = reasons != ""
+            self._check_policy(reasons, bad, first_row)
+        keep = self.keep if self.keep is not None else list(frame.columns)
+        output = frame.loc[~bad, [c for c in keep if c in frame.columns]].copy()
+        for name in scored.columns:
+            output[name] = scored[name].to_numpy()
+        output[MODEL_NAME] = self.model["name"]
+        output[MODEL_VERSION] = self.model["version"]
+        output[MODEL_RUN_ID] = self.model["run_id"]
+        if self.postprocess is not None:
+            output = _call_hook(self.postprocess, "batch.postprocess", output)
+        rejected = frame.loc[bad].copy()
+        rejected.insert(0, ROW, (rejected.index.to_numpy() + first_row).astype("int64"))
+        rejected[REASON] = reasons[bad].astype(str).to_numpy()
+        return Scored(output.reset_index(drop=True), pd.DataFrame(rejected).reset_index(drop=True))
+
+    def _check_policy(self, reasons: "pd.Series", bad: "pd.Series", first_row: int) -> None:
+        if self.policy == "fail" and bad.any():
+            position = int(bad.to_numpy().argmax())
+            row, reason = first_row + position, str(reasons.iloc[position])
+            raise BadRowError(
+                f"row {row} of the input is bad: {reason}",
+                row=row,
+                reason=reason,
+                hint="fix the data, or set batch.on_bad_rows: reject to set bad rows aside",
+            )
+
+    def _score(self, features: "pd.DataFrame") -> tuple["pd.DataFrame", dict[int, str]]:
+        """Scores for the rows that score, and {frame position: reason} for those that fail."""
+        import pandas as pd
+
+        if features.empty:
+            return pd.DataFrame(index=features.index), {}
+        try:
+            return self.scorer(features), {}
+        except ConveyorError:
+            raise  # not a row's fault: a hook, the endpoint or the engine failed
+        except Exception as exc:  # noqa: BLE001 - find the rows the model fails on
+            if len(features) == 1:
+                return pd.DataFrame(index=features.index[:0]), {
+                    int(features.index[0]): f"scoring failed: {type(exc).__name__}: {exc}"
+                }
+        middle = len(features) // 2
+        left, left_failed = self._score(features.iloc[:middle])
+        right, right_failed = self._score(features.iloc[middle:])
+        parts = [p for p in (left, right) if len(p)]
+        scored = pd.concat(parts) if parts else pd.DataFrame(index=features.index[:0])
+        return scored, {**left_failed, **right_failed}
+
+
+def _call_hook(function: Hook, label: str, frame: "pd.DataFrame") -> "pd.DataFrame":
+    import pandas as pd
+
+    try:
+        result = function(frame)
+    except Exception as exc:  # noqa: BLE001 - the user's code: report with its traceback
+        raise HookError(
+            f"{label} ({getattr(function, '__name__', function)!s}) raised {type(exc).__name__}: {exc}",
+            user_traceback=traceback.format_exc(),
+            hint="nothing from this run was committed; fix the hook and rerun with --resume",
+        ) from None
+    if not isinstance(result, pd.DataFrame):
+        raise HookError(
+            f"{label} returned {type(result).__name__}, not a pandas DataFrame",
+            user_traceback="",
+        )
+    return result
+
+
+def model_columns(model: dict[str, Any]) -> dict[str, str]:
+    return {k: str(model[k]) for k in ("name", "version", "run_id")}

@@ -1,0 +1,202 @@
+"""The batch input: a file, a folder or a glob of CSV or Parquet, local or any fsspec URL,
+read as a stream of Arrow record batches of a fixed size."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from conveyor.batch.errors import InputError
+from conveyor.batch.model import InputColumn
+
+if TYPE_CHECKING:
+    import fsspec
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+Format = Literal["csv", "parquet"]
+SUFFIXES: dict[str, Format] = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+GLOB_CHARS = "*?["
+
+
+@dataclass
+class InputSource:
+    """Resolved input files (sorted, so part numbers are stable) and how to read them."""
+
+    url: str
+    files: list[str]
+    format: Format
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    text_columns: list[str] = field(default_factory=list)  # CSV: read as strings, coerced per row
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        format: Format | None = None,
+        storage_options: dict[str, Any] | None = None,
+        columns: Sequence[InputColumn] = (),
+    ) -> "InputSource":
+        options = dict(storage_options or {})
+        fs, path = _filesystem(url, options)
+        files = _discover(fs, path, url)
+        fmt = format or _detect_format(files, url)
+        files = [f for f in files if format is None or _suffix_format(f) in (fmt, None)]
+        if not files:
+            raise InputError(f"no {fmt} files in {url}", hint="check --input (a file, a folder or a glob)")
+        return cls(url, files, fmt, options, [c.name for c in columns if c.numeric or c.text])
+
+    @property
+    def filesystem(self) -> "fsspec.AbstractFileSystem":
+        return _filesystem(self.url, self.storage_options)[0]
+
+    def dataset(self) -> "ds.Dataset":
+        import pyarrow.dataset as ds
+
+        try:
+            return ds.dataset(self.files, format=self._format(), filesystem=self._arrow_fs())
+        except Exception as exc:  # noqa: BLE001 - pyarrow's many error types, one message
+            raise InputError(f"cannot read {self.url}: {exc}") from None
+
+    def schema(self) -> "pa.Schema":
+        return self.dataset().schema
+
+    def file_schemas(self, limit: int = 1000) -> list[tuple[str, "pa.Schema"]]:
+        """Every Parquet file's own schema (footers only); CSV files share the dataset's."""
+        if self.format != "parquet":
+            return [(self.url, self.schema())]
+        import pyarrow.parquet as pq
+
+        fs = self.filesystem
+        out = []
+        for path in self.files[:limit]:
+            try:
+                with fs.open(path, "rb") as handle:
+                    out.append((path, pq.read_schema(handle)))
+            except Exception as exc:  # noqa: BLE001
+                raise InputError(f"cannot read {path}: {exc}") from None
+        return out
+
+    def total_rows(self) -> int | None:
+        """Row count from Parquet footers; None for CSV (unknown until read)."""
+        if self.format != "parquet":
+            return None
+        try:
+            return int(self.dataset().count_rows())
+        except Exception:  # noqa: BLE001 - only used for progress and worker count
+            return None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Identity of the input from file names, sizes and modification stamps (not contents)."""
+        fs = self.filesystem
+        entries = []
+        for path in self.files:
+            info = fs.info(path)
+            stamp = info.get("ETag") or info.get("mtime") or info.get("LastModified") or info.get("created")
+            entries.append([path, int(info.get("size") or 0), str(stamp)])
+        digest = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+        return {"sha256": digest, "files": len(entries), "bytes": sum(e[1] for e in entries)}
+
+    def batches(self, batch_size: int) -> Iterator["pa.Table"]:
+        """Tables of exactly ``batch_size`` rows (the last may be shorter), in file order."""
+        import pyarrow as pa
+
+        scanner = self.dataset().scanner(batch_size=batch_size, batch_readahead=4, fragment_readahead=2)
+        pending: list[pa.RecordBatch] = []
+        buffered = 0
+        try:
+            for batch in scanner.to_batches():
+                if batch.num_rows == 0:
+                    continue
+                pending.append(batch)
+                buffered += batch.num_rows
+                while buffered >= batch_size:
+                    table = pa.Table.from_batches(pending)
+                    yield table.slice(0, batch_size)
+                    rest = table.slice(batch_size)
+                    pending, buffered = rest.to_batches(), rest.num_rows
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise InputError(f"reading {self.url} failed: {exc}") from None
+        if buffered:
+            yield pa.Table.from_batches(pending)
+
+    def _format(self) -> Any:
+        import pyarrow.dataset as ds
+
+        if self.format == "parquet":
+            return ds.ParquetFileFormat()
+        import pyarrow as pa
+        import pyarrow.csv as csv
+
+        types = {name: pa.string() for name in self.text_columns}
+        return ds.CsvFileFormat(convert_options=csv.ConvertOptions(column_types=types, strings_can_be_null=True))
+
+    def _arrow_fs(self) -> Any:
+        from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
+
+        fs = self.filesystem
+        if _is_local(fs):
+            return LocalFileSystem()
+        return PyFileSystem(FSSpecHandler(fs))
+
+
+def _filesystem(url: str, options: dict[str, Any]) -> tuple["fsspec.AbstractFileSystem", str]:
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url, **options)
+    except ImportError as exc:
+        raise InputError(f"no filesystem for {url}: {exc}", hint="pip install 'conveyor[s3]'") from None
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"cannot open {url}: {exc}") from None
+
+
+def _discover(fs: "fsspec.AbstractFileSystem", path: str, url: str) -> list[str]:
+    try:
+        if any(ch in path for ch in GLOB_CHARS):
+            found = [p for p in fs.glob(path) if fs.isfile(p)]
+        elif fs.isdir(path):
+            root = path.rstrip("/")
+            found = [p for p in fs.find(root) if not _hidden(p[len(root):])]
+        elif fs.isfile(path):
+            found = [path]
+        else:
+            raise InputError(f"input {url} does not exist", hint="check --input")
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - permission, network, credentials
+        raise InputError(f"cannot list {url}: {type(exc).__name__}: {exc}") from None
+    files = sorted(p for p in found if _suffix_format(p) is not None or not any(ch in path for ch in GLOB_CHARS))
+    if not files:
+        raise InputError(f"input {url} holds no CSV or Parquet files", hint="check --input")
+    return files
+
+
+def _hidden(relative: str) -> bool:
+    """Spark/Hadoop convention: names starting with '_' or '.' are metadata, not data."""
+    return any(part.startswith(("_", ".")) for part in relative.split("/") if part)
+
+
+def _suffix_format(path: str) -> Format | None:
+    name = path.rsplit("/", 1)[-1].lower()
+    for suffix, fmt in SUFFIXES.items():
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def _detect_format(files: list[str], url: str) -> Format:
+    formats = {_suffix_format(f) for f in files} - {None}
+    if len(formats) == 1:
+        return formats.pop()  # type: ignore[return-value]
+    if not formats:
+        raise InputError(f"cannot tell the format of {url}", hint="name files .csv or .parquet, or set batch.format")
+    raise InputError(f"{url} mixes CSV and Parquet files", hint="point --input at one format, or set batch.format")
+
+
+def _is_local(fs: "fsspec.AbstractFileSystem") -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol in ("file", "local")

@@ -1,0 +1,170 @@
+"""Scoring one part, the same way in a local worker process, a thread or a Spark task.
+
+:class:`PartSpec` is what travels to a worker (plain data plus the pickled model);
+:func:`context_for` turns it into a ready :class:`PartContext` once per process and caches it,
+so the model is unpickled once per process however many parts the process scores.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.batch.commit import OutputStore
+from conveyor.batch.errors import BadRowError, HookError
+from conveyor.batch.manifest import PartResult
+from conveyor.batch.model import InputColumn, unpack_model
+from conveyor.batch.pipeline import Pipeline, Policy
+from conveyor.batch.profiling import NO_PROFILES
+from conveyor.errors import ConveyorError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from conveyor.batch.endpoint import EndpointSettings
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """Everything a worker needs to score parts; the model itself comes separately as bytes."""
+
+    key: str
+    columns: tuple[InputColumn, ...]
+    model: dict[str, str]
+    output: OutputStore
+    policy: Policy = "fail"
+    keep: tuple[str, ...] | None = None
+    project_dir: str | None = None
+    hooks: dict[str, str] = field(default_factory=dict)  # preprocess/score/postprocess → module.py:fn
+    endpoint: "EndpointSettings | None" = None
+
+
+@dataclass
+class PartContext:
+    pipeline: Pipeline
+    output: OutputStore
+
+    def process(self, index: int, first_row: int, table: "pa.Table") -> PartResult:
+        frame = table.to_pandas()
+        scored = self.pipeline.run(frame, first_row)
+        part = PartResult(index, first_row, len(frame), len(scored.output), len(scored.rejected))
+        NO_PROFILES.profile(frame, scored.output)  # seam for monitoring profiles (not yet built)
+        self.output.write_part(part, scored.output, scored.rejected)
+        return part
+
+
+_MODELS: dict[str, Any] = {}
+_CONTEXTS: list[tuple[PartSpec, PartContext]] = []
+
+
+def context_for(spec: PartSpec, model_payload: bytes | None) -> PartContext:
+    """The process-wide context for this spec: each model is unpickled once per process."""
+    for known, context in _CONTEXTS:
+        if known == spec:
+            return context
+    context = build_context(spec, model_payload)
+    _CONTEXTS[:] = [*_CONTEXTS[-3:], (spec, context)]
+    return context
+
+
+def build_context(spec: PartSpec, model_payload: bytes | None) -> PartContext:
+    from conveyor.batch.scoring import HookScorer, ModelScorer
+
+    hooks = {step: _load_hook(ref, spec.project_dir) for step, ref in spec.hooks.items()}
+    if spec.endpoint is not None:
+        from conveyor.batch.endpoint import EndpointScorer
+
+        scorer: Any = EndpointScorer(spec.endpoint, [c.name for c in spec.columns])
+    else:
+        assert model_payload is not None, "a model payload is needed without an endpoint"
+        if spec.key not in _MODELS:
+            _MODELS.clear()
+            _MODELS[spec.key] = unpack_model(model_payload)
+        model = _MODELS[spec.key]
+        scorer = HookScorer(hooks["score"], model) if "score" in hooks else ModelScorer(model)
+    pipeline = Pipeline(
+        spec.columns,
+        scorer,
+        model=spec.model,
+        policy=spec.policy,
+        keep=spec.keep,
+        preprocess=hooks.get("preprocess"),
+        postprocess=hooks.get("postprocess"),
+    )
+    return PartContext(pipeline, spec.output)
+
+
+def _load_hook(reference: str, project_dir: str | None) -> Any:
+    from conveyor.lifecycle.entrypoint import load_entrypoint
+
+    return load_entrypoint(reference, Path(project_dir or "."))
+
+
+# --- local worker processes -------------------------------------------------------------
+
+_SPEC: PartSpec | None = None
+_PAYLOAD: bytes | None = None
+
+
+def init_process(spec: PartSpec, model_payload: bytes | None) -> None:
+    """ProcessPoolExecutor initializer: load the model once for this worker."""
+    global _SPEC, _PAYLOAD
+    _SPEC, _PAYLOAD = spec, model_payload
+    context_for(spec, model_payload)
+
+
+def score_in_process(index: int, first_row: int, table: "pa.Table") -> tuple[str, Any]:
+    """Score one part in a worker; errors come back as data (custom exceptions do not pickle)."""
+    assert _SPEC is not None
+    try:
+        part = context_for(_SPEC, _PAYLOAD).process(index, first_row, table)
+        return "ok", (part, os.getpid(), peak_rss_bytes())
+    except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
+        return "error", error_info(exc)
+
+
+def peak_rss_bytes() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": getattr(exc, "message", str(exc)),
+        "hint": getattr(exc, "hint", None),
+        "traceback": traceback.format_exc(),
+    }
+    if isinstance(exc, BadRowError):
+        info.update(row=exc.row, reason=exc.reason)
+    if isinstance(exc, HookError):
+        info["user_traceback"] = exc.user_traceback
+    info["conveyor"] = isinstance(exc, ConveyorError)
+    return info
+
+
+def raise_error(info: dict[str, Any]) -> None:
+    """Re-raise a worker's error in the parent as the same conveyor exception type."""
+    from conveyor.batch import errors
+    from conveyor.batch.errors import EngineError
+
+    kind = info["type"]
+    if kind == "BadRowError":
+        raise BadRowError(info["message"], row=info["row"], reason=info["reason"], hint=info["hint"])
+    if kind == "HookError":
+        raise HookError(info["message"], user_traceback=info.get("user_traceback", ""), hint=info["hint"])
+    cls = getattr(errors, kind, None) or getattr(__import__("conveyor.errors").errors, kind, None)
+    if info.get("conveyor") and isinstance(cls, type) and issubclass(cls, ConveyorError):
+        try:
+            rebuilt = cls(info["message"], hint=info["hint"])
+        except TypeError:
+            rebuilt = None
+        if rebuilt is not None:
+            raise rebuilt
+    raise EngineError(
+        f"a scoring worker failed: {kind}: {info['message']}",
+        hint="the traceback above shows where; nothing was committed, rerun with --resume",
+    ) from RuntimeError(info.get("traceback", ""))
