@@ -159,6 +159,10 @@ class TrainingPipeline:
 
         with step("log model"):
             model_info = self._log_model(mlflow, model, split.X_train, train_fn)
+        with step("baseline profile"):  # what monitoring compares new data with
+            from conveyor.monitoring.baseline import log_baseline
+
+            log_baseline(mlflow, cfg, split, model, metrics)
 
         with step("quality gate"):
             champion = self._score_champion(split.test_frame, split.y_test)

@@ -283,7 +283,7 @@ def profile_numeric(
         import pandas as pd
 
         coerced = pd.to_numeric(series, errors="coerce")
-        bad = series[coerced.isna() & series.notna()]
+        bad = series[(coerced.isna() | np.isinf(coerced.astype(float))) & series.notna()]
         examples = [str(v) for v in bad.astype(str).unique()[:3]]
     finite = values[~np.isnan(values)]
     counts = np.bincount(_bin_index(finite, edges), minlength=len(edges) + 1).astype(np.int64)
@@ -351,15 +351,17 @@ def _numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
         series = series.astype(float)
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=float, na_value=np.nan)
-        return values, missing, 0
-    coerced = pd.to_numeric(series, errors="coerce")
-    values = coerced.to_numpy(dtype=float, na_value=np.nan)
-    invalid = int(coerced.isna().sum()) - missing
+        invalid = 0
+    else:
+        coerced = pd.to_numeric(series, errors="coerce")
+        values = coerced.to_numpy(dtype=float, na_value=np.nan)
+        invalid = int(coerced.isna().sum()) - missing
+    infinite = np.isinf(values)
+    if infinite.any():  # +-inf cannot be binned or averaged: counted as invalid
+        values = np.where(infinite, np.nan, values)
+        invalid += int(infinite.sum())
     return values, missing, invalid
 
 
 def _category_strings(series: "pd.Series") -> "pd.Series":
-    present = series.dropna()
-    if present.dtype == object or str(present.dtype).startswith(("string", "str", "category")):
-        return present.astype(str)
-    return present.astype(str)
+    return series.dropna().astype(str)

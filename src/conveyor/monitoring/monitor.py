@@ -1,0 +1,405 @@
+"""One monitoring run: load the current data and the version's baseline, compare, measure
+performance and fairness, log an MLflow run, write the report, fire the triggers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from conveyor.errors import RegistryError
+from conveyor.lifecycle import tags
+from conveyor.monitoring import triggers
+from conveyor.monitoring.baseline import load_baseline, model_outputs, recompute_baseline
+from conveyor.monitoring.capture import CapturedTraffic, parse_window
+from conveyor.monitoring.drift import DriftResult, DriftSettings, compare
+from conveyor.monitoring.errors import BaselineMissingError, MonitorDataError
+from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
+from conveyor.monitoring.performance import PerformanceResult, evaluate_performance
+from conveyor.monitoring.profile import PREDICTION, SCORE, DatasetProfile, Profiler
+from conveyor.monitoring.report import render_html
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from conveyor.lifecycle.progress import Reporter
+    from conveyor.project import Project
+
+EXPERIMENT_SUFFIX = "-monitoring"
+SUMMARY_ARTIFACT = "monitoring/summary.json"
+REPORT_ARTIFACT = "monitoring/report.html"
+PROFILE_ARTIFACT = "monitoring/profile.json"
+MONITORED_VERSION = "conveyor.monitor.version"
+DRIFT_TAG = "conveyor.drift"
+
+
+@dataclass
+class MonitorResult:
+    model: str
+    version: str
+    stage: str | None
+    run_id: str
+    rows: int
+    window: dict[str, Any]
+    drift: DriftResult | None
+    performance: PerformanceResult | None
+    fairness: FairnessResult | None
+    reasons: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    triggers: list[triggers.TriggerOutcome] = field(default_factory=list)
+    report: str | None = None
+
+    @property
+    def drift_detected(self) -> bool | None:
+        verdicts = [
+            None if self.drift is None else self.drift.dataset_drift,
+            None if self.performance is None else self.performance.degraded,
+        ]
+        known = [v for v in verdicts if v is not None]
+        return any(known) if known else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "stage": self.stage,
+            "run_id": self.run_id,
+            "rows": self.rows,
+            "window": self.window,
+            "drift_detected": self.drift_detected,
+            "reasons": self.reasons,
+            "drift": None if self.drift is None else self.drift.to_dict(),
+            "performance": None if self.performance is None else self.performance.to_dict(),
+            "fairness": None if self.fairness is None else self.fairness.to_dict(),
+            "messages": self.messages,
+            "triggers": [t.to_dict() for t in self.triggers],
+            "report": self.report,
+        }
+
+
+def run_monitor(
+    project: "Project",
+    model: str | None = None,
+    *,
+    data: str | Path | None = None,
+    window: str | None = None,
+    method: str | None = None,
+    report: str | Path | None = None,
+    on_drift: list[str] | None = None,
+    version: str | None = None,
+    reporter: "Reporter | None" = None,
+    now: datetime | None = None,
+) -> MonitorResult:
+    """Run every check once and return the result (also logged as an MLflow run)."""
+    from conveyor.lifecycle.progress import SilentReporter
+    from conveyor.lifecycle.tracking import activate, ensure_experiment
+
+    reporter = reporter or SilentReporter()
+    step = reporter.step
+    spec = project.config.monitor
+    name = model or project.name
+    end = now or datetime.now(timezone.utc)
+    actions = list(spec.on_drift if on_drift is None else on_drift)
+    unknown = [a for a in actions if a not in triggers.ACTIONS]
+    if unknown:
+        raise MonitorDataError(f"unknown --on-drift action(s) {unknown}; use alert, retrain or both")
+    settings = _settings(spec.drift, method)
+    messages: list[str] = []
+
+    with step("connect to the tracking store"):
+        client = project.client
+        activate(project.stack)
+        version, stage = resolve_version(project, name, version, spec.stage)
+        run_id = project.registry.version(name, version).run_id
+    with step("read current data"):
+        frame, window_info = _read_current(project, name, data, window or (None if data else spec.window), end)
+    with step("load model and baseline"):
+        loaded_model = _load_model(name, version, messages)
+        baseline = load_baseline(client, run_id) if run_id else None
+        if baseline is None:
+            try:
+                if loaded_model is None or run_id is None:
+                    raise BaselineMissingError(f"version {version} has no baseline profile")
+                baseline = recompute_baseline(client, run_id, project.config, project.path, loaded_model)
+                messages.append(
+                    f"version {version} had no baseline profile; it was recomputed from the logged "
+                    "training data and saved with the run"
+                )
+            except BaselineMissingError as exc:
+                messages.append(f"{exc.message} — drift cannot be measured; {exc.hint}")
+    cfg = project.config
+    rows = int(len(frame))
+    if rows == 0:
+        messages.append("the window is empty (0 rows): nothing to compare")
+    elif rows < settings.min_rows:
+        messages.append(f"only {rows} rows; at least {settings.min_rows} are needed for a verdict")
+
+    with step("profile and compare"):
+        current_frame, predictions = _with_outputs(frame, cfg, loaded_model, messages)
+        if baseline is not None:
+            current = Profiler.from_schema(baseline.schema).profile(current_frame)
+            known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, "timestamp", "request_id"}
+            current.unexpected = [c for c in current.unexpected if c not in known]
+            drift: DriftResult | None = compare(baseline, current, settings, raw=current_frame)
+            messages += drift.messages
+        else:
+            current = _standalone_profile(current_frame, cfg)
+            drift = None
+    with step("performance and fairness"):
+        baseline_metrics = baseline.metrics if baseline is not None else (
+            dict(client.get_run(run_id).data.metrics) if run_id else {}
+        )
+        performance = None
+        if cfg.target in frame.columns and loaded_model is not None and frame[cfg.target].notna().any():
+            inputs = [c for c in cfg.features.inputs if c in frame.columns]
+            if len(inputs) == len(cfg.features.inputs):
+                performance = evaluate_performance(
+                    loaded_model, frame[inputs], frame[cfg.target], cfg.task, baseline_metrics,
+                    metric=spec.performance.metric, tolerance=spec.performance.tolerance,
+                    min_rows=settings.min_rows,
+                )
+        fairness = _fairness(frame, cfg, predictions, spec.fairness, settings.min_rows, messages)
+
+    result = MonitorResult(name, version, stage, "", rows, window_info, drift, performance, fairness,
+                           messages=messages)
+    result.reasons = _reasons(result)
+    with step("log the monitoring run"):
+        experiment_id = ensure_experiment(client, f"{name}{EXPERIMENT_SUFFIX}", project.stack.mlflow_artifact_root)
+        run = client.create_run(
+            experiment_id,
+            run_name=f"v{version} {end:%Y-%m-%d %H:%M}",
+            tags={
+                tags.MODEL: name,
+                tags.PIPELINE: "monitor",
+                tags.ENVIRONMENT: project.loaded.env_name or "default",
+                MONITORED_VERSION: version,
+                "conveyor.monitor.method": settings.method,
+                "conveyor.monitor.source": str(window_info.get("source", "")),
+                DRIFT_TAG: str(result.drift_detected).lower(),
+            },
+        )
+        result.run_id = run.info.run_id
+        _log_metrics(client, result, end)
+    if result.drift_detected and actions:
+        reason = "; ".join(result.reasons) or "drift detected"
+        summary = result.to_dict()
+        if "alert" in actions:
+            with step("alert"):
+                result.triggers.append(triggers.alert(summary, reason, spec.webhook))
+        if "retrain" in actions:
+            with step("retrain"):
+                outcome = triggers.retrain(
+                    project, result.run_id, reason, auto_promote=spec.auto_promote, reporter=reporter
+                )
+            result.triggers.append(outcome)
+            if outcome.version:
+                client.set_tag(result.run_id, triggers.RETRAIN_VERSION, outcome.version)
+    with step("write the report"):
+        if report is not None:
+            result.report = str(Path(report).resolve())
+        summary = result.to_dict()
+        page = render_html(summary, baseline, current)
+        client.log_dict(result.run_id, summary, SUMMARY_ARTIFACT)
+        client.log_text(result.run_id, page, REPORT_ARTIFACT)
+        client.log_dict(result.run_id, current.to_dict(), PROFILE_ARTIFACT)
+        if report is not None:
+            Path(report).parent.mkdir(parents=True, exist_ok=True)
+            Path(report).write_text(page, encoding="utf-8")
+        client.set_terminated(result.run_id)
+    return result
+
+
+def resolve_version(
+    project: "Project", name: str, version: str | None, stage: str | None
+) -> tuple[str, str | None]:
+    """The explicit version; else the holder of ``stage``; else of the last stage that has a
+    holder (prod before staging before dev); else the newest version."""
+    registry = project.registry
+    if version is not None:
+        return str(registry.version(name, version).version), None
+    aliases = registry.model_aliases(name)
+    if stage is not None:
+        if stage not in aliases:
+            raise RegistryError(f"no version of {name!r} holds {stage!r}", hint="set --version N")
+        return aliases[stage], stage
+    for candidate in reversed(project.config.stages):
+        if candidate in aliases:
+            return aliases[candidate], candidate
+    versions = registry.versions(name, limit=1)
+    if not versions:
+        raise RegistryError(f"model {name!r} has no versions", hint="train it first: `conveyor train`")
+    return versions[0].version, None
+
+
+def read_data(path: str | Path, project_dir: Path) -> "pd.DataFrame":
+    """A CSV or Parquet file (local path or fsspec URL) as a frame."""
+    import fsspec
+    import pandas as pd
+
+    from conveyor.lifecycle.data import resolve_source
+
+    source = resolve_source(str(path), Path.cwd() if Path(str(path)).exists() else project_dir)
+    lowered = source.lower()
+    try:
+        fs, location = fsspec.core.url_to_fs(source)
+        if not fs.exists(location):
+            raise MonitorDataError(f"data to monitor not found: {source}")
+        with fs.open(location, "rb") as handle:
+            if lowered.endswith((".parquet", ".pq")):
+                return pd.read_parquet(handle)
+            if lowered.endswith((".csv", ".csv.gz", ".txt")):
+                return pd.read_csv(handle)
+    except MonitorDataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reader errors vary by format
+        raise MonitorDataError(f"cannot read {source}: {exc}") from None
+    raise MonitorDataError(f"cannot tell the format of {source}", hint="name it .csv or .parquet")
+
+
+def _read_current(
+    project: "Project", name: str, data: str | Path | None, window: str | None, end: datetime
+) -> tuple["pd.DataFrame", dict[str, Any]]:
+    if data is not None and window is not None:
+        raise MonitorDataError("use either --data or --window, not both")
+    if data is not None:
+        return read_data(data, project.path), {"source": str(data), "start": None, "end": end.isoformat()}
+    if window is None:
+        raise MonitorDataError(
+            "nothing to monitor: pass --data PATH or --window 24h",
+            hint="or set monitor.window in conveyor.yaml",
+        )
+    start = end - parse_window(window)
+    source = CapturedTraffic(project.stack.artifact_store)
+    frame = source.read(name, start, end)
+    return frame, {"source": f"captured traffic, last {window}", "start": start.isoformat(), "end": end.isoformat()}
+
+
+def _settings(spec: Any, method: str | None) -> DriftSettings:
+    chosen = method or spec.method
+    if chosen not in ("default", "evidently", "psi"):
+        raise MonitorDataError(f"unknown drift method {chosen!r}; use default, evidently or psi")
+    return DriftSettings(
+        method=chosen, threshold=spec.threshold, share=spec.share, min_rows=spec.min_rows,
+        small_sample=spec.small_sample, alpha=spec.alpha,
+    )
+
+
+def _load_model(name: str, version: str, messages: list[str]) -> Any:
+    import mlflow
+
+    try:
+        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    except Exception as exc:  # noqa: BLE001 - report, and go on with what needs no model
+        messages.append(f"cannot load model {name} v{version}: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _with_outputs(
+    frame: "pd.DataFrame", cfg: Any, model: Any, messages: list[str]
+) -> tuple["pd.DataFrame", np.ndarray | None]:
+    """The frame with the prediction columns: captured ones if present, else scored now."""
+    current = frame.copy()
+    if PREDICTION in frame.columns:
+        return current, frame[PREDICTION].to_numpy()
+    inputs = cfg.features.inputs
+    missing = [c for c in inputs if c not in frame.columns]
+    if model is None or len(frame) == 0:
+        return current, None
+    if missing:
+        messages.append(f"the model cannot score the data: input column(s) {missing} are missing")
+        return current, None
+    try:
+        outputs = model_outputs(model, frame[inputs], cfg.task)
+    except Exception as exc:  # noqa: BLE001 - e.g. strings where numbers were trained
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        messages.append(f"the model cannot score the data ({type(exc).__name__}: {first}); "
+                        "prediction drift, performance and fairness are skipped")
+        return current, None
+    for column, values in outputs.items():
+        current[column] = values
+    return current, outputs[PREDICTION]
+
+
+def _standalone_profile(frame: "pd.DataFrame", cfg: Any) -> DatasetProfile:
+    numeric = [c for c in cfg.features.numeric if c in frame.columns]
+    categorical = [c for c in cfg.features.categorical if c in frame.columns]
+    return Profiler(numeric, categorical).fit(frame).profile(frame)
+
+
+def _fairness(
+    frame: "pd.DataFrame", cfg: Any, predictions: np.ndarray | None, thresholds: Any,
+    min_rows: int, messages: list[str],
+) -> FairnessResult | None:
+    sensitive = cfg.features.sensitive
+    if not sensitive or cfg.task != "classification" or predictions is None:
+        return None
+    present = [c for c in sensitive if c in frame.columns]
+    if len(present) < len(sensitive):
+        messages.append(f"sensitive column(s) {[c for c in sensitive if c not in present]} missing: "
+                        "fairness not measured for them")
+    if not present:
+        return None
+    limits = thresholds if thresholds is not None else cfg.gate.fairness
+    y = frame[cfg.target] if cfg.target in frame.columns else None
+    return evaluate_fairness(predictions, frame[present], limits, y, min_rows)
+
+
+def _reasons(result: MonitorResult) -> list[str]:
+    out = []
+    drift = result.drift
+    if drift is not None and drift.dataset_drift:
+        judged = [f for f in drift.features if f.drifted is not None]
+        out.append(
+            f"dataset drift: {len(drift.drifted_features)}/{len(judged)} features drifted "
+            f"({', '.join(drift.drifted_features)})"
+        )
+    perf = result.performance
+    if perf is not None and perf.degraded:
+        out.append(f"performance: {perf.metric} {perf.current:.4f} vs baseline {perf.baseline:.4f} "
+                   f"(tolerance {perf.tolerance:g})")
+    return out
+
+
+_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def _log_metrics(client: Any, result: MonitorResult, end: datetime) -> None:
+    from mlflow.entities import Metric
+
+    step = int(end.timestamp())
+    stamp = int(end.timestamp() * 1000)
+    values: dict[str, float | None] = {"rows": result.rows}
+    drift = result.drift
+    if drift is not None:
+        values["drift.share"] = drift.share
+        values["drift.dataset"] = None if drift.dataset_drift is None else float(drift.dataset_drift)
+        for item in [*drift.features, *drift.outputs, *([drift.target] if drift.target else [])]:
+            prefix = "prediction" if item.role == "prediction" else f"drift.{item.column}"
+            if item.role == "prediction":
+                prefix = f"prediction.{'score' if item.column == SCORE else 'label'}"
+            if item.role == "target":
+                prefix = "target"
+            values[f"{prefix}.drifted"] = None if item.drifted is None else float(item.drifted)
+            for stat in ("wasserstein", "jensenshannon", "psi", "ks", "chisquare_p", "missing_rate"):
+                values[f"{prefix}.{stat}"] = item.stats.get(stat)
+    if result.performance is not None:
+        perf = result.performance
+        for key, value in perf.metrics.items():
+            values[f"performance.{key}"] = value
+        values["performance.degraded"] = None if perf.degraded is None else float(perf.degraded)
+    if result.fairness is not None:
+        for column, metrics in result.fairness.columns.items():
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)):
+                    values[f"fairness.{column}.{key}"] = value
+    metrics = [
+        Metric(_KEY.sub("_", key), float(value), stamp, step)
+        for key, value in values.items()
+        if value is not None and np.isfinite(value)
+    ]
+    for start in range(0, len(metrics), 900):
+        client.log_batch(result.run_id, metrics=metrics[start:start + 900])

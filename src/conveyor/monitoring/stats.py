@@ -1,0 +1,145 @@
+"""Drift statistics on histograms and counts (profiles), plus exact tests on raw samples.
+
+Every function takes plain arrays so it can be checked against scipy on raw data.
+Conventions: Jensen–Shannon distance uses the natural logarithm (as scipy and Evidently do;
+its maximum is sqrt(ln 2) ≈ 0.833); PSI replaces empty proportions by ``PSI_EPSILON``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PSI_EPSILON = 1e-4
+
+
+def proportions(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    return counts / total if total > 0 else counts
+
+
+def psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """Population stability index: sum of (q - p) * ln(q / p) over bins."""
+    p = np.clip(proportions(reference), PSI_EPSILON, None)
+    q = np.clip(proportions(current), PSI_EPSILON, None)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def jensen_shannon(reference: np.ndarray, current: np.ndarray) -> float:
+    """Jensen–Shannon distance (square root of the divergence, natural log)."""
+    from scipy.spatial.distance import jensenshannon
+
+    p, q = proportions(reference), proportions(current)
+    if p.sum() == 0 or q.sum() == 0:
+        return 0.0
+    value = float(jensenshannon(p, q))
+    return 0.0 if np.isnan(value) else value
+
+
+def wasserstein_hist(
+    edges: np.ndarray,
+    reference: np.ndarray,
+    current: np.ndarray,
+    low: float,
+    high: float,
+) -> float:
+    """Wasserstein-1 distance between two histograms over the same fixed edges.
+
+    Bins are [low, e0), [e0, e1), ..., [e_last, high]; mass is taken as uniform within each
+    bin, so the CDF difference is linear between edges and its absolute integral is exact.
+    """
+    edges = np.asarray(edges, dtype=float)
+    points = np.concatenate([[min(low, edges[0])], edges, [max(high, edges[-1])]])
+    diff = np.concatenate([[0.0], np.cumsum(proportions(reference) - proportions(current))])
+    d0, d1 = diff[:-1], diff[1:]
+    width = np.diff(points)
+    same_sign = d0 * d1 >= 0
+    total = np.abs(d0) + np.abs(d1)
+    area = np.where(
+        same_sign,
+        total / 2.0,
+        np.divide(d0 * d0 + d1 * d1, 2.0 * total, out=np.zeros_like(total), where=total > 0),
+    )
+    return float(np.sum(area * width))
+
+
+def ks_binned(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Two-sample Kolmogorov–Smirnov on binned data: D at the bin edges (a lower bound of the
+    raw-data D, so the test is conservative) and its asymptotic p-value."""
+    from scipy.special import kolmogorov
+
+    n, m = float(np.sum(reference)), float(np.sum(current))
+    if n == 0 or m == 0:
+        return 0.0, 1.0
+    d = float(np.max(np.abs(np.cumsum(proportions(reference)) - np.cumsum(proportions(current)))))
+    en = n * m / (n + m)
+    return d, float(min(1.0, kolmogorov(np.sqrt(en) * d)))
+
+
+def ks_exact(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS on raw values (scipy picks the exact distribution for small samples)."""
+    from scipy.stats import ks_2samp
+
+    result = ks_2samp(reference, current, method="auto")
+    return float(result.statistic), float(result.pvalue)
+
+
+def chi_square(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Chi-square test of homogeneity on a 2 x K table of counts.
+
+    Categories with an expected count below 5 are pooled into one cell so the
+    approximation holds on small samples.
+    """
+    from scipy.stats import chi2_contingency
+
+    ref = np.asarray(reference, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    keep = (ref + cur) > 0
+    ref, cur = ref[keep], cur[keep]
+    if len(ref) < 2 or ref.sum() == 0 or cur.sum() == 0:
+        return 0.0, 1.0
+    share_cur = cur.sum() / (ref.sum() + cur.sum())
+    expected_min = np.minimum((ref + cur) * share_cur, (ref + cur) * (1 - share_cur))
+    small = expected_min < 5
+    if small.any():
+        pooled_ref = np.append(ref[~small], ref[small].sum())
+        pooled_cur = np.append(cur[~small], cur[small].sum())
+        ref, cur = pooled_ref, pooled_cur
+        keep = (ref + cur) > 0
+        ref, cur = ref[keep], cur[keep]
+    if len(ref) < 2:
+        return 0.0, 1.0
+    statistic, pvalue, _, _ = chi2_contingency(np.vstack([ref, cur]), correction=False)
+    return float(statistic), float(pvalue)
+
+
+def two_proportions(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of a two-proportion z-test (1.0 when undefined)."""
+    from scipy.stats import norm
+
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    pooled = (k1 + k2) / (n1 + n2)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0 if k1 / n1 == k2 / n2 else 0.0
+    z = (k2 / n2 - k1 / n1) / se
+    return float(2 * norm.sf(abs(z)))
+
+
+def decile_groups(reference: np.ndarray, groups: int = 10) -> list[np.ndarray]:
+    """Group fine histogram bins into ~``groups`` bins of equal reference mass (the
+    textbook PSI bins at baseline quantiles); open outer bins join the first/last group."""
+    cumulative = np.cumsum(proportions(reference))
+    cuts: list[int] = []
+    for k in range(1, groups):
+        index = int(np.argmin(np.abs(cumulative - k / groups)))
+        if (not cuts or index > cuts[-1]) and index < len(cumulative) - 1:
+            cuts.append(index)
+    bounds = [0, *[c + 1 for c in cuts], len(cumulative)]
+    return [np.arange(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+
+
+def regroup(counts: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    counts = np.asarray(counts)
+    return np.array([counts[g].sum() for g in groups])

@@ -1,0 +1,62 @@
+"""A trained churn project shared by the monitoring tests (trained once per session)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conveyor.project import Project
+from conveyor.scaffold import generate_example_data
+
+
+def _trained(folder: Path, template: Path, store: Path) -> Path:
+    shutil.copytree(template, folder)
+    (folder / ".conveyor").mkdir(exist_ok=True)
+    shutil.copy(store, folder / ".conveyor" / "mlflow.db")
+    Project.load(folder).train()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory, example_template: Path,
+                    migrated_store: Path) -> Path:
+    """The example trained once: v1 holds dev. Tests must not change its registry."""
+    folder = _trained(tmp_path_factory.mktemp("monitoring") / "churn", example_template, migrated_store)
+    generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/drifted.parquet"))
+    generate_example_data(folder, rows=2000, seed=9, drift=0.0, out=Path("data/fresh.parquet"))
+    return folder
+
+
+@pytest.fixture
+def fresh_trained_project(tmp_path: Path, example_template: Path, migrated_store: Path) -> Path:
+    """A project of the test's own, for tests that change the registry or artifacts."""
+    return _trained(tmp_path / "churn", example_template, migrated_store)
+
+
+@pytest.fixture
+def frame_factory() -> Callable[..., pd.DataFrame]:
+    """Synthetic mixed data with controllable shifts."""
+
+    def make(rows: int = 4000, seed: int = 0, shift: float = 0.0, scale: float = 1.0,
+             new_category: float = 0.0, missing: float = 0.0) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(10 + shift, 2 * scale, rows)
+        x[rng.random(rows) < missing] = np.nan
+        colour = rng.choice(["red", "green", "blue"], rows, p=[0.5, 0.3, 0.2]).astype(object)
+        colour[rng.random(rows) < new_category] = "purple"
+        return pd.DataFrame({
+            "x": x,
+            "y": rng.gamma(2.0, 3.0, rows),
+            "calls": rng.poisson(1.5, rows).astype(float),
+            "colour": colour,
+            "size": rng.choice(["s", "m", "l"], rows),
+        })
+
+    return make
+
+

@@ -1,0 +1,128 @@
+"""End to end on the trained example, with the real MLflow client."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from conveyor.monitoring.errors import MonitorDataError, NoCapturedTrafficError
+from conveyor.monitoring.monitor import run_monitor
+from conveyor.project import Project
+
+
+@pytest.fixture(scope="module")
+def drifted(trained_project):
+    return run_monitor(Project.load(trained_project), data=trained_project / "data/drifted.parquet",
+                       report=trained_project / "out/drift.html")
+
+
+def test_drifted_batch_is_detected_with_prediction_drift(drifted):
+    assert drifted.drift_detected is True and drifted.drift.dataset_drift is True
+    assert {"monthly_charges", "support_calls", "plan", "region"} <= set(drifted.drift.drifted_features)
+    assert drifted.drift.prediction_drift is True
+    region = next(f for f in drifted.drift.features if f.column == "region")
+    assert region.new_categories == ["overseas"]
+    assert drifted.performance is not None and drifted.performance.current is not None
+    assert drifted.fairness is not None and "gender" in drifted.fairness.columns
+    assert not any("is new" in m for m in drifted.messages)  # training columns are known
+
+
+def test_fresh_batch_from_the_same_distribution_is_stable(trained_project):
+    result = run_monitor(Project.load(trained_project), data=trained_project / "data/fresh.parquet")
+    assert result.drift.dataset_drift is False and result.drift.drifted_features == []
+    assert result.performance.degraded is False
+    assert result.drift_detected is False
+
+
+def test_monitoring_run_is_logged_with_metrics_stepped_by_window_time(trained_project, drifted):
+    project = Project.load(trained_project)
+    client = MlflowClient(project.stack.tracking_uri)
+    experiment = client.get_experiment_by_name("churn-monitoring")
+    assert experiment is not None
+    run = client.get_run(drifted.run_id)
+    assert run.data.tags["conveyor.monitor.version"] == "1" and run.data.tags["conveyor.drift"] == "true"
+    assert run.data.metrics["drift.share"] == pytest.approx(drifted.drift.share)
+    history = client.get_metric_history(drifted.run_id, "drift.monthly_charges.wasserstein")
+    assert history[0].step > 1_700_000_000  # unix seconds of the window end
+    artifacts = {a.path for a in client.list_artifacts(drifted.run_id, "monitoring")}
+    assert {"monitoring/summary.json", "monitoring/report.html", "monitoring/profile.json"} <= artifacts
+
+
+def test_report_is_self_contained_html_and_summary_is_json(drifted):
+    page = Path(drifted.report).read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in page
+    for section in ("Data drift", "Performance", "Fairness", "monthly_charges"):
+        assert section in page
+    json.loads(json.dumps(drifted.to_dict()))
+
+
+def test_baseline_profile_is_logged_at_training_time(trained_project):
+    project = Project.load(trained_project)
+    run_id = project.registry.version("churn", "1").run_id
+    client = MlflowClient(project.stack.tracking_uri)
+    assert "conveyor/baseline_profile.json" in {a.path for a in client.list_artifacts(run_id, "conveyor")}
+    assert client.get_run(run_id).data.tags["conveyor.baseline"] == "conveyor/baseline_profile.json"
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+def test_empty_window_still_reports(trained_project, tmp_path):
+    empty = tmp_path / "empty.parquet"
+    pd.read_parquet(trained_project / "data/fresh.parquet").head(0).to_parquet(empty)
+    result = run_monitor(Project.load(trained_project), data=empty, report=tmp_path / "r.html")
+    assert result.drift_detected is None and result.rows == 0
+    assert any("window is empty" in m for m in result.messages)
+    assert (tmp_path / "r.html").exists()
+
+
+def test_too_few_rows(trained_project, tmp_path):
+    few = tmp_path / "few.csv"
+    pd.read_parquet(trained_project / "data/drifted.parquet").head(12).to_csv(few, index=False)
+    result = run_monitor(Project.load(trained_project), data=few)
+    assert result.drift.dataset_drift is None
+    assert any("only 12 rows" in m for m in result.messages)
+
+
+def test_missing_new_and_retyped_columns(trained_project, tmp_path):
+    frame = pd.read_parquet(trained_project / "data/fresh.parquet")
+    frame = frame.drop(columns=["plan"]).assign(coupon="x")
+    frame["tenure_months"] = frame["tenure_months"].astype(str)
+    frame.loc[:300, "tenure_months"] = "unknown"
+    path = tmp_path / "bad.parquet"
+    frame.to_parquet(path)
+    result = run_monitor(Project.load(trained_project), data=path)
+    text = " | ".join(result.messages)
+    assert "'plan' is missing" in text and "'coupon' is new" in text
+    assert "cannot score the data" in text
+    tenure = next(f for f in result.drift.features if f.column == "tenure_months")
+    assert tenure.drifted is True and any("type change" in m for m in tenure.messages)
+
+
+def test_data_file_not_found_and_no_source(trained_project):
+    project = Project.load(trained_project)
+    with pytest.raises(MonitorDataError, match="not found"):
+        run_monitor(project, data="nope.parquet")
+    with pytest.raises(MonitorDataError, match="--data PATH or --window"):
+        run_monitor(project)
+
+
+def test_window_without_captured_traffic(trained_project):
+    with pytest.raises(NoCapturedTrafficError, match="no captured traffic"):
+        run_monitor(Project.load(trained_project), window="24h")
+
+
+def test_cli_json_and_fail_on_drift(trained_project, cli):
+    ok = cli("monitor", "--project", trained_project, "--data", trained_project / "data/fresh.parquet", "--json")
+    assert ok.exit_code == 0, ok.output
+    summary = json.loads(ok.stdout[ok.stdout.index("{"):])
+    assert summary["drift_detected"] is False and summary["model"] == "churn"
+    drift = cli("monitor", "churn", "--project", trained_project, "--data",
+                trained_project / "data/drifted.parquet", "--fail-on-drift", "--method", "psi")
+    assert drift.exit_code == 3, drift.output
+    assert "DRIFT DETECTED" in drift.output
+    missing = cli("monitor", "--project", trained_project, "--window", "24h")
+    assert missing.exit_code == 1 and "no captured traffic" in missing.output

@@ -1,0 +1,48 @@
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from conveyor.monitoring.performance import PageHinkley, evaluate_performance
+
+
+def test_page_hinkley_alarms_on_an_error_increase_and_not_on_a_stable_stream():
+    rng = np.random.default_rng(0)
+    stable = PageHinkley(reference=0.2)
+    for value in rng.random(3000) < 0.2:
+        stable.update(float(value))
+    assert not stable.drift_detected
+    rising = PageHinkley(reference=0.2)
+    for value in np.concatenate([rng.random(500) < 0.2, rng.random(1000) < 0.4]):
+        rising.update(float(value))
+    assert rising.drift_detected and rising.detected_at_ > 500
+
+
+def _data(rows, seed, flip=False):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows)})
+    y = (X["a"] + 0.5 * X["b"] + rng.normal(0, 0.5, rows) > 0).astype(int)
+    return X, (1 - y) if flip else y
+
+
+def test_label_shift_degrades_performance_and_the_detector_fires():
+    X, y = _data(2000, 0)
+    model = LogisticRegression().fit(X, y)
+    from conveyor.lifecycle.metrics import evaluate_model
+
+    baseline = evaluate_model(model, *_data(1000, 1), "classification")
+    same = evaluate_performance(model, *_data(1000, 2), "classification", baseline)
+    assert same.degraded is False and not same.detector["alarm"]
+    X_new, y_new = _data(1000, 3)
+    y_new[500:] = 1 - y_new[500:]  # the concept flips half way through the window
+    shifted = evaluate_performance(model, X_new, y_new, "classification", baseline)
+    assert shifted.degraded is True and shifted.current < baseline["roc_auc"] - 0.05
+    assert shifted.detector["alarm"] and shifted.detector["at_row"] > 500
+
+
+def test_too_few_labels_and_single_class_say_so():
+    X, y = _data(500, 0)
+    model = LogisticRegression().fit(X, y)
+    few = evaluate_performance(model, X[:10], y[:10], "classification", {"roc_auc": 0.9})
+    assert few.degraded is None and "at least 30" in few.messages[0]
+    one_class = evaluate_performance(model, X[:100], pd.Series([1] * 100), "classification", {"roc_auc": 0.9})
+    assert one_class.degraded is None and one_class.messages

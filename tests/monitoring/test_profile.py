@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conveyor.monitoring.errors import ProfileMismatchError
+from conveyor.monitoring.merge import merge, merge_all
+from conveyor.monitoring.profile import CategoricalProfile, DatasetProfile, NumericProfile, Profiler
+
+NUMERIC, CATEGORICAL = ["x", "y", "calls"], ["colour", "size"]
+
+
+def test_edges_come_from_training_quantiles_with_open_outer_bins(frame_factory):
+    frame = frame_factory()
+    profiler = Profiler(NUMERIC, CATEGORICAL, bins=10).fit(frame)
+    edges = profiler.schema_["x"].edges
+    assert edges[0] == frame["x"].min() and edges[-1] == frame["x"].max()
+    assert np.allclose(edges, np.quantile(frame["x"], np.linspace(0, 1, 11)))
+    outside = pd.DataFrame({"x": [edges[0] - 100, edges[-1] + 100, edges[-1]]})
+    counts = Profiler.from_schema({"x": profiler.schema_["x"]}).profile(outside).columns["x"].counts
+    assert counts[0] == 1 and counts[-1] == 1 and counts[-2] == 1  # max closes the last inner bin
+
+
+def test_numeric_profile_counts_missing_invalid_and_moments(frame_factory):
+    frame = frame_factory(rows=1000, missing=0.1)
+    profile = Profiler(NUMERIC, CATEGORICAL).fit(frame).profile(frame).columns["x"]
+    assert isinstance(profile, NumericProfile)
+    values = frame["x"].dropna()
+    assert profile.missing == frame["x"].isna().sum()
+    assert profile.count == len(values) == profile.counts.sum()
+    assert profile.mean == pytest.approx(values.mean())
+    assert profile.std == pytest.approx(values.std(ddof=0))
+
+
+def test_strings_in_a_numeric_column_are_counted_as_invalid():
+    reference = pd.DataFrame({"x": np.arange(100.0)})
+    profiler = Profiler(["x"], []).fit(reference)
+    current = pd.DataFrame({"x": ["1.5", "abc", None, "7", "n/a"]})
+    profile = profiler.profile(current).columns["x"]
+    assert (profile.count, profile.missing, profile.invalid) == (2, 1, 2)
+    assert "abc" in profile.invalid_examples
+
+
+def test_categories_past_the_cap_fall_into_other():
+    frame = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 3 + ["c"] * 2 + ["d"]})
+    profiler = Profiler([], ["c"], category_cap=2).fit(frame)
+    assert profiler.schema_["c"].categories == ("a", "b")
+    profile = profiler.profile(frame).columns["c"]
+    assert isinstance(profile, CategoricalProfile)
+    assert profile.counts == {"a": 5, "b": 3} and profile.new == {"c": 2, "d": 1}
+
+
+def test_profile_round_trips_through_json(frame_factory):
+    frame = frame_factory(rows=500, missing=0.05, new_category=0.1)
+    profiler = Profiler(NUMERIC, CATEGORICAL).fit(frame)
+    profile = profiler.profile(frame, sample=100)
+    profile.metrics = {"roc_auc": 0.9}
+    again = DatasetProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
+    assert again.to_dict() == profile.to_dict()
+
+
+def test_absent_and_unexpected_columns_are_listed(frame_factory):
+    frame = frame_factory(rows=100)
+    profiler = Profiler(NUMERIC, CATEGORICAL).fit(frame)
+    profile = profiler.profile(frame.drop(columns=["y"]).assign(extra=1))
+    assert profile.absent == ["y"] and profile.unexpected == ["extra"]
+
+
+def test_profiles_with_different_schemas_do_not_merge(frame_factory):
+    a = Profiler(NUMERIC, CATEGORICAL).fit(frame_factory(seed=1)).profile(frame_factory(rows=10))
+    b = Profiler(NUMERIC, CATEGORICAL).fit(frame_factory(seed=2)).profile(frame_factory(rows=10))
+    with pytest.raises(ProfileMismatchError):
+        merge(a, b)
+    with pytest.raises(ProfileMismatchError):
+        merge_all([])

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from scipy import stats as sp
+
+from conveyor.monitoring import stats
+from conveyor.monitoring.profile import bin_index
+
+
+def _hist(values, edges):
+    return np.bincount(bin_index(values, tuple(edges)), minlength=len(edges) + 1)
+
+
+@pytest.mark.parametrize("shift, scale, tolerance", [(0.3, 1.0, 0.07), (0.5, 1.3, 0.1)])
+def test_histogram_wasserstein_matches_scipy_on_raw_data(shift, scale, tolerance):
+    # Mass is taken as uniform within each bin; wide tail bins and the open outer bins (up to
+    # the current min/max) make the histogram estimate a few percent high.
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 20000), rng.normal(shift, scale, 20000)
+    edges = np.quantile(a, np.linspace(0, 1, 51))
+    got = stats.wasserstein_hist(edges, _hist(a, edges), _hist(b, edges), min(a.min(), b.min()),
+                                 max(a.max(), b.max()))
+    assert got == pytest.approx(sp.wasserstein_distance(a, b), rel=tolerance)
+
+
+def test_binned_ks_is_a_lower_bound_of_raw_ks():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, 5000), rng.normal(0.2, 1, 3000)
+    edges = np.quantile(a, np.linspace(0, 1, 51))
+    d, p = stats.ks_binned(_hist(a, edges), _hist(b, edges))
+    raw = sp.ks_2samp(a, b)
+    assert d <= raw.statistic + 1e-12 and d == pytest.approx(raw.statistic, abs=0.02)
+    assert p < 0.001
+
+
+def test_psi_and_js_are_zero_for_identical_and_grow_with_shift():
+    p = np.array([10, 20, 30, 40])
+    assert stats.psi(p, p) == pytest.approx(0) and stats.jensen_shannon(p, p) == pytest.approx(0)
+    q = np.array([40, 30, 20, 10])
+    assert stats.psi(p, q) > 0.25 and stats.jensen_shannon(p, q) > 0.1
+    assert stats.jensen_shannon(p, q) <= np.sqrt(np.log(2))
+
+
+def test_chi_square_pools_sparse_cells():
+    statistic, p = stats.chi_square(np.array([500, 300, 1, 0]), np.array([50, 30, 0, 2]))
+    assert 0 <= p <= 1 and np.isfinite(statistic)
+
+
+def test_decile_groups_give_ten_equal_mass_bins():
+    counts = np.array([0] + [100] * 50 + [0])
+    groups = stats.decile_groups(counts)
+    assert len(groups) == 10
+    assert all(stats.regroup(counts, groups) == 500)

@@ -1,0 +1,91 @@
+"""Triggers end to end: retrain with lineage tags, baseline recompute, alert webhook."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from conveyor.monitoring import triggers
+from conveyor.monitoring.monitor import run_monitor
+from conveyor.project import Project
+from conveyor.scaffold import generate_example_data
+
+
+def test_drift_triggers_a_retrain_linked_by_tags(fresh_trained_project):
+    folder = fresh_trained_project
+    batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
+    project = Project.load(folder)
+    result = run_monitor(project, data=batch, on_drift=["alert", "retrain"])
+    assert result.drift_detected is True
+    outcome = next(t for t in result.triggers if t.action == "retrain")
+    assert outcome.ok and outcome.version == "2" and outcome.alias == "dev" and outcome.promoted == []
+
+    client = MlflowClient(project.stack.tracking_uri, registry_uri=project.stack.registry_uri)
+    version = client.get_model_version("churn", "2")
+    assert version.tags[triggers.TRIGGER] == "drift"
+    assert version.tags[triggers.TRIGGER_RUN_ID] == result.run_id
+    assert version.tags[triggers.TRIGGER_REASON].startswith("dataset drift:")
+    assert client.get_run(version.run_id).data.tags[triggers.TRIGGER_RUN_ID] == result.run_id
+    assert client.get_run(result.run_id).data.tags[triggers.RETRAIN_VERSION] == "2"
+    aliases = {k: str(v) for k, v in client.get_registered_model("churn").aliases.items()}
+    assert aliases == {"dev": "2"}  # prod stays manual
+
+
+def test_auto_promote_moves_the_new_version_through_every_stage(fresh_trained_project, edit_config):
+    edit_config(fresh_trained_project, "stages: [dev, staging, prod]",
+                "stages: [dev, staging, prod]\nmonitor: {on_drift: [retrain], auto_promote: true}")
+    batch = generate_example_data(fresh_trained_project, rows=2000, seed=8, drift=1.0,
+                                  out=Path("data/batch.parquet"))
+    result = run_monitor(Project.load(fresh_trained_project), data=batch)
+    outcome = result.triggers[0]
+    assert outcome.ok and outcome.promoted == ["staging", "prod"], outcome.detail
+
+
+def test_old_version_without_baseline(fresh_trained_project):
+    project = Project.load(fresh_trained_project)
+    client = MlflowClient(project.stack.tracking_uri)
+    run_id = project.registry.version("churn", "1").run_id
+    artifact_dir = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    baseline_file = artifact_dir / "conveyor" / "baseline_profile.json"
+    data = fresh_trained_project / "data/train.parquet"
+
+    baseline_file.unlink()  # as if trained before monitoring existed
+    result = run_monitor(project, data=data)
+    assert any("recomputed from the logged training data" in m for m in result.messages)
+    assert result.drift.dataset_drift is False and baseline_file.exists()
+
+    baseline_file.unlink()
+    pd.read_parquet(data).head(100).to_parquet(data)  # the training data has changed since
+    report = fresh_trained_project / "r.html"
+    result = run_monitor(project, data=data, report=report)
+    assert result.drift is None
+    assert any("has no baseline profile and it cannot be recomputed" in m and "SHA-256" in m
+               for m in result.messages)
+    assert result.performance is not None and report.exists()  # still says what it can
+
+
+def test_alert_posts_the_summary_to_the_webhook():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    outcome = triggers.alert({"model": "churn", "version": "1"}, "because",
+                             f"http://127.0.0.1:{server.server_port}/hook")
+    thread.join(10)
+    server.server_close()
+    assert outcome.ok and received == [{"model": "churn", "version": "1"}]
+    failed = triggers.alert({"model": "churn"}, "because", "http://127.0.0.1:9/nothing", timeout=2)
+    assert not failed.ok and "failed" in failed.detail
