@@ -1,0 +1,62 @@
+"""Data, MLflow artifacts and the audit log on an S3-compatible server (moto)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor import Project
+
+BUCKET = "conveyor-test"
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,  # boto3 and s3fs
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,  # MLflow's artifact repository
+    }.items():
+        monkeypatch.setenv(name, value)
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def test_train_from_s3_with_artifacts_and_audit_on_s3(
+    project_dir: Path, edit_config, s3_endpoint: str
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.upload_file(str(project_dir / "data" / "train.parquet"), BUCKET, "lake/churn/train.parquet")
+    edit_config(project_dir, "train: data/train.parquet", f"train: s3://{BUCKET}/lake/churn/train.parquet")
+    edit_config(project_dir, "  dev: {}", f"  dev: {{artifact_store: 's3://{BUCKET}/churn'}}")
+
+    project = Project.load(project_dir, env="dev")
+    result = project.train()
+    project.promote("staging", reason="s3 check")
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="churn/")["Contents"]]
+    assert any(k.startswith("churn/mlflow/") and k.endswith("MLmodel") for k in keys)
+    assert sum(k.startswith("churn/audit/churn/") for k in keys) == 2
+    assert [e["action"] for e in project.audit()] == ["train", "promote"]
+    assert result.metrics["roc_auc"] > 0.8
+    assert project.client.get_run(result.run_id).data.tags["conveyor.data.rows"] == "5000"
