@@ -53,11 +53,34 @@ def run_demo(workspace: Path | None = None) -> Project:
     back = project.rollback("prod", reason="demo: roll back to the previous holder")
     console.print(f"prod: v{back.from_version} → v{back.to_version}")
 
-    _title("7. conveyor models churn")
+    _title("7. conveyor monitor churn --data drifted.parquet --on-drift retrain")
+    _drift_and_retrain(project, folder, reporter)
+
+    _title("8. conveyor models churn")
     console.print(versions_table(project.name, project.models()))
     console.print(f"\nMLflow store: {project.stack.tracking_uri}")
     console.print(f"try: cd {folder} && conveyor models && conveyor audit")
     return project
+
+
+def _drift_and_retrain(project: Project, folder: Path, reporter: RichReporter) -> None:
+    """A drifted batch arrives with labels; monitoring detects it and retrains on the
+    training data plus the new batch. The new version gets dev; prod stays manual."""
+    import pandas as pd
+
+    from conveyor.monitoring.monitor import run_monitor
+    from conveyor.monitoring.terminal import print_result
+    from conveyor.scaffold import generate_example_data
+
+    batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/drifted.parquet"))
+    train = folder / project.config.data.train
+    pd.concat([pd.read_parquet(train), pd.read_parquet(batch)], ignore_index=True).to_parquet(train)
+    result = run_monitor(
+        project, data=batch, report=folder / "drift.html", on_drift=["alert", "retrain"],
+        reporter=reporter,
+    )
+    print_result(result, console)
+    console.print(f"report: {result.report}")
 
 
 def _title(text: str) -> None:
