@@ -27,6 +27,12 @@ EnvOption = Annotated[
     Optional[str], typer.Option("--env", "-e", help="Environment (stand) from conveyor.yaml.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ModelArgument = Annotated[
+    Optional[str], typer.Argument(help="Model name (default: the project's).")
+]
+ReasonOption = Annotated[
+    Optional[str], typer.Option(help="Why; recorded in tags and the audit log.")
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,7 +116,7 @@ def train(project: ProjectOption = None, env: EnvOption = None, json: JsonOption
 @app.command()
 @handle_errors
 def models(
-    name: Annotated[Optional[str], typer.Argument(help="Model name (default: the project's).")] = None,
+    name: ModelArgument = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     limit: Annotated[int, typer.Option(help="Newest N versions.")] = 20,
@@ -131,11 +137,11 @@ def models(
 @app.command()
 @handle_errors
 def promote(
-    name: Annotated[Optional[str], typer.Argument(help="Model name (default: the project's).")] = None,
+    name: ModelArgument = None,
     to: Annotated[str, typer.Option("--to", help="Target stage.")] = ...,  # type: ignore[assignment]
     version: Annotated[Optional[str], typer.Option(help="Version (default: the previous stage's holder).")] = None,
     force: Annotated[bool, typer.Option(help="Skip the gate and order checks (needs --reason).")] = False,
-    reason: Annotated[Optional[str], typer.Option(help="Why; recorded in tags and the audit log.")] = None,
+    reason: ReasonOption = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -157,9 +163,9 @@ def promote(
 @app.command()
 @handle_errors
 def rollback(
-    name: Annotated[Optional[str], typer.Argument(help="Model name (default: the project's).")] = None,
+    name: ModelArgument = None,
     stage: Annotated[str, typer.Option("--stage", help="Stage to roll back.")] = ...,  # type: ignore[assignment]
-    reason: Annotated[Optional[str], typer.Option(help="Why; recorded in tags and the audit log.")] = None,
+    reason: ReasonOption = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -180,7 +186,7 @@ def rollback(
 @app.command()
 @handle_errors
 def audit(
-    name: Annotated[Optional[str], typer.Argument(help="Model name (default: the project's).")] = None,
+    name: ModelArgument = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -212,7 +218,7 @@ DRIFT_EXIT_CODE = 3
 @app.command()
 @handle_errors
 def monitor(
-    name: Annotated[Optional[str], typer.Argument(help="Model name (default: the project's).")] = None,
+    name: ModelArgument = None,
     data: Annotated[Optional[str], typer.Option("--data", help="CSV/Parquet to check (a label column enables performance).")] = None,
     window: Annotated[Optional[str], typer.Option("--window", help="Captured traffic of the last 30m/24h/7d.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the HTML report here.")] = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import RegistryError
@@ -28,16 +28,7 @@ class VersionInfo:
     tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "aliases": self.aliases,
-            "gate": self.gate,
-            "reasons": self.reasons,
-            "metrics": self.metrics,
-            "run_id": self.run_id,
-            "created": self.created,
-            "tags": self.tags,
-        }
+        return asdict(self)
 
 
 class Registry:
