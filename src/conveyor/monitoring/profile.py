@@ -243,8 +243,8 @@ class Profiler:
                 name, "numeric", self.roles.get(name, "feature"), edges=edges, dtype=str(frame[name].dtype)
             )
         for name in self.categorical:
-            counts = _category_strings(frame[name]).value_counts()
-            ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))
+            counts = _category_counts(frame[name])
+            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
             vocab = tuple(str(k) for k, _ in ranked[: self.category_cap])
             schema[name] = ColumnSchema(
                 name, "categorical", self.roles.get(name, "feature"), categories=vocab,
@@ -309,9 +309,8 @@ def profile_numeric(
 
 
 def profile_categorical(series: "pd.Series", categories: tuple[str, ...]) -> CategoricalProfile:
-    strings = _category_strings(series)
-    missing = int(len(series) - len(strings))
-    observed = {str(k): int(v) for k, v in strings.value_counts().items()}
+    observed = {k: v for k, v in _category_counts(series).items() if v > 0}
+    missing = int(len(series) - sum(observed.values()))
     known = set(categories)
     counts = {c: observed.get(c, 0) for c in categories}
     unseen = {k: v for k, v in observed.items() if k not in known}
@@ -363,5 +362,11 @@ def _numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
     return values, missing, invalid
 
 
-def _category_strings(series: "pd.Series") -> "pd.Series":
-    return series.dropna().astype(str)
+def _category_counts(series: "pd.Series") -> dict[str, int]:
+    """Counts per category as strings; counting first and converting the few keys after is
+    much faster than converting every value."""
+    out: dict[str, int] = {}
+    for key, value in series.value_counts(dropna=True, sort=False).items():
+        name = str(key)
+        out[name] = out.get(name, 0) + int(value)
+    return out
