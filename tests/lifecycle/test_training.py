@@ -172,3 +172,19 @@ def test_csv_data_and_regression_task(project_dir: Path, edit_config) -> None:
     result = Project.load(project_dir).train()
     assert {"rmse", "mae", "r2"} <= set(result.metrics)
     assert result.metrics["r2"] > 0.5
+
+
+def test_secret_in_params_reaches_train_but_not_mlflow(project_dir: Path, edit_config, monkeypatch) -> None:
+    monkeypatch.setenv("FEATURE_STORE_TOKEN", "tok-9f8e7d")
+    edit_config(project_dir, "params: {C: 1.0}", "params: {C: 1.0, token: '${FEATURE_STORE_TOKEN}'}")
+    (project_dir / "train.py").write_text(
+        (project_dir / "train.py").read_text().replace(
+            "    numeric = X.select_dtypes", "    assert params['token'] == 'tok-9f8e7d'\n    numeric = X.select_dtypes"
+        )
+    )
+    result = Project.load(project_dir).train()
+    client = client_for(project_dir)
+    run = client.get_run(result.run_id)
+    assert run.data.params["param.token"] == "***"
+    snapshot = Path(client.download_artifacts(result.run_id, "conveyor/config.yaml")).read_text()
+    assert "tok-9f8e7d" not in snapshot and "${FEATURE_STORE_TOKEN}" in snapshot

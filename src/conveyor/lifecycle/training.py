@@ -132,7 +132,8 @@ class TrainingPipeline:
         with step("log inputs"):
             mlflow.log_params(
                 {
-                    **{f"param.{k}": v for k, v in params.items()},
+                    # A ${SECRET} in train.params reaches the user's code, never MLflow.
+                    **{f"param.{k}": self.loaded.secrets.redact(str(v)) for k, v in params.items()},
                     "split.method": cfg.data.split.method,
                     "split.test_size": cfg.data.split.test_size,
                     "split.seed": cfg.data.split.seed,
