@@ -62,3 +62,44 @@ def expected_scores(model: object, frame: pd.DataFrame) -> pd.DataFrame:
 def expected(trained: Trained):
     """Direct predictions of the prod model on a frame: what batch output must equal."""
     return lambda frame: expected_scores(trained.model, frame)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for the whole test session."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("conveyor-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A local S3-compatible server (moto) and the storage options that point s3fs at it."""
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {"client_kwargs": {"endpoint_url": f"http://{host}:{port}"}, "key": "testing", "secret": "testing"}
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**options)
+    fs.mkdir("lake")
+    yield options
+    server.stop()
