@@ -194,6 +194,127 @@ class MonitorSpec(Strict):
     auto_promote: bool = False  # retrain: promote the new version through every stage
 
 
+DEPLOYMENT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+ROLES = ("predict", "deploy", "admin")
+
+
+class DeploymentSpec(Strict):
+    """`serve.deployments.NAME`: what a deployment serves — a stage alias or a fixed version."""
+
+    stage: str | None = None
+    version: str | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return None if value is None else str(value).lstrip("v")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "DeploymentSpec":
+        if (self.stage is None) == (self.version is None):
+            raise ValueError("a deployment names exactly one of 'stage' or 'version'")
+        return self
+
+
+class ShadowSpec(Strict):
+    """`serve.shadow`: mirror a share of requests to a deployment whose answer is discarded."""
+
+    deployment: str
+    share: float = Field(1.0, gt=0, le=1)
+
+
+class CaptureSpec(Strict):
+    """`serve.capture`: sampled request/response capture for monitoring."""
+
+    sample: float = Field(0.1, ge=0, le=1)
+    flush_s: float = Field(2.0, gt=0)
+    max_rows: int = Field(100_000, ge=1)  # in-memory bound; past it rows are dropped and counted
+
+
+class BatchingSpec(Strict):
+    """`serve.batching`: dynamic micro-batching per deployment."""
+
+    max_batch: int = Field(64, ge=1)  # rows per model call
+    max_wait_ms: float = Field(0.0, ge=0)  # 0: batch only what is already queued
+
+
+class LimitsSpec(Strict):
+    """`serve.limits`: bounds that keep a spike from taking the server down."""
+
+    max_body_bytes: int = Field(1_048_576, ge=1)
+    max_rows: int = Field(10_000, ge=1)  # rows per request
+    queue: int = Field(256, ge=1)  # requests waiting per deployment; past it: 429
+    timeout_s: float = Field(10.0, gt=0)  # queued longer than this: 503
+    retry_after_s: int = Field(1, ge=0)
+
+
+class TokenSpec(Strict):
+    """One bearer token: `sha256` (hex digest, preferred at rest) or `token` (e.g. ${ENV})."""
+
+    name: str
+    roles: list[Literal["predict", "deploy", "admin"]] = ["predict"]
+    sha256: str | None = Field(None, pattern=r"^(sha256:)?[0-9a-fA-F]{64}$")
+    token: str | None = Field(None, repr=False, exclude=True)
+
+    @model_validator(mode="after")
+    def _hash_token(self) -> "TokenSpec":
+        import hashlib
+
+        if (self.sha256 is None) == (self.token is None):
+            raise ValueError(f"token {self.name!r} needs exactly one of 'sha256' or 'token'")
+        if self.token is not None:
+            self.sha256 = hashlib.sha256(self.token.encode()).hexdigest()
+            self.token = None  # only the digest is kept in memory
+        else:
+            self.sha256 = self.sha256.removeprefix("sha256:").lower()  # type: ignore[union-attr]
+        return self
+
+
+class AuthSpec(Strict):
+    """`serve.auth`: bearer tokens with roles; admin endpoints always need one."""
+
+    tokens: list[TokenSpec] = []
+    predict: bool = False  # require a predict token on prediction endpoints
+
+
+class RolloutSpec(Strict):
+    """`serve.rollout`: how `conveyor rollout` judges a candidate against the champion."""
+
+    max_error_rate_increase: float = Field(0.01, ge=0)  # absolute, e.g. 0.01 = +1 point
+    max_p95_ratio: float = Field(1.5, ge=1)  # candidate p95 <= champion p95 * this
+    min_requests: int = Field(20, ge=1)  # per side before a verdict
+
+
+class ServeSpec(Strict):
+    """`serve`: the endpoint's deployments, traffic split and limits."""
+
+    deployments: dict[str, DeploymentSpec] = {}
+    traffic: dict[str, float] = {}  # deployment -> weight; empty: the highest held stage
+    shadow: ShadowSpec | None = None
+    sticky_header: str = "X-Conveyor-Key"
+    capture: CaptureSpec = CaptureSpec()
+    batching: BatchingSpec = BatchingSpec()
+    limits: LimitsSpec = LimitsSpec()
+    auth: AuthSpec = AuthSpec()
+    rollout: RolloutSpec = RolloutSpec()
+    poll_s: float = Field(10.0, gt=0)  # registry poll interval for alias moves
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int | None = Field(None, ge=1)  # default: one per CPU core
+
+    @field_validator("traffic")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if weight < 0:
+                raise ValueError(f"traffic weight of {name!r} is negative")
+            if not re.match(DEPLOYMENT_PATTERN, name):
+                raise ValueError(f"{name!r} is not a valid deployment name")
+        if value and sum(value.values()) <= 0:
+            raise ValueError("traffic weights must not all be zero")
+        return value
+
+
 class EnvironmentSpec(Strict):
     """One stand's stack; anything left out falls back to the embedded default."""
 
@@ -215,12 +336,12 @@ class ProjectConfig(Strict):
     stages: list[str] = ["dev", "staging", "prod"]
     environments: dict[str, EnvironmentSpec] = {}
     # Sections owned by later features; accepted so one file serves every command.
-    serve: dict[str, Any] | None = None
+    serve: ServeSpec = ServeSpec()
     batch: BatchSpec | None = None
     monitor: MonitorSpec = MonitorSpec()
     runtime: RuntimeSpec | None = None
 
-    @field_validator("monitor", mode="before")
+    @field_validator("monitor", "serve", mode="before")
     @classmethod
     def _monitor_empty(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -243,9 +364,24 @@ class ProjectConfig(Strict):
             raise ValueError(f"target {self.target!r} is also listed as a feature")
         if self.monitor.stage is not None and self.monitor.stage not in self.stages:
             raise ValueError(f"monitor.stage {self.monitor.stage!r} is not one of stages {self.stages}")
+        self._check_serve()
         champion = self.gate.champion
         if champion is not None and champion.stage not in self.stages:
             raise ValueError(
                 f"gate.champion.stage {champion.stage!r} is not one of stages {self.stages}"
             )
         return self
+
+    def _check_serve(self) -> None:
+        """Every deployment named in serve.traffic/shadow must be a stage, vN, or declared."""
+        serve = self.serve
+        named = list(serve.traffic) + ([serve.shadow.deployment] if serve.shadow else [])
+        for name in named:
+            if name not in serve.deployments and name not in self.stages and not re.match(r"^v\d+$", name):
+                raise ValueError(
+                    f"serve: deployment {name!r} is not a stage {self.stages}, a version (v3) "
+                    "or an entry of serve.deployments"
+                )
+        for name, spec in serve.deployments.items():
+            if spec.stage is not None and spec.stage not in self.stages:
+                raise ValueError(f"serve.deployments.{name}.stage {spec.stage!r} is not one of {self.stages}")

@@ -1,0 +1,480 @@
+"""The ASGI app: prediction endpoints, admin endpoints and operations endpoints.
+
+The two hot paths (`/models/{name}/invocations`, `/v2/models/{name}/infer`) are plain
+Starlette routes (no dependency injection, no middleware); FastAPI serves everything else
+and the OpenAPI docs at `/docs`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from conveyor.serving import protocols
+from conveyor.serving.auth import Authenticator, Credential
+from conveyor.serving.capture import CaptureWriter, write_feedback
+from conveyor.serving.deployments import Deployment, Endpoint
+from conveyor.serving.errors import (
+    InvalidInput, MalformedRequest, NotFound, PayloadTooLarge, ServingError,
+)
+from conveyor.serving.metrics import CONTENT_TYPE, Metrics
+from conveyor.serving.poller import Poller
+from conveyor.serving.traffic import TrafficState, TrafficStore
+
+if TYPE_CHECKING:
+    from conveyor.project import Project
+
+log = logging.getLogger("conveyor.serving")
+
+JSON = "application/json"
+DEPLOYMENT_HEADER = "x-conveyor-deployment"
+VERSION_HEADER = "x-conveyor-version"
+REQUEST_ID_HEADER = "x-request-id"
+
+
+@dataclass
+class Service:
+    """What the app serves: endpoints by model name, plus the shared machinery."""
+
+    endpoints: dict[str, Endpoint]
+    pollers: dict[str, Poller]
+    captures: dict[str, CaptureWriter]
+    traffic: dict[str, TrafficStore]
+    auth: Authenticator
+    metrics: Metrics
+    artifact_store: str
+    environment: str | None = None
+    started: float = field(default_factory=time.time)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def endpoint(self, name: str) -> Endpoint:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise NotFound(f"no model named {name!r} is served here", hint=f"models: {sorted(self.endpoints)}")
+        return endpoint
+
+    @property
+    def ready(self) -> bool:
+        return all(e.ready for e in self.endpoints.values())
+
+
+def build_service(
+    project: "Project",
+    *,
+    seed: int | None = None,
+    reset_traffic: bool = True,
+    extra_credentials: list[Credential] | None = None,
+    poll_s: float | None = None,
+) -> Service:
+    """Wire the project's serve config to its registry and artifact store."""
+    from conveyor.lifecycle.tracking import activate
+    from conveyor.serving.model import load_version
+
+    spec = project.config.serve
+    metrics = Metrics()
+    client = project.client
+    activate(project.stack)
+    store = project.stack.artifact_store
+    fallback = project.config.features.inputs
+    name = project.name
+    endpoint = Endpoint(name, spec, list(project.config.stages), metrics, seed=seed)
+    traffic = TrafficStore(store, name)
+    if reset_traffic:
+        try:
+            aliases = project.registry.model_aliases(name)
+        except Exception as exc:  # noqa: BLE001 - the poller retries; serve what it can
+            log.error("registry unreachable at start: %s", exc)
+            aliases = {}
+        weights = endpoint.initial_weights(aliases)
+        traffic.write(TrafficState(weights, by="config"))
+    capture = CaptureWriter(
+        store, name, sample=spec.capture.sample, flush_s=spec.capture.flush_s,
+        max_rows=spec.capture.max_rows,
+        on_written=metrics.captured.labels(name).inc, on_dropped=metrics.capture_dropped.labels(name).inc,
+    )
+    poller = Poller(
+        endpoint,
+        lambda model: project.registry.model_aliases(model),
+        lambda model, version: load_version(client, model, version, fallback),
+        traffic,
+        poll_s or spec.poll_s,
+    )
+    return Service(
+        endpoints={name: endpoint},
+        pollers={name: poller},
+        captures={name: capture},
+        traffic={name: traffic},
+        auth=Authenticator.from_config(spec.auth, extra_credentials),
+        metrics=metrics,
+        artifact_store=store,
+        environment=project.loaded.env_name,
+    )
+
+
+def create_app(service: Service) -> FastAPI:
+    """The ASGI app for a built service (see `build_service`)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        for name, capture in service.captures.items():
+            if capture.sample > 0 or service.endpoints[name].spec.shadow is not None:
+                capture.start()
+        for poller in service.pollers.values():
+            poller.start()
+        log.info("serving %s (pid %d)", sorted(service.endpoints), os.getpid())
+        try:
+            yield
+        finally:
+            for poller in service.pollers.values():
+                poller.stop()
+            if service._tasks:  # let mirrored shadow requests finish briefly
+                await asyncio.wait(list(service._tasks), timeout=5)
+            for endpoint in service.endpoints.values():
+                for dep in endpoint.deployments.values():
+                    await dep.batcher.stop()
+            for capture in service.captures.values():
+                await run_in_threadpool(capture.stop)
+            log.info("stopped (pid %d)", os.getpid())
+
+    hot_routes = [
+        Route("/models/{name}/invocations", _predict_handler(service, "mlflow"), methods=["POST"]),
+        # MLflow's own clients post to /invocations: the project's model answers there
+        Route("/invocations", _predict_handler(service, "mlflow"), methods=["POST"]),
+        Route("/v2/models/{name}/infer", _predict_handler(service, "v2"), methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", _predict_handler(service, "v2"), methods=["POST"]),
+    ]
+    app = FastAPI(
+        title="conveyor",
+        summary="Model endpoints: MLflow scoring protocol and Open Inference Protocol v2.",
+        lifespan=lifespan,
+        routes=hot_routes,
+    )
+    app.state.service = service
+
+    @app.exception_handler(ServingError)
+    async def _serving_error(request: Request, exc: ServingError) -> Response:
+        return _error(exc, _request_id(request))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        rid = _request_id(request)
+        log.error("unhandled error", exc_info=exc, extra={"request_id": rid, "path": request.url.path})
+        return _json({"error_code": "INTERNAL_ERROR", "message": "internal error", "request_id": rid}, 500)
+
+    _operations(app, service)
+    _model_routes(app, service)
+    _admin_routes(app, service)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+# --- hot path ----------------------------------------------------------------------------
+
+
+def _predict_handler(service: Service, protocol: str):  # type: ignore[no-untyped-def]
+    metrics = service.metrics
+    auth = service.auth
+    mirror_tasks = service._tasks
+    default_model = next(iter(service.endpoints))
+
+    async def handler(request: Request) -> Response:
+        started = time.perf_counter()
+        headers = request.headers
+        rid = _request_id(request)
+        name = request.path_params.get("name") or default_model
+        dep_name = "-"
+        endpoint: Endpoint | None = None
+        try:
+            endpoint = service.endpoint(name)
+            if not auth.predict_open:
+                auth.check(headers.get("authorization"), "predict")
+            spec = endpoint.spec
+            body = await _read_body(request, spec.limits.max_body_bytes)
+            dep = endpoint.route(headers.get(spec.sticky_header), headers.get(DEPLOYMENT_HEADER))
+            dep_name = dep.name
+            model = dep.model
+            assert model is not None  # route() only returns loaded deployments
+            client_id = None
+            if protocol == "v2":
+                columns, client_id = protocols.parse_v2(body, model.schema)
+            else:
+                columns = protocols.parse_mlflow(body, headers.get("content-type", ""), model.schema)
+            rows = model.schema.validate(columns)
+            if rows > spec.limits.max_rows:
+                raise PayloadTooLarge(f"{rows} rows in one request; the limit is {spec.limits.max_rows}")
+            shadow = endpoint.shadow_for(dep)
+            result = await dep.batcher.submit(columns, rows)
+            version = result.model.version
+            latency = time.perf_counter() - started
+            if protocol == "v2":
+                content = protocols.v2_response(name, result.labels, result.scores, dep_name, version, rid, client_id)
+            else:
+                content = protocols.mlflow_response(result.labels, dep_name, version, rid, result.scores)
+            capture = service.captures[name]
+            if shadow is not None or capture.wanted():
+                capture.offer(rid, dep_name, version, columns, result.labels, result.scores, latency * 1000)
+            if shadow is not None:
+                task = asyncio.get_running_loop().create_task(
+                    _mirror(service, endpoint, shadow, columns, rows, rid)
+                )
+                mirror_tasks.add(task)
+                task.add_done_callback(mirror_tasks.discard)
+            metrics.request(name, dep_name, 200, latency)
+            return Response(
+                content, 200, media_type=JSON,
+                headers={DEPLOYMENT_HEADER: dep_name, VERSION_HEADER: version, REQUEST_ID_HEADER: rid},
+            )
+        except ServingError as exc:
+            metrics.request(name if endpoint else "-", dep_name, exc.status,
+                            time.perf_counter() - started if exc.status >= 500 else None)
+            return _error(exc, rid, dep_name)
+        except Exception as exc:  # noqa: BLE001 - never a stack trace to the client
+            log.error("request failed", exc_info=exc, extra={"request_id": rid, "model": name})
+            metrics.request(name if endpoint else "-", dep_name, 500, time.perf_counter() - started)
+            return _json({"error_code": "INTERNAL_ERROR", "message": "internal error", "request_id": rid}, 500)
+
+    return handler
+
+
+async def _mirror(
+    service: Service, endpoint: Endpoint, shadow: Deployment, columns: dict[str, list[Any]], rows: int, rid: str
+) -> None:
+    """The shadow's answer never reaches the client; its failure is only counted."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        model = shadow.model
+        assert model is not None
+        copy = {k: list(v) for k, v in columns.items()}
+        model.schema.validate(copy)
+        result = await shadow.batcher.submit(copy, rows)
+        latency_ms = (time.perf_counter() - started) * 1000
+        service.captures[endpoint.name].offer(
+            rid, shadow.name, result.model.version, copy, result.labels, result.scores, latency_ms, shadow=True
+        )
+    except ServingError as exc:
+        outcome = "dropped" if exc.status in (429, 503) else "error"
+    except Exception:  # noqa: BLE001
+        outcome = "error"
+    service.metrics.shadow.labels(endpoint.name, shadow.name, outcome).inc()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise MalformedRequest("Content-Length is not a number") from None
+        if size > limit:
+            raise PayloadTooLarge(f"the body has {size} bytes; the limit is {limit}")
+        return await request.body()
+    chunks = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given and len(given) <= 128 and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status, media_type=JSON, headers=headers)
+
+
+def _error(exc: ServingError, rid: str, deployment: str | None = None) -> Response:
+    headers = {REQUEST_ID_HEADER: rid, **exc.headers()}
+    if deployment and deployment != "-":
+        headers[DEPLOYMENT_HEADER] = deployment
+    return _json(exc.body(rid), exc.status, headers)
+
+
+# --- operations ---------------------------------------------------------------------------
+
+
+def _operations(app: FastAPI, service: Service) -> None:
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers.")
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: every deployment is loaded.")
+    async def readyz() -> Response:
+        ready = service.ready
+        body = {"ready": ready, "models": {n: e.status() for n, e in service.endpoints.items()}}
+        return _json(body, 200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.")
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/ping", tags=["operations"], summary="MLflow scoring server health check.", include_in_schema=False)
+    @app.get("/health", include_in_schema=False)
+    async def ping() -> Response:
+        return _json({"status": "ok"}, 200 if service.ready else 503)
+
+    @app.get("/v2/health/live", tags=["open inference protocol"])
+    async def v2_live() -> Response:
+        return _json({"live": True})
+
+    @app.get("/v2/health/ready", tags=["open inference protocol"])
+    async def v2_ready() -> Response:
+        return _json({"ready": service.ready}, 200 if service.ready else 503)
+
+    @app.get("/v2", tags=["open inference protocol"], summary="Server metadata.")
+    async def v2_server() -> Response:
+        from importlib.metadata import version
+
+        return _json({"name": "conveyor", "version": version("conveyor"), "extensions": []})
+
+
+def _model_routes(app: FastAPI, service: Service) -> None:
+    @app.get("/v2/models/{name}", tags=["open inference protocol"], summary="Model metadata.")
+    async def v2_metadata(name: str) -> Response:
+        endpoint = service.endpoint(name)
+        loaded = [d for d in endpoint.deployments.values() if d.model is not None]
+        if not loaded:
+            raise NotFound(f"model {name!r} has no deployment loaded yet")
+        primary = max(loaded, key=lambda d: endpoint.weights.get(d.name, 0.0))
+        versions = sorted({d.model.version for d in loaded if d.model}, key=lambda v: int(v) if v.isdigit() else 0)
+        assert primary.model is not None
+        return _json(protocols.v2_metadata(name, versions, primary.model.schema,
+                                           primary.model.output_kind == "classifier"))
+
+    @app.get("/v2/models/{name}/ready", tags=["open inference protocol"], summary="Model readiness.")
+    async def v2_model_ready(name: str) -> Response:
+        endpoint = service.endpoint(name)
+        return _json({"name": name, "ready": endpoint.ready}, 200 if endpoint.ready else 503)
+
+    @app.post("/models/{name}/feedback", tags=["models"], summary="Ground-truth labels by request id.")
+    async def feedback(name: str, request: Request) -> Response:
+        """Body: `{"request_id": "...", "label": 1}` (optionally `"row": 0`), or
+        `{"feedback": [{"request_id": ..., "label": ...}, ...]}`."""
+        service.endpoint(name)
+        service.auth.check(request.headers.get("authorization"), "predict")
+        body = await _read_body(request, service.endpoints[name].spec.limits.max_body_bytes)
+        payload = protocols.loads(body)
+        items = payload.get("feedback") if isinstance(payload, dict) and "feedback" in payload else [payload]
+        if not isinstance(items, list) or not items:
+            raise MalformedRequest("send {'request_id': ..., 'label': ...} or {'feedback': [...]}")
+        bad = [i for i, item in enumerate(items)
+               if not isinstance(item, dict) or not item.get("request_id") or "label" not in item
+               or not (item.get("row") is None or isinstance(item.get("row"), int))]
+        if bad:
+            raise InvalidInput("every feedback item needs 'request_id' and 'label' (and an integer 'row' if any)",
+                               items=bad[:10])
+        path = await run_in_threadpool(write_feedback, service.artifact_store, name, items)
+        log.info("feedback stored", extra={"model": name, "items": len(items), "path": path})
+        return _json({"stored": len(items)})
+
+
+def _admin_routes(app: FastAPI, service: Service) -> None:
+    @app.get("/admin/models/{name}", tags=["admin"], summary="Deployments, versions, weights, state.")
+    async def admin_status(name: str, request: Request) -> Response:
+        service.auth.check(request.headers.get("authorization"), "deploy")
+        endpoint = service.endpoint(name)
+        status = endpoint.status()
+        poller = service.pollers[name]
+        status["poller"] = {"polls": poller.polls, "failures": poller.failures, "last_error": poller.last_error}
+        status["capture"] = {"written": service.captures[name].written, "dropped": service.captures[name].dropped}
+        status["pid"] = os.getpid()
+        return _json(status)
+
+    @app.put("/admin/models/{name}/traffic", tags=["admin"], summary="Set traffic weights (all workers).")
+    async def admin_traffic(name: str, request: Request) -> Response:
+        """Body: `{"weights": {"prod": 90, "staging": 10}}`. New deployments load in the
+        background and take traffic once warm."""
+        who = service.auth.check(request.headers.get("authorization"), "deploy")
+        endpoint = service.endpoint(name)
+        payload = protocols.loads(await request.body())
+        weights = payload.get("weights") if isinstance(payload, dict) else None
+        if not isinstance(weights, dict) or not weights:
+            raise MalformedRequest("send {'weights': {'prod': 90, 'staging': 10}}")
+        clean: dict[str, float] = {}
+        for key, value in weights.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise InvalidInput(f"weight of {key!r} must be a number >= 0", field=key)
+            if not endpoint.known_name(str(key)):
+                raise InvalidInput(
+                    f"unknown deployment {key!r}", field=key,
+                    hint=f"use a stage {endpoint.stages}, a version like v3, or one of serve.deployments",
+                )
+            clean[str(key)] = float(value)
+        if sum(clean.values()) <= 0:
+            raise InvalidInput("at least one weight must be positive")
+        state = TrafficState(clean, by=who)
+        await run_in_threadpool(service.traffic[name].write, state)
+        endpoint.set_weights(clean)
+        service.pollers[name].poke()  # load new deployments now
+        log.info("traffic changed", extra={"model": name, "weights": clean, "by": who})
+        return _json(endpoint.status())
+
+    @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.")
+    async def admin_reload(name: str, request: Request) -> Response:
+        service.auth.check(request.headers.get("authorization"), "deploy")
+        service.endpoint(name)
+        service.pollers[name].poke()
+        return _json({"polling": True})
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the two hot routes, which bypass FastAPI for speed."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version="1", summary=app.summary, routes=app.routes)
+    name_param = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    headers = [
+        {"name": "X-Conveyor-Deployment", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "Send the request to this deployment (overrides routing)."},
+        {"name": "X-Conveyor-Key", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "Sticky routing key: the same key reaches the same deployment."},
+    ]
+    error = {"description": "Error", "content": {JSON: {"schema": {"type": "object"}}}}
+    errors = {str(c): error for c in (400, 413, 422, 429, 500, 503)}
+    schema["paths"]["/models/{name}/invocations"] = {"post": {
+        "tags": ["models"], "summary": "Predict (MLflow scoring protocol).",
+        "description": "JSON with one of dataframe_split, dataframe_records, instances, inputs; or text/csv.",
+        "parameters": name_param + headers,
+        "requestBody": {"required": True, "content": {
+            JSON: {"schema": {"type": "object", "properties": {
+                "dataframe_split": {"type": "object"}, "dataframe_records": {"type": "array", "items": {"type": "object"}},
+                "instances": {}, "inputs": {}, "params": {"type": "object"}}}},
+            "text/csv": {"schema": {"type": "string"}}}},
+        "responses": {"200": {"description": "Predictions", "content": {JSON: {"schema": {"type": "object", "properties": {
+            "predictions": {"type": "array", "items": {}}, "scores": {"type": "array", "items": {"type": "number"}},
+            "deployment": {"type": "string"}, "version": {"type": "string"}, "request_id": {"type": "string"}}}}}},
+            **errors},
+    }}
+    schema["paths"]["/v2/models/{name}/infer"] = {"post": {
+        "tags": ["open inference protocol"], "summary": "Inference (Open Inference Protocol v2).",
+        "parameters": name_param + headers,
+        "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object", "required": ["inputs"], "properties": {
+            "id": {"type": "string"}, "inputs": {"type": "array", "items": {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
+                "name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}},
+                "datatype": {"type": "string"}, "data": {"type": "array", "items": {}}}}}}}}}},
+        "responses": {"200": {"description": "Inference response", "content": {JSON: {"schema": {"type": "object"}}}}, **errors},
+    }}
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,240 @@
+"""Request and response formats: MLflow scoring protocol and Open Inference Protocol v2.
+
+Both parse straight to columns (``{name: [values]}``); no DataFrame per request.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import orjson
+
+from conveyor.serving.errors import MalformedRequest, UnsupportedMediaType
+from conveyor.serving.signature import Columns, InputSchema, coerce_text
+
+MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
+
+
+# --- MLflow scoring protocol -------------------------------------------------------------
+
+
+def parse_mlflow(body: bytes, content_type: str, schema: InputSchema) -> Columns:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind in ("text/csv", "application/csv"):
+        return parse_csv(body, schema)
+    if kind not in ("", "application/json", "application/x-www-form-urlencoded", "*/*"):
+        raise UnsupportedMediaType(
+            f"content type {kind!r} is not supported", hint="send application/json or text/csv"
+        )
+    payload = loads(body)
+    if not isinstance(payload, dict):
+        raise MalformedRequest(
+            "the body must be a JSON object with one of " + ", ".join(MLFLOW_FORMATS)
+        )
+    keys = [k for k in payload if k in MLFLOW_FORMATS]
+    unknown = [k for k in payload if k not in MLFLOW_FORMATS and k != "params"]
+    if len(keys) != 1 or unknown:
+        raise MalformedRequest(
+            "the body must have exactly one of " + ", ".join(MLFLOW_FORMATS)
+            + (f" (unknown keys: {unknown})" if unknown else f" (got {sorted(payload)})")
+        )
+    key = keys[0]
+    data = payload[key]
+    if key == "dataframe_split":
+        return _from_split(data)
+    if key == "dataframe_records":
+        if not isinstance(data, list):
+            raise MalformedRequest("dataframe_records must be a list of objects")
+        return _from_records(data)
+    return _from_tensor_like(key, data, schema)
+
+
+def _from_split(data: Any) -> Columns:
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise MalformedRequest("dataframe_split must be an object with 'columns' and 'data'")
+    names = data.get("columns")
+    rows = data["data"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise MalformedRequest("dataframe_split.columns must be a list of column names")
+    width = len(names)
+    for row in rows:
+        if not isinstance(row, list) or len(row) != width:
+            raise MalformedRequest(f"every row of dataframe_split.data must be a list of {width} values")
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+def _from_records(records: list[Any]) -> Columns:
+    if not records:
+        return {}
+    first = records[0]
+    if not isinstance(first, dict):
+        raise MalformedRequest("records must be JSON objects (column: value)")
+    keys = first.keys()
+    uniform = True
+    for record in records:
+        if not isinstance(record, dict):
+            raise MalformedRequest("records must be JSON objects (column: value)")
+        if record.keys() != keys:
+            uniform = False
+    if uniform:
+        return {name: [r[name] for r in records] for name in keys}
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record))
+    return {name: [r.get(name) for r in records] for name in names}
+
+
+def _from_tensor_like(key: str, data: Any, schema: InputSchema) -> Columns:
+    if isinstance(data, dict):  # {"col": [values...]} or {"col": value}
+        columns: Columns = {}
+        for name, values in data.items():
+            columns[name] = values if isinstance(values, list) else [values]
+        return columns
+    if isinstance(data, list) and data:
+        if isinstance(data[0], dict):
+            return _from_records(data)
+        if isinstance(data[0], list):  # rows in signature order
+            names = schema.names
+            if not names:
+                raise MalformedRequest(f"{key} as a list of lists needs a model with named inputs")
+            return _from_split({"columns": names, "data": data})
+    raise MalformedRequest(f"{key} must be an object of columns or a list of records")
+
+
+def parse_csv(body: bytes, schema: InputSchema) -> Columns:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequest("the CSV body is not UTF-8") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+        rows = list(reader)
+    except StopIteration:
+        raise MalformedRequest("the CSV body is empty") from None
+    except csv.Error as exc:
+        raise MalformedRequest(f"the CSV body is malformed: {exc}") from None
+    rows = [row for row in rows if row]
+    if header and header[0] == "" and len(header) > 1:  # a pandas index column
+        header = header[1:]
+        rows = [row[1:] for row in rows]
+    width = len(header)
+    for index, row in enumerate(rows):
+        if len(row) != width:
+            raise MalformedRequest(f"CSV row {index + 1} has {len(row)} cells, the header {width}")
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
+    coerce_text(schema, columns)
+    return columns
+
+
+def mlflow_response(
+    labels: list[Any], deployment: str, version: str, request_id: str, scores: list[float] | None
+) -> bytes:
+    body: dict[str, Any] = {"predictions": labels}
+    if scores is not None:
+        body["scores"] = scores
+    body["deployment"] = deployment
+    body["version"] = version
+    body["request_id"] = request_id
+    return orjson.dumps(body)
+
+
+# --- Open Inference Protocol (KServe v2) -------------------------------------------------
+
+
+def parse_v2(body: bytes, schema: InputSchema) -> tuple[Columns, str | None]:
+    payload = loads(body)
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise MalformedRequest("an inference request is an object with an 'inputs' list")
+    tensors = payload["inputs"]
+    request_id = payload.get("id")
+    columns: Columns = {}
+    for tensor in tensors:
+        if not isinstance(tensor, dict) or "name" not in tensor or "data" not in tensor:
+            raise MalformedRequest("each input tensor needs 'name', 'shape', 'datatype' and 'data'")
+        data = _flatten(tensor["data"])
+        shape = tensor.get("shape") or [len(data)]
+        if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
+            raise MalformedRequest(f"input {tensor['name']!r}: shape must be a list of integers")
+        if len(tensors) == 1 and len(shape) == 2 and tensor["name"] not in schema.names:
+            rows, width = shape  # one 2-D tensor: rows in signature order
+            if width != len(schema.names) or rows * width != len(data):
+                raise MalformedRequest(
+                    f"input {tensor['name']!r} of shape {shape} does not fit {len(schema.names)} "
+                    "named inputs; send one tensor per input column"
+                )
+            return {n: data[i::width] for i, n in enumerate(schema.names)}, request_id
+        count = 1
+        for dim in shape:
+            count *= dim
+        if count != len(data):
+            raise MalformedRequest(
+                f"input {tensor['name']!r}: shape {shape} holds {count} values, data has {len(data)}"
+            )
+        if tensor.get("datatype") == "BYTES":
+            data = [v.decode() if isinstance(v, bytes) else v for v in data]
+        columns[str(tensor["name"])] = data
+    return columns, request_id if isinstance(request_id, str) else None
+
+
+def _flatten(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise MalformedRequest("tensor data must be a list")
+    if data and isinstance(data[0], list):
+        flat: list[Any] = []
+        for part in data:
+            flat.extend(_flatten(part) if isinstance(part, list) else [part])
+        return flat
+    return data
+
+
+def v2_datatype(values: list[Any]) -> str:
+    if not values:
+        return "FP64"
+    first = values[0]
+    if isinstance(first, bool):
+        return "BOOL"
+    if isinstance(first, int):
+        return "INT64"
+    if isinstance(first, float):
+        return "FP64"
+    return "BYTES"
+
+
+def v2_response(
+    model: str, labels: list[Any], scores: list[float] | None, deployment: str, version: str,
+    request_id: str, client_id: str | None,
+) -> bytes:
+    outputs = [{"name": "predict", "datatype": v2_datatype(labels), "shape": [len(labels)], "data": labels}]
+    if scores is not None:
+        outputs.append({"name": "score", "datatype": "FP64", "shape": [len(scores)], "data": scores})
+    body = {
+        "model_name": model,
+        "model_version": version,
+        "id": client_id or request_id,
+        "parameters": {"deployment": deployment, "request_id": request_id},
+        "outputs": outputs,
+    }
+    return orjson.dumps(body)
+
+
+def v2_metadata(model: str, versions: list[str], schema: InputSchema, classifier: bool) -> dict[str, Any]:
+    outputs = [{"name": "predict", "datatype": "BYTES" if not classifier else "INT64", "shape": [-1]}]
+    if classifier:
+        outputs.append({"name": "score", "datatype": "FP64", "shape": [-1]})
+    return {
+        "name": model,
+        "versions": versions,
+        "platform": "mlflow",
+        "inputs": [{"name": f.name, "datatype": f.v2_datatype, "shape": [-1]} for f in schema.fields],
+        "outputs": outputs,
+    }

@@ -1,0 +1,76 @@
+"""The live traffic weights of an endpoint, shared by every worker (and replica).
+
+`conveyor serve` writes the config's weights at start; `conveyor traffic` (through the
+admin endpoint) rewrites them; each worker's poller reads them back. One small JSON
+object in the artifact store: ``<store>/serving/<model>/traffic.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.serving.errors import InvalidInput
+
+SERVING_PREFIX = "serving"
+VERSION_NAME = re.compile(r"^v(\d+)$")
+
+
+@dataclass(frozen=True)
+class TrafficState:
+    weights: dict[str, float]
+    updated: float = field(default_factory=time.time)
+    by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "updated": self.updated, "by": self.by}
+
+
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """`prod=90 staging=10` → {"prod": 90.0, "staging": 10.0}."""
+    weights: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or not name or weight < 0:
+            raise InvalidInput(f"{item!r} is not DEPLOYMENT=WEIGHT (e.g. prod=90)")
+        weights[name.strip()] = weight
+    if not weights or sum(weights.values()) <= 0:
+        raise InvalidInput("give at least one positive weight, e.g. prod=90 staging=10")
+    return weights
+
+
+class TrafficStore:
+    def __init__(self, artifact_store: str, model: str) -> None:
+        self.path = f"{artifact_store.rstrip('/')}/{SERVING_PREFIX}/{model}/traffic.json"
+
+    def read(self) -> TrafficState | None:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(self.path)
+        if not fs.exists(path):
+            return None
+        with fs.open(path, "r") as handle:
+            raw = json.load(handle)
+        return TrafficState({str(k): float(v) for k, v in raw["weights"].items()}, raw.get("updated", 0.0), raw.get("by"))
+
+    def write(self, state: TrafficState) -> None:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(self.path)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        text = json.dumps(state.to_dict(), sort_keys=True)
+        if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+            temp = f"{path}.{time.time_ns()}.tmp"
+            with fs.open(temp, "w") as handle:
+                handle.write(text)
+            fs.mv(temp, path)  # atomic on a local disk: readers see old or new
+        else:
+            with fs.open(path, "w") as handle:
+                handle.write(text)

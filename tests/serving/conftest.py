@@ -1,0 +1,162 @@
+"""Serving fixtures: the example trained once per session, then copied per test; a real
+uvicorn server in a thread, started on a free port with the serve config a test wants."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from conveyor.scaffold import init_project
+
+RECORD = {
+    "tenure_months": 8.0, "monthly_charges": 68.07, "total_charges": 566.28, "support_calls": 1.0,
+    "plan": "standard", "region": "south", "payment_method": "card",
+}
+
+
+def _faulty_version(project: Any) -> str:
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from mlflow.pyfunc import PythonModel
+
+    from conveyor.lifecycle.tracking import activate
+
+    class Broken(PythonModel):
+        def predict(self, context, model_input, params=None):  # noqa: ANN001
+            raise RuntimeError("injected failure")
+
+    activate(project.stack)
+    example = pd.DataFrame([RECORD])
+    mlflow.set_experiment("serving-tests")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=Broken(),
+            signature=infer_signature(example, pd.Series([1])), pip_requirements=["mlflow"],
+        )
+    mv = project.client.create_model_version(project.name, info.model_uri, run_id=info.run_id)
+    return str(mv.version)
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """v1 trained and promoted to dev, staging and prod; v2 = a copy of v1 (for swaps);
+    v3 = a model that always raises."""
+    from conveyor.project import Project
+
+    folder = init_project(tmp_path_factory.mktemp("serving") / "churn")
+    project = Project.load(folder)
+    project.train()
+    project.promote("staging")
+    project.promote("prod")
+    client = project.client
+    v1 = client.get_model_version(project.name, "1")
+    v2 = client.create_model_version(project.name, v1.source, run_id=v1.run_id)
+    faulty = _faulty_version(project)
+    return {"path": folder, "good": "1", "copy": str(v2.version), "faulty": faulty}
+
+
+@pytest.fixture
+def make_served(tmp_path: Path, trained_template: dict[str, Any]) -> Callable[..., Path]:
+    """A copy of the trained project with a `serve:` section."""
+
+    def make(serve: dict[str, Any] | None = None) -> Path:
+        folder = tmp_path / f"churn-{time.monotonic_ns()}"
+        shutil.copytree(trained_template["path"], folder, ignore=shutil.ignore_patterns("captures", "serving"))
+        config = folder / "conveyor.yaml"
+        raw = yaml.safe_load(config.read_text())
+        raw.pop("environments", None)
+        if serve:
+            raw["serve"] = serve
+        config.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return folder
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Running:
+    url: str
+    service: Any
+    project: Any
+    token: str
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def admin(self) -> httpx.Client:
+        return self.client(headers={"Authorization": f"Bearer {self.token}"})
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.1)
+        raise AssertionError("condition not met in time")
+
+    def version_of(self, deployment: str) -> str | None:
+        endpoint = next(iter(self.service.endpoints.values()))
+        dep = endpoint.deployments.get(deployment)
+        return dep.model.version if dep is not None and dep.model is not None else None
+
+
+@pytest.fixture
+def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
+    """Start a real uvicorn server in a thread: `serve({"traffic": {...}})`."""
+    import uvicorn
+
+    from conveyor.project import Project
+    from conveyor.serving import build_service, create_app
+    from conveyor.serving.auth import local_admin_token
+    from conveyor.serving.server import state_dir
+
+    started: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(serve_config: dict[str, Any] | None = None, *, seed: int | None = 7, ready: bool = True) -> Running:
+        config = {"poll_s": 0.3, **(serve_config or {})}
+        project = Project.load(make_served(config))
+        token, credential = local_admin_token(state_dir(project))
+        service = build_service(project, seed=seed, extra_credentials=[credential])
+        app = create_app(service)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="on", timeout_graceful_shutdown=10))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        running = Running(f"http://127.0.0.1:{port}", service, project, token)
+        running.wait(lambda: server.started, timeout=30)
+        if ready:
+            with running.client() as http:
+                running.wait(lambda: http.get("/readyz").status_code == 200)
+        return running
+
+    yield start
+    for server, thread in started:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def records() -> Callable[[int], list[dict[str, Any]]]:
+    def make(n: int = 1) -> list[dict[str, Any]]:
+        return [dict(RECORD, tenure_months=float(i % 60), support_calls=float(i % 5)) for i in range(n)]
+
+    return make
