@@ -1,0 +1,59 @@
+"""Captured predictions and feedback land where monitoring reads them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from conveyor.monitoring.capture import CapturedTraffic
+from conveyor.serving.capture import CaptureWriter
+
+
+def test_capture_is_written_in_the_monitoring_layout(serve: Any, records: Any) -> None:
+    running = serve({"capture": {"sample": 1.0, "flush_s": 0.2}})
+    with running.client() as http:
+        ids = [http.post("/models/churn/invocations", json={"dataframe_records": records(3)}).json()["request_id"]
+               for _ in range(5)]
+    now = datetime.now(timezone.utc)
+    source = CapturedTraffic(running.service.artifact_store)
+
+    def captured() -> bool:
+        try:
+            return set(ids) <= set(source.read("churn", now - timedelta(hours=1), now + timedelta(hours=1))["request_id"])
+        except Exception:  # noqa: BLE001 - not written yet
+            return False
+
+    running.wait(captured)
+    frame = source.read("churn", now - timedelta(hours=1), now + timedelta(hours=1))
+    for column in ("tenure_months", "plan", "__prediction__", "__score__", "timestamp", "request_id",
+                   "deployment", "version", "latency_ms"):
+        assert column in frame.columns
+    assert len(frame) == 15 and set(frame["deployment"]) == {"prod"} and set(frame["version"]) == {"1"}
+    assert str(frame["timestamp"].dt.tz) == "UTC"
+
+
+def test_feedback_is_stored_next_to_the_capture(serve: Any, records: Any) -> None:
+    running = serve()
+    with running.client() as http:
+        rid = http.post("/models/churn/invocations", json={"dataframe_records": records(1)}).json()["request_id"]
+        assert http.post("/models/churn/feedback", json={"request_id": rid, "label": 1}).json() == {"stored": 1}
+        many = {"feedback": [{"request_id": "a", "label": 0, "row": 0}, {"request_id": "b", "label": 1}]}
+        assert http.post("/models/churn/feedback", json=many).json() == {"stored": 2}
+        assert http.post("/models/churn/feedback", json={"label": 1}).status_code == 422
+        assert http.post("/models/churn/feedback", content=b"nope").status_code == 400
+    folder = Path(running.service.captures["churn"].root) / "feedback"
+    frame = pd.concat([pd.read_parquet(p) for p in folder.glob("date=*/*.parquet")])
+    assert set(frame["request_id"]) == {rid, "a", "b"} and set(frame.columns) >= {"request_id", "label", "timestamp"}
+
+
+def test_full_queue_drops_and_counts(tmp_path: Path) -> None:
+    writer = CaptureWriter(str(tmp_path), "m", sample=1.0, max_rows=5)
+    for i in range(4):
+        writer.offer(f"r{i}", "prod", "1", {"x": [1.0, 2.0]}, [0, 1], [0.1, 0.9], 1.0)
+    assert writer.dropped == 4  # two requests fit (4 rows), the rest is dropped
+    assert writer.flush() == 4
+    writer.offer("r9", "prod", "1", {"x": [1.0]}, [0], None, 1.0)  # room again after a flush
+    assert writer.flush() == 1 and writer.dropped == 4
