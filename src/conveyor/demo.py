@@ -10,7 +10,7 @@ from rich.rule import Rule
 from conveyor.cli.output import RichReporter, console, versions_table
 from conveyor.errors import GateFailedError
 from conveyor.project import Project
-from conveyor.scaffold import init_project
+from conveyor.scaffold import generate_example_data, init_project
 
 
 def run_demo(workspace: Path | None = None) -> Project:
@@ -58,6 +58,7 @@ def run_demo(workspace: Path | None = None) -> Project:
 
     _title("8. conveyor models churn")
     console.print(versions_table(project.name, project.models()))
+    _score_batch(project, base)
     console.print(f"\nMLflow store: {project.stack.tracking_uri}")
     console.print(f"try: cd {folder} && conveyor models && conveyor audit")
     return project
@@ -81,6 +82,25 @@ def _drift_and_retrain(project: Project, folder: Path, reporter: RichReporter) -
     )
     print_result(result, console)
     console.print(f"report: {result.report}")
+
+
+def _score_batch(project: Project, base: Path) -> None:
+    """8. Batch scoring: a new day's customers scored with the prod model, committed with a manifest."""
+    from conveyor.batch import predict
+    from conveyor.batch.progress import RichProgress
+
+    _title("8. conveyor predict churn@prod --input data/new/ --output scores/")
+    generate_example_data(project.path, rows=20_000, seed=8, out=Path("data/new/day-1.parquet"))
+    result = predict(
+        project, f"{project.name}@prod", str(project.path / "data" / "new"), str(base / "scores"),
+        progress=RichProgress(console),
+    )
+    m = result.manifest
+    console.print(
+        f"{m.model['name']} v{m.model['version']}: {m.rows_in:,} rows in, {m.rows_out:,} out, "
+        f"{m.rejected} rejected, {len(m.parts)} parts, input sha256 {m.input['sha256'][:12]}…"
+    )
+    console.print(f"manifest: {result.manifest_path}")
 
 
 def _title(text: str) -> None:
