@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
 Kind = Literal["numeric", "categorical"]
@@ -233,25 +235,37 @@ class Profiler:
     def fit(self, frame: "pd.DataFrame") -> "Profiler":
         schema: dict[str, ColumnSchema] = {}
         for name in self.numeric:
-            values, _, _ = _numeric_values(frame[name])
-            values = values[~np.isnan(values)]
-            edges: tuple[float, ...] = ()
-            if len(values):
-                quantiles = np.quantile(values, np.linspace(0.0, 1.0, self.bins + 1))
-                edges = tuple(float(e) for e in np.unique(quantiles))
-            schema[name] = ColumnSchema(
-                name, "numeric", self.roles.get(name, "feature"), edges=edges, dtype=str(frame[name].dtype)
-            )
+            values, _, _ = numeric_values(frame[name])
+            schema[name] = self.numeric_schema(name, values, str(frame[name].dtype))
         for name in self.categorical:
-            counts = _category_counts(frame[name])
-            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-            vocab = tuple(str(k) for k, _ in ranked[: self.category_cap])
-            schema[name] = ColumnSchema(
-                name, "categorical", self.roles.get(name, "feature"), categories=vocab,
-                dtype=str(frame[name].dtype),
-            )
+            schema[name] = self.categorical_schema(name, category_counts(frame[name]), str(frame[name].dtype))
         self.schema_ = schema
         return self
+
+    def fit_parquet(self, path: "str | Path", *, batch_rows: int | None = None) -> "Profiler":
+        """Fit on a Parquet file read one column at a time (see :mod:`.parquet`)."""
+        from conveyor.monitoring.parquet import fit_parquet
+
+        return fit_parquet(self, path, batch_rows=batch_rows)
+
+    def profile_parquet(
+        self, path: "str | Path", *, sample: int = 0, seed: int = 0, batch_rows: int | None = None
+    ) -> DatasetProfile:
+        """Profile a Parquet file by record batches, without loading it whole."""
+        from conveyor.monitoring.parquet import profile_parquet
+
+        return profile_parquet(self, path, sample=sample, seed=seed, batch_rows=batch_rows)
+
+    def numeric_schema(self, name: str, values: np.ndarray, dtype: str) -> ColumnSchema:
+        """Schema of a numeric column: edges at the quantiles of its finite ``values``."""
+        edges = fit_edges(values, self.bins)
+        return ColumnSchema(name, "numeric", self.roles.get(name, "feature"), edges=edges, dtype=dtype)
+
+    def categorical_schema(self, name: str, counts: dict[str, int], dtype: str) -> ColumnSchema:
+        """Schema of a categorical column: the ``category_cap`` most frequent categories."""
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        vocab = tuple(str(k) for k, _ in ranked[: self.category_cap])
+        return ColumnSchema(name, "categorical", self.roles.get(name, "feature"), categories=vocab, dtype=dtype)
 
     def profile(self, frame: "pd.DataFrame", *, sample: int = 0, seed: int = 0) -> DatasetProfile:
         """Profile ``frame``; columns of the schema it lacks are listed in ``absent``."""
@@ -277,25 +291,36 @@ class Profiler:
 def profile_numeric(
     series: "pd.Series", edges: tuple[float, ...], *, sample: int = 0, seed: int = 0
 ) -> NumericProfile:
-    values, missing, invalid = _numeric_values(series)
-    examples: list[str] = []
-    if invalid:
-        import pandas as pd
+    values, missing, invalid = numeric_values(series)
+    examples = _invalid_examples(series) if invalid else []
+    keys = None
+    if sample:
+        keys = np.random.default_rng(seed).random(int(np.count_nonzero(~np.isnan(values))))
+    return numeric_profile(values, missing, invalid, edges, examples=examples, sample=sample, keys=keys)
 
-        coerced = pd.to_numeric(series, errors="coerce")
-        bad = series[(coerced.isna() | np.isinf(coerced.astype(float))) & series.notna()]
-        examples = [str(v) for v in bad.astype(str).unique()[:3]]
+
+def numeric_profile(
+    values: np.ndarray,
+    missing: int,
+    invalid: int,
+    edges: tuple[float, ...],
+    *,
+    examples: list[str] | None = None,
+    sample: int = 0,
+    keys: np.ndarray | None = None,
+) -> NumericProfile:
+    """The profile of float ``values`` (NaN where missing or invalid). With ``sample``, keeps
+    the finite values with the ``sample`` smallest random ``keys`` (one per finite value): a
+    uniform sample that chunked profiling reproduces when the keys come from one stream."""
     finite = values[~np.isnan(values)]
-    counts = np.bincount(_bin_index(finite, edges), minlength=len(edges) + 1).astype(np.int64)
     count = int(len(finite))
     mean = float(finite.mean()) if count else 0.0
-    m2 = float(((finite - mean) ** 2).sum()) if count else 0.0
+    m2 = float(np.square(finite - mean).sum()) if count else 0.0
     kept = None
-    if sample and count:
-        rng = np.random.default_rng(seed)
-        kept = np.sort(finite if count <= sample else rng.choice(finite, sample, replace=False))
+    if sample and count and keys is not None:
+        kept = np.sort(finite[smallest(keys, sample)])
     return NumericProfile(
-        counts=counts,
+        counts=histogram(finite, edges),
         count=count,
         missing=missing,
         invalid=invalid,
@@ -303,14 +328,69 @@ def profile_numeric(
         m2=m2,
         minimum=float(finite.min()) if count else None,
         maximum=float(finite.max()) if count else None,
-        invalid_examples=examples,
+        invalid_examples=list(examples or []),
         sample=kept,
     )
 
 
+def smallest(keys: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest keys, in key order (all of them when fewer)."""
+    if len(keys) > k:
+        chosen = np.argpartition(keys, k - 1)[:k]
+    else:
+        chosen = np.arange(len(keys))
+    return chosen[np.argsort(keys[chosen], kind="stable")]
+
+
+def fit_edges(values: np.ndarray, bins: int) -> tuple[float, ...]:
+    """Distinct quantiles (``bins`` + 1, numpy's linear method) of the finite values."""
+    ordered = np.sort(values[~np.isnan(values)])
+    if not len(ordered):
+        return ()
+    return tuple(float(e) for e in np.unique(sorted_quantiles(ordered, np.linspace(0.0, 1.0, bins + 1))))
+
+
+def sorted_quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(ordered, q)`` for sorted data, without numpy's partitioning pass."""
+    position = q * (len(ordered) - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    t = position - below
+    a, b = ordered[below], ordered[above]
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's _lerp
+
+
+def histogram(finite: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    """Counts per bin of :func:`bin_index`, from one sort and a search of the edges (much
+    faster than searching every value among the edges)."""
+    if not edges:
+        return np.array([len(finite)], dtype=np.int64)
+    edge_array = np.asarray(edges, dtype=float)
+    ordered = np.sort(finite)
+    below = np.searchsorted(ordered, edge_array, side="left")  # values below each edge
+    if len(edge_array) > 1:  # the last edge closes the last inner bin
+        below[-1] = np.searchsorted(ordered, edge_array[-1], side="right")
+    return np.diff(below, prepend=0, append=len(ordered)).astype(np.int64)
+
+
+def _invalid_examples(series: "pd.Series") -> list[str]:
+    """Up to three distinct values of ``series`` that are not finite numbers."""
+    import pandas as pd
+
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = series[(coerced.isna() | np.isinf(coerced.astype(float))) & series.notna()]
+    return [str(v) for v in bad.astype(str).unique()[:3]]
+
+
 def profile_categorical(series: "pd.Series", categories: tuple[str, ...]) -> CategoricalProfile:
-    observed = {k: v for k, v in _category_counts(series).items() if v > 0}
-    missing = int(len(series) - sum(observed.values()))
+    return categorical_profile(category_counts(series), int(len(series)), categories)
+
+
+def categorical_profile(observed: dict[str, int], rows: int, categories: tuple[str, ...]) -> CategoricalProfile:
+    """The profile of ``rows`` values with ``observed`` counts per category (the rest missing)."""
+    observed = {k: v for k, v in observed.items() if v > 0}
+    missing = int(rows - sum(observed.values()))
     known = set(categories)
     counts = {c: observed.get(c, 0) for c in categories}
     unseen = {k: v for k, v in observed.items() if k not in known}
@@ -341,7 +421,7 @@ def _bin_index(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
     return index
 
 
-def _numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
+def numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
     """Float values (NaN where missing or not numeric), the missing count, the invalid count."""
     import pandas as pd
 
@@ -362,7 +442,7 @@ def _numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
     return values, missing, invalid
 
 
-def _category_counts(series: "pd.Series") -> dict[str, int]:
+def category_counts(series: "pd.Series") -> dict[str, int]:
     """Counts per category as strings; counting first and converting the few keys after is
     much faster than converting every value."""
     out: dict[str, int] = {}
