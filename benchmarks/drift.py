@@ -67,7 +67,7 @@ def generate(rows: int, folder: Path) -> None:
 
 CONVEYOR_CHILD = r'''
 import json, sys, time
-import pyarrow.parquet  # imported before the clock, as Evidently's modules are
+import pandas, pyarrow.parquet  # imported before the clock, as Evidently's modules are
 import scipy.spatial.distance, scipy.special, scipy.stats
 from conveyor.monitoring.drift import DriftSettings, compare
 from conveyor.monitoring.profile import Profiler
