@@ -13,9 +13,11 @@ from conveyor.stack.resolve import Stack, resolve_stack
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from conveyor.batch.job import BatchResult
     from conveyor.lifecycle.promotion import Move, Promoter
     from conveyor.lifecycle.registry import Registry, VersionInfo
     from conveyor.lifecycle.training import TrainResult
+    from conveyor.monitoring.monitor import MonitorResult
 
 
 class Project:
@@ -103,3 +105,16 @@ class Project:
 
     def audit(self, name: str | None = None) -> list[dict[str, Any]]:
         return self.promoter.audit.events(name or self.name)
+
+    def predict(self, model: str, input: str | None = None, output: str | None = None,
+                **options: Any) -> "BatchResult":
+        """Batch-score ``input`` with ``model`` (``churn@prod``); see `conveyor.batch.predict`."""
+        from conveyor.batch.job import predict
+
+        return predict(self, model, input, output, **options)
+
+    def monitor(self, model: str | None = None, **options: Any) -> "MonitorResult":
+        """One monitoring run (drift, performance, fairness); see `conveyor.monitoring`."""
+        from conveyor.monitoring.monitor import run_monitor
+
+        return run_monitor(self, model, **options)

@@ -117,11 +117,6 @@ class RuntimeSpec(Strict):
     requirements: list[str] = []
     spark: SparkSpec | None = None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """Mapping-style read, kept for code written when `runtime` was a plain dict."""
-        value = getattr(self, key, None)
-        return default if value is None else value
-
 
 class EndpointSpec(Strict):
     """`batch.endpoint`: limits for `--via-endpoint` scoring."""

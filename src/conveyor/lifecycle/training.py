@@ -235,7 +235,7 @@ class TrainingPipeline:
                 pins.append(f"{package}=={version(package)}")
             except PackageNotFoundError:
                 continue
-        extra = (self.config.runtime or {}).get("requirements", [])
+        extra = self.config.runtime.requirements if self.config.runtime else []
         return [*pins, *[str(r) for r in extra]]
 
     def _score_champion(self, test_rows: "pd.DataFrame", y_test: "pd.Series") -> Champion | None:
