@@ -86,6 +86,10 @@ def test_open_inference_protocol_with_tritonclient(running: Any, records: Any) -
     result = client.infer("churn", inputs, outputs=[triton.InferRequestedOutput("predict", binary_data=False)])
     assert result.as_numpy("predict").shape == (5,)
     assert result.get_response()["parameters"]["deployment"] == "prod"
+    pinned = client.infer("churn", inputs, model_version="1")
+    assert pinned.get_response()["model_version"] == "1"
+    with pytest.raises(Exception, match="version 42"):
+        client.infer("churn", inputs, model_version="42")
 
 
 @pytest.mark.parametrize(

@@ -203,7 +203,11 @@ def _predict_handler(service: Service, protocol: str):  # type: ignore[no-untype
                 auth.check(headers.get("authorization"), "predict")
             spec = endpoint.spec
             body = await _read_body(request, spec.limits.max_body_bytes)
-            dep = endpoint.route(headers.get(spec.sticky_header), headers.get(DEPLOYMENT_HEADER))
+            pinned = request.path_params.get("version")
+            if pinned is not None:
+                dep = endpoint.serving_version(str(pinned))
+            else:
+                dep = endpoint.route(headers.get(spec.sticky_header), headers.get(DEPLOYMENT_HEADER))
             dep_name = dep.name
             model = dep.model
             assert model is not None  # route() only returns loaded deployments

@@ -162,6 +162,13 @@ class Endpoint:
                 f"no deployment of {self.name!r} is ready", retry_after=self.spec.limits.retry_after_s or 1
             ) from None
 
+    def serving_version(self, version: str) -> Deployment:
+        """A deployment that serves this version now (OIP `/versions/{v}/infer`)."""
+        for dep in self.deployments.values():
+            if dep.model is not None and dep.model.version == version:
+                return dep
+        raise NotFound(f"no deployment of {self.name!r} serves version {version} now")
+
     def shadow_for(self, primary: Deployment) -> Deployment | None:
         shadow = self.spec.shadow
         if shadow is None or shadow.deployment == primary.name:
