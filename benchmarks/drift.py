@@ -132,6 +132,12 @@ def ensure_evidently() -> tuple[Path | None, str]:
     return python, found.stdout.strip()
 
 
+def generate_in_child(rows: int, folder: Path) -> None:
+    """Generate the data in a process of its own: the frames must never sit in this one,
+    because a spawned child's peak RSS (wait4) starts from the parent's high-water mark."""
+    subprocess.run([sys.executable, __file__, "--generate", str(folder), "--rows", str(rows)], check=True)
+
+
 def run_child(python: str, script: str, folder: Path) -> dict[str, Any]:
     """Run one side; wall time from inside the child, peak RSS from wait4 on that child."""
     args = [python, "-c", script, str(folder), json.dumps(NUMERIC), json.dumps(CATEGORICAL)]
@@ -153,8 +159,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows per side")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None, help="default: 3, or 1 with --quick")
+    parser.add_argument("--generate", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
     rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
+    if args.generate:
+        generate(rows, Path(args.generate))
+        return
     args.rounds = args.rounds or (1 if args.quick else 3)
 
     evidently_python, evidently_version = ensure_evidently()
@@ -162,7 +172,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="conveyor-drift-bench-") as tmp:
         folder = Path(tmp)
         print(f"generating {rows:,} + {rows:,} rows, {len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical …")
-        generate(rows, folder)
+        generate_in_child(rows, folder)
         for round_ in range(args.rounds):
             sides = ["evidently", "conveyor"] if round_ % 2 else ["conveyor", "evidently"]
             for side in sides:

@@ -270,7 +270,7 @@ def _numeric(
         std_baseline=std,
         std=cur.std,
     )
-    raw = _raw_numbers(values)
+    raw = _raw_numbers(values) if _exact_test_decides(settings, ref, cur) else None
     if raw is not None and ref.sample is not None and len(ref.sample):
         exact_d, exact_p = stats.ks_exact(ref.sample, raw)
         out.stats.update(ks_exact=exact_d, ks_exact_p=exact_p)
@@ -290,6 +290,14 @@ def _numeric(
     if cur.count < settings.small_sample:
         return _test(out, *_ks_choice(out), settings.p_threshold)
     return _distance(out, "wasserstein", wasserstein, settings.distance_threshold)
+
+
+def _exact_test_decides(settings: DriftSettings, ref: NumericProfile, cur: NumericProfile) -> bool:
+    """Whether the verdict may rest on the exact KS test (small samples): only then are the
+    raw values worth converting and sorting."""
+    if settings.method == "evidently":
+        return ref.count <= EVIDENTLY_SMALL_REFERENCE
+    return settings.method == "default" and cur.count < settings.small_sample
 
 
 def _ks_choice(out: FeatureDrift) -> tuple[str, float]:
