@@ -3,7 +3,7 @@
 Layout of an output folder (local or any fsspec URL)::
 
     _temporary/run.json               what this attempt scores (resume must match it)
-    _temporary/part-000003.parquet    a finished part (written as .inprogress, then renamed)
+    _temporary/part-000003.parquet    a part (done once its record exists)
     _temporary/part-000003.json       its record: written last, so it marks the part done
     _temporary/_rejects/part-000003.parquet
     part-000003.parquet               after commit
@@ -116,11 +116,17 @@ class OutputStore:
 
     # --- during the run (any process) ---------------------------------------------------
 
-    def write_part(self, part: PartResult, output: "pd.DataFrame", rejected: "pd.DataFrame") -> None:
-        """Write one part's files under temporary names, rename, then write its record."""
-        self._write_parquet(output, self._path(STAGING, part.name))
+    def write_part(
+        self, part: PartResult, output: "pd.DataFrame", rejected: "pd.DataFrame", constants: dict[str, str] | None = None
+    ) -> None:
+        """Write one part's files, then its record (written last, it marks the part done).
+
+        The Parquet files go straight to their staged names: until the record exists a
+        resume rewrites them, and only recorded parts are ever committed.
+        """
+        self._write_parquet(output, self._path(STAGING, part.name), constants or {})
         if len(rejected):
-            self._write_parquet(rejected, self._path(STAGING, REJECTS, part.name))
+            self._write_parquet(rejected, self._path(STAGING, REJECTS, part.name), {})
         self._write_json(self._path(STAGING, part.name.replace(".parquet", ".json")), part.to_dict())
 
     # --- at the end -----------------------------------------------------------------------
@@ -147,16 +153,16 @@ class OutputStore:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _write_parquet(self, frame: "pd.DataFrame", path: str) -> None:
+    def _write_parquet(self, frame: "pd.DataFrame", path: str, constants: dict[str, str]) -> None:
+        """``frame`` plus one string column per constant (built in Arrow, not per row in pandas)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        fs = self.fs
-        temporary = path + ".inprogress"
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        with fs.open(temporary, "wb") as handle:
+        for name, value in constants.items():
+            table = table.append_column(name, pa.repeat(pa.scalar(value, pa.large_string()), len(table)))
+        with self.fs.open(path, "wb") as handle:
             pq.write_table(table, handle)
-        fs.mv(temporary, path)
 
     def _write_json(self, path: str, payload: Any) -> None:
         fs = self.fs

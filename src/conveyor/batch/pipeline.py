@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.batch.errors import BadRowError, HookError
@@ -19,6 +19,7 @@ from conveyor.batch.validation import validate_rows
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 Policy = Literal["fail", "reject"]
@@ -35,6 +36,7 @@ class Scored:
 
     output: "pd.DataFrame"
     rejected: "pd.DataFrame"
+    constants: dict[str, str] = field(default_factory=dict)  # columns of one value, added on write
 
 
 class Pipeline:
@@ -65,32 +67,37 @@ class Pipeline:
         if self.preprocess is not None:
             frame = _call_hook(self.preprocess, "batch.preprocess", frame).reset_index(drop=True)
         features, reasons = validate_rows(frame, self.columns)
-        bad = reasons != ""
+        bad = (reasons != "").to_numpy()
         self._check_policy(reasons, bad, first_row)
-        good = features[~bad]
-        scored, failures = self._score(good)
+        scored, failures = self._score(features[~bad] if bad.any() else features)
         if failures:
             for position, reason in failures.items():
                 reasons.iloc[position] = reason
-            bad = reasons != ""
+            bad = (reasons != "").to_numpy()
             self._check_policy(reasons, bad, first_row)
-        keep = self.keep if self.keep is not None else list(frame.columns)
-        output = frame.loc[~bad, [c for c in keep if c in frame.columns]].copy()
-        for name in scored.columns:
-            output[name] = scored[name].to_numpy()
-        output[MODEL_NAME] = self.model["name"]
-        output[MODEL_VERSION] = self.model["version"]
-        output[MODEL_RUN_ID] = self.model["run_id"]
+        output = self._output(frame, bad, scored)
+        constants = {MODEL_NAME: self.model["name"], MODEL_VERSION: self.model["version"],
+                     MODEL_RUN_ID: self.model["run_id"]}
         if self.postprocess is not None:
-            output = _call_hook(self.postprocess, "batch.postprocess", output)
+            output = _call_hook(self.postprocess, "batch.postprocess", output.assign(**constants))
+            constants = {}
         rejected = frame.loc[bad].copy()
         rejected.insert(0, ROW, (rejected.index.to_numpy() + first_row).astype("int64"))
         rejected[REASON] = reasons[bad].astype(str).to_numpy()
-        return Scored(output.reset_index(drop=True), pd.DataFrame(rejected).reset_index(drop=True))
+        return Scored(output.reset_index(drop=True), pd.DataFrame(rejected).reset_index(drop=True), constants)
 
-    def _check_policy(self, reasons: "pd.Series", bad: "pd.Series", first_row: int) -> None:
+    def _output(self, frame: "pd.DataFrame", bad: "np.ndarray", scored: "pd.DataFrame") -> "pd.DataFrame":
+        """The kept input columns of the good rows, then the score columns."""
+        keep = self.keep if self.keep is not None else list(frame.columns)
+        columns = [c for c in keep if c in frame.columns]
+        output = frame.loc[~bad, columns] if bad.any() else frame[columns].copy()
+        for name in scored.columns:
+            output[name] = scored[name].to_numpy()
+        return output
+
+    def _check_policy(self, reasons: "pd.Series", bad: "np.ndarray", first_row: int) -> None:
         if self.policy == "fail" and bad.any():
-            position = int(bad.to_numpy().argmax())
+            position = int(bad.argmax())
             row, reason = first_row + position, str(reasons.iloc[position])
             raise BadRowError(
                 f"row {row} of the input is bad: {reason}",

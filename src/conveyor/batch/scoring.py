@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 PREDICTION = "prediction"
@@ -26,6 +27,8 @@ class ModelScorer:
 
     For a scikit-learn Pipeline the feature transform runs once and feeds both calls,
     which is exactly what ``Pipeline.predict``/``predict_proba`` would do separately.
+    Where predict is the most probable class (logistic regression), the class comes from
+    the probabilities, and predict runs only on near-ties.
     """
 
     def __init__(self, model: Any) -> None:
@@ -34,20 +37,80 @@ class ModelScorer:
         self.with_probability = self.classes_ is not None and hasattr(model, "predict_proba")
         steps = getattr(model, "steps", None)
         self._transform, self._final = (model[:-1], model[-1]) if steps and len(steps) > 1 else (None, model)
+        self._argmax = self.with_probability and predicts_most_probable(self._final)
 
     def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd
 
-        X = self._transform.transform(features) if self._transform is not None else features
+        X = strings_as_objects(features)
+        if self._transform is not None:
+            X = self._transform.transform(X)
         out = pd.DataFrame(index=features.index)
         if self.with_probability:
             proba = self._final.predict_proba(X)
-            labels = self._final.predict(X)
-            out[PREDICTION] = labels
+            out[PREDICTION] = self._labels(X, proba)
             out[PROBABILITY] = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
         else:
             out[PREDICTION] = self._final.predict(X)
         return out
+
+    def _labels(self, X: Any, proba: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        if not self._argmax:
+            return self._final.predict(X)
+        labels = np.asarray(self.classes_)[proba.argmax(axis=1)]
+        ties = np.flatnonzero(near_ties(proba))
+        if len(ties):
+            labels[ties] = self._final.predict(X.iloc[ties] if hasattr(X, "iloc") else X[ties])
+        return labels
+
+
+def predicts_most_probable(estimator: Any) -> bool:
+    """Whether ``predict`` is the argmax of ``predict_proba`` (up to ties) for this estimator."""
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        return False
+    return isinstance(estimator, LogisticRegression)
+
+
+def near_ties(proba: "np.ndarray", margin: float = 1e-9) -> "np.ndarray":
+    """Rows whose two most probable classes are within ``margin``: rounding could flip them."""
+    import numpy as np
+
+    if proba.shape[1] < 2:
+        return np.zeros(len(proba), dtype=bool)
+    top2 = np.partition(proba, -2, axis=1)[:, -2:]
+    return (top2[:, 1] - top2[:, 0]) <= margin
+
+
+def strings_as_objects(features: "pd.DataFrame") -> "pd.DataFrame":
+    """The frame with Arrow-backed string columns as object columns, which is what scikit-learn
+    converts them to, built from a dictionary encoding (one Python string per distinct value,
+    not per row)."""
+    import pandas as pd
+
+    names = [n for n, dtype in features.dtypes.items() if isinstance(dtype, pd.StringDtype)
+             and dtype.storage == "pyarrow"]
+    if not names:
+        return features
+    out = features.copy(deep=False)
+    for name in names:
+        out[name] = pd.Series(_object_values(features[name]), index=features.index, dtype=object)
+    return out
+
+
+def _object_values(column: "pd.Series") -> "np.ndarray":
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(pa.chunked_array(pa.array(column.array))).combine_chunks()
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    values = np.append(distinct, np.array([column.dtype.na_value], dtype=object))
+    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    return values[codes]
 
 
 class HookScorer:

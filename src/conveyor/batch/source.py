@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 Format = Literal["csv", "parquet"]
 SUFFIXES: dict[str, Format] = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 GLOB_CHARS = "*?["
+READ_BUFFER = 1 << 20  # stream column chunks in 1 MiB reads instead of holding whole chunks
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One Parquet row group and where its rows sit in the whole input."""
+
+    path: str
+    index: int
+    first_row: int
+    rows: int
 
 
 @dataclass
@@ -122,6 +133,74 @@ class InputSource:
             raise InputError(f"reading {self.url} failed: {exc}") from None
         if buffered:
             yield pa.Table.from_batches(pending)
+
+    def row_groups(self) -> list[RowGroup] | None:
+        """Every row group in file order (footers only); None for CSV or files whose schemas differ."""
+        if self.format != "parquet":
+            return None
+        import pyarrow.parquet as pq
+
+        fs, groups, schema, first_row = self.filesystem, [], None, 0
+        for path in self.files:
+            with fs.open(path, "rb") as handle:
+                meta = pq.ParquetFile(handle).metadata
+            file_schema = meta.schema.to_arrow_schema()
+            if schema is not None and not file_schema.equals(schema):
+                return None
+            schema = file_schema
+            for index in range(meta.num_row_groups):
+                rows = meta.row_group(index).num_rows
+                if rows:
+                    groups.append(RowGroup(path, index, first_row, rows))
+                    first_row += rows
+        return groups
+
+    def read_rows(
+        self, groups: Sequence[RowGroup], start: int, stop: int, batch_size: int, columns: Sequence[str] | None
+    ) -> Iterator["pa.Table"]:
+        """Rows ``[start, stop)`` of the whole input as tables of ``batch_size`` rows (the last may
+        be shorter), streamed from the row groups that hold them; ``columns=None`` reads all."""
+        import pyarrow as pa
+
+        pending: list[pa.RecordBatch] = []
+        buffered = 0
+        for batch in self._stream(groups, start, stop, batch_size, columns):
+            pending.append(batch)
+            buffered += batch.num_rows
+            while buffered >= batch_size:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, batch_size)
+                rest = table.slice(batch_size)
+                pending, buffered = rest.to_batches(), rest.num_rows
+        if buffered:
+            yield pa.Table.from_batches(pending)
+
+    def _stream(
+        self, groups: Sequence[RowGroup], start: int, stop: int, batch_size: int, columns: Sequence[str] | None
+    ) -> Iterator["pa.RecordBatch"]:
+        """Record batches cut to ``[start, stop)``, one file at a time (rows before ``start`` in
+        its first row group are decoded and dropped)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        wanted = [g for g in groups if g.first_row < stop and g.first_row + g.rows > start]
+        fs = self.filesystem
+        try:
+            for path in dict.fromkeys(g.path for g in wanted):
+                in_file = [g for g in wanted if g.path == path]
+                position = in_file[0].first_row
+                with fs.open(path, "rb") as handle:
+                    reader = pq.ParquetFile(handle, buffer_size=READ_BUFFER)
+                    names = None if columns is None else list(columns)
+                    for batch in reader.iter_batches(batch_size, [g.index for g in in_file], names):
+                        low, high = max(start - position, 0), min(stop - position, batch.num_rows)
+                        position += batch.num_rows
+                        if high > low:
+                            yield batch.slice(low, high - low)
+                        if position >= stop:
+                            return
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise InputError(f"reading {self.url} failed: {exc}") from None
 
     def _format(self) -> Any:
         import pyarrow.dataset as ds

@@ -20,6 +20,7 @@ from conveyor.batch.manifest import PartResult
 from conveyor.batch.model import InputColumn, unpack_model
 from conveyor.batch.pipeline import Pipeline, Policy
 from conveyor.batch.profiling import NO_PROFILES
+from conveyor.batch.source import InputSource, RowGroup
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -43,6 +44,29 @@ class PartSpec:
     endpoint: "EndpointSettings | None" = None
 
 
+@dataclass(frozen=True)
+class Task:
+    """Parts ``[first_part, first_part + parts)``, which one worker reads and scores itself."""
+
+    first_part: int
+    parts: int
+    groups: tuple[RowGroup, ...]  # the row groups that hold their rows
+
+    def rows(self, batch_size: int) -> tuple[int, int]:
+        """The task's rows ``[start, stop)`` of the whole input."""
+        start = self.first_part * batch_size
+        return start, start + self.parts * batch_size
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """Where a task's rows come from: the input, the batch size and the columns to read."""
+
+    source: InputSource
+    batch_size: int
+    columns: tuple[str, ...] | None  # None: every column
+
+
 @dataclass
 class PartContext:
     pipeline: Pipeline
@@ -53,8 +77,17 @@ class PartContext:
         scored = self.pipeline.run(frame, first_row)
         part = PartResult(index, first_row, len(frame), len(scored.output), len(scored.rejected))
         NO_PROFILES.profile(frame, scored.output)  # seam for monitoring profiles (not yet built)
-        self.output.write_part(part, scored.output, scored.rejected)
+        self.output.write_part(part, scored.output, scored.rejected, scored.constants)
         return part
+
+    def process_task(self, where: TaskInput, task: Task) -> list[PartResult]:
+        """Read the task's rows part by part (never more than one part in memory) and score them."""
+        start, stop = task.rows(where.batch_size)
+        tables = where.source.read_rows(task.groups, start, stop, where.batch_size, where.columns)
+        return [
+            self.process(index, index * where.batch_size, table)
+            for index, table in enumerate(tables, start=task.first_part)
+        ]
 
 
 _MODELS: dict[str, Any] = {}
@@ -123,6 +156,16 @@ def score_in_process(index: int, first_row: int, table: "pa.Table") -> tuple[str
     try:
         part = context_for(_SPEC, _PAYLOAD).process(index, first_row, table)
         return "ok", (part, os.getpid(), peak_rss_bytes())
+    except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
+        return "error", error_info(exc)
+
+
+def score_task_in_process(where: TaskInput, task: Task) -> tuple[str, Any]:
+    """Read and score one task in a worker; errors come back as data, as in :func:`score_in_process`."""
+    assert _SPEC is not None
+    try:
+        parts = context_for(_SPEC, _PAYLOAD).process_task(where, task)
+        return "ok", (parts, os.getpid(), peak_rss_bytes())
     except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
         return "error", error_info(exc)
 

@@ -1,8 +1,12 @@
-"""The local engine: stream Arrow batches from the input, score them in N worker processes.
+"""The local engine: score the input in N worker processes that read their own rows.
 
-The parent reads the input as a stream and keeps at most ``2 × workers`` batches in flight,
-so memory stays bounded by the batch size, not the input size. Each worker process loads the
-model once (from pickled bytes, no MLflow import) and writes its own Parquet parts.
+For Parquet input the parent plans tasks from the files' footers (runs of consecutive
+parts, cut at row-group starts) and sends each worker only the plan; the worker streams
+its rows part by part, scores and writes them, so no table crosses a process boundary and
+memory stays bounded by the batch size, not the input size. CSV input (row count unknown
+until read) and Parquet files with differing schemas are read as one stream by the parent,
+with at most ``2 × workers`` parts in flight. Each worker process loads the model once
+(from pickled bytes, no MLflow import) and writes its own Parquet parts.
 With ``--via-endpoint`` the same loop runs threads instead (the work is network-bound).
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -19,14 +24,23 @@ from typing import Any
 from conveyor.batch.engines.base import RunPlan
 from conveyor.batch.errors import EngineError
 from conveyor.batch.manifest import PartResult
+from conveyor.batch.source import RowGroup
 from conveyor.batch.worker import (
+    PartContext,
+    PartSpec,
+    Task,
+    TaskInput,
     context_for,
     error_info,
     init_process,
     peak_rss_bytes,
     raise_error,
     score_in_process,
+    score_task_in_process,
 )
+
+TASKS_PER_WORKER = 3  # enough tasks that workers finish together
+MAX_TASK_PARTS = 16  # progress and failure granularity
 
 
 @dataclass
@@ -40,17 +54,33 @@ class LocalEngine:
     worker_peak_rss: dict[int, int] = field(default_factory=dict)
 
     def run(self, plan: RunPlan) -> list[PartResult]:
+        groups = plan.source.row_groups()
+        if groups is None:
+            return self._run_stream(plan)
+        return self._run_tasks(plan, groups)
+
+    def _run_tasks(self, plan: RunPlan, groups: list[RowGroup]) -> list[PartResult]:
+        """Parquet: workers read their own rows, task by task."""
+        total = sum(g.rows for g in groups)
+        wanted = self._wanted(plan)
+        tasks = plan_tasks(groups, plan.batch_size, set(plan.done), wanted)
+        workers = self._start(plan, total, wanted, len(tasks))
+        plan.progress.advance(sum(p.rows_in for p in plan.done.values()))
+        where = TaskInput(plan.source, plan.batch_size, columns_to_read(plan.spec, plan.source.schema().names))
+        results: dict[int, PartResult] = dict(plan.done)
+        executor, submit = self._executor(plan, workers, score_task_in_process, PartContext.process_task)
+        pending = {submit(executor, where, task) for task in tasks}
+        self.parts_submitted += sum(task.parts for task in tasks)
+        self._finish(executor, pending, results, plan)
+        return [results[i] for i in sorted(results)]
+
+    def _run_stream(self, plan: RunPlan) -> list[PartResult]:
+        """CSV (or mixed Parquet schemas): the parent reads one stream and hands out tables."""
         results: dict[int, PartResult] = dict(plan.done)
         total = plan.source.total_rows()
         todo = None if total is None else math.ceil(total / plan.batch_size) - len(plan.done)
-        if plan.spec.endpoint is not None:
-            wanted = self.workers or plan.spec.endpoint.concurrency
-        else:
-            wanted = self.workers or os.cpu_count() or 1
-        workers = max(1, min(wanted, todo)) if todo is not None else wanted
-        self.workers_used = workers
-        plan.progress.start(total, f"scoring with {workers} {'thread' if plan.spec.endpoint else 'worker'}(s)")
-        executor, submit = self._executor(plan, workers)
+        workers = self._start(plan, total, self._wanted(plan), todo)
+        executor, submit = self._executor(plan, workers, score_in_process, PartContext.process)
         pending: set[Future[Any]] = set()
         try:
             for index, table in enumerate(plan.source.batches(plan.batch_size)):
@@ -61,24 +91,35 @@ class LocalEngine:
                 self.parts_submitted += 1
                 if len(pending) >= 2 * workers:
                     pending = self._collect(pending, results, plan, FIRST_COMPLETED)
-            self._collect(pending, results, plan, None)
         except BaseException:
-            for future in pending:
-                future.cancel()
-            executor.shutdown(wait=True, cancel_futures=True)
-            plan.progress.stop()
+            self._abort(executor, pending, plan)
             raise
-        executor.shutdown(wait=True)
-        plan.progress.stop()
+        self._finish(executor, pending, results, plan)
         return [results[i] for i in sorted(results)]
 
-    def _executor(self, plan: RunPlan, workers: int) -> tuple[Executor, Any]:
+    def _wanted(self, plan: RunPlan) -> int:
+        if plan.spec.endpoint is not None:
+            return self.workers or plan.spec.endpoint.concurrency
+        return self.workers or os.cpu_count() or 1
+
+    def _start(self, plan: RunPlan, total: int | None, wanted: int, todo: int | None) -> int:
+        workers = max(1, min(wanted, todo)) if todo is not None else wanted
+        self.workers_used = workers
+        kind = "thread" if plan.spec.endpoint else "worker"
+        plan.progress.start(total, f"scoring with {workers} {kind}(s)")
+        return workers
+
+    def _executor(
+        self, plan: RunPlan, workers: int, in_process: Callable[..., Any], here: Callable[..., Any]
+    ) -> tuple[Executor, Callable[..., Future[Any]]]:
+        """Worker processes running ``in_process``, or threads (endpoint, or one worker)
+        running ``here`` with one context built in this process."""
         if plan.spec.endpoint is not None or workers == 1:
             context = context_for(plan.spec, plan.model_payload)  # in this process, once
 
-            def run_here(index: int, first_row: int, table: Any) -> tuple[str, Any]:
+            def run_here(*args: Any) -> tuple[str, Any]:
                 try:
-                    return "ok", (context.process(index, first_row, table), os.getpid(), peak_rss_bytes())
+                    return "ok", (here(context, *args), os.getpid(), peak_rss_bytes())
                 except BaseException as exc:  # noqa: BLE001
                     return "error", error_info(exc)
 
@@ -90,7 +131,23 @@ class LocalEngine:
             initializer=init_process,
             initargs=(plan.spec, plan.model_payload),
         )
-        return pool, lambda ex, *args: ex.submit(score_in_process, *args)
+        return pool, lambda ex, *args: ex.submit(in_process, *args)
+
+    def _finish(self, executor: Executor, pending: set[Future[Any]], results: dict[int, PartResult],
+                plan: RunPlan) -> None:
+        try:
+            self._collect(pending, results, plan, None)
+        except BaseException:
+            self._abort(executor, pending, plan)
+            raise
+        executor.shutdown(wait=True)
+        plan.progress.stop()
+
+    def _abort(self, executor: Executor, pending: set[Future[Any]], plan: RunPlan) -> None:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
+        plan.progress.stop()
 
     def _collect(
         self, pending: set[Future[Any]], results: dict[int, PartResult], plan: RunPlan, when: Any
@@ -106,8 +163,52 @@ class LocalEngine:
                 ) from None
             if status == "error":
                 raise_error(payload)
-            part, pid, rss = payload
-            results[part.index] = part
+            scored, pid, rss = payload
+            for part in scored if isinstance(scored, list) else [scored]:
+                results[part.index] = part
+                plan.progress.advance(part.rows_in)
             self.worker_peak_rss[pid] = max(rss, self.worker_peak_rss.get(pid, 0))
-            plan.progress.advance(part.rows_in)
         return rest
+
+
+def plan_tasks(groups: Sequence[RowGroup], batch_size: int, done: set[int], workers: int) -> list[Task]:
+    """Runs of consecutive parts still to score, largest first.
+
+    Part ``i`` is rows ``[i × batch_size, (i + 1) × batch_size)`` of the whole input, across
+    files. Tasks start where a row group starts (a worker then decodes no rows it drops), and
+    a row group is split further only to give each worker about ``TASKS_PER_WORKER`` tasks.
+    """
+    total = sum(g.rows for g in groups)
+    parts = math.ceil(total / batch_size)
+    size = max(1, min(MAX_TASK_PARTS, math.ceil((parts - len(done)) / (TASKS_PER_WORKER * workers))))
+    cuts = sorted({math.ceil(g.first_row / batch_size) for g in groups} | {parts})
+    tasks = []
+    for low, high in zip(cuts, cuts[1:]):
+        pieces = math.ceil((high - low) / size)
+        edges = [low + (high - low) * k // pieces for k in range(pieces + 1)]
+        for start, stop in zip(edges, edges[1:]):
+            tasks += _runs_not_done(start, stop, done, groups, batch_size)
+    return sorted(tasks, key=lambda t: (-t.parts, t.first_part))
+
+
+def _runs_not_done(start: int, stop: int, done: set[int], groups: Sequence[RowGroup], batch_size: int) -> list[Task]:
+    """Parts ``[start, stop)`` less those done, as tasks of consecutive parts."""
+    tasks, run = [], []
+    for index in [*range(start, stop), None]:
+        if index is not None and index not in done:
+            run.append(index)
+        elif run:
+            first, last = run[0] * batch_size, (run[-1] + 1) * batch_size
+            held = tuple(g for g in groups if g.first_row < last and g.first_row + g.rows > first)
+            tasks.append(Task(run[0], len(run), held))
+            run = []
+    return tasks
+
+
+def columns_to_read(spec: PartSpec, names: Sequence[str]) -> tuple[str, ...] | None:
+    """Only the model's and the kept columns when nothing else can see the rest (no preprocess
+    hook, no rejected rows written whole); None: every column."""
+    if spec.keep is None or spec.policy != "fail" or "preprocess" in spec.hooks:
+        return None
+    wanted = {c.name for c in spec.columns} | set(spec.keep)
+    return tuple(n for n in names if n in wanted)
