@@ -213,7 +213,11 @@ class Endpoint:
                 continue
             started = time.perf_counter()
             try:
-                model = loader(self.name, wanted)
+                # deployments on the same version share one loaded model (memory, start time)
+                model = next(
+                    (d.model for d in self.deployments.values() if d.model is not None and d.model.version == wanted),
+                    None,
+                ) or loader(self.name, wanted)
             except Exception as exc:  # noqa: BLE001 - keep serving what is loaded
                 dep.failed_version = wanted
                 dep.error = f"v{wanted} failed to load: {type(exc).__name__}: {str(exc)[:200]}"
