@@ -56,9 +56,9 @@ def run_demo(workspace: Path | None = None) -> Project:
     _title("7. conveyor monitor churn --data drifted.parquet --on-drift retrain")
     _drift_and_retrain(project, folder, reporter)
 
-    _title("8. conveyor models churn")
-    console.print(versions_table(project.name, project.models()))
     _score_batch(project, base)
+    _title("9. conveyor models churn")
+    console.print(versions_table(project.name, project.models()))
     console.print(f"\nMLflow store: {project.stack.tracking_uri}")
     console.print(f"try: cd {folder} && conveyor models && conveyor audit")
     return project
