@@ -1,0 +1,69 @@
+"""Shared pieces of the command line: options, project loading, error rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from conveyor.errors import ConveyorError, GateFailedError, TrainingError
+
+ProjectOption = Annotated[
+    Optional[Path], typer.Option("--project", "-p", help="Project folder (default: current).")
+]
+EnvOption = Annotated[
+    Optional[str], typer.Option("--env", "-e", help="Environment (stand) from conveyor.yaml.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ModelArgument = Annotated[
+    Optional[str], typer.Argument(help="Model name (default: the project's).")
+]
+ReasonOption = Annotated[
+    Optional[str], typer.Option(help="Why; recorded in tags and the audit log.")
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(function: F) -> F:
+    """Turn conveyor errors into one clear line on stderr and the right exit code."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from conveyor.cli.output import err_console
+
+        try:
+            return function(*args, **kwargs)
+        except TrainingError as exc:
+            err_console.print(exc.user_traceback, markup=False, highlight=False)
+            print_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except GateFailedError as exc:
+            print_error(exc)
+            for reason in exc.reasons:
+                err_console.print(f"  - {reason}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except ConveyorError as exc:
+            print_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_error(exc: ConveyorError) -> None:
+    from rich.text import Text
+
+    from conveyor.cli.output import err_console
+
+    err_console.print(Text("error: ", style="bold red") + Text(exc.message), soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"  hint: {exc.hint}", markup=False, soft_wrap=True)
+
+
+def load_project(project: Path | None, env: str | None) -> Any:
+    from conveyor.project import Project
+
+    return Project.load(project, env=env)

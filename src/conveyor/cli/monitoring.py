@@ -1,0 +1,53 @@
+"""`conveyor monitor`: drift, performance and fairness against the baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from conveyor.cli.common import (
+    EnvOption,
+    JsonOption,
+    ModelArgument,
+    ProjectOption,
+    handle_errors,
+    load_project,
+)
+
+DRIFT_EXIT_CODE = 3
+
+
+@handle_errors
+def monitor(
+    name: ModelArgument = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="CSV/Parquet to check (a label column enables performance).")] = None,
+    window: Annotated[Optional[str], typer.Option("--window", help="Captured traffic of the last 30m/24h/7d.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write the HTML report here.")] = None,
+    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Exit 3 when drift is detected.")] = False,
+    on_drift: Annotated[Optional[str], typer.Option("--on-drift", help="alert,retrain (default: monitor.on_drift).")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="default | evidently | psi.")] = None,
+    version: Annotated[Optional[str], typer.Option("--version", help="Version to check (default: prod's, else the latest stage's).")] = None,
+    project: ProjectOption = None,
+    env: EnvOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check data, prediction and performance drift and fairness against the version's baseline."""
+    from conveyor.cli.output import RichReporter, console, err_console, print_json
+    from conveyor.monitoring.monitor import run_monitor
+
+    proj = load_project(project, env)
+    actions = None if on_drift is None else [a.strip() for a in on_drift.split(",") if a.strip()]
+    result = run_monitor(
+        proj, name, data=data, window=window, method=method, report=report, on_drift=actions,
+        version=version, reporter=RichReporter(err_console if json else console),
+    )
+    if json:
+        print_json(result.to_dict())
+    else:
+        from conveyor.monitoring.terminal import print_result
+
+        print_result(result, console)
+    if fail_on_drift and result.drift_detected:
+        raise typer.Exit(DRIFT_EXIT_CODE)
