@@ -31,3 +31,43 @@ def test_reads_date_partitions_and_filters_by_timestamp(tmp_path):
     end = datetime(2026, 1, 2, 1, tzinfo=timezone.utc)
     frame = CapturedTraffic(str(tmp_path)).read("churn", end - timedelta(hours=4), end)
     assert frame["x"].tolist() == [2.0]
+
+
+def test_feedback_labels_are_joined_by_request_id_and_row(tmp_path):
+    day = tmp_path / "captures" / "churn" / "date=2026-01-01"
+    day.mkdir(parents=True)
+    stamps = pd.to_datetime(["2026-01-01T10:00"] * 3, utc=True)
+    pd.DataFrame(
+        {"x": [1.0, 2.0, 3.0], "request_id": ["a", "a", "b"], "row": [0, 1, 0], "timestamp": stamps}
+    ).to_parquet(day / "part-0.parquet")
+    # Labels arrive the next day; a corrected label for (a, 1) replaces the first one.
+    feedback = tmp_path / "captures" / "churn" / "feedback" / "date=2026-01-02"
+    feedback.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "request_id": ["a", "a", "a"],
+            "row": [0, 1, 1],
+            "label": [1, 0, 1],
+            "timestamp": pd.to_datetime(["2026-01-02T08:00", "2026-01-02T08:00", "2026-01-02T09:00"], utc=True),
+        }
+    ).to_parquet(feedback / "f-0.parquet")
+    end = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    frame = CapturedTraffic(str(tmp_path), target="churned").read("churn", end - timedelta(days=1), end)
+    assert frame.sort_values(["request_id", "row"])["churned"].tolist()[:2] == [1, 1]
+    assert frame["churned"].isna().sum() == 1  # request b has no label yet
+
+
+def test_feedback_without_row_labels_every_row_of_the_request(tmp_path):
+    day = tmp_path / "captures" / "churn" / "date=2026-01-01"
+    day.mkdir(parents=True)
+    pd.DataFrame(
+        {"x": [1.0, 2.0], "request_id": ["a", "a"], "row": [0, 1],
+         "timestamp": pd.to_datetime(["2026-01-01T10:00"] * 2, utc=True)}
+    ).to_parquet(day / "part-0.parquet")
+    feedback = tmp_path / "captures" / "churn" / "feedback" / "date=2026-01-01"
+    feedback.mkdir(parents=True)
+    pd.DataFrame({"request_id": ["a"], "label": [1]}).to_parquet(feedback / "f.parquet")
+    end = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    frame = CapturedTraffic(str(tmp_path), target="churned").read("churn", end - timedelta(days=1), end)
+    assert frame["churned"].tolist() == [1, 1]
+    assert frame["churned"].dtype.kind in "if"  # numeric, so sklearn sees a binary target

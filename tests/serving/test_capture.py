@@ -57,3 +57,33 @@ def test_full_queue_drops_and_counts(tmp_path: Path) -> None:
     assert writer.flush() == 4
     writer.offer("r9", "prod", "1", {"x": [1.0]}, [0], None, 1.0)  # room again after a flush
     assert writer.flush() == 1 and writer.dropped == 4
+
+
+def test_monitor_window_reads_capture_and_joins_feedback(serve: Any, records: Any) -> None:
+    """serve → capture → feedback → `monitor --window`: performance is measured on live labels."""
+    from conveyor.monitoring.monitor import run_monitor
+
+    running = serve({"capture": {"sample": 1.0, "flush_s": 0.2}})
+    rows = records(60)
+    with running.client() as http:
+        ids = []
+        for start in range(0, 60, 20):
+            body = http.post("/models/churn/invocations", json={"dataframe_records": rows[start:start + 20]}).json()
+            ids.append(body["request_id"])
+            labels = [{"request_id": body["request_id"], "row": i, "label": int(i % 3 == 0)} for i in range(20)]
+            assert http.post("/models/churn/feedback", json={"feedback": labels}).status_code == 200
+    now = datetime.now(timezone.utc)
+    source = CapturedTraffic(running.service.artifact_store, target="churned")
+
+    def labelled() -> bool:
+        try:
+            frame = source.read("churn", now - timedelta(hours=1), now + timedelta(hours=1))
+        except Exception:  # noqa: BLE001 - not written yet
+            return False
+        return set(ids) <= set(frame["request_id"]) and frame["churned"].notna().sum() == 60
+
+    running.wait(labelled)
+    result = run_monitor(running.project, window="1h", now=now + timedelta(minutes=1))
+    assert result.rows == 60
+    assert result.performance is not None  # labels from /feedback reached the performance check
+    assert not any("unexpected" in m for m in result.messages)

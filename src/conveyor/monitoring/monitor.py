@@ -15,7 +15,7 @@ from conveyor.errors import RegistryError
 from conveyor.lifecycle import tags
 from conveyor.monitoring import triggers
 from conveyor.monitoring.baseline import load_baseline, model_outputs, recompute_baseline
-from conveyor.monitoring.capture import CapturedTraffic, parse_window
+from conveyor.monitoring.capture import CAPTURE_METADATA, CapturedTraffic, parse_window
 from conveyor.monitoring.drift import DriftResult, DriftSettings, compare
 from conveyor.monitoring.errors import BaselineMissingError, MonitorDataError
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
@@ -142,7 +142,7 @@ def run_monitor(
         current_frame, predictions = _with_outputs(frame, cfg, loaded_model, messages)
         if baseline is not None:
             current = Profiler.from_schema(baseline.schema).profile(current_frame)
-            known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, "timestamp", "request_id"}
+            known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, *CAPTURE_METADATA}
             current.unexpected = [c for c in current.unexpected if c not in known]
             drift: DriftResult | None = compare(baseline, current, settings, raw=current_frame)
             messages += drift.messages
@@ -273,7 +273,7 @@ def _read_current(
             hint="or set monitor.window in conveyor.yaml",
         )
     start = end - parse_window(window)
-    source = CapturedTraffic(project.stack.artifact_store)
+    source = CapturedTraffic(project.stack.artifact_store, target=project.config.target)
     frame = source.read(name, start, end)
     return frame, {"source": f"captured traffic, last {window}", "start": start.isoformat(), "end": end.isoformat()}
 
