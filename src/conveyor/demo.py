@@ -57,7 +57,9 @@ def run_demo(workspace: Path | None = None) -> Project:
     _drift_and_retrain(project, folder, reporter)
 
     _score_batch(project, base)
-    _title("9. conveyor models churn")
+    _title("9. conveyor serve: the endpoint answers (MLflow scoring protocol, in-process)")
+    _serve_once(project)
+    _title("10. conveyor models churn")
     console.print(versions_table(project.name, project.models()))
     console.print(f"\nMLflow store: {project.stack.tracking_uri}")
     console.print(f"try: cd {folder} && conveyor models && conveyor audit")
@@ -101,6 +103,32 @@ def _score_batch(project: Project, base: Path) -> None:
         f"{m.rejected} rejected, {len(m.parts)} parts, input sha256 {m.input['sha256'][:12]}…"
     )
     console.print(f"manifest: {result.manifest_path}")
+
+
+def _serve_once(project: Project) -> None:
+    """Build the real app for the project and send one request through it."""
+    import json
+    import time
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's note about its test client's transport
+        from fastapi.testclient import TestClient
+
+    from conveyor.serving.app import build_service, create_app
+
+    frame = pd.read_parquet(project.path / "data" / "train.parquet").head(3)[project.config.features.inputs]
+    records = json.loads(frame.to_json(orient="records"))
+    with TestClient(create_app(build_service(project))) as http:
+        deadline = time.monotonic() + 60
+        while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)  # deployments load and warm in the background
+        response = http.post(f"/models/{project.name}/invocations", json={"dataframe_records": records})
+    body = response.json()
+    console.print(f"POST /models/{project.name}/invocations → {response.status_code}", markup=False)
+    console.print(json.dumps({k: body[k] for k in body if k != "request_id"}), markup=False, highlight=False)
 
 
 def _title(text: str) -> None:
