@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -116,23 +116,10 @@ class InputSource:
         import pyarrow as pa
 
         scanner = self.dataset().scanner(batch_size=batch_size, batch_readahead=4, fragment_readahead=2)
-        pending: list[pa.RecordBatch] = []
-        buffered = 0
         try:
-            for batch in scanner.to_batches():
-                if batch.num_rows == 0:
-                    continue
-                pending.append(batch)
-                buffered += batch.num_rows
-                while buffered >= batch_size:
-                    table = pa.Table.from_batches(pending)
-                    yield table.slice(0, batch_size)
-                    rest = table.slice(batch_size)
-                    pending, buffered = rest.to_batches(), rest.num_rows
+            yield from rebatch(scanner.to_batches(), batch_size)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise InputError(f"reading {self.url} failed: {exc}") from None
-        if buffered:
-            yield pa.Table.from_batches(pending)
 
     def row_groups(self) -> list[RowGroup] | None:
         """Every row group in file order (footers only); None for CSV or files whose schemas differ."""
@@ -160,20 +147,7 @@ class InputSource:
     ) -> Iterator["pa.Table"]:
         """Rows ``[start, stop)`` of the whole input as tables of ``batch_size`` rows (the last may
         be shorter), streamed from the row groups that hold them; ``columns=None`` reads all."""
-        import pyarrow as pa
-
-        pending: list[pa.RecordBatch] = []
-        buffered = 0
-        for batch in self._stream(groups, start, stop, batch_size, columns):
-            pending.append(batch)
-            buffered += batch.num_rows
-            while buffered >= batch_size:
-                table = pa.Table.from_batches(pending)
-                yield table.slice(0, batch_size)
-                rest = table.slice(batch_size)
-                pending, buffered = rest.to_batches(), rest.num_rows
-        if buffered:
-            yield pa.Table.from_batches(pending)
+        yield from rebatch(self._stream(groups, start, stop, batch_size, columns), batch_size)
 
     def _stream(
         self, groups: Sequence[RowGroup], start: int, stop: int, batch_size: int, columns: Sequence[str] | None
@@ -279,3 +253,23 @@ def _detect_format(files: list[str], url: str) -> Format:
 def _is_local(fs: "fsspec.AbstractFileSystem") -> bool:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     return protocol in ("file", "local")
+
+
+def rebatch(batches: Iterable["pa.RecordBatch"], batch_size: int) -> Iterator["pa.Table"]:
+    """Regroup record batches into tables of exactly ``batch_size`` rows (the last may be shorter)."""
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    buffered = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        buffered += batch.num_rows
+        while buffered >= batch_size:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_size)
+            rest = table.slice(batch_size)
+            pending, buffered = rest.to_batches(), rest.num_rows
+    if buffered:
+        yield pa.Table.from_batches(pending)
