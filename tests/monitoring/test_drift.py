@@ -11,7 +11,6 @@ DOCUMENTED_FALSE_ALARM_RATE = 0.01  # per feature, default method (drift.py docs
 
 @pytest.fixture(scope="module")
 def baseline():
-    from conveyor.monitoring.profile import Profiler
 
     rng_frame = _frame(4000, seed=0)
     profiler = Profiler(NUMERIC, CATEGORICAL).fit(rng_frame)

@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MASK = "***"
@@ -53,10 +52,6 @@ def redact_uri_password(text: str) -> str:
     return re.sub(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(@)", rf"\1{MASK}\3", text)
 
 
-def has_reference(text: str) -> bool:
-    return bool(_REFERENCE.search(text))
-
-
 def interpolate_tree(data: Any, secrets: Secrets, path: tuple[Any, ...] = ()) -> Any:
     """Resolve references in every string of a parsed YAML tree (keys stay literal)."""
     if isinstance(data, dict):
@@ -77,10 +72,3 @@ class UnresolvedReference(Exception):
         self.path = path
         super().__init__(name)
 
-
-def strip_userinfo(uri: str) -> str:
-    """``postgresql://u:p@h/db`` -> ``postgresql://h/db`` (for display)."""
-    parts = urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -33,7 +33,6 @@ from conveyor.monitoring.profile import (
     category_counts,
     numeric_profile,
     numeric_values,
-    profile_categorical,
     profile_numeric,
     smallest,
 )
