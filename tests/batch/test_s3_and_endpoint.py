@@ -24,7 +24,8 @@ def test_local_engine_reads_and_writes_s3(trained, s3, new_batch, expected) -> N
     )
     assert (result.manifest.rows_in, len(result.manifest.parts)) == (2500, 3)
     names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls("lake/scores"))
-    assert names == ["_SUCCESS", "_manifest.json", "part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert names == ["_SUCCESS", "_manifest.json", "_profile.json",
+                     "part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
     scored = pd.concat(
         [pd.read_parquet(fs.open(f"lake/scores/part-00000{i}.parquet", "rb")) for i in range(3)], ignore_index=True
     )

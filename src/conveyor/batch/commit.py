@@ -4,10 +4,12 @@ Layout of an output folder (local or any fsspec URL)::
 
     _temporary/run.json               what this attempt scores (resume must match it)
     _temporary/part-000003.parquet    a part (done once its record exists)
+    _temporary/profile-000003.json    its monitoring profile (when the model has a baseline)
     _temporary/part-000003.json       its record: written last, so it marks the part done
     _temporary/_rejects/part-000003.parquet
     part-000003.parquet               after commit
     _rejects/part-000003.parquet      after commit
+    _profile.json                     the part profiles merged (before the manifest)
     _manifest.json, _SUCCESS          written last: the output is complete
 
 Readers that follow the Spark/Hadoop convention skip names starting with ``_``, so a failed
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.batch.errors import OutputError
 from conveyor.batch.manifest import MANIFEST, Manifest, PartResult, part_name
+from conveyor.batch.profiling import PROFILE, PartProfiler
 
 if TYPE_CHECKING:
     import fsspec
@@ -32,7 +35,7 @@ STAGING = "_temporary"
 REJECTS = "_rejects"
 SUCCESS = "_SUCCESS"
 RUN = "run.json"
-_OURS = re.compile(r"^(part-\d{6}\.parquet|_manifest\.json|_SUCCESS|_temporary|_rejects)$")
+_OURS = re.compile(r"^(part-\d{6}\.parquet|_manifest\.json|_profile\.json|_SUCCESS|_temporary|_rejects)$")
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,14 @@ class OutputStore:
     # --- during the run (any process) ---------------------------------------------------
 
     def write_part(
-        self, part: PartResult, output: "pd.DataFrame", rejected: "pd.DataFrame", constants: dict[str, str] | None = None
+        self,
+        part: PartResult,
+        output: "pd.DataFrame",
+        rejected: "pd.DataFrame",
+        constants: dict[str, str] | None = None,
+        profile: dict[str, Any] | None = None,
     ) -> None:
-        """Write one part's files, then its record (written last, it marks the part done).
+        """Write one part's files and profile, then its record (written last, it marks the part done).
 
         The Parquet files go straight to their staged names: until the record exists a
         resume rewrites them, and only recorded parts are ever committed.
@@ -127,9 +135,23 @@ class OutputStore:
         self._write_parquet(output, self._path(STAGING, part.name), constants or {})
         if len(rejected):
             self._write_parquet(rejected, self._path(STAGING, REJECTS, part.name), {})
+        if profile is not None:
+            self._write_json(self._profile_path(part), profile)
         self._write_json(self._path(STAGING, part.name.replace(".parquet", ".json")), part.to_dict())
 
     # --- at the end -----------------------------------------------------------------------
+
+    def merge_profiles(self, profiler: PartProfiler, parts: list[PartResult]) -> dict[str, Any] | None:
+        """Merge the staged part profiles into ``_profile.json``; the manifest's reference to it."""
+        profiles = [p for p in (self._read_json(self._profile_path(part)) for part in parts) if p is not None]
+        merged = profiler.merge(profiles)
+        if merged is None:
+            return None
+        self._write_json(self._path(PROFILE), merged)
+        return {"path": PROFILE, "rows": int(merged["rows"]), "parts": len(profiles)}
+
+    def _profile_path(self, part: PartResult) -> str:
+        return self._path(STAGING, f"profile-{part.index:06d}.json")
 
     def commit(self, manifest: Manifest) -> str:
         """Move staged parts into place, then write the manifest and _SUCCESS last."""

@@ -14,7 +14,7 @@ from conveyor.batch.errors import InputError
 from conveyor.batch.manifest import Manifest
 from conveyor.batch.model import load_model, pack_model, payload_key, resolve_model
 from conveyor.batch.pipeline import model_columns
-from conveyor.batch.profiling import NO_PROFILES
+from conveyor.batch.profiling import NoProfiles, profiler_for
 from conveyor.batch.progress import RowProgress, SilentProgress
 from conveyor.batch.reference import ModelRef
 from conveyor.batch.source import InputSource
@@ -121,6 +121,7 @@ def predict(
     done = store.prepare(run_key, resume)
 
     payload = None if endpoint is not None else pack_model(load_model(resolved))
+    profiler = profiler_for(project.client, resolved.run_id, [c.name for c in resolved.inputs])
     spec = PartSpec(
         key=payload_key(payload) if payload is not None else f"endpoint:{via_endpoint}",
         columns=resolved.inputs,
@@ -131,9 +132,11 @@ def predict(
         project_dir=str(project.path),
         hooks=hooks,
         endpoint=endpoint,
+        profiler=profiler,
     )
     plan = RunPlan(source, spec, payload, size, done, progress or SilentProgress())
     parts = runner.run(plan)
+    profiles = store.merge_profiles(profiler, parts)
     manifest = Manifest(
         model=resolved.to_dict(),
         input={"url": input_url, "format": source.format, **fingerprint},
@@ -147,7 +150,8 @@ def predict(
         duration_s=round(time.perf_counter() - started, 3),
         resumed_parts=len(done),
         endpoint=via_endpoint,
-        profiles=NO_PROFILES.merge([]),  # monitoring profiles plug in here (not built yet)
+        profiles=profiles,
+        extra={"profiles": profiler.reason} if isinstance(profiler, NoProfiles) else {},
     )
     path = store.commit(manifest)
     return BatchResult(manifest, path)

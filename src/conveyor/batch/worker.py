@@ -19,7 +19,7 @@ from conveyor.batch.errors import BadRowError, HookError
 from conveyor.batch.manifest import PartResult
 from conveyor.batch.model import InputColumn, unpack_model
 from conveyor.batch.pipeline import Pipeline, Policy
-from conveyor.batch.profiling import NO_PROFILES
+from conveyor.batch.profiling import NO_PROFILES, PartProfiler
 from conveyor.batch.source import InputSource, RowGroup
 from conveyor.errors import ConveyorError
 
@@ -42,6 +42,7 @@ class PartSpec:
     project_dir: str | None = None
     hooks: dict[str, str] = field(default_factory=dict)  # preprocess/score/postprocess → module.py:fn
     endpoint: "EndpointSettings | None" = None
+    profiler: PartProfiler = NO_PROFILES  # built from the baseline's schema on the driver
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,14 @@ class TaskInput:
 class PartContext:
     pipeline: Pipeline
     output: OutputStore
+    profiler: PartProfiler = NO_PROFILES
 
     def process(self, index: int, first_row: int, table: "pa.Table") -> PartResult:
         frame = table.to_pandas()
         scored = self.pipeline.run(frame, first_row)
         part = PartResult(index, first_row, len(frame), len(scored.output), len(scored.rejected))
-        NO_PROFILES.profile(frame, scored.output)  # seam for monitoring profiles (not yet built)
-        self.output.write_part(part, scored.output, scored.rejected, scored.constants)
+        profile = self.profiler.profile(frame, scored.output)
+        self.output.write_part(part, scored.output, scored.rejected, scored.constants, profile)
         return part
 
     def process_task(self, where: TaskInput, task: Task) -> list[PartResult]:
@@ -128,7 +130,7 @@ def build_context(spec: PartSpec, model_payload: bytes | None) -> PartContext:
         preprocess=hooks.get("preprocess"),
         postprocess=hooks.get("postprocess"),
     )
-    return PartContext(pipeline, spec.output)
+    return PartContext(pipeline, spec.output, spec.profiler)
 
 
 def _load_hook(reference: str, project_dir: str | None) -> Any:
