@@ -38,7 +38,7 @@ def fresh_trained_project(tmp_path: Path, example_template: Path, migrated_store
     return _trained(tmp_path / "churn", example_template, migrated_store)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def frame_factory() -> Callable[..., pd.DataFrame]:
     """Synthetic mixed data with controllable shifts."""
 

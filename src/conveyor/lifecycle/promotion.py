@@ -56,7 +56,7 @@ class Promoter:
         if force and not reason:
             raise PromotionError("--force needs --reason \"...\" (it is recorded in the audit log)")
         previous = self._previous_stage(to)
-        aliases = self.registry.model_aliases(model)
+        aliases, model_tags = self.registry.model_state(model)
         if version is None:
             if previous is None:
                 raise PromotionError(
@@ -87,7 +87,7 @@ class Promoter:
         current = aliases.get(to)
         if current == version:
             return Move(action, model, to, current, version, force, reason, changed=False)
-        history = self._history(model, to)
+        history = _history(model_tags, to)
         if current is not None and (not history or history[-1] != current):
             history.append(current)  # alias set outside conveyor: keep it rollback-able
         history.append(version)
@@ -96,10 +96,11 @@ class Promoter:
 
     def rollback(self, model: str, stage: str, *, reason: str | None = None) -> Move:
         self._check_stage(stage)
-        current = self.registry.alias_holder(model, stage)
+        aliases, model_tags = self.registry.model_state(model)
+        current = aliases.get(stage)
         if current is None:
             raise PromotionError(f"no version holds {stage!r} for {model!r}; nothing to roll back")
-        history = self._history(model, stage)
+        history = _history(model_tags, stage)
         while history and history[-1] == current:
             history.pop()
         if not history:
@@ -141,10 +142,6 @@ class Promoter:
         client.set_registered_model_tag(model, tags.last_move(stage), record)
         self.audit.append(event)
 
-    def _history(self, model: str, stage: str) -> list[str]:
-        raw = self.registry.model_tags(model).get(tags.stage_history(stage))
-        return [str(v) for v in json.loads(raw)] if raw else []
-
     def _check_stage(self, stage: str) -> None:
         if stage not in self.stages:
             raise PromotionError(
@@ -155,3 +152,9 @@ class Promoter:
     def _previous_stage(self, stage: str) -> str | None:
         index = self.stages.index(stage)
         return self.stages[index - 1] if index > 0 else None
+
+
+def _history(model_tags: dict[str, str], stage: str) -> list[str]:
+    """Versions that held the stage, oldest first (from the registered model's tags)."""
+    raw = model_tags.get(tags.stage_history(stage))
+    return [str(v) for v in json.loads(raw)] if raw else []

@@ -46,12 +46,14 @@ class Registry:
             else:
                 raise
 
-    def model_aliases(self, name: str) -> dict[str, str]:
+    def model_state(self, name: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Aliases (alias → version, as text) and tags of a registered model, in one call."""
         model = self._model(name)
-        return {alias: str(version) for alias, version in (model.aliases or {}).items()}
+        aliases = {alias: str(version) for alias, version in (model.aliases or {}).items()}
+        return aliases, dict(model.tags or {})
 
-    def model_tags(self, name: str) -> dict[str, str]:
-        return dict(self._model(name).tags or {})
+    def model_aliases(self, name: str) -> dict[str, str]:
+        return self.model_state(name)[0]
 
     def alias_holder(self, name: str, alias: str) -> str | None:
         return self.model_aliases(name).get(alias)
