@@ -32,9 +32,10 @@ from conveyor.serving.errors import (
 )
 from conveyor.serving.metrics import CONTENT_TYPE, Metrics
 from conveyor.serving.poller import Poller
-from conveyor.serving.traffic import TrafficState, TrafficStore
+from conveyor.serving.traffic import TrafficState, TrafficStore, traffic_event
 
 if TYPE_CHECKING:
+    from conveyor.lifecycle.audit import AuditLog
     from conveyor.project import Project
 
 log = logging.getLogger("conveyor.serving")
@@ -57,6 +58,7 @@ class Service:
     metrics: Metrics
     artifact_store: str
     environment: str | None = None
+    audit: "AuditLog | None" = None  # traffic changes are audited like stage moves
     started: float = field(default_factory=time.time)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -80,8 +82,10 @@ def build_service(
     poll_s: float | None = None,
 ) -> Service:
     """Wire the project's serve config to its registry and artifact store."""
+    from conveyor.lifecycle.audit import AuditLog
     from conveyor.lifecycle.tracking import activate
     from conveyor.serving.model import load_version
+    from conveyor.stack.artifacts import ArtifactStore
 
     spec = project.config.serve
     metrics = Metrics()
@@ -121,6 +125,7 @@ def build_service(
         metrics=metrics,
         artifact_store=store,
         environment=project.loaded.env_name,
+        audit=AuditLog(ArtifactStore(store)),
     )
 
 
@@ -426,11 +431,9 @@ def _admin_routes(app: FastAPI, service: Service) -> None:
             clean[str(key)] = float(value)
         if sum(clean.values()) <= 0:
             raise InvalidInput("at least one weight must be positive")
-        state = TrafficState(clean, by=who)
-        await run_in_threadpool(service.traffic[name].write, state)
+        await run_in_threadpool(_change_traffic, service, name, clean, f"token:{who}")
         endpoint.set_weights(clean)
         service.pollers[name].poke()  # load new deployments now
-        log.info("traffic changed", extra={"model": name, "weights": clean, "by": who})
         return _json(endpoint.status())
 
     @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.")
@@ -439,6 +442,21 @@ def _admin_routes(app: FastAPI, service: Service) -> None:
         service.endpoint(name)
         service.pollers[name].poke()
         return _json({"polling": True})
+
+
+def _change_traffic(service: Service, name: str, weights: dict[str, float], who: str) -> None:
+    """Write the shared weights, then the audit event (old and new weights, the token's name)."""
+    store = service.traffic[name]
+    before = store.read()
+    store.write(TrafficState(weights, by=who))
+    log.info("traffic changed", extra={"model": name, "weights": weights, "by": who})
+    if service.audit is None:
+        return
+    event = traffic_event(name, before.weights if before else None, weights, who, service.environment)
+    try:
+        service.audit.append(event)
+    except Exception as exc:  # the change is made: keep the record in the logs
+        log.error("audit event not written: %s", exc, extra={"event": event.to_dict()})
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.lifecycle.audit import AuditEvent
 from conveyor.serving.errors import InvalidInput
 
 SERVING_PREFIX = "serving"
@@ -27,6 +28,35 @@ class TrafficState:
 
     def to_dict(self) -> dict[str, Any]:
         return {"weights": self.weights, "updated": self.updated, "by": self.by}
+
+
+@dataclass(frozen=True)
+class TrafficEvent(AuditEvent):
+    """An audit event for a live weight change: the weights before and after."""
+
+    weights_before: dict[str, float] | None = None
+    weights_after: dict[str, float] = field(default_factory=dict)
+
+
+def traffic_event(
+    model: str,
+    before: dict[str, float] | None,
+    after: dict[str, float],
+    who: str,
+    environment: str | None = None,
+) -> TrafficEvent:
+    """`who` names the caller's token (never the token itself)."""
+    changed = sorted(n for n in {*(before or {}), *after} if (before or {}).get(n, 0.0) != after.get(n, 0.0))
+    reason = f"traffic {format_weights(before) if before else 'none'} → {format_weights(after)}"
+    return TrafficEvent(
+        action="traffic", model=model, stage=",".join(changed) or "-", from_version=None, to_version=None,
+        reason=reason, environment=environment, who=who, weights_before=before, weights_after=after,
+    )
+
+
+def format_weights(weights: dict[str, float]) -> str:
+    """{"prod": 90.0, "staging": 10.0} → `prod=90 staging=10`."""
+    return " ".join(f"{name}={weight:g}" for name, weight in weights.items())
 
 
 def parse_weights(items: list[str]) -> dict[str, float]:
