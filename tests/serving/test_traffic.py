@@ -1,9 +1,16 @@
-"""Live traffic weights: every change is audited."""
+"""Live traffic weights: every change is audited; a (re)starting replica keeps the live
+weights unless the config's weights changed."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+import pytest
+import yaml
+
+from conveyor.serving.traffic import TrafficState, TrafficStore
 
 
 def test_traffic_change_is_audited_with_old_and_new_weights(serve: Any, cli: Any) -> None:
@@ -27,3 +34,53 @@ def test_refused_traffic_change_is_not_audited(serve: Any) -> None:
     with running.client() as http:
         assert http.put("/admin/models/churn/traffic", json={"weights": {"prod": 1}}).status_code == 401
     assert [e for e in running.project.audit() if e["action"] == "traffic"] == []
+
+
+def test_seed_writes_the_config_weights_only_when_they_changed(tmp_path: Any) -> None:
+    store = TrafficStore(str(tmp_path), "churn")
+    assert store.seed({"prod": 100.0}).weights == {"prod": 100.0}  # no file yet
+    store.write(TrafficState({"prod": 90.0, "staging": 10.0}, by="token:ops", config={"prod": 100.0}))
+    kept = store.seed({"prod": 100.0})  # a restart or a second replica, same config
+    assert kept.weights == {"prod": 90.0, "staging": 10.0} and kept.by == "token:ops"
+    assert store.read() == kept
+    changed = store.seed({"prod": 50.0, "staging": 50.0})  # the config changed: it wins
+    assert changed.weights == changed.config == {"prod": 50.0, "staging": 50.0} and changed.by == "config"
+    assert store.read() == changed
+
+
+def test_a_file_without_a_config_fingerprint_gets_the_config_weights(tmp_path: Any) -> None:
+    store = TrafficStore(str(tmp_path), "churn")
+    path = tmp_path / "serving" / "churn" / "traffic.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"weights": {"staging": 100}, "updated": 1.0, "by": "config"}))
+    assert store.seed({"prod": 100.0}).weights == {"prod": 100.0}
+
+
+def test_a_second_replica_keeps_live_weights_unless_the_config_changed(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from conveyor.project import Project
+    from conveyor.serving import build_service
+
+    running = serve({"traffic": {"prod": 100}})
+    with running.admin() as http:
+        assert http.put("/admin/models/churn/traffic", json={"weights": {"prod": 80, "staging": 20}}).status_code == 200
+    store = running.service.traffic["churn"]
+    log = logging.getLogger("conveyor.serving")
+    log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="conveyor.serving"):
+            build_service(Project.load(running.project.path))  # another replica, same config
+            assert store.read().weights == {"prod": 80.0, "staging": 20.0}
+            assert "keeping the live traffic prod=80 staging=20" in caplog.text
+            config = running.project.path / "conveyor.yaml"
+            raw = yaml.safe_load(config.read_text())
+            raw["serve"]["traffic"] = {"prod": 50, "staging": 50}
+            config.write_text(yaml.safe_dump(raw, sort_keys=False))
+            build_service(Project.load(running.project.path))  # a replica with a new config
+    finally:
+        log.removeHandler(caplog.handler)
+    assert store.read().weights == {"prod": 50.0, "staging": 50.0}
+    assert "the config's traffic weights changed (prod=100 → prod=50 staging=50)" in caplog.text
+    assert "replace the live traffic prod=80 staging=20 (set by token:local-admin)" in caplog.text
+    running.wait(lambda: running.service.endpoints["churn"].weights == {"prod": 50.0, "staging": 50.0})

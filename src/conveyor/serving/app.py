@@ -77,11 +77,15 @@ def build_service(
     project: "Project",
     *,
     seed: int | None = None,
-    reset_traffic: bool = True,
+    seed_traffic: bool = True,
     extra_credentials: list[Credential] | None = None,
     poll_s: float | None = None,
 ) -> Service:
-    """Wire the project's serve config to its registry and artifact store."""
+    """Wire the project's serve config to its registry and artifact store.
+
+    `seed_traffic`: write the config's weights to the shared traffic state (see
+    `seed_weights`); `conveyor serve` does it once in the parent, not in every worker.
+    """
     from conveyor.lifecycle.audit import AuditLog
     from conveyor.lifecycle.tracking import activate
     from conveyor.serving.model import load_version
@@ -96,14 +100,8 @@ def build_service(
     name = project.name
     endpoint = Endpoint(name, spec, list(project.config.stages), metrics, seed=seed)
     traffic = TrafficStore(store, name)
-    if reset_traffic:
-        try:
-            aliases = project.registry.model_aliases(name)
-        except Exception as exc:  # noqa: BLE001 - the poller retries; serve what it can
-            log.error("registry unreachable at start: %s", exc)
-            aliases = {}
-        weights = endpoint.initial_weights(aliases)
-        traffic.write(TrafficState(weights, by="config"))
+    if seed_traffic:
+        seed_weights(project, endpoint, traffic)
     capture = CaptureWriter(
         store, name, sample=spec.capture.sample, flush_s=spec.capture.flush_s,
         max_rows=spec.capture.max_rows,
@@ -127,6 +125,19 @@ def build_service(
         environment=project.loaded.env_name,
         audit=AuditLog(ArtifactStore(store)),
     )
+
+
+def seed_weights(project: "Project", endpoint: Endpoint, traffic: TrafficStore) -> TrafficState | None:
+    """The config's weights at start, unless the live weights descend from the same config
+    (`TrafficStore.seed`). None: the registry is down and the live weights are kept."""
+    try:
+        aliases = project.registry.model_aliases(endpoint.name)
+    except Exception as exc:  # noqa: BLE001 - the poller retries; serve what it can
+        log.error("registry unreachable at start: %s", exc)
+        if not endpoint.spec.traffic and traffic.read() is not None:
+            return None  # the default weights depend on the aliases: keep the live ones
+        aliases = {}
+    return traffic.seed(endpoint.initial_weights(aliases))
 
 
 def create_app(service: Service) -> FastAPI:
@@ -448,7 +459,7 @@ def _change_traffic(service: Service, name: str, weights: dict[str, float], who:
     """Write the shared weights, then the audit event (old and new weights, the token's name)."""
     store = service.traffic[name]
     before = store.read()
-    store.write(TrafficState(weights, by=who))
+    store.write(TrafficState(weights, by=who, config=before.config if before else None))
     log.info("traffic changed", extra={"model": name, "weights": weights, "by": who})
     if service.audit is None:
         return

@@ -1,7 +1,8 @@
 """Run the app: `conveyor serve` → uvicorn with one worker process per CPU core.
 
-The parent resolves the project, writes the config's traffic weights and a local admin
-token (when no tokens are configured), then uvicorn spawns the workers; each worker
+The parent resolves the project, seeds the shared traffic weights from the config (live
+weights survive a restart or a second replica with the same config) and writes a local
+admin token (when no tokens are configured), then uvicorn spawns the workers; each worker
 builds its own service, loads the models and polls the registry.
 """
 
@@ -50,9 +51,10 @@ def options_for(project: "Project", host: str | None, port: int | None, workers:
 
 def prepare(project: "Project", poll_s: float | None = None) -> str | None:
     """Parent-side setup shared by every worker; returns the local admin token if one was made."""
+    from conveyor.serving.app import seed_weights
     from conveyor.serving.auth import local_admin_token
     from conveyor.serving.deployments import Endpoint
-    from conveyor.serving.traffic import TrafficState, TrafficStore
+    from conveyor.serving.traffic import TrafficStore
 
     for name in SINGLE_THREAD:  # one process per core: no nested BLAS/OpenMP threads
         os.environ.setdefault(name, "1")
@@ -65,15 +67,8 @@ def prepare(project: "Project", poll_s: float | None = None) -> str | None:
     if not project.config.serve.auth.tokens:
         token, credential = local_admin_token(state_dir(project))
         os.environ[ENV_ADMIN_DIGEST] = credential.digest.hex()
-    spec = project.config.serve
-    try:
-        aliases = project.registry.model_aliases(project.name)
-    except Exception:  # noqa: BLE001 - workers retry through their pollers
-        aliases = {}
-    endpoint = Endpoint(project.name, spec, list(project.config.stages), None)  # type: ignore[arg-type]
-    TrafficStore(project.stack.artifact_store, project.name).write(
-        TrafficState(endpoint.initial_weights(aliases), by="config")
-    )
+    endpoint = Endpoint(project.name, project.config.serve, list(project.config.stages), None)  # type: ignore[arg-type]
+    seed_weights(project, endpoint, TrafficStore(project.stack.artifact_store, project.name))
     return token
 
 
@@ -90,7 +85,7 @@ def worker_app() -> "FastAPI":
         extra.append(credential_from_digest("local-admin", digest))
     poll = os.environ.get(ENV_POLL)
     service = build_service(
-        project, reset_traffic=False, extra_credentials=extra, poll_s=float(poll) if poll else None
+        project, seed_traffic=False, extra_credentials=extra, poll_s=float(poll) if poll else None
     )
     return create_app(service)
 

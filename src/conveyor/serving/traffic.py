@@ -3,11 +3,15 @@
 `conveyor serve` writes the config's weights at start; `conveyor traffic` (through the
 admin endpoint) rewrites them; each worker's poller reads them back. One small JSON
 object in the artifact store: ``<store>/serving/<model>/traffic.json``.
+
+The object also keeps the config weights it descends from (``config``), so a replica that
+starts with the same config keeps the live weights, and a changed config replaces them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,15 +23,18 @@ from conveyor.serving.errors import InvalidInput
 SERVING_PREFIX = "serving"
 VERSION_NAME = re.compile(r"^v(\d+)$")
 
+log = logging.getLogger("conveyor.serving")
+
 
 @dataclass(frozen=True)
 class TrafficState:
     weights: dict[str, float]
     updated: float = field(default_factory=time.time)
     by: str | None = None
+    config: dict[str, float] | None = None  # the config weights these descend from
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weights": self.weights, "updated": self.updated, "by": self.by}
+        return {"weights": self.weights, "updated": self.updated, "by": self.by, "config": self.config}
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,32 @@ class TrafficStore:
             return None
         with fs.open(path, "r") as handle:
             raw = json.load(handle)
-        return TrafficState({str(k): float(v) for k, v in raw["weights"].items()}, raw.get("updated", 0.0), raw.get("by"))
+        config = raw.get("config")
+        return TrafficState(
+            _floats(raw["weights"]), raw.get("updated", 0.0), raw.get("by"),
+            None if config is None else _floats(config),
+        )
+
+    def seed(self, config: dict[str, float]) -> TrafficState:
+        """At start: write the config's weights unless the live ones descend from the same
+        config (another replica, or a restart, must not undo `conveyor traffic`)."""
+        current = self.read()
+        if current is not None and current.config == config:
+            if current.weights != config:
+                log.info(
+                    "keeping the live traffic %s (set by %s); the config's weights (%s) are unchanged",
+                    format_weights(current.weights), current.by or "unknown", format_weights(config),
+                )
+            return current
+        state = TrafficState(dict(config), by="config", config=dict(config))
+        self.write(state)
+        if current is not None and current.weights != config:
+            log.warning(
+                "the config's traffic weights changed (%s → %s): they replace the live traffic %s (set by %s)",
+                format_weights(current.config) if current.config is not None else "unknown",
+                format_weights(config), format_weights(current.weights), current.by or "unknown",
+            )
+        return state
 
     def write(self, state: TrafficState) -> None:
         import fsspec
@@ -104,3 +136,7 @@ class TrafficStore:
         else:
             with fs.open(path, "w") as handle:
                 handle.write(text)
+
+
+def _floats(weights: dict[str, Any]) -> dict[str, float]:
+    return {str(name): float(weight) for name, weight in weights.items()}
