@@ -24,24 +24,45 @@ RECORD = {
 }
 
 
+SLOW_S = 3.0  # every call of the slow version takes this long
+
+
 def _faulty_version(project: Any) -> str:
+    from mlflow.pyfunc import PythonModel
+
+    class Broken(PythonModel):
+        def predict(self, context, model_input, params=None):
+            raise RuntimeError("injected failure")
+
+    return _pyfunc_version(project, Broken())
+
+
+def _slow_version(project: Any) -> str:
+    from mlflow.pyfunc import PythonModel
+
+    class Slow(PythonModel):
+        def predict(self, context, model_input, params=None):
+            import time
+
+            time.sleep(SLOW_S)
+            return [1] * len(model_input)
+
+    return _pyfunc_version(project, Slow())
+
+
+def _pyfunc_version(project: Any, model: Any) -> str:
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
-    from mlflow.pyfunc import PythonModel
 
     from conveyor.lifecycle.tracking import activate
-
-    class Broken(PythonModel):
-        def predict(self, context, model_input, params=None):  # noqa: ANN001
-            raise RuntimeError("injected failure")
 
     activate(project.stack)
     example = pd.DataFrame([RECORD])
     mlflow.set_experiment("serving-tests")
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=Broken(),
+            name="model", python_model=model,
             signature=infer_signature(example, pd.Series([1])), pip_requirements=["mlflow"],
         )
     mv = project.client.create_model_version(project.name, info.model_uri, run_id=info.run_id)
@@ -51,7 +72,7 @@ def _faulty_version(project: Any) -> str:
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """v1 trained and promoted to dev, staging and prod; v2 = a copy of v1 (for swaps);
-    v3 = a model that always raises."""
+    v3 = a model that always raises; v4 = a model that takes SLOW_S per call."""
     from conveyor.project import Project
 
     folder = init_project(tmp_path_factory.mktemp("serving") / "churn")
@@ -63,7 +84,8 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     v1 = client.get_model_version(project.name, "1")
     v2 = client.create_model_version(project.name, v1.source, run_id=v1.run_id)
     faulty = _faulty_version(project)
-    return {"path": folder, "good": "1", "copy": str(v2.version), "faulty": faulty}
+    slow = _slow_version(project)
+    return {"path": folder, "good": "1", "copy": str(v2.version), "faulty": faulty, "slow": slow}
 
 
 @pytest.fixture

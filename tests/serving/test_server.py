@@ -6,37 +6,50 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.serving.conftest import free_port
+from tests.serving.conftest import SLOW_S, free_port
 
 
-def test_two_workers_follow_traffic_changes_and_stop_gracefully(make_served: Any, records: Any) -> None:
-    project = make_served({"capture": {"sample": 1.0, "flush_s": 0.2}})
+def _serve(project: Path, workers: int = 2) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "CONVEYOR_ENV")}
     process = subprocess.Popen(
         [sys.executable, "-m", "conveyor", "serve", "--project", str(project), "--port", str(port),
-         "--workers", "2", "--poll", "0.3"],
+         "--workers", str(workers), "--poll", "0.3"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(http: httpx.Client, process: subprocess.Popen[bytes], times: int = 1) -> None:
+    """`times` answers in a row: with several workers, each answer may come from another one."""
+    deadline = time.monotonic() + 120
+    streak = 0
+    while time.monotonic() < deadline and streak < times:
+        try:
+            ready = http.get("/readyz", headers={"Connection": "close"}).status_code == 200
+        except httpx.TransportError:
+            ready = False
+        streak = streak + 1 if ready else 0
+        assert process.poll() is None, process.stdout.read().decode()[-2000:]  # type: ignore[union-attr]
+        if not ready:
+            time.sleep(0.3)
+    assert streak >= times, "the server did not become ready"
+
+
+def test_two_workers_follow_traffic_changes_and_stop_gracefully(make_served: Any, records: Any) -> None:
+    project = make_served({"capture": {"sample": 1.0, "flush_s": 0.2}})
+    process, url = _serve(project)
     body = {"dataframe_records": records(1)}
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if http.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None, process.stdout.read().decode()[-2000:]  # type: ignore[union-attr]
-                time.sleep(0.3)
+            _wait_ready(http, process)
             assert http.post("/models/churn/invocations", json=body).status_code == 200
             token = (Path(project) / ".conveyor" / "serving" / "admin.token").read_text()
             changed = http.put("/admin/models/churn/traffic", json={"weights": {"staging": 100}},
@@ -61,3 +74,44 @@ def test_two_workers_follow_traffic_changes_and_stop_gracefully(make_served: Any
     captured = list((Path(project) / ".conveyor" / "artifacts" / "captures" / "churn").glob("date=*/*.parquet"))
     assert captured  # the queue was flushed on shutdown
     assert '"level": "info"' in output or '"level":"info"' in output  # JSON logs
+
+
+def test_sigterm_lets_in_flight_requests_finish(make_served: Any, trained_template: Any, records: Any) -> None:
+    slow = f"v{trained_template['slow']}"
+    project = make_served({"traffic": {"prod": 100, slow: 0}})
+    process, url = _serve(project)
+    outcome: dict[str, Any] = {}
+    sent = threading.Event()
+
+    def call() -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            while True:  # a worker that is still loading answers 503 at once: ask again
+                sent.set()
+                started = time.monotonic()
+                response = http.post("/models/churn/invocations", json={"dataframe_records": records(2)},
+                                     headers={"X-Conveyor-Deployment": slow})
+                if response.status_code != 503 or "terminated" in outcome:
+                    break
+            outcome.update(response=response, started=started, ended=time.monotonic())
+
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            _wait_ready(http, process, times=10)
+        client = threading.Thread(target=call)
+        client.start()
+        assert sent.wait(10)
+        time.sleep(SLOW_S / 3)  # the request is in the model now
+        process.send_signal(signal.SIGTERM)  # to the main process only, as an orchestrator does
+        outcome["terminated"] = time.monotonic()
+        client.join(timeout=60)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    response = outcome["response"]
+    assert response.status_code == 200, (response.text, output[-3000:])
+    assert response.headers["x-conveyor-deployment"] == slow and response.json()["predictions"] == [1, 1]
+    assert outcome["started"] < outcome["terminated"] < outcome["ended"]  # in flight at SIGTERM
+    assert outcome["ended"] - outcome["started"] >= SLOW_S * 0.9
+    assert process.returncode == 0, output[-3000:]
