@@ -1,0 +1,225 @@
+"""The pieces of a plan: per-column steps, per-column outputs, matrix steps and heads.
+
+Each mirrors the arithmetic of the scikit-learn estimator it replaces, in the same order, so
+results are the same numbers (not merely close) wherever the estimator computes densely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+import numpy as np
+
+from conveyor.inference.columns import Encoded
+
+Column = "np.ndarray | Encoded"
+
+
+def missing_mask(values: np.ndarray, marker: Any) -> np.ndarray:
+    """scikit-learn's missing-value mask: NaN matches NaN (never None); others by equality."""
+    if isinstance(marker, float) and marker != marker:
+        if values.dtype.kind == "f":
+            return np.isnan(values)
+        if values.dtype.kind == "O":
+            return values != values
+        return np.zeros(len(values), dtype=bool)
+    return np.asarray(values == marker, dtype=bool)
+
+
+class ColumnStep(Protocol):
+    def apply(self, column: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Impute:
+    """SimpleImputer for one column: missing values become the learned statistic."""
+
+    marker: Any
+    fill: Any
+
+    def apply(self, column: Any) -> Any:
+        if isinstance(column, Encoded):
+            dictionary = column.dictionary.copy()
+            if dictionary.dtype.kind != "O" and not isinstance(self.fill, (int, float)):
+                dictionary = dictionary.astype(object)
+            dictionary[missing_mask(dictionary, self.marker)] = self.fill
+            return column.with_dictionary(dictionary)
+        out = column.copy()
+        out[missing_mask(out, self.marker)] = self.fill
+        return out
+
+
+@dataclass(frozen=True)
+class Scale:
+    """StandardScaler for one column: subtract the mean, divide by the scale (each optional)."""
+
+    mean: float | None
+    scale: float | None
+
+    def apply(self, column: np.ndarray) -> np.ndarray:
+        out = np.asarray(column, dtype=np.float64)
+        if self.mean is not None:
+            out = out - self.mean
+        if self.scale is not None:
+            out = out / self.scale
+        return out
+
+
+@dataclass(frozen=True)
+class MinMax:
+    """MinMaxScaler for one column: ``x * scale + min``, clipped to the range when asked."""
+
+    scale: float
+    offset: float
+    clip: tuple[float, float] | None = None
+
+    def apply(self, column: np.ndarray) -> np.ndarray:
+        out = np.asarray(column, dtype=np.float64) * self.scale
+        out += self.offset
+        if self.clip is not None:
+            np.clip(out, self.clip[0], self.clip[1], out=out)
+        return out
+
+
+class UnknownCategory(ValueError):
+    """An unseen category reached an encoder fitted with ``handle_unknown='error'``."""
+
+
+SMALL = 512  # up to this many values, look them up one by one in a dict (no pandas Index)
+
+
+@dataclass(frozen=True)
+class OneHot:
+    """OneHotEncoder for one column: which output column (of ``width``) is 1, -1 for none."""
+
+    categories: np.ndarray
+    dropped: int | None = None  # index of the dropped category (``drop=``), if any
+    ignore_unknown: bool = True
+    column_index: int = 0
+
+    @property
+    def width(self) -> int:
+        return len(self.categories) - (self.dropped is not None)
+
+    def positions(self, column: Any) -> np.ndarray:
+        encoded = column if isinstance(column, Encoded) else Encoded(np.asarray(column))
+        found = self.index_of(encoded.dictionary)
+        if not self.ignore_unknown and (found < 0).any():
+            missing = np.flatnonzero(found < 0)
+            if encoded.codes is None or np.isin(missing, encoded.codes).any():
+                unknown = list(encoded.dictionary[missing][:5])
+                raise UnknownCategory(
+                    f"Found unknown categories {unknown} in column {self.column_index} during transform"
+                )
+        if self.dropped is not None:
+            found = np.where(found == self.dropped, -1, np.where(found > self.dropped, found - 1, found))
+        return encoded.take(found)
+
+    def index_of(self, values: np.ndarray) -> np.ndarray:
+        """Position of each value among the categories, -1 if absent. NaN finds a NaN category
+        and None a None category; neither finds the other (as in scikit-learn)."""
+        if len(values) <= SMALL:
+            get, nan_at = self._lookup.get, self._nan_at
+            return np.fromiter(
+                ((p if (p := get(v, -2)) != -2 else (nan_at if v != v else -1)) for v in values.tolist()),
+                dtype=np.intp, count=len(values),
+            )
+        found = self._index.get_indexer(values)
+        if self._nan_at >= 0 or self._none_at >= 0:
+            nan_rows = missing_mask(values, np.nan)
+            found[nan_rows] = self._nan_at
+            if values.dtype.kind == "O":
+                found[values == None] = self._none_at  # noqa: E711 - elementwise
+        return found.astype(np.intp, copy=False)
+
+    @cached_property
+    def _lookup(self) -> dict[Any, int]:
+        return {c: i for i, c in reversed(list(enumerate(self.categories.tolist()))) if c == c}
+
+    @cached_property
+    def _nan_at(self) -> int:
+        hits = np.flatnonzero(missing_mask(self.categories, np.nan))
+        return int(hits[0]) if len(hits) else -1
+
+    @cached_property
+    def _none_at(self) -> int:
+        hits = [i for i, c in enumerate(self.categories.tolist()) if c is None]
+        return hits[0] if hits else -1
+
+    @cached_property
+    def _index(self) -> Any:
+        import pandas as pd
+
+        plain = np.array([c if c == c and c is not None else _Absent() for c in self.categories.tolist()], dtype=object)
+        return pd.Index(plain, dtype=object)
+
+
+class _Absent:
+    """A placeholder category that equals nothing (keeps NaN/None out of the pandas Index)."""
+
+
+@dataclass(frozen=True)
+class MatrixScale:
+    """A scaler applied to the whole feature matrix after the column transformer."""
+
+    steps: tuple[Scale | MinMax, ...]
+
+    def apply(self, matrix: np.ndarray) -> np.ndarray:
+        for j, step in enumerate(self.steps):
+            matrix[:, j] = step.apply(matrix[:, j])
+        return matrix
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """``X @ coef.T + intercept``; classifiers add sigmoid (binary) or softmax (multinomial)."""
+
+    coef: np.ndarray  # (outputs, features) or (features,)
+    intercept: np.ndarray | float
+    classes: np.ndarray | None = None  # None: a regressor
+
+    def decision(self, matrix: np.ndarray) -> np.ndarray:
+        scores = matrix @ self.coef.T + self.intercept
+        if scores.ndim > 1 and scores.shape[1] == 1:
+            scores = scores.reshape(-1)
+        return scores
+
+    def run(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        scores = self.decision(matrix)
+        if self.classes is None:
+            return scores, None
+        if scores.ndim == 1:
+            labels = self.classes[(scores > 0).astype(int)]
+            positive = _expit(scores)
+            return labels, np.stack([1 - positive, positive], axis=1)
+        labels = self.classes[scores.argmax(axis=1)]
+        return labels, _softmax(scores.copy())
+
+
+@dataclass(frozen=True)
+class EstimatorHead:
+    """Any other fitted final estimator, called on the dense feature matrix."""
+
+    estimator: Any
+
+    def run(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        labels = np.asarray(self.estimator.predict(matrix))
+        proba = None
+        if hasattr(self.estimator, "classes_") and hasattr(self.estimator, "predict_proba"):
+            proba = np.asarray(self.estimator.predict_proba(matrix))
+        return labels, proba
+
+
+def _expit(values: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(values)
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores -= scores.max(axis=1)[:, np.newaxis]
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1)[:, np.newaxis]
+    return scores
