@@ -176,15 +176,21 @@ class OutputStore:
     # --- helpers --------------------------------------------------------------------------
 
     def _write_parquet(self, frame: "pd.DataFrame", path: str, constants: dict[str, str]) -> None:
-        """``frame`` plus one string column per constant (built in Arrow, not per row in pandas)."""
+        """``frame`` plus one string column per constant (built in Arrow, not per row in pandas).
+
+        Only non-numeric columns are dictionary-encoded: numbers (ids, probabilities) rarely
+        repeat, and trying costs more than the whole rest of the write.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         for name, value in constants.items():
             table = table.append_column(name, pa.repeat(pa.scalar(value, pa.large_string()), len(table)))
+        numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_temporal)
+        dictionary = [f.name for f in table.schema if not any(test(f.type) for test in numeric)]
         with self.fs.open(path, "wb") as handle:
-            pq.write_table(table, handle)
+            pq.write_table(table, handle, use_dictionary=dictionary)
 
     def _write_json(self, path: str, payload: Any) -> None:
         fs = self.fs

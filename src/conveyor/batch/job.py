@@ -12,7 +12,7 @@ from conveyor.batch.endpoint import EndpointSettings
 from conveyor.batch.engines.base import Engine, RunPlan
 from conveyor.batch.errors import InputError
 from conveyor.batch.manifest import Manifest
-from conveyor.batch.model import load_model, pack_model, payload_key, resolve_model
+from conveyor.batch.model import describe_scoring, load_model, pack_model, payload_key, resolve_model, scoring_model
 from conveyor.batch.pipeline import model_columns
 from conveyor.batch.profiling import NoProfiles, profiler_for
 from conveyor.batch.progress import RowProgress, SilentProgress
@@ -120,41 +120,58 @@ def predict(
             return BatchResult(existing, store._path("_manifest.json"), already_committed=True)
     done = store.prepare(run_key, resume)
 
-    payload = None if endpoint is not None else pack_model(load_model(resolved))
-    profiler = profiler_for(project.client, resolved.run_id, [c.name for c in resolved.inputs])
-    spec = PartSpec(
-        key=payload_key(payload) if payload is not None else f"endpoint:{via_endpoint}",
-        columns=resolved.inputs,
-        model=model_columns(resolved.to_dict()),
-        output=store,
-        policy=policy,
-        keep=None if settings.keep is None else tuple(settings.keep),
-        project_dir=str(project.path),
-        hooks=hooks,
-        endpoint=endpoint,
-        profiler=profiler,
-    )
-    plan = RunPlan(source, spec, payload, size, done, progress or SilentProgress())
-    parts = runner.run(plan)
-    profiles = store.merge_profiles(profiler, parts)
-    manifest = Manifest(
-        model=resolved.to_dict(),
-        input={"url": input_url, "format": source.format, **fingerprint},
-        output=output_url,
-        engine=runner.name,
-        policy=policy,
-        batch_size=size,
-        parts=parts,
-        started_at=started_at,
-        committed_at=_now(),
-        duration_s=round(time.perf_counter() - started, 3),
-        resumed_parts=len(done),
-        endpoint=via_endpoint,
-        profiles=profiles,
-        extra={"profiles": profiler.reason} if isinstance(profiler, NoProfiles) else {},
-    )
-    path = store.commit(manifest)
-    return BatchResult(manifest, path)
+    if endpoint is None:
+        runner.prepare(_parts_to_score(source, size, done))  # workers start while the model loads
+    try:
+        scorer = None
+        if endpoint is None:
+            loaded = load_model(resolved)
+            scorer = loaded if "score" in hooks else scoring_model(loaded)  # a score hook gets the model itself
+        payload = None if scorer is None else pack_model(scorer)
+        profiler = profiler_for(project.client, resolved.run_id, [c.name for c in resolved.inputs])
+        spec = PartSpec(
+            key=payload_key(payload) if payload is not None else f"endpoint:{via_endpoint}",
+            columns=resolved.inputs,
+            model=model_columns(resolved.to_dict()),
+            output=store,
+            policy=policy,
+            keep=None if settings.keep is None else tuple(settings.keep),
+            project_dir=str(project.path),
+            hooks=hooks,
+            endpoint=endpoint,
+            profiler=profiler,
+        )
+        plan = RunPlan(source, spec, payload, size, done, progress or SilentProgress())
+        parts = runner.run(plan)
+        profiles = store.merge_profiles(profiler, parts)
+        manifest = Manifest(
+            model=resolved.to_dict(),
+            input={"url": input_url, "format": source.format, **fingerprint},
+            output=output_url,
+            engine=runner.name,
+            policy=policy,
+            batch_size=size,
+            parts=parts,
+            started_at=started_at,
+            committed_at=_now(),
+            duration_s=round(time.perf_counter() - started, 3),
+            resumed_parts=len(done),
+            endpoint=via_endpoint,
+            profiles=profiles,
+            extra={
+                **({"scoring": describe_scoring(scorer)} if scorer is not None else {}),
+                **({"profiles": profiler.reason} if isinstance(profiler, NoProfiles) else {}),
+            },
+        )
+        path = store.commit(manifest)
+        return BatchResult(manifest, path)
+    finally:
+        runner.close()
+
+
+def _parts_to_score(source: InputSource, batch_size: int, done: dict[int, Any]) -> int | None:
+    total = source.total_rows()
+    return None if total is None else max(0, -(-total // batch_size) - len(done))
 
 
 def _engine(engine: EngineName | Engine, project: "Project", master: str | None, workers: int | None) -> Engine:

@@ -88,6 +88,25 @@ def load_model(resolved: ResolvedModel) -> Any:
     return mlflow.pyfunc.load_model(resolved.uri)
 
 
+def scoring_model(model: Any) -> Any:
+    """The model's inference plan when it compiles (workers then need no scikit-learn and
+    predict several times faster), else the model itself."""
+    if not type(model).__module__.startswith("sklearn."):
+        return model
+    from conveyor.inference import compile_model
+
+    return compile_model(model) or model
+
+
+def describe_scoring(model: Any) -> str:
+    """How parts are scored, for the manifest."""
+    from conveyor.inference import InferencePlan
+
+    if isinstance(model, InferencePlan):
+        return f"inference plan ({model.source})"
+    return f"estimator ({type(model).__name__})"
+
+
 def pack_model(model: Any) -> bytes:
     """Bytes that rebuild the model in a worker without MLflow (cloudpickle)."""
     import cloudpickle

@@ -1,8 +1,9 @@
 """Scorers turn a frame of model inputs into prediction columns.
 
-``ModelScorer`` calls the estimator (``prediction``, plus ``probability`` for classifiers);
-``HookScorer`` calls the user's ``score(model, X)`` from ``batch.score``. The endpoint scorer
-lives in :mod:`conveyor.batch.endpoint`.
+``PlanScorer`` runs a compiled :class:`~conveyor.inference.InferencePlan` (the fast path for
+supported scikit-learn pipelines); ``ModelScorer`` calls the estimator (``prediction``, plus
+``probability`` for classifiers); ``HookScorer`` calls the user's ``score(model, X)`` from
+``batch.score``. The endpoint scorer lives in :mod:`conveyor.batch.endpoint`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,22 @@ PROBABILITY = "probability"
 
 class Scorer(Protocol):
     def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame": ...
+
+
+class PlanScorer:
+    """A compiled inference plan: the same columns as :class:`ModelScorer`, in plain numpy."""
+
+    def __init__(self, plan: Any) -> None:
+        self.plan = plan
+
+    def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame":
+        import pandas as pd
+
+        result = self.plan.run(features, len(features))
+        out = pd.DataFrame({PREDICTION: result.labels}, index=features.index)
+        if result.proba is not None:
+            out[PROBABILITY] = result.scores
+        return out
 
 
 class ModelScorer:

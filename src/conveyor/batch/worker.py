@@ -2,7 +2,8 @@
 
 :class:`PartSpec` is what travels to a worker (plain data plus the pickled model);
 :func:`context_for` turns it into a ready :class:`PartContext` once per process and caches it,
-so the model is unpickled once per process however many parts the process scores.
+so the model is unpickled once per process however many parts the process scores. Local
+worker processes read the model's bytes from a file the parent wrote, on their first task.
 """
 
 from __future__ import annotations
@@ -96,18 +97,22 @@ _MODELS: dict[str, Any] = {}
 _CONTEXTS: list[tuple[PartSpec, PartContext]] = []
 
 
-def context_for(spec: PartSpec, model_payload: bytes | None) -> PartContext:
-    """The process-wide context for this spec: each model is unpickled once per process."""
+def context_for(spec: PartSpec, model_payload: bytes | None = None, *, payload_path: str | None = None) -> PartContext:
+    """The process-wide context for this spec: each model is unpickled once per process
+    (from ``model_payload``, or read from ``payload_path`` the first time it is needed)."""
     for known, context in _CONTEXTS:
         if known == spec:
             return context
+    if model_payload is None and payload_path is not None and spec.key not in _MODELS:
+        model_payload = read_payload(payload_path)
     context = build_context(spec, model_payload)
     _CONTEXTS[:] = [*_CONTEXTS[-3:], (spec, context)]
     return context
 
 
 def build_context(spec: PartSpec, model_payload: bytes | None) -> PartContext:
-    from conveyor.batch.scoring import HookScorer, ModelScorer
+    from conveyor.batch.scoring import HookScorer, ModelScorer, PlanScorer
+    from conveyor.inference import InferencePlan
 
     hooks = {step: _load_hook(ref, spec.project_dir) for step, ref in spec.hooks.items()}
     if spec.endpoint is not None:
@@ -115,12 +120,15 @@ def build_context(spec: PartSpec, model_payload: bytes | None) -> PartContext:
 
         scorer: Any = EndpointScorer(spec.endpoint, [c.name for c in spec.columns])
     else:
-        assert model_payload is not None, "a model payload is needed without an endpoint"
         if spec.key not in _MODELS:
+            assert model_payload is not None, "a model payload is needed without an endpoint"
             _MODELS.clear()
             _MODELS[spec.key] = unpack_model(model_payload)
         model = _MODELS[spec.key]
-        scorer = HookScorer(hooks["score"], model) if "score" in hooks else ModelScorer(model)
+        if "score" in hooks:
+            scorer = HookScorer(hooks["score"], model)
+        else:
+            scorer = PlanScorer(model) if isinstance(model, InferencePlan) else ModelScorer(model)
     pipeline = Pipeline(
         spec.columns,
         scorer,
@@ -141,32 +149,37 @@ def _load_hook(reference: str, project_dir: str | None) -> Any:
 
 # --- local worker processes -------------------------------------------------------------
 
-_SPEC: PartSpec | None = None
-_PAYLOAD: bytes | None = None
+
+def warm_up() -> int:
+    """A no-op task that makes the pool start a worker, which imports what scoring needs
+    while the parent is still loading the model."""
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    return os.getpid()
 
 
-def init_process(spec: PartSpec, model_payload: bytes | None) -> None:
-    """ProcessPoolExecutor initializer: load the model once for this worker."""
-    global _SPEC, _PAYLOAD
-    _SPEC, _PAYLOAD = spec, model_payload
-    context_for(spec, model_payload)
+def read_payload(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
-def score_in_process(index: int, first_row: int, table: "pa.Table") -> tuple[str, Any]:
+def score_in_process(spec: PartSpec, payload_path: str | None, index: int, first_row: int,
+                     table: "pa.Table") -> tuple[str, Any]:
     """Score one part in a worker; errors come back as data (custom exceptions do not pickle)."""
-    assert _SPEC is not None
     try:
-        part = context_for(_SPEC, _PAYLOAD).process(index, first_row, table)
+        part = context_for(spec, payload_path=payload_path).process(index, first_row, table)
         return "ok", (part, os.getpid(), peak_rss_bytes())
     except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
         return "error", error_info(exc)
 
 
-def score_task_in_process(where: TaskInput, task: Task) -> tuple[str, Any]:
+def score_task_in_process(spec: PartSpec, payload_path: str | None, where: TaskInput,
+                          task: Task) -> tuple[str, Any]:
     """Read and score one task in a worker; errors come back as data, as in :func:`score_in_process`."""
-    assert _SPEC is not None
     try:
-        parts = context_for(_SPEC, _PAYLOAD).process_task(where, task)
+        parts = context_for(spec, payload_path=payload_path).process_task(where, task)
         return "ok", (parts, os.getpid(), peak_rss_bytes())
     except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
         return "error", error_info(exc)

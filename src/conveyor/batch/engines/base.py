@@ -26,6 +26,14 @@ class RunPlan:
 class Engine(Protocol):
     name: str
 
+    def prepare(self, parts: int | None) -> None:
+        """Start what the engine needs (processes, a Spark session) while the model loads."""
+        ...
+
+    def close(self) -> None:
+        """Release whatever ``prepare`` started and ``run`` did not use."""
+        ...
+
     def run(self, plan: RunPlan) -> list[PartResult]:
         """Score every part not in ``plan.done``; return all parts (done ones included), in order."""
         ...

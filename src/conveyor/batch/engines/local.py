@@ -3,18 +3,23 @@
 For Parquet input the parent plans tasks from the files' footers (runs of consecutive
 parts, cut at row-group starts) and sends each worker only the plan; the worker streams
 its rows part by part, scores and writes them, so no table crosses a process boundary and
-memory stays bounded by the batch size, not the input size. CSV input (row count unknown
+memory stays bounded by the batch size, not the input size. The worker processes start (and
+import what they need) while the parent is still loading the model (:meth:`LocalEngine.prepare`),
+and read the model's bytes from a temporary file on their first task. CSV input (row count unknown
 until read) and Parquet files with differing schemas are read as one stream by the parent,
 with at most ``2 × workers`` parts in flight. Each worker process loads the model once
-(from pickled bytes, no MLflow import) and writes its own Parquet parts.
+(pickled bytes, no MLflow import; an inference plan needs no scikit-learn either) and writes
+its own Parquet parts.
 With ``--via-endpoint`` the same loop runs threads instead (the work is network-bound).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -32,11 +37,11 @@ from conveyor.batch.worker import (
     TaskInput,
     context_for,
     error_info,
-    init_process,
     peak_rss_bytes,
     raise_error,
     score_in_process,
     score_task_in_process,
+    warm_up,
 )
 
 TASKS_PER_WORKER = 3  # enough tasks that workers finish together
@@ -52,6 +57,30 @@ class LocalEngine:
     parts_submitted: int = 0
     workers_used: int = 0
     worker_peak_rss: dict[int, int] = field(default_factory=dict)
+    _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
+    _pool_size: int = field(default=0, repr=False)
+    _payload_file: str | None = field(default=None, repr=False)
+
+    def prepare(self, parts: int | None) -> None:
+        """Start the worker processes now (one per core, at most one per part), so that their
+        start-up overlaps the parent's model load; ``run`` then uses them."""
+        count = self.workers or os.cpu_count() or 1
+        if parts is not None:
+            count = min(count, parts)
+        if count > 1 and self._pool is None:
+            self._pool, self._pool_size = self._new_pool(count), count
+            for _ in range(count):  # one task per worker: the pool starts them all now
+                self._pool.submit(warm_up)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._cleanup()
+
+    @staticmethod
+    def _new_pool(workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
     def run(self, plan: RunPlan) -> list[PartResult]:
         groups = plan.source.row_groups()
@@ -69,7 +98,12 @@ class LocalEngine:
         where = TaskInput(plan.source, plan.batch_size, columns_to_read(plan.spec, plan.source.schema().names))
         results: dict[int, PartResult] = dict(plan.done)
         executor, submit = self._executor(plan, workers, score_task_in_process, PartContext.process_task)
-        pending = {submit(executor, where, task) for task in tasks}
+        pending: set[Future[Any]] = set()
+        try:
+            pending = {submit(executor, where, task) for task in tasks}
+        except BaseException:
+            self._abort(executor, pending, plan)
+            raise
         self.parts_submitted += sum(task.parts for task in tasks)
         self._finish(executor, pending, results, plan)
         return [results[i] for i in sorted(results)]
@@ -125,13 +159,12 @@ class LocalEngine:
 
             pool: Executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conveyor-score")
             return pool, lambda ex, *args: ex.submit(run_here, *args)
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_process,
-            initargs=(plan.spec, plan.model_payload),
-        )
-        return pool, lambda ex, *args: ex.submit(in_process, *args)
+        if self._pool is not None:  # started by prepare()
+            pool, self.workers_used, self._pool = self._pool, self._pool_size, None
+        else:
+            pool = self._new_pool(workers)
+        path = self._payload_file = write_payload(plan.model_payload)
+        return pool, lambda ex, *args: ex.submit(in_process, plan.spec, path, *args)
 
     def _finish(self, executor: Executor, pending: set[Future[Any]], results: dict[int, PartResult],
                 plan: RunPlan) -> None:
@@ -141,13 +174,21 @@ class LocalEngine:
             self._abort(executor, pending, plan)
             raise
         executor.shutdown(wait=True)
+        self._cleanup()
         plan.progress.stop()
 
     def _abort(self, executor: Executor, pending: set[Future[Any]], plan: RunPlan) -> None:
         for future in pending:
             future.cancel()
         executor.shutdown(wait=True, cancel_futures=True)
+        self._cleanup()
         plan.progress.stop()
+
+    def _cleanup(self) -> None:
+        if self._payload_file is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._payload_file)
+            self._payload_file = None
 
     def _collect(
         self, pending: set[Future[Any]], results: dict[int, PartResult], plan: RunPlan, when: Any
@@ -169,6 +210,16 @@ class LocalEngine:
                 plan.progress.advance(part.rows_in)
             self.worker_peak_rss[pid] = max(rss, self.worker_peak_rss.get(pid, 0))
         return rest
+
+
+def write_payload(payload: bytes | None) -> str | None:
+    """The model's bytes in a private temporary file that each worker reads once."""
+    if payload is None:
+        return None
+    handle, path = tempfile.mkstemp(prefix="conveyor-model-", suffix=".pkl")
+    with os.fdopen(handle, "wb") as out:
+        out.write(payload)
+    return path
 
 
 def plan_tasks(groups: Sequence[RowGroup], batch_size: int, done: set[int], workers: int) -> list[Task]:

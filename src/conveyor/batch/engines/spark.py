@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,23 @@ class SparkEngine:
     conf: dict[str, str] = field(default_factory=dict)
     name: str = "spark"
     parts_planned: int = 0
+    _starting: "threading.Thread | None" = field(default=None, repr=False)
+    _started: list[Any] = field(default_factory=list, repr=False)  # the session, or the start-up error
+
+    def prepare(self, parts: int | None) -> None:
+        """Start the Spark session (a JVM: seconds) in the background while the model loads."""
+        def start() -> None:
+            try:
+                self._started.append(self.session())
+            except BaseException as exc:  # noqa: BLE001 - re-raised by run()
+                self._started.append(exc)
+
+        if self._starting is None:
+            self._starting = threading.Thread(target=start, name="conveyor-spark-start", daemon=True)
+            self._starting.start()
+
+    def close(self) -> None:
+        """The session stays up for the next job (it is the active session); nothing to release."""
 
     @classmethod
     def from_settings(cls, spec: "SparkSpec | None", master: str | None = None) -> "SparkEngine":
@@ -90,7 +108,7 @@ class SparkEngine:
                               hint="check --master / runtime.spark and that Java 17+ is installed") from None
 
     def run(self, plan: RunPlan) -> list[PartResult]:
-        spark = self.session()
+        spark = self._prepared_session()
         parallelism = max(1, spark.sparkContext.defaultParallelism)
         slices = plan_slices(plan.source, plan.batch_size, parallelism)
         self.parts_planned = len(slices)
@@ -111,6 +129,16 @@ class SparkEngine:
                 plan.progress.advance(part.rows_in)
         plan.progress.stop()
         return [results[i] for i in sorted(results)]
+
+    def _prepared_session(self) -> "SparkSession":
+        if self._starting is None:
+            return self.session()
+        self._starting.join()
+        self._starting = None
+        started = self._started.pop()
+        if isinstance(started, BaseException):
+            raise started
+        return started
 
     def _score(self, spark: "SparkSession", plan: RunPlan, todo: list[PartSlice]) -> list[Any]:
         source, spec = plan.source, plan.spec
