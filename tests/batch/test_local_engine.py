@@ -10,6 +10,7 @@ import pytest
 
 from conveyor.batch import OutputError, predict
 from conveyor.batch.engines.local import LocalEngine
+from conveyor.config.schema import BatchSpec
 
 
 def test_output_equals_direct_model_predictions(trained, new_batch, expected, tmp_path: Path) -> None:
@@ -27,6 +28,18 @@ def test_output_equals_direct_model_predictions(trained, new_batch, expected, tm
     assert set(scored["model_version"]) == {trained.version}
     run_id = trained.project.client.get_model_version("churn", trained.version).run_id
     assert set(scored["model_run_id"]) == {run_id}
+    # the example's pipeline compiles: workers scored it with the inference plan
+    assert result.manifest.extra["scoring"] == "inference plan (ColumnTransformer → LogisticRegression)"
+
+
+def test_a_score_hook_gets_the_estimator_itself(trained, new_batch, tmp_path: Path, monkeypatch) -> None:
+    (trained.project.path / "hooks.py").write_text(
+        "def score(model, X):\n    return [type(model).__name__] * len(X)\n"
+    )
+    monkeypatch.setattr(trained.project.config, "batch", BatchSpec(score="hooks.py:score"))
+    result = predict(trained.project, "churn@prod", str(new_batch), str(tmp_path / "out"), batch_size=1000)
+    assert set(pd.read_parquet(tmp_path / "out")["prediction"]) == {"Pipeline"}
+    assert result.manifest.extra["scoring"] == "estimator (Pipeline)"
 
 
 def test_manifest_records_rows_model_and_fingerprint(trained, new_batch, tmp_path: Path) -> None:
