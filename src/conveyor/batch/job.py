@@ -21,6 +21,7 @@ from conveyor.batch.source import InputSource
 from conveyor.batch.validation import check_schema
 from conveyor.batch.worker import PartSpec
 from conveyor.config.schema import BatchSpec
+from conveyor.inference.artifact import load_plan
 
 if TYPE_CHECKING:
     from conveyor.project import Project
@@ -125,8 +126,10 @@ def predict(
     try:
         scorer = None
         if endpoint is None:
-            loaded = load_model(resolved)
-            scorer = loaded if "score" in hooks else scoring_model(loaded)  # a score hook gets the model itself
+            if "score" in hooks:  # a score hook gets the model itself
+                scorer = load_model(resolved)
+            else:  # the plan logged at training time, else compiled now, else the model
+                scorer = load_plan(project.client, resolved.run_id) or scoring_model(load_model(resolved))
         payload = None if scorer is None else pack_model(scorer)
         profiler = profiler_for(project.client, resolved.run_id, [c.name for c in resolved.inputs])
         spec = PartSpec(

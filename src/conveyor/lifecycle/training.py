@@ -160,6 +160,10 @@ class TrainingPipeline:
 
         with step("log model"):
             model_info = self._log_model(mlflow, model, split.X_train, train_fn)
+        with step("inference plan"):  # lets scoring jobs skip scikit-learn (conveyor.inference)
+            from conveyor.inference.artifact import log_plan
+
+            log_plan(mlflow, model)
         with step("baseline profile"):  # what monitoring compares new data with
             from conveyor.monitoring.baseline import log_baseline
 
