@@ -1,8 +1,10 @@
 """Load one registered model version, ready for fast batched prediction.
 
-For scikit-learn models the estimator is called directly (no pyfunc schema enforcement,
-n_jobs forced to 1); classifiers return labels and the positive-class score from one
-``predict_proba`` call. Anything else goes through MLflow's pyfunc.
+For scikit-learn models that compile to an :class:`~conveyor.inference.InferencePlan` the
+plan runs straight on the request's column lists (no DataFrame, no per-row string work);
+other scikit-learn models are called directly (no pyfunc schema enforcement, n_jobs forced
+to 1), classifiers returning labels and the positive-class score from one ``predict_proba``
+call. Anything else goes through MLflow's pyfunc.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from conveyor.serving.signature import Columns, InputSchema
 if TYPE_CHECKING:
     import numpy as np
     from mlflow import MlflowClient
+
+    from conveyor.inference import InferencePlan
 
 log = logging.getLogger("conveyor.serving")
 
@@ -43,11 +47,15 @@ class LoadedModel:
     estimator: Any = field(repr=False)
     example: Columns | None = field(default=None, repr=False)
     loaded_at: float = field(default_factory=time.time)
+    plan: "InferencePlan | None" = field(default=None, repr=False)
     _proba: bool = field(default=False, repr=False)
     _argmax: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.flavor == "sklearn":
+            from conveyor.inference import compile_model
+
+            self.plan = compile_model(self.estimator)
             self._proba = hasattr(self.estimator, "predict_proba") and hasattr(self.estimator, "classes_")
             final = _final_step(self.estimator)
             self._argmax = (
@@ -84,6 +92,9 @@ class LoadedModel:
     def predict(self, columns: Columns) -> Prediction:
         import numpy as np
 
+        if self.plan is not None:
+            result = self.plan.run(columns)
+            return Prediction(np.asarray(result.labels), result.scores)
         frame = self.frame(columns)
         if self.flavor != "sklearn":
             out = self.estimator.predict(frame)
