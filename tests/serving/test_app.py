@@ -112,6 +112,37 @@ def test_bad_requests(running: Any, body: bytes, content_type: str, status: int,
     assert "Traceback" not in response.text
 
 
+def test_numbers_the_model_cannot_take_are_422(running: Any, records: Any) -> None:
+    names = list(records(1)[0])
+    csv = ",".join(names) + "\n1e999,1,1,1,a,b,c"
+    with running.client() as http:
+        response = http.post("/models/churn/invocations", content=csv, headers={"Content-Type": "text/csv"})
+        assert response.status_code == 422 and "tenure_months is out of range" in response.json()["message"]
+        huge = http.post("/models/churn/invocations", json={"dataframe_records": [dict(records(1)[0], support_calls=10**400)]})
+        assert huge.status_code == 400 and "not valid JSON" in huge.json()["message"]  # the JSON parser's limit
+
+
+def test_integers_past_int64_and_csv_infinities_are_422() -> None:
+    from conveyor.serving.app import _check_numbers
+    from conveyor.serving.errors import InvalidInput
+    from conveyor.serving.signature import Field, InputSchema
+
+    schema = InputSchema((Field("n", "long"), Field("x", "double"), Field("s", "string")))
+    _check_numbers(schema, {"n": [2**63 - 1, None], "x": [10**40, 1.5], "s": ["inf", None]}, text=True)
+    _check_numbers(schema, {"n": [0], "x": [float("inf")], "s": ["a"]}, text=False)  # JSON has no inf
+    for columns in ({"n": [0, 2**63], "x": [0.0, 0.0]}, {"n": [0, 0], "x": [0.0, float("-inf")]}):
+        with pytest.raises(InvalidInput, match="row 1"):
+            _check_numbers(schema, {**columns, "s": ["a", "b"]}, text=True)
+
+
+def test_deeply_nested_tensor_data_is_400(running: Any) -> None:
+    deep = "[" * 990 + "1" + "]" * 990
+    body = '{"inputs": [{"name": "tenure_months", "shape": [1], "datatype": "FP64", "data": ' + deep + "}]}"
+    with running.client() as http:
+        response = http.post("/v2/models/churn/infer", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "too deeply" in response.json()["message"]
+
+
 def test_body_and_rows_limits(serve: Any, records: Any) -> None:
     running = serve({"limits": {"max_body_bytes": 2000, "max_rows": 5}})
     with running.client() as http:
@@ -154,7 +185,16 @@ def test_operations_endpoints(running: Any, records: Any) -> None:
         assert "conveyor_request_latency_seconds_bucket" in text and "conveyor_batch_rows_bucket" in text
         assert http.get("/docs").status_code == 200
         spec = http.get("/openapi.json").json()
-        assert "/models/{name}/invocations" in spec["paths"] and "/v2/models/{name}/infer" in spec["paths"]
+        paths = spec["paths"]
+        assert {"/models/{name}/invocations", "/invocations", "/v2/models/{name}/infer"} <= set(paths)
+    # bodies the routes read themselves are documented; prediction bodies name the model's columns
+    assert paths["/models/{name}/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    traffic = paths["/admin/models/{name}/traffic"]["put"]
+    assert traffic["requestBody"]["content"]["application/json"]["schema"]["required"] == ["weights"]
+    assert traffic["security"] == [{"bearer": []}]
+    records = paths["/models/{name}/invocations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "tenure_months" in str(records) and "HTTPValidationError" not in str(spec)
+    assert paths["/v2/models/{name}"]["get"]["parameters"][0]["schema"]["enum"] == ["churn"]
 
 
 def test_not_ready_until_a_deployment_has_a_version(serve: Any, records: Any) -> None:

@@ -42,8 +42,11 @@ def test_feedback_is_stored_next_to_the_capture(serve: Any, records: Any) -> Non
         assert http.post("/models/churn/feedback", json={"request_id": rid, "label": 1}).json() == {"stored": 1}
         many = {"feedback": [{"request_id": "a", "label": 0, "row": 0}, {"request_id": "b", "label": 1}]}
         assert http.post("/models/churn/feedback", json=many).json() == {"stored": 2}
-        assert http.post("/models/churn/feedback", json={"label": 1}).status_code == 422
         assert http.post("/models/churn/feedback", content=b"nope").status_code == 400
+        for bad in ({"label": 1}, {"request_id": "a", "label": 1, "row": True}, {"request_id": "a", "label": {}},
+                    {"request_id": 7, "label": 1}, {"request_id": "a", "label": 1, "row": 2**63}):
+            response = http.post("/models/churn/feedback", json=bad)
+            assert response.status_code == 422 and "'request_id' string" in response.json()["message"], bad
     folder = Path(running.service.captures["churn"].root) / "feedback"
     frame = pd.concat([pd.read_parquet(p) for p in folder.glob("date=*/*.parquet")])
     assert set(frame["request_id"]) == {rid, "a", "b"} and set(frame.columns) >= {"request_id", "label", "timestamp"}

@@ -27,10 +27,13 @@ def test_traffic_change_is_audited_with_old_and_new_weights(serve: Any, cli: Any
     assert running.token not in json.dumps(event)
 
 
-def test_refused_traffic_change_is_not_audited(serve: Any) -> None:
+def test_refused_traffic_change_is_not_audited(serve: Any, records: Any) -> None:
     running = serve()
     with running.admin() as http:
         assert http.put("/admin/models/churn/traffic", json={"weights": {"nope": 1}}).status_code == 422
+        huge = http.put("/admin/models/churn/traffic", json={"weights": {"prod": 1e308, "staging": 1e308}})
+        assert huge.status_code == 422 and "too large" in huge.json()["message"]
+        assert http.post("/models/churn/invocations", json={"dataframe_records": records(1)}).status_code == 200
     with running.client() as http:
         assert http.put("/admin/models/churn/traffic", json={"weights": {"prod": 1}}).status_code == 401
     assert [e for e in running.project.audit() if e["action"] == "traffic"] == []
@@ -84,3 +87,13 @@ def test_a_second_replica_keeps_live_weights_unless_the_config_changed(
     assert "the config's traffic weights changed (prod=100 → prod=50 staging=50)" in caplog.text
     assert "replace the live traffic prod=80 staging=20 (set by token:local-admin)" in caplog.text
     running.wait(lambda: running.service.endpoints["churn"].weights == {"prod": 50.0, "staging": 50.0})
+
+
+def test_parse_weights_refuses_what_the_router_cannot_draw_from() -> None:
+    from conveyor.serving.errors import InvalidInput
+    from conveyor.serving.traffic import parse_weights
+
+    assert parse_weights(["prod=90", "staging=10"]) == {"prod": 90.0, "staging": 10.0}
+    for bad in (["prod=inf"], ["prod=nan"], ["prod=-1"], ["prod"]):
+        with pytest.raises(InvalidInput):
+            parse_weights(bad)

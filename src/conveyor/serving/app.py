@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -37,6 +39,7 @@ from conveyor.serving.traffic import TrafficState, TrafficStore, traffic_event
 if TYPE_CHECKING:
     from conveyor.lifecycle.audit import AuditLog
     from conveyor.project import Project
+    from conveyor.serving.signature import InputSchema
 
 log = logging.getLogger("conveyor.serving")
 
@@ -228,11 +231,16 @@ def _predict_handler(service: Service, protocol: str):  # type: ignore[no-untype
             model = dep.model
             assert model is not None  # route() only returns loaded deployments
             client_id = None
-            if protocol == "v2":
-                columns, client_id = protocols.parse_v2(body, model.schema)
-            else:
-                columns = protocols.parse_mlflow(body, headers.get("content-type", ""), model.schema)
+            content_type = headers.get("content-type", "")
+            try:
+                if protocol == "v2":
+                    columns, client_id = protocols.parse_v2(body, model.schema)
+                else:
+                    columns = protocols.parse_mlflow(body, content_type, model.schema)
+            except RecursionError:
+                raise MalformedRequest("the body nests lists too deeply") from None
             rows = model.schema.validate(columns)
+            _check_numbers(model.schema, columns, text="csv" in content_type and protocol == "mlflow")
             if rows > spec.limits.max_rows:
                 raise PayloadTooLarge(f"{rows} rows in one request; the limit is {spec.limits.max_rows}")
             shadow = endpoint.shadow_for(dep)
@@ -267,6 +275,28 @@ def _predict_handler(service: Service, protocol: str):  # type: ignore[no-untype
             return _json({"error_code": "INTERNAL_ERROR", "message": "internal error", "request_id": rid}, 500)
 
     return handler
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_numbers(schema: "InputSchema", columns: dict[str, list[Any]], *, text: bool) -> None:
+    """Numbers the signature check lets through but the model cannot take: integers past
+    int64 in integer columns and, from CSV (JSON has none), infinities like `inf` or
+    `1e999`. A 422 naming the column, instead of a model error."""
+    low, high = _INT64
+    for f in schema.fields:
+        if f.type in ("long", "integer"):
+            bad = next((row for row, v in enumerate(columns[f.name]) if type(v) is int and not low <= v <= high), None)
+        elif text and f.type in ("double", "float"):
+            bad = next((row for row, v in enumerate(columns[f.name]) if type(v) is float and math.isinf(v)), None)
+        else:
+            continue
+        if bad is not None:
+            raise InvalidInput(
+                f"{f.name} is out of range in row {bad}: {str(columns[f.name][bad])[:40]}",
+                fields=[{"field": f.name, "expected": f.type, "row": bad}],
+            )
 
 
 async def _mirror(
@@ -338,7 +368,8 @@ def _operations(app: FastAPI, service: Service) -> None:
     async def healthz() -> Response:
         return _json({"status": "ok"})
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: every deployment is loaded.")
+    @app.get("/readyz", tags=["operations"], summary="Readiness: every deployment is loaded.",
+             responses={503: _STATUS_503})
     async def readyz() -> Response:
         ready = service.ready
         body = {"ready": ready, "models": {n: e.status() for n, e in service.endpoints.items()}}
@@ -357,7 +388,7 @@ def _operations(app: FastAPI, service: Service) -> None:
     async def v2_live() -> Response:
         return _json({"live": True})
 
-    @app.get("/v2/health/ready", tags=["open inference protocol"])
+    @app.get("/v2/health/ready", tags=["open inference protocol"], responses={503: _STATUS_503})
     async def v2_ready() -> Response:
         return _json({"ready": service.ready}, 200 if service.ready else 503)
 
@@ -369,24 +400,26 @@ def _operations(app: FastAPI, service: Service) -> None:
 
 
 def _model_routes(app: FastAPI, service: Service) -> None:
-    @app.get("/v2/models/{name}", tags=["open inference protocol"], summary="Model metadata.")
+    @app.get("/v2/models/{name}", tags=["open inference protocol"], summary="Model metadata.",
+             responses=_errors(404))
     async def v2_metadata(name: str) -> Response:
         endpoint = service.endpoint(name)
-        loaded = [d for d in endpoint.deployments.values() if d.model is not None]
-        if not loaded:
+        primary = endpoint.primary()
+        if primary is None or primary.model is None:
             raise NotFound(f"model {name!r} has no deployment loaded yet")
-        primary = max(loaded, key=lambda d: endpoint.weights.get(d.name, 0.0))
+        loaded = [d for d in endpoint.deployments.values() if d.model is not None]
         versions = sorted({d.model.version for d in loaded if d.model}, key=lambda v: int(v) if v.isdigit() else 0)
-        assert primary.model is not None
         return _json(protocols.v2_metadata(name, versions, primary.model.schema,
                                            primary.model.output_kind == "classifier"))
 
-    @app.get("/v2/models/{name}/ready", tags=["open inference protocol"], summary="Model readiness.")
+    @app.get("/v2/models/{name}/ready", tags=["open inference protocol"], summary="Model readiness.",
+             responses={**_errors(404), 503: _STATUS_503})
     async def v2_model_ready(name: str) -> Response:
         endpoint = service.endpoint(name)
         return _json({"name": name, "ready": endpoint.ready}, 200 if endpoint.ready else 503)
 
-    @app.post("/models/{name}/feedback", tags=["models"], summary="Ground-truth labels by request id.")
+    @app.post("/models/{name}/feedback", tags=["models"], summary="Ground-truth labels by request id.",
+              responses=_errors(400, 401, 403, 404, 413, 422), openapi_extra=_body(_FEEDBACK))
     async def feedback(name: str, request: Request) -> Response:
         """Body: `{"request_id": "...", "label": 1}` (optionally `"row": 0`), or
         `{"feedback": [{"request_id": ..., "label": ...}, ...]}`."""
@@ -397,19 +430,31 @@ def _model_routes(app: FastAPI, service: Service) -> None:
         items = payload.get("feedback") if isinstance(payload, dict) and "feedback" in payload else [payload]
         if not isinstance(items, list) or not items:
             raise MalformedRequest("send {'request_id': ..., 'label': ...} or {'feedback': [...]}")
-        bad = [i for i, item in enumerate(items)
-               if not isinstance(item, dict) or not item.get("request_id") or "label" not in item
-               or not (item.get("row") is None or isinstance(item.get("row"), int))]
+        bad = [i for i, item in enumerate(items) if not _valid_feedback(item)]
         if bad:
-            raise InvalidInput("every feedback item needs 'request_id' and 'label' (and an integer 'row' if any)",
-                               items=bad[:10])
+            raise InvalidInput(
+                "every feedback item needs a 'request_id' string and a 'label' number, string or boolean "
+                "(and a 'row' integer >= 0 if any)", items=bad[:10],
+            )
         path = await run_in_threadpool(write_feedback, service.artifact_store, name, items)
         log.info("feedback stored", extra={"model": name, "items": len(items), "path": path})
         return _json({"stored": len(items)})
 
 
+def _valid_feedback(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    request_id, label, row = item.get("request_id"), item.get("label"), item.get("row")
+    return (
+        isinstance(request_id, str) and bool(request_id)
+        and isinstance(label, (str, int, float))  # bool is an int
+        and (row is None or (isinstance(row, int) and not isinstance(row, bool) and 0 <= row < 2**63))
+    )
+
+
 def _admin_routes(app: FastAPI, service: Service) -> None:
-    @app.get("/admin/models/{name}", tags=["admin"], summary="Deployments, versions, weights, state.")
+    @app.get("/admin/models/{name}", tags=["admin"], summary="Deployments, versions, weights, state.",
+             responses=_errors(401, 403, 404), openapi_extra=_BEARER)
     async def admin_status(name: str, request: Request) -> Response:
         service.auth.check(request.headers.get("authorization"), "deploy")
         endpoint = service.endpoint(name)
@@ -420,13 +465,14 @@ def _admin_routes(app: FastAPI, service: Service) -> None:
         status["pid"] = os.getpid()
         return _json(status)
 
-    @app.put("/admin/models/{name}/traffic", tags=["admin"], summary="Set traffic weights (all workers).")
+    @app.put("/admin/models/{name}/traffic", tags=["admin"], summary="Set traffic weights (all workers).",
+             responses=_errors(400, 401, 403, 404, 413, 422), openapi_extra={**_body(_TRAFFIC), **_BEARER})
     async def admin_traffic(name: str, request: Request) -> Response:
         """Body: `{"weights": {"prod": 90, "staging": 10}}`. New deployments load in the
         background and take traffic once warm."""
         who = service.auth.check(request.headers.get("authorization"), "deploy")
         endpoint = service.endpoint(name)
-        payload = protocols.loads(await request.body())
+        payload = protocols.loads(await _read_body(request, endpoint.spec.limits.max_body_bytes))
         weights = payload.get("weights") if isinstance(payload, dict) else None
         if not isinstance(weights, dict) or not weights:
             raise MalformedRequest("send {'weights': {'prod': 90, 'staging': 10}}")
@@ -440,14 +486,18 @@ def _admin_routes(app: FastAPI, service: Service) -> None:
                     hint=f"use a stage {endpoint.stages}, a version like v3, or one of serve.deployments",
                 )
             clean[str(key)] = float(value)
-        if sum(clean.values()) <= 0:
+        total = sum(clean.values())
+        if total <= 0:
             raise InvalidInput("at least one weight must be positive")
+        if not math.isfinite(total):
+            raise InvalidInput("the weights are too large", hint="weights are relative: use percentages, e.g. 90 and 10")
         await run_in_threadpool(_change_traffic, service, name, clean, f"token:{who}")
         endpoint.set_weights(clean)
         service.pollers[name].poke()  # load new deployments now
         return _json(endpoint.status())
 
-    @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.")
+    @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.",
+              responses=_errors(401, 403, 404), openapi_extra=_BEARER)
     async def admin_reload(name: str, request: Request) -> Response:
         service.auth.check(request.headers.get("authorization"), "deploy")
         service.endpoint(name)
@@ -466,48 +516,170 @@ def _change_traffic(service: Service, name: str, weights: dict[str, float], who:
     event = traffic_event(name, before.weights if before else None, weights, who, service.environment)
     try:
         service.audit.append(event)
-    except Exception as exc:  # the change is made: keep the record in the logs
+    except Exception as exc:  # noqa: BLE001 - the change is made: keep the record in the logs
         log.error("audit event not written: %s", exc, extra={"event": event.to_dict()})
 
 
+# --- OpenAPI -------------------------------------------------------------------------------
+
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_ERROR = {
+    "type": "object", "required": ["error_code", "message"],
+    "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"},
+                   "request_id": {"type": "string"}},
+}
+_STATUS_503 = {"description": "Not ready", "content": {JSON: {"schema": {"type": "object"}}}}
+_BEARER = {"security": [{"bearer": []}]}
+_LABEL = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}], "description": "The true label or value."}
+_FEEDBACK_ITEM = {
+    "type": "object", "required": ["request_id", "label"],
+    "properties": {"request_id": {"type": "string", "minLength": 1}, "label": _LABEL,
+                   "row": {"type": "integer", "minimum": 0, "description": "The row of a multi-row request."}},
+}
+_FEEDBACK = {"anyOf": [_FEEDBACK_ITEM, {
+    "type": "object", "required": ["feedback"],
+    "properties": {"feedback": {"type": "array", "minItems": 1, "items": _FEEDBACK_ITEM}},
+}]}
+_TRAFFIC = {
+    "type": "object", "required": ["weights"],
+    "properties": {"weights": {
+        "type": "object", "minProperties": 1, "additionalProperties": {"type": "number", "minimum": 0},
+        "description": "Deployment (a stage, vN, or one of serve.deployments) → relative weight; "
+                       "at least one positive.",
+    }},
+    "example": {"weights": {"prod": 90, "staging": 10}},
+}
+_PREDICTIONS = {"type": "object", "properties": {
+    "predictions": {"type": "array", "items": {}}, "scores": {"type": "array", "items": {"type": "number"}},
+    "deployment": {"type": "string"}, "version": {"type": "string"}, "request_id": {"type": "string"},
+}}
+_V2_OUTPUTS = {"type": "object", "properties": {
+    "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
+    "parameters": {"type": "object"}, "outputs": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "datatype": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}},
+        "data": {"type": "array"},
+    }}},
+}}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Error responses: every error has the body of `ServingError.body`."""
+    return {code: {"description": HTTPStatus(code).phrase, "content": {JSON: {"schema": _ERROR_REF}}} for code in codes}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON request body for routes that read it themselves (documented, not validated by FastAPI)."""
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": schema}}}}
+
+
+_JSON_TYPES = {"double": "number", "float": "number", "long": "integer", "integer": "integer",
+               "string": "string", "boolean": "boolean"}
+
+
+def _input_bodies(schema: "InputSchema | None") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Request bodies for the MLflow and OIP routes; with a loaded model, its signature's
+    columns and types (values may be null: missing)."""
+    fields = schema.fields if schema is not None else ()
+    names = [f.name for f in fields]
+    value = {f.name: ({"type": [_JSON_TYPES[f.type], "null"]} if f.type in _JSON_TYPES else {}) for f in fields}
+    record: dict[str, Any] = {"type": "object"}
+    if fields:
+        record.update(properties=value, required=[f.name for f in fields if f.required], additionalProperties=False)
+    split: dict[str, Any] = {"type": "object", "required": ["columns", "data"], "properties": {
+        "columns": {"type": "array", "items": {"type": "string", "enum": names} if names else {"type": "string"}},
+        "data": {"type": "array", "items": {"type": "array"}},
+    }}
+    columns: dict[str, Any] = {"type": "object"}
+    if fields:
+        columns.update(properties={n: {"type": "array", "items": v} for n, v in value.items()},
+                       required=record["required"], additionalProperties=False)
+    mlflow = {"oneOf": [
+        {"type": "object", "required": [key], "properties": {key: body, "params": {"type": "object"}}}
+        for key, body in (
+            ("dataframe_split", split), ("dataframe_records", {"type": "array", "minItems": 1, "items": record}),
+            ("instances", {"type": "array", "minItems": 1, "items": record}), ("inputs", columns),
+        )
+    ]}
+    tensor: dict[str, Any] = {
+        "type": "object", "required": ["name", "shape", "datatype", "data"],
+        "properties": {"name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}},
+                       "datatype": {"type": "string"}, "data": {"type": "array", "items": {}}},
+    }
+    if fields:
+        tensor = {"oneOf": [{
+            "type": "object", "required": ["name", "shape", "datatype", "data"],
+            "properties": {"name": {"const": f.name}, "shape": {"type": "array", "items": {"type": "integer"}},
+                           "datatype": {"const": f.v2_datatype}, "data": {"type": "array", "items": value[f.name]}},
+        } for f in fields]}
+    v2 = {"type": "object", "required": ["inputs"],
+          "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "minItems": 1, "items": tensor}}}
+    return mlflow, v2
+
+
+def _predict_operation(summary: str, body: dict[str, Any], parameters: list[dict[str, Any]], *, v2: bool) -> dict[str, Any]:
+    content: dict[str, Any] = {JSON: {"schema": body}}
+    if not v2:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return {"post": {
+        "tags": ["open inference protocol" if v2 else "models"], "summary": summary, "parameters": parameters,
+        "requestBody": {"required": True, "content": content},
+        "responses": {"200": {"description": "Predictions", "content": {JSON: {"schema": _V2_OUTPUTS if v2 else _PREDICTIONS}}},
+                      **{str(c): r for c, r in _errors(400, 401, 404, 413, 415, 422, 429, 500, 503).items()}},
+    }}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the two hot routes, which bypass FastAPI for speed."""
-    if app.openapi_schema:
-        return app.openapi_schema
+    """FastAPI's schema plus the hot routes (they bypass FastAPI for speed): model names are
+    the served ones, prediction bodies follow the loaded model's signature, errors have one
+    shape, admin routes need a bearer token. Rebuilt when the signature changes."""
     from fastapi.openapi.utils import get_openapi
 
+    service: Service = app.state.service
+    models = sorted(service.endpoints)
+    primary = service.endpoints[models[0]].primary()
+    signature = primary.model.schema if primary is not None and primary.model is not None else None
+    if app.openapi_schema and getattr(app.state, "openapi_signature", None) == signature:
+        return app.openapi_schema
+    sticky = service.endpoints[models[0]].spec.sticky_header
     schema = get_openapi(title=app.title, version="1", summary=app.summary, routes=app.routes)
-    name_param = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
     headers = [
-        {"name": "X-Conveyor-Deployment", "in": "header", "required": False, "schema": {"type": "string"},
+        {"name": DEPLOYMENT_HEADER.title(), "in": "header", "required": False, "schema": {"type": "string"},
          "description": "Send the request to this deployment (overrides routing)."},
-        {"name": "X-Conveyor-Key", "in": "header", "required": False, "schema": {"type": "string"},
+        {"name": sticky, "in": "header", "required": False, "schema": {"type": "string"},
          "description": "Sticky routing key: the same key reaches the same deployment."},
     ]
-    error = {"description": "Error", "content": {JSON: {"schema": {"type": "object"}}}}
-    errors = {str(c): error for c in (400, 413, 422, 429, 500, 503)}
-    schema["paths"]["/models/{name}/invocations"] = {"post": {
-        "tags": ["models"], "summary": "Predict (MLflow scoring protocol).",
-        "description": "JSON with one of dataframe_split, dataframe_records, instances, inputs; or text/csv.",
-        "parameters": name_param + headers,
-        "requestBody": {"required": True, "content": {
-            JSON: {"schema": {"type": "object", "properties": {
-                "dataframe_split": {"type": "object"}, "dataframe_records": {"type": "array", "items": {"type": "object"}},
-                "instances": {}, "inputs": {}, "params": {"type": "object"}}}},
-            "text/csv": {"schema": {"type": "string"}}}},
-        "responses": {"200": {"description": "Predictions", "content": {JSON: {"schema": {"type": "object", "properties": {
-            "predictions": {"type": "array", "items": {}}, "scores": {"type": "array", "items": {"type": "number"}},
-            "deployment": {"type": "string"}, "version": {"type": "string"}, "request_id": {"type": "string"}}}}}},
-            **errors},
-    }}
-    schema["paths"]["/v2/models/{name}/infer"] = {"post": {
-        "tags": ["open inference protocol"], "summary": "Inference (Open Inference Protocol v2).",
-        "parameters": name_param + headers,
-        "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object", "required": ["inputs"], "properties": {
-            "id": {"type": "string"}, "inputs": {"type": "array", "items": {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
-                "name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}},
-                "datatype": {"type": "string"}, "data": {"type": "array", "items": {}}}}}}}}}},
-        "responses": {"200": {"description": "Inference response", "content": {JSON: {"schema": {"type": "object"}}}}, **errors},
-    }}
+    mlflow_body, v2_body = _input_bodies(signature)
+    paths = schema["paths"]
+    mlflow = "Predict (MLflow scoring protocol): JSON or text/csv."
+    paths["/models/{name}/invocations"] = _predict_operation(mlflow, mlflow_body, [name, *headers], v2=False)
+    paths["/invocations"] = _predict_operation(
+        f"{mlflow} The served model ({models[0]}), for MLflow's clients.", mlflow_body, headers, v2=False,
+    )
+    v2 = "Inference (Open Inference Protocol v2)."
+    paths["/v2/models/{name}/infer"] = _predict_operation(v2, v2_body, [name, *headers], v2=True)
+    paths["/v2/models/{name}/versions/{version}/infer"] = _predict_operation(
+        f"{v2} The deployment that serves this version now.", v2_body, [name, version], v2=True,
+    )
+    for operations in paths.values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] == "name":
+                    parameter["schema"] = {"type": "string", "enum": models}
+            responses = operation.get("responses", {})
+            if "HTTPValidationError" in str(responses.get("422")):  # FastAPI's; path params never fail
+                del responses["422"]
+    components = schema.setdefault("components", {})
+    components["schemas"] = {
+        k: v for k, v in components.get("schemas", {}).items() if k not in ("HTTPValidationError", "ValidationError")
+    }
+    components["schemas"]["Error"] = _ERROR
+    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    if not service.auth.predict_open:
+        for path, operations in paths.items():
+            if "invocations" in path or path.endswith(("/infer", "/feedback")):
+                operations["post"].update(_BEARER)
     app.openapi_schema = schema
+    app.state.openapi_signature = signature
     return schema

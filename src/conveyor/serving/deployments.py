@@ -8,6 +8,7 @@ the batcher reads the reference once per batch, so every request sees one whole 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -162,6 +163,11 @@ class Endpoint:
                 f"no deployment of {self.name!r} is ready", retry_after=self.spec.limits.retry_after_s or 1
             ) from None
 
+    def primary(self) -> Deployment | None:
+        """The loaded deployment with the most weight (its signature describes the endpoint)."""
+        loaded = [d for d in self.deployments.values() if d.model is not None]
+        return max(loaded, key=lambda d: self.weights.get(d.name, 0.0)) if loaded else None
+
     def serving_version(self, version: str) -> Deployment:
         """A deployment that serves this version now (OIP `/versions/{v}/infer`)."""
         for dep in self.deployments.values():
@@ -184,6 +190,8 @@ class Endpoint:
         for name in weights:
             if not self.known_name(name):
                 self._target(name)  # raises InvalidInput with a hint
+        if not math.isfinite(sum(weights.values())):  # the router draws in [0, total)
+            raise InvalidInput(f"traffic weights {weights} are too large", hint="use percentages, e.g. 90 and 10")
         with self._lock:
             self.ensure_all(weights)
             self.weights = dict(weights)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ def parse_weights(items: list[str]) -> dict[str, float]:
             weight = float(value)
         except ValueError:
             weight = -1.0
-        if not sep or not name or weight < 0:
+        if not sep or not name or not 0 <= weight < math.inf:
             raise InvalidInput(f"{item!r} is not DEPLOYMENT=WEIGHT (e.g. prod=90)")
         weights[name.strip()] = weight
     if not weights or sum(weights.values()) <= 0:
