@@ -94,3 +94,17 @@ def test_registry_outage_keeps_serving(serve: Any, records: Any, monkeypatch: An
             assert http.post("/models/churn/invocations", json={"dataframe_records": records(1)}).status_code == 200
         assert http.get("/readyz").status_code == 200
         assert "conveyor_registry_errors_total" in http.get("/metrics").text
+
+
+def test_a_deployment_added_later_loads_without_taking_the_server_out_of_rotation(
+    serve: Any, trained_template: Any, records: Any
+) -> None:
+    slow = f"v{trained_template['slow']}"  # loading it takes SLOW_S (its warm-up call)
+    running = serve()
+    with running.admin() as admin, running.client() as http:
+        assert admin.put("/admin/models/churn/traffic", json={"weights": {"prod": 100, slow: 0}}).status_code == 200
+        states = {d["deployment"]: d["state"] for d in admin.get("/admin/models/churn").json()["deployments"]}
+        assert states[slow] == "loading"
+        assert http.get("/readyz").status_code == 200  # a canary that loads must not empty the load balancer
+        assert http.post("/models/churn/invocations", json={"dataframe_records": records(1)}).status_code == 200
+        running.wait(lambda: running.version_of(slow) == trained_template["slow"])

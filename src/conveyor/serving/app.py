@@ -368,7 +368,7 @@ def _operations(app: FastAPI, service: Service) -> None:
     async def healthz() -> Response:
         return _json({"status": "ok"})
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: every deployment is loaded.",
+    @app.get("/readyz", tags=["operations"], summary="Readiness: models loaded, traffic has somewhere to go.",
              responses={503: _STATUS_503})
     async def readyz() -> Response:
         ready = service.ready

@@ -80,6 +80,7 @@ class Endpoint:
     router: Router = field(default_factory=lambda: Router({}))
     shadow_router: Router = field(default_factory=lambda: Router({"shadow": 1.0}))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _started: bool = False  # every deployment was loaded (or failed to load) once
 
     # --- building ---------------------------------------------------------------------
 
@@ -249,12 +250,18 @@ class Endpoint:
 
     @property
     def ready(self) -> bool:
-        """Every deployment that has a version to serve has a model loaded (or failed to load
-        it, which /readyz reports), and weighted traffic has somewhere to go."""
-        for dep in self.deployments.values():
-            if dep.wanted is not None and dep.model is None and dep.failed_version != dep.wanted:
-                return False
-        return not self.router.empty
+        """Weighted traffic has somewhere to go and, at start, every deployment that has a
+        version to serve has a model loaded (or failed to load it, which /readyz reports).
+        A deployment added later (a canary) loads in the background: every worker of every
+        replica sees it at once, and none of them leaves the load balancer for it."""
+        if self.router.empty:
+            return False
+        if not self._started:
+            for dep in self.deployments.values():
+                if dep.wanted is not None and dep.model is None and dep.failed_version != dep.wanted:
+                    return False
+            self._started = True
+        return True
 
     def status(self) -> dict[str, Any]:
         return {
