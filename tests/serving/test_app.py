@@ -97,8 +97,8 @@ def test_open_inference_protocol_with_tritonclient(running: Any, records: Any) -
     [
         (b"{oops", "application/json", 400, "JSON"),
         (b'{"dataframe_records": [{"tenure_months": 1.0}]}', "application/json", 422, "monthly_charges"),
-        (b'{"dataframe_records": [{"tenure_months": "x", "monthly_charges": 1.0, "total_charges": 1.0, '
-         b'"support_calls": 1.0, "plan": "a", "region": "b", "payment_method": "c"}]}',
+        ((b'{"dataframe_records": [{"tenure_months": "x", "monthly_charges": 1.0, "total_charges": 1.0, '
+          b'"support_calls": 1.0, "plan": "a", "region": "b", "payment_method": "c"}]}'),
          "application/json", 422, "tenure_months"),
         (b"<xml/>", "application/xml", 415, "content type"),
     ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ def test_capture_is_written_in_the_monitoring_layout(serve: Any, records: Any) -
     with running.client() as http:
         ids = [http.post("/models/churn/invocations", json={"dataframe_records": records(3)}).json()["request_id"]
                for _ in range(5)]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     source = CapturedTraffic(running.service.artifact_store)
 
     def captured() -> bool:
@@ -75,7 +75,7 @@ def test_monitor_window_reads_capture_and_joins_feedback(serve: Any, records: An
             ids.append(body["request_id"])
             labels = [{"request_id": body["request_id"], "row": i, "label": int(i % 3 == 0)} for i in range(20)]
             assert http.post("/models/churn/feedback", json={"feedback": labels}).status_code == 200
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     source = CapturedTraffic(running.service.artifact_store, target="churned")
 
     def labelled() -> bool:

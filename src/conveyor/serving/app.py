@@ -30,7 +30,11 @@ from conveyor.serving.auth import Authenticator, Credential
 from conveyor.serving.capture import CaptureWriter, write_feedback
 from conveyor.serving.deployments import Deployment, Endpoint
 from conveyor.serving.errors import (
-    InvalidInput, MalformedRequest, NotFound, PayloadTooLarge, ServingError,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServingError,
 )
 from conveyor.serving.metrics import CONTENT_TYPE, Metrics
 from conveyor.serving.poller import Poller
@@ -61,7 +65,7 @@ class Service:
     metrics: Metrics
     artifact_store: str
     environment: str | None = None
-    audit: "AuditLog | None" = None  # traffic changes are audited like stage moves
+    audit: AuditLog | None = None  # traffic changes are audited like stage moves
     started: float = field(default_factory=time.time)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -77,7 +81,7 @@ class Service:
 
 
 def build_service(
-    project: "Project",
+    project: Project,
     *,
     seed: int | None = None,
     seed_traffic: bool = True,
@@ -130,7 +134,7 @@ def build_service(
     )
 
 
-def seed_weights(project: "Project", endpoint: Endpoint, traffic: TrafficStore) -> TrafficState | None:
+def seed_weights(project: Project, endpoint: Endpoint, traffic: TrafficStore) -> TrafficState | None:
     """The config's weights at start, unless the live weights descend from the same config
     (`TrafficStore.seed`). None: the registry is down and the live weights are kept."""
     try:
@@ -269,7 +273,7 @@ def _predict_handler(service: Service, protocol: str):  # type: ignore[no-untype
             metrics.request(name if endpoint else "-", dep_name, exc.status,
                             time.perf_counter() - started if exc.status >= 500 else None)
             return _error(exc, rid, dep_name)
-        except Exception as exc:  # noqa: BLE001 - never a stack trace to the client
+        except Exception as exc:  # never a stack trace to the client
             log.error("request failed", exc_info=exc, extra={"request_id": rid, "model": name})
             metrics.request(name if endpoint else "-", dep_name, 500, time.perf_counter() - started)
             return _json({"error_code": "INTERNAL_ERROR", "message": "internal error", "request_id": rid}, 500)
@@ -280,7 +284,7 @@ def _predict_handler(service: Service, protocol: str):  # type: ignore[no-untype
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def _check_numbers(schema: "InputSchema", columns: dict[str, list[Any]], *, text: bool) -> None:
+def _check_numbers(schema: InputSchema, columns: dict[str, list[Any]], *, text: bool) -> None:
     """Numbers the signature check lets through but the model cannot take: integers past
     int64 in integer columns and, from CSV (JSON has none), infinities like `inf` or
     `1e999`. A 422 naming the column, instead of a model error."""
@@ -576,7 +580,7 @@ _JSON_TYPES = {"double": "number", "float": "number", "long": "integer", "intege
                "string": "string", "boolean": "boolean"}
 
 
-def _input_bodies(schema: "InputSchema | None") -> tuple[dict[str, Any], dict[str, Any]]:
+def _input_bodies(schema: InputSchema | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Request bodies for the MLflow and OIP routes; with a loaded model, its signature's
     columns and types (values may be null: missing)."""
     fields = schema.fields if schema is not None else ()

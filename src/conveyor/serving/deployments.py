@@ -71,9 +71,9 @@ class Endpoint:
     """Everything the request path needs for one model, all swappable by reference."""
 
     name: str
-    spec: "ServeSpec"
+    spec: ServeSpec
     stages: list[str]
-    metrics: "Metrics"
+    metrics: Metrics
     seed: int | None = None
     deployments: dict[str, Deployment] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)

@@ -36,11 +36,11 @@ class ServeOptions:
     access_log: bool = False
 
 
-def state_dir(project: "Project") -> Path:
+def state_dir(project: Project) -> Path:
     return project.path / ".conveyor" / STATE_SUBDIR
 
 
-def options_for(project: "Project", host: str | None, port: int | None, workers: int | None) -> ServeOptions:
+def options_for(project: Project, host: str | None, port: int | None, workers: int | None) -> ServeOptions:
     spec = project.config.serve
     return ServeOptions(
         host=host or spec.host,
@@ -49,7 +49,7 @@ def options_for(project: "Project", host: str | None, port: int | None, workers:
     )
 
 
-def prepare(project: "Project", poll_s: float | None = None) -> str | None:
+def prepare(project: Project, poll_s: float | None = None) -> str | None:
     """Parent-side setup shared by every worker; returns the local admin token if one was made."""
     from conveyor.serving.app import seed_weights
     from conveyor.serving.auth import local_admin_token
@@ -72,7 +72,7 @@ def prepare(project: "Project", poll_s: float | None = None) -> str | None:
     return token
 
 
-def worker_app() -> "FastAPI":
+def worker_app() -> FastAPI:
     """uvicorn factory: one per worker process, configured by the parent's environment."""
     from conveyor.project import Project
     from conveyor.serving.app import build_service, create_app
@@ -90,7 +90,7 @@ def worker_app() -> "FastAPI":
     return create_app(service)
 
 
-def run(project: "Project", options: ServeOptions, poll_s: float | None = None) -> None:
+def run(project: Project, options: ServeOptions, poll_s: float | None = None) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish first (graceful shutdown)."""
     import uvicorn
 
