@@ -166,7 +166,9 @@ class InputSource:
                 with fs.open(path, "rb") as handle:
                     reader = pq.ParquetFile(handle, buffer_size=READ_BUFFER)
                     names = None if columns is None else list(columns)
-                    for batch in reader.iter_batches(batch_size, [g.index for g in in_file], names):
+                    # one thread: each worker process is one core's worth of work already
+                    batches = reader.iter_batches(batch_size, [g.index for g in in_file], names, use_threads=False)
+                    for batch in batches:
                         low, high = max(start - position, 0), min(stop - position, batch.num_rows)
                         position += batch.num_rows
                         if high > low:

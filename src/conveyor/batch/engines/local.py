@@ -68,9 +68,7 @@ class LocalEngine:
         if parts is not None:
             count = min(count, parts)
         if count > 1 and self._pool is None:
-            self._pool, self._pool_size = self._new_pool(count), count
-            for _ in range(count):  # one task per worker: the pool starts them all now
-                self._pool.submit(warm_up)
+            self._pool, self._pool_size = self._start_workers(count), count
 
     def close(self) -> None:
         if self._pool is not None:
@@ -81,6 +79,13 @@ class LocalEngine:
     @staticmethod
     def _new_pool(workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def _start_workers(self, count: int) -> ProcessPoolExecutor:
+        """A pool with all ``count`` workers started now (one warm-up task each)."""
+        pool = self._new_pool(count)
+        for _ in range(count):  # the pool starts a process per task while none is idle
+            pool.submit(warm_up)
+        return pool
 
     def run(self, plan: RunPlan) -> list[PartResult]:
         groups = plan.source.row_groups()
@@ -162,7 +167,7 @@ class LocalEngine:
         if self._pool is not None:  # started by prepare()
             pool, self.workers_used, self._pool = self._pool, self._pool_size, None
         else:
-            pool = self._new_pool(workers)
+            pool = self._start_workers(workers)
         path = self._payload_file = write_payload(plan.model_payload)
         return pool, lambda ex, *args: ex.submit(in_process, plan.spec, path, *args)
 
