@@ -438,9 +438,19 @@ def numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
 
 def category_counts(series: "pd.Series") -> dict[str, int]:
     """Counts per category as strings; counting first and converting the few keys after is
-    much faster than converting every value."""
+    much faster than converting every value. Arrow-backed strings are counted by Arrow."""
+    if hasattr(series.array, "__arrow_array__") and str(series.dtype).startswith(("str", "string")):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        counted = pc.value_counts(pa.array(series.array))
+        pairs: Any = zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist())
+    else:
+        pairs = series.value_counts(dropna=True, sort=False).items()
     out: dict[str, int] = {}
-    for key, value in series.value_counts(dropna=True, sort=False).items():
+    for key, value in pairs:
+        if key is None or (isinstance(key, float) and key != key):
+            continue
         name = str(key)
         out[name] = out.get(name, 0) + int(value)
     return out
