@@ -1,7 +1,8 @@
 """Dynamic micro-batching: concurrent requests to one deployment share one model call.
 
 By default a batch is whatever is already queued when the model becomes free (no added
-wait). The queue is bounded: past it, `submit` raises Overloaded at once (429) instead
+wait). Models with a numpy inference plan predict on the event loop (microseconds per row);
+any other model predicts in the deployment's own thread, so a slow one never blocks the loop. The queue is bounded: past it, `submit` raises Overloaded at once (429) instead
 of letting memory grow; requests that waited longer than the timeout get 503.
 """
 
@@ -126,7 +127,10 @@ class Batcher:
                         _fail(item, NotReady(f"deployment {self.name!r} has no model loaded"))
                     continue
                 try:
-                    outputs = await loop.run_in_executor(self._executor, _predict_each, model, batch)
+                    if model.inline:
+                        outputs = _predict_each(model, batch)
+                    else:
+                        outputs = await loop.run_in_executor(self._executor, _predict_each, model, batch)
                 except Exception as exc:  # noqa: BLE001 - never let the loop die
                     log.exception("batch failed on %s", self.name)
                     outputs = [exc] * len(batch)

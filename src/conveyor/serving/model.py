@@ -65,6 +65,12 @@ class LoadedModel:
             )
 
     @property
+    def inline(self) -> bool:
+        """Whether a batch is cheap and bounded enough to predict on the event loop itself:
+        a plan with a numpy head costs microseconds per row, less than a thread hand-off."""
+        return self.plan is not None and not self.plan.needs_sklearn
+
+    @property
     def output_kind(self) -> str:
         return "classifier" if self._proba else "values"
 
