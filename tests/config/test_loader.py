@@ -139,3 +139,14 @@ def test_default_value_syntax(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_env_variable_selects_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVEYOR_ENV", "dev")
     assert load_config(write(tmp_path, VALID)).env_name == "dev"
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [("{prod: .inf}", "finite number"), ("{prod: 1.0e308, staging: 1.0e308}", "overflows"),
+     ("{prod: -1}", "finite number")],
+)
+def test_traffic_weights_must_be_finite(tmp_path: Path, weights: str, expected: str) -> None:
+    error = error_for(tmp_path, VALID + f"serve:\n  traffic: {weights}\n")
+    assert error.field is not None and error.field.startswith("serve.traffic")
+    assert expected in error.message

@@ -141,7 +141,8 @@ def audit(
     for e in events:
         table.add_row(
             e["at"][:19], e["who"], e["action"], e["stage"], str(e["from_version"] or "-"),
-            str(e["to_version"]), "yes" if e["forced"] else "", e.get("reason") or "",
+            "-" if e["to_version"] is None else str(e["to_version"]), "yes" if e["forced"] else "",
+            e.get("reason") or "",
         )
     console.print(table)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -301,12 +302,15 @@ class ServeSpec(Strict):
     @classmethod
     def _weights(cls, value: dict[str, float]) -> dict[str, float]:
         for name, weight in value.items():
-            if weight < 0:
-                raise ValueError(f"traffic weight of {name!r} is negative")
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"traffic weight of {name!r} must be a finite number >= 0, not {weight}")
             if not re.match(DEPLOYMENT_PATTERN, name):
                 raise ValueError(f"{name!r} is not a valid deployment name")
-        if value and sum(value.values()) <= 0:
+        total = sum(value.values())
+        if value and total <= 0:
             raise ValueError("traffic weights must not all be zero")
+        if not math.isfinite(total):
+            raise ValueError("traffic weights are too large: their sum overflows (use e.g. 90 and 10)")
         return value
 
 
