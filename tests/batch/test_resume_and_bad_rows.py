@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +50,9 @@ def test_failed_run_leaves_nothing_complete_and_resume_finishes(trained, new_bat
     frame = pd.read_parquet(new_batch)
     assert scored["customer_id"].tolist() == frame["customer_id"].tolist()
     assert scored["prediction"].tolist() == expected(frame)["prediction"].tolist()
+    # the merged profile covers the parts of both runs: staged profiles survive the failure
+    assert result.manifest.profiles == {"path": "_profile.json", "rows": 2500, "parts": 5}
+    assert json.loads((out / "_profile.json").read_text())["rows"] == 2500
 
     again = predict(trained.project, "churn@prod", str(new_batch), str(out), batch_size=500, resume=True)
     assert again.already_committed and again.manifest.rows_out == 2500
