@@ -74,3 +74,36 @@ def test_profiles_with_different_schemas_do_not_merge(frame_factory):
         merge(a, b)
     with pytest.raises(ProfileMismatchError):
         merge_all([])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conveyor.monitoring.profile import _bin_index, _searched_bins, fit_edges  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1e-6, 1.0, 1e3, 1e9]),
+    discrete=st.booleans(),
+    bins=st.integers(8, 60),
+)
+def test_lookup_table_bins_equal_the_binary_search(seed: int, scale: float, discrete: bool, bins: int) -> None:
+    """The table path must give exactly the bins of a search, including values on edges,
+    outside the range, NaN and infinities."""
+    rng = np.random.default_rng(seed)
+    train = rng.normal(size=5000) * scale
+    if discrete:
+        train = np.round(train / scale * 3) * scale
+    edges = fit_edges(train, bins)
+    if len(edges) < 2:
+        return
+    values = np.concatenate([
+        rng.normal(size=6000) * scale * 1.5,
+        np.asarray(edges),  # exactly on every edge
+        np.nextafter(np.asarray(edges), np.inf), np.nextafter(np.asarray(edges), -np.inf),
+        [np.nan, np.inf, -np.inf],
+    ])
+    rng.shuffle(values)
+    assert np.array_equal(_bin_index(values, edges), _searched_bins(values, np.asarray(edges)))

@@ -66,8 +66,7 @@ class Pipeline:
         frame = frame.reset_index(drop=True)
         if self.preprocess is not None:
             frame = _call_hook(self.preprocess, "batch.preprocess", frame).reset_index(drop=True)
-        features, reasons = validate_rows(frame, self.columns)
-        bad = (reasons != "").to_numpy()
+        features, reasons, bad = validate_rows(frame, self.columns)
         self._check_policy(reasons, bad, first_row)
         scored, failures = self._score(features[~bad] if bad.any() else features)
         if failures:

@@ -9,6 +9,7 @@ from conveyor.batch.errors import SchemaMismatchError
 from conveyor.batch.model import InputColumn
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -49,28 +50,32 @@ def check_schema(schema: "pa.Schema", columns: Sequence[InputColumn], source: st
 
 def validate_rows(
     frame: "pd.DataFrame", columns: Sequence[InputColumn]
-) -> tuple["pd.DataFrame", "pd.Series"]:
-    """The model's input frame (numbers coerced) and, per row, the first reason it is bad ('' if fine)."""
+) -> tuple["pd.DataFrame", "pd.Series", "np.ndarray"]:
+    """The model's input frame (numbers coerced), per row the first reason it is bad ('' if
+    fine), and the mask of bad rows."""
     import numpy as np
     import pandas as pd
 
     reasons = np.full(len(frame), "", dtype=object)
+    bad_rows = np.zeros(len(frame), dtype=bool)
     data = {}
     for column in columns:
         if column.name not in frame.columns:
             if column.required:
-                reasons[reasons == ""] = f"{column.name}: column missing"
+                reasons[~bad_rows] = f"{column.name}: column missing"
+                bad_rows[:] = True
             continue
         values = frame[column.name]
         if column.numeric and not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
             coerced = pd.to_numeric(values, errors="coerce")
             bad = (values.notna() & coerced.isna()).to_numpy()
             if bad.any():
-                fresh = bad & (reasons == "")
+                fresh = bad & ~bad_rows
                 reasons[fresh] = [
                     f"{column.name}: {value!r} is not a number" for value in values.to_numpy()[fresh]
                 ]
+                bad_rows |= bad
             values = coerced.astype("float64")
         data[column.name] = values
     features = pd.DataFrame(data, index=frame.index)
-    return features, pd.Series(reasons, index=frame.index, dtype=object)
+    return features, pd.Series(reasons, index=frame.index, dtype=object), bad_rows
