@@ -2,7 +2,16 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from conveyor.monitoring.performance import PageHinkley, evaluate_performance
+import pytest
+
+from conveyor.lifecycle.metrics import evaluate_model
+from conveyor.monitoring.performance import (
+    ModelOutputs,
+    PageHinkley,
+    evaluate_outputs,
+    evaluate_performance,
+    score_outputs,
+)
 
 
 def test_page_hinkley_alarms_on_an_error_increase_and_not_on_a_stable_stream():
@@ -46,3 +55,22 @@ def test_too_few_labels_and_single_class_say_so():
     assert few.degraded is None and "at least 30" in few.messages[0]
     one_class = evaluate_performance(model, X[:100], pd.Series([1] * 100), "classification", {"roc_auc": 0.9})
     assert one_class.degraded is None and one_class.messages
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_precomputed_outputs_give_the_metrics_of_scoring_the_model(classes):
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
+    y = pd.Series(np.digitize(X["a"] + rng.normal(0, 0.7, 600), [-0.5, 0.5][: classes - 1]))
+    model = LogisticRegression().fit(X, y)
+    y_new = y.astype(float)
+    y_new[::7] = np.nan  # unlabelled rows are left out of both
+    direct = evaluate_performance(model, X, y_new, "classification", {"accuracy": 0.8})
+    outputs = score_outputs(model, X, "classification")
+    if classes == 2:  # the positive-class score alone, as monitoring keeps it
+        outputs = ModelOutputs(outputs.predictions, outputs.scores[:, 1], outputs.classes)
+    precomputed = evaluate_outputs(outputs, y_new, "classification", {"accuracy": 0.8})
+    labelled = y_new.notna().to_numpy()
+    assert direct.metrics == evaluate_model(model, X[labelled], y_new[labelled], "classification")
+    assert precomputed.metrics == pytest.approx(direct.metrics, abs=1e-12)
+    assert precomputed.detector == direct.detector and precomputed.rows == direct.rows

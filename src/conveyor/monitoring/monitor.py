@@ -16,10 +16,18 @@ from conveyor.lifecycle import tags
 from conveyor.monitoring import triggers
 from conveyor.monitoring.baseline import load_baseline, model_outputs, recompute_baseline
 from conveyor.monitoring.capture import CAPTURE_METADATA, CapturedTraffic, parse_window
-from conveyor.monitoring.drift import DriftResult, DriftSettings, compare
+from conveyor.monitoring.drift import DriftResult, DriftSettings, _exact_test_decides, compare
 from conveyor.monitoring.errors import BaselineMissingError, MonitorDataError
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
-from conveyor.monitoring.performance import PerformanceResult, evaluate_performance
+from conveyor.monitoring.merge import merge
+from conveyor.monitoring.parquet import ParquetSource
+from conveyor.monitoring.performance import (
+    ModelOutputs,
+    OutputSource,
+    PerformanceResult,
+    evaluate_outputs,
+    score_outputs,
+)
 from conveyor.monitoring.profile import PREDICTION, SCORE, DatasetProfile, Profiler
 from conveyor.monitoring.report import render_html
 
@@ -35,6 +43,8 @@ REPORT_ARTIFACT = "monitoring/report.html"
 PROFILE_ARTIFACT = "monitoring/profile.json"
 MONITORED_VERSION = "conveyor.monitor.version"
 DRIFT_TAG = "conveyor.drift"
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CHUNK_ROWS = 262_144  # rows per record batch when --data Parquet is streamed
 
 
 @dataclass
@@ -116,7 +126,7 @@ def run_monitor(
         version, stage = resolve_version(project, name, version, spec.stage)
         run_id = project.registry.version(name, version).run_id
     with step("read current data"):
-        frame, window_info = _read_current(project, name, data, window or (None if data else spec.window), end)
+        data_in, window_info = _read_current(project, name, data, window or (None if data else spec.window), end)
     with step("load model and baseline"):
         loaded_model = _load_model(name, version, messages)
         baseline = load_baseline(client, run_id) if run_id else None
@@ -132,37 +142,27 @@ def run_monitor(
             except BaselineMissingError as exc:
                 messages.append(f"{exc.message} — drift cannot be measured; {exc.hint}")
     cfg = project.config
-    rows = int(len(frame))
+    if isinstance(data_in, ParquetSource) and baseline is None:
+        data_in = read_data(data, project.path)  # no schema to stream with: the standalone profile fits on all rows
+    rows = data_in.rows if isinstance(data_in, ParquetSource) else int(len(data_in))
     if rows == 0:
         messages.append("the window is empty (0 rows): nothing to compare")
     elif rows < settings.min_rows:
         messages.append(f"only {rows} rows; at least {settings.min_rows} are needed for a verdict")
 
     with step("profile and compare"):
-        current_frame, predictions = _with_outputs(frame, cfg, loaded_model, messages)
-        if baseline is not None:
-            current = Profiler.from_schema(baseline.schema).profile(current_frame)
-            known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, *CAPTURE_METADATA}
-            current.unexpected = [c for c in current.unexpected if c not in known]
-            drift: DriftResult | None = compare(baseline, current, settings, raw=current_frame)
-            messages += drift.messages
+        if isinstance(data_in, ParquetSource):
+            assert baseline is not None
+            checked = _stream_pass(data_in, baseline, cfg, loaded_model, settings, messages)
         else:
-            current = _standalone_profile(current_frame, cfg)
-            drift = None
+            checked = _frame_pass(data_in, baseline, cfg, loaded_model, settings, messages)
+        current, drift = checked.current, checked.drift
     with step("performance and fairness"):
         baseline_metrics = baseline.metrics if baseline is not None else (
             dict(client.get_run(run_id).data.metrics) if run_id else {}
         )
-        performance = None
-        if cfg.target in frame.columns and loaded_model is not None and frame[cfg.target].notna().any():
-            inputs = [c for c in cfg.features.inputs if c in frame.columns]
-            if len(inputs) == len(cfg.features.inputs):
-                performance = evaluate_performance(
-                    loaded_model, frame[inputs], frame[cfg.target], cfg.task, baseline_metrics,
-                    metric=spec.performance.metric, tolerance=spec.performance.tolerance,
-                    min_rows=settings.min_rows,
-                )
-        fairness = _fairness(frame, cfg, predictions, spec.fairness, settings.min_rows, messages)
+        performance = _performance(checked, cfg, spec.performance, baseline_metrics, settings.min_rows)
+        fairness = _fairness(checked.frame, cfg, checked.predictions, spec.fairness, settings.min_rows, messages)
 
     result = MonitorResult(name, version, stage, "", rows, window_info, drift, performance, fairness,
                            messages=messages)
@@ -237,36 +237,53 @@ def resolve_version(
 
 def read_data(path: str | Path, project_dir: Path) -> "pd.DataFrame":
     """A CSV or Parquet file (local path or fsspec URL) as a frame."""
-    import fsspec
     import pandas as pd
 
-    from conveyor.lifecycle.data import resolve_source
-
-    source = resolve_source(str(path), Path.cwd() if Path(str(path)).exists() else project_dir)
+    fs, location, source = _locate(path, project_dir)
     lowered = source.lower()
     try:
-        fs, location = fsspec.core.url_to_fs(source)
-        if not fs.exists(location):
-            raise MonitorDataError(f"data to monitor not found: {source}")
         with fs.open(location, "rb") as handle:
-            if lowered.endswith((".parquet", ".pq")):
+            if lowered.endswith(PARQUET_SUFFIXES):
                 return pd.read_parquet(handle)
             if lowered.endswith((".csv", ".csv.gz", ".txt")):
                 return pd.read_csv(handle)
-    except MonitorDataError:
-        raise
     except Exception as exc:  # noqa: BLE001 - reader errors vary by format
         raise MonitorDataError(f"cannot read {source}: {exc}") from None
     raise MonitorDataError(f"cannot tell the format of {source}", hint="name it .csv or .parquet")
 
 
+def open_data(path: str | Path, project_dir: Path) -> "ParquetSource | pd.DataFrame":
+    """A Parquet file opened for streaming (footer read, no rows); any other file as a frame."""
+    fs, location, source = _locate(path, project_dir)
+    if source.lower().endswith(PARQUET_SUFFIXES):
+        return ParquetSource.open(fs, location, source)
+    return read_data(path, project_dir)
+
+
+def _locate(path: str | Path, project_dir: Path) -> tuple[Any, str, str]:
+    """The filesystem, location and resolved name of an existing data file."""
+    import fsspec
+
+    from conveyor.lifecycle.data import resolve_source
+
+    source = resolve_source(str(path), Path.cwd() if Path(str(path)).exists() else project_dir)
+    try:
+        fs, location = fsspec.core.url_to_fs(source)
+        found = fs.exists(location)
+    except Exception as exc:  # noqa: BLE001 - unknown protocol, unreachable store
+        raise MonitorDataError(f"cannot read {source}: {exc}") from None
+    if not found:
+        raise MonitorDataError(f"data to monitor not found: {source}")
+    return fs, location, source
+
+
 def _read_current(
     project: "Project", name: str, data: str | Path | None, window: str | None, end: datetime
-) -> tuple["pd.DataFrame", dict[str, Any]]:
+) -> tuple["ParquetSource | pd.DataFrame", dict[str, Any]]:
     if data is not None and window is not None:
         raise MonitorDataError("use either --data or --window, not both")
     if data is not None:
-        return read_data(data, project.path), {"source": str(data), "start": None, "end": end.isoformat()}
+        return open_data(data, project.path), {"source": str(data), "start": None, "end": end.isoformat()}
     if window is None:
         raise MonitorDataError(
             "nothing to monitor: pass --data PATH or --window 24h",
@@ -315,13 +332,229 @@ def _with_outputs(
     try:
         outputs = model_outputs(model, frame[inputs], cfg.task)
     except Exception as exc:  # noqa: BLE001 - e.g. strings where numbers were trained
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        messages.append(f"the model cannot score the data ({type(exc).__name__}: {first}); "
-                        "prediction drift, performance and fairness are skipped")
+        messages.append(_score_failure(exc))
         return current, None
     for column, values in outputs.items():
         current[column] = values
     return current, outputs[PREDICTION]
+
+
+def _score_failure(exc: Exception) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (f"the model cannot score the data ({type(exc).__name__}: {first}); "
+            "prediction drift, performance and fairness are skipped")
+
+
+@dataclass
+class _Checked:
+    """One pass over the current data: the profile and drift, and what performance and
+    fairness need (``frame`` holds at least the target and sensitive columns)."""
+
+    current: DatasetProfile
+    drift: DriftResult | None
+    frame: "pd.DataFrame"
+    predictions: np.ndarray | None
+    outputs: OutputSource | None
+
+
+def _frame_pass(
+    frame: "pd.DataFrame", baseline: DatasetProfile | None, cfg: Any, model: Any,
+    settings: DriftSettings, messages: list[str],
+) -> _Checked:
+    """Profile and compare a frame held whole."""
+    current_frame, predictions = _with_outputs(frame, cfg, model, messages)
+    drift = None
+    if baseline is not None:
+        current = Profiler.from_schema(baseline.schema).profile(current_frame)
+        current.unexpected = _unknown(current.unexpected, baseline, cfg)
+        drift = compare(baseline, current, settings, raw=current_frame)
+        messages += drift.messages
+    else:
+        current = _standalone_profile(current_frame, cfg)
+    outputs = None
+    inputs = cfg.features.inputs
+    if model is not None and all(c in frame.columns for c in inputs):
+        outputs = _scorer(model, frame[inputs], cfg.task)
+    return _Checked(current, drift, frame, predictions, outputs)
+
+
+def _scorer(model: Any, X: "pd.DataFrame", task: str) -> OutputSource:
+    return lambda labelled: score_outputs(model, X[labelled], task)
+
+
+def _failed(exc: Exception) -> OutputSource:
+    def outputs(labelled: np.ndarray) -> ModelOutputs:
+        raise exc
+
+    return outputs
+
+
+def _unknown(columns: list[str], baseline: DatasetProfile, cfg: Any) -> list[str]:
+    """Columns neither profiled nor known to the project (training columns, sensitive, capture)."""
+    known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, *CAPTURE_METADATA}
+    return [c for c in columns if c not in known]
+
+
+def _stream_pass(
+    source: ParquetSource, baseline: DatasetProfile, cfg: Any, model: Any,
+    settings: DriftSettings, messages: list[str],
+) -> _Checked:
+    """Profile and compare a Parquet file chunk by chunk (see :class:`_Stream`); the result
+    equals :func:`_frame_pass` on the whole file."""
+    import pandas as pd
+
+    captured = PREDICTION in source.columns
+    scoring = _can_score(source, cfg, model, captured, messages)
+    kept = [c for c in [cfg.target, *cfg.features.sensitive, PREDICTION] if c in source.columns]
+    wanted = [c for c in source.columns if c in {*baseline.schema, *cfg.features.inputs, *kept}]
+    stream = _Stream(Profiler.from_schema(baseline.schema), _RawNumbers(baseline, settings))
+    for chunk in source.frames(wanted, CHUNK_ROWS):
+        if scoring and stream.error is None and len(chunk):
+            stream.score(chunk, model, cfg, add=not captured)
+        stream.add(chunk, kept)
+    current = stream.profile
+    assert current is not None  # frames() yields at least one frame
+    if stream.error is not None and not captured:
+        messages.append(_score_failure(stream.error))
+        _drop_outputs(current)
+    added = [] if stream.error is not None else stream.added
+    current.unexpected = _unknown(
+        [c for c in [*source.columns, *added] if c not in baseline.schema], baseline, cfg
+    )
+    drift = compare(baseline, current, settings, raw=stream.raw.frame())
+    messages += drift.messages
+    frame = pd.concat(stream.frames, ignore_index=True)
+    predictions, outputs = stream.results(frame, captured)
+    return _Checked(current, drift, frame, predictions, outputs)
+
+
+def _can_score(source: ParquetSource, cfg: Any, model: Any, captured: bool, messages: list[str]) -> bool:
+    """Whether to score the chunks: for prediction drift and fairness when no predictions were
+    captured, and for performance when the file is labelled."""
+    if model is None or source.rows == 0:
+        return False
+    lacking = [c for c in cfg.features.inputs if c not in source.columns]
+    if lacking:
+        if not captured:
+            messages.append(f"the model cannot score the data: input column(s) {lacking} are missing")
+        return False
+    return not captured or cfg.target in source.columns
+
+
+@dataclass
+class _Stream:
+    """What a pass over the chunks keeps: the merged profile, the raw numbers the exact tests
+    may need, the kept columns and the model's outputs per chunk."""
+
+    profiler: Profiler
+    raw: "_RawNumbers"
+    profile: DatasetProfile | None = None
+    frames: list["pd.DataFrame"] = field(default_factory=list)
+    outputs: list[ModelOutputs] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    error: Exception | None = None
+
+    def score(self, chunk: "pd.DataFrame", model: Any, cfg: Any, *, add: bool) -> None:
+        """Score the chunk; with ``add``, put the prediction columns in it (to be profiled)."""
+        try:
+            columns, outputs = _chunk_outputs(model, chunk[cfg.features.inputs], cfg.task)
+        except Exception as exc:  # noqa: BLE001 - e.g. strings where numbers were trained
+            self.error = exc
+            return
+        self.outputs.append(outputs)
+        if add:
+            for column, values in columns.items():
+                chunk[column] = values
+            self.added = list(columns)
+
+    def add(self, chunk: "pd.DataFrame", kept: list[str]) -> None:
+        part = self.profiler.profile(chunk)
+        self.profile = part if self.profile is None else merge(self.profile, part)
+        self.raw.add(chunk, self.profile)
+        self.frames.append(chunk[kept])
+
+    def results(self, frame: "pd.DataFrame", captured: bool) -> tuple[np.ndarray | None, OutputSource | None]:
+        """The predictions fairness judges and the outputs performance judges."""
+        captured_predictions = frame[PREDICTION].to_numpy() if captured else None
+        if self.error is not None:
+            return captured_predictions, _failed(self.error)
+        if not self.outputs:
+            return captured_predictions, None
+        joined = ModelOutputs(
+            np.concatenate([o.predictions for o in self.outputs]),
+            None if self.outputs[0].scores is None else np.concatenate([o.scores for o in self.outputs]),
+            self.outputs[0].classes,
+        )
+        return (captured_predictions if captured else joined.predictions), joined
+
+
+class _RawNumbers:
+    """The finite current values of each numeric baseline column, kept only while the exact
+    small-sample test may still use them (so at most ``small_sample`` values a column, except
+    for a tiny reference with ``--method evidently``)."""
+
+    def __init__(self, baseline: DatasetProfile, settings: DriftSettings) -> None:
+        self.baseline, self.settings = baseline, settings
+        self.parts: dict[str, list[np.ndarray]] = {
+            n: [] for n, c in baseline.schema.items() if c.kind == "numeric" and n in baseline.columns
+        }
+
+    def add(self, chunk: "pd.DataFrame", current: DatasetProfile) -> None:
+        for name in list(self.parts):
+            cur = current.columns.get(name)
+            if name not in chunk.columns or cur is None:
+                continue
+            if not _exact_test_decides(self.settings, self.baseline.columns[name], cur):  # type: ignore[arg-type]
+                del self.parts[name]  # the count only grows: the test will not decide later
+                continue
+            self.parts[name].append(_finite(chunk[name]))
+
+    def frame(self) -> "pd.DataFrame | None":
+        import pandas as pd
+
+        if not self.parts:
+            return None
+        return pd.DataFrame({
+            n: pd.Series(np.concatenate(p) if p else np.empty(0)) for n, p in self.parts.items()
+        })
+
+
+def _finite(series: "pd.Series") -> np.ndarray:
+    """The finite numbers of a column, as drift's exact tests read them."""
+    import pandas as pd
+
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return values[np.isfinite(values)]
+
+
+def _chunk_outputs(model: Any, X: "pd.DataFrame", task: str) -> tuple[dict[str, np.ndarray], ModelOutputs]:
+    """The prediction columns to profile and the outputs performance needs (the positive-class
+    score of a binary classifier, else every class's probability)."""
+    columns = model_outputs(model, X, task)
+    scores = columns.get(SCORE)
+    if scores is None and task == "classification" and hasattr(model, "predict_proba"):
+        scores = np.asarray(model.predict_proba(X))
+    classes = getattr(model, "classes_", None)
+    return columns, ModelOutputs(columns[PREDICTION], scores, None if classes is None else list(classes))
+
+
+def _drop_outputs(profile: DatasetProfile) -> None:
+    """Forget the prediction columns of chunks scored before scoring failed."""
+    for column in (PREDICTION, SCORE):
+        profile.columns.pop(column, None)
+    profile.absent = [n for n in profile.schema if n not in profile.columns]
+
+
+def _performance(
+    checked: _Checked, cfg: Any, spec: Any, baseline_metrics: dict[str, float], min_rows: int
+) -> PerformanceResult | None:
+    frame = checked.frame
+    if checked.outputs is None or cfg.target not in frame.columns or not frame[cfg.target].notna().any():
+        return None
+    return evaluate_outputs(
+        checked.outputs, frame[cfg.target], cfg.task, baseline_metrics,
+        metric=spec.metric, tolerance=spec.tolerance, min_rows=min_rows,
+    )
 
 
 def _standalone_profile(frame: "pd.DataFrame", cfg: Any) -> DatasetProfile:

@@ -15,8 +15,9 @@ frame path's meaning.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,10 +39,61 @@ from conveyor.monitoring.profile import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
 DEFAULT_BATCH_ROWS = 262_144
+
+
+@dataclass
+class ParquetSource:
+    """A Parquet file (local path or fsspec URL) to read in record batches: its data columns
+    and row count come from the footer, so opening it reads no rows."""
+
+    source: str
+    fs: Any
+    location: str
+    columns: list[str]
+    rows: int
+
+    @classmethod
+    def open(cls, fs: Any, location: str, source: str) -> "ParquetSource":
+        """Read the footer; a file that is not Parquet is a MonitorDataError."""
+        import pyarrow.parquet as pq
+
+        try:
+            with fs.open(location, "rb") as handle:
+                file = pq.ParquetFile(handle)
+                return cls(source, fs, location, data_columns(file), int(file.metadata.num_rows))
+        except Exception as exc:  # noqa: BLE001 - pyarrow's errors vary by corruption
+            raise MonitorDataError(f"cannot read {source}: {exc}") from None
+
+    def frames(self, columns: list[str], batch_rows: int) -> Iterator["pd.DataFrame"]:
+        """``columns`` as frames of at most ``batch_rows`` rows (one empty frame for no rows)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            with self.fs.open(self.location, "rb") as handle:
+                file = pq.ParquetFile(handle, pre_buffer=False)
+                schema = file.schema_arrow
+                empty = True
+                for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
+                    empty = False
+                    yield pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata).to_pandas()
+                if empty:
+                    yield pa.Table.from_batches([], schema=_select(schema, columns)).to_pandas()
+        except MonitorDataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a corrupt row group shows only when read
+            raise MonitorDataError(f"cannot read {self.source}: {exc}") from None
+
+
+def _select(schema: "pa.Schema", columns: list[str]) -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.schema([schema.field(n) for n in columns], metadata=schema.metadata)
 
 
 def fit_parquet(profiler: Profiler, path: str | Path, *, batch_rows: int | None = None) -> Profiler:
@@ -79,7 +131,7 @@ def profile_parquet(
         raise RuntimeError("call fit() before profile()")
     categorical = [n for n, c in profiler.schema_.items() if c.kind == "categorical"]
     file = _open(path, categorical)
-    present = _data_columns(file)
+    present = data_columns(file)
     columns: dict[str, ColumnProfile] = {}
     for name, col in profiler.schema_.items():
         if name not in present:
@@ -226,7 +278,7 @@ def _is_dictionary_of_strings(kind: "pa.DataType") -> bool:
     return bool(pa.types.is_dictionary(kind) and _is_string(kind.value_type))
 
 
-def _data_columns(file: "pq.ParquetFile") -> list[str]:
+def data_columns(file: "pq.ParquetFile") -> list[str]:
     """Column names as ``pd.read_parquet`` shows them (the stored pandas index left out)."""
     meta = file.schema_arrow.pandas_metadata or {}
     index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}

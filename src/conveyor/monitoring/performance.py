@@ -3,12 +3,13 @@ metrics, and a Page-Hinkley detector over the per-row error stream."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.lifecycle.metrics import PRIMARY_METRIC, evaluate_model, higher_is_better
+from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,6 +67,33 @@ class PerformanceResult:
         return asdict(self)
 
 
+@dataclass
+class ModelOutputs:
+    """What the model said for each row: the predictions and, for classifiers with
+    ``predict_proba``, the scores: 1-D for the positive (largest) class of a binary model, else
+    one column per class of ``classes``."""
+
+    predictions: np.ndarray
+    scores: np.ndarray | None = None
+    classes: list[Any] | None = None
+
+    def select(self, mask: np.ndarray) -> "ModelOutputs":
+        scores = None if self.scores is None else self.scores[mask]
+        return ModelOutputs(self.predictions[mask], scores, self.classes)
+
+
+OutputSource = ModelOutputs | Callable[[np.ndarray], ModelOutputs]
+
+
+def score_outputs(model: Any, X: "pd.DataFrame", task: str) -> ModelOutputs:
+    """Predictions and class probabilities of ``model`` on ``X``."""
+    predictions = np.asarray(model.predict(X))
+    if task != "classification" or not hasattr(model, "predict_proba"):
+        return ModelOutputs(predictions)
+    classes = getattr(model, "classes_", None)
+    return ModelOutputs(predictions, np.asarray(model.predict_proba(X)), None if classes is None else list(classes))
+
+
 def evaluate_performance(
     model: Any,
     X: "pd.DataFrame",
@@ -77,11 +105,31 @@ def evaluate_performance(
     tolerance: float = 0.05,
     min_rows: int = 30,
 ) -> PerformanceResult:
+    """Score ``X`` with ``model`` and judge it (see :func:`evaluate_outputs`)."""
+    return evaluate_outputs(
+        lambda labelled: score_outputs(model, X[labelled], task), y, task, baseline_metrics,
+        metric=metric, tolerance=tolerance, min_rows=min_rows,
+    )
+
+
+def evaluate_outputs(
+    outputs: OutputSource,
+    y: "pd.Series",
+    task: str,
+    baseline_metrics: dict[str, float],
+    *,
+    metric: str | None = None,
+    tolerance: float = 0.05,
+    min_rows: int = 30,
+) -> PerformanceResult:
     """Degraded when the metric is worse than the baseline by more than ``tolerance``:
-    absolute for bounded scores (roc_auc, f1, accuracy, ...), relative for errors (rmse, mae)."""
+    absolute for bounded scores (roc_auc, f1, accuracy, ...), relative for errors (rmse, mae).
+
+    ``outputs`` are the model's outputs for every row of ``y``, or a function giving them for
+    the labelled rows (called only when there are enough)."""
     name = metric or PRIMARY_METRIC[task]
     labelled = y.notna().to_numpy()
-    X, y = X[labelled], y[labelled]
+    y = y[labelled]
     result = PerformanceResult(name, int(len(y)), None, baseline_metrics.get(name), tolerance, None)
     if len(y) < min_rows:
         result.messages.append(
@@ -89,7 +137,8 @@ def evaluate_performance(
         )
         return result
     try:
-        result.metrics = evaluate_model(model, X, y, task)
+        rows = outputs(labelled) if callable(outputs) else outputs.select(labelled)
+        result.metrics = output_metrics(rows, y, task)
     except Exception as exc:  # noqa: BLE001 - e.g. one class only, or unscorable rows
         result.messages.append(f"cannot compute metrics on the current data: {exc}")
         return result
@@ -103,14 +152,54 @@ def evaluate_performance(
             result.degraded = result.current < result.baseline - tolerance
         else:
             result.degraded = result.current > result.baseline * (1 + tolerance)
-    result.detector = _page_hinkley(model, X, y, task, baseline_metrics)
+    result.detector = _page_hinkley(rows.predictions, y, task, baseline_metrics)
     return result
 
 
+def output_metrics(outputs: ModelOutputs, y: "pd.Series", task: str) -> dict[str, float]:
+    """The task's default metrics from precomputed outputs (as ``evaluate_model`` computes them)."""
+    from sklearn import metrics as skm
+
+    predictions = outputs.predictions
+    if task == "regression":
+        return {
+            "rmse": float(np.sqrt(skm.mean_squared_error(y, predictions))),
+            "mae": float(skm.mean_absolute_error(y, predictions)),
+            "r2": float(skm.r2_score(y, predictions)),
+        }
+    classes = np.unique(np.asarray(y))
+    binary = len(classes) <= 2
+    positive = sorted(classes.tolist())[-1]
+    out = {
+        "accuracy": float(skm.accuracy_score(y, predictions)),
+        "f1": float(skm.f1_score(y, predictions, average="binary" if binary else "macro",
+                                 pos_label=positive if binary else 1)),
+    }
+    if outputs.scores is None:
+        return out
+    model_classes = outputs.classes if outputs.classes is not None else classes.tolist()
+    if binary and len(classes) == 2:
+        out["roc_auc"] = float(skm.roc_auc_score(y, _class_scores(outputs, model_classes, positive)))
+    elif not binary:
+        out["roc_auc"] = float(
+            skm.roc_auc_score(y, outputs.scores, multi_class="ovr", labels=model_classes)
+        )
+    return out
+
+
+def _class_scores(outputs: ModelOutputs, classes: list[Any], label: Any) -> np.ndarray:
+    """The probability of ``label``: a column of the matrix, or from the positive-class scores."""
+    scores = np.asarray(outputs.scores)
+    column = classes.index(label)  # ValueError for a label the model never saw, as evaluate_model
+    if scores.ndim == 2:
+        return scores[:, column]
+    return scores if label == sorted(classes)[-1] else 1.0 - scores
+
+
 def _page_hinkley(
-    model: Any, X: "pd.DataFrame", y: "pd.Series", task: str, baseline: dict[str, float]
+    predictions: np.ndarray, y: "pd.Series", task: str, baseline: dict[str, float]
 ) -> dict[str, Any]:
-    predictions = np.asarray(model.predict(X))
+    predictions = np.asarray(predictions)
     truth = np.asarray(y)
     if task == "classification":
         errors = (predictions != truth).astype(float)
