@@ -51,3 +51,23 @@ def test_memory_is_bounded_by_task_size_not_input_size() -> None:
     tasks = plan_tasks(_groups(*[1_048_576] * 100), 65_536, set(), workers=2)
     assert max(t.parts for t in tasks) <= 16
     assert _covered(tasks) == list(range(1600))
+
+
+def test_worker_processes_get_single_threaded_blas_and_the_parent_keeps_its_environment(monkeypatch) -> None:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from conveyor.batch.engines.local import LocalEngine
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # a user's own setting wins
+    engine = LocalEngine(workers=2)
+    engine.prepare(parts=4)
+    try:
+        pool: ProcessPoolExecutor = engine._pool  # type: ignore[assignment]
+        seen = {pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() for _ in range(4)}
+        omp = pool.submit(os.getenv, "OMP_NUM_THREADS").result()
+    finally:
+        engine.close()
+    assert seen == {"1"} and omp == "3"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ

@@ -20,7 +20,7 @@ import math
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -81,10 +81,13 @@ class LocalEngine:
         return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
     def _start_workers(self, count: int) -> ProcessPoolExecutor:
-        """A pool with all ``count`` workers started now (one warm-up task each)."""
+        """A pool with all ``count`` workers started now (one warm-up task each), each with
+        single-threaded BLAS/OpenMP: one process per core already, and nested threads made a
+        part's matrix product ten times slower."""
         pool = self._new_pool(count)
-        for _ in range(count):  # the pool starts a process per task while none is idle
-            pool.submit(warm_up)
+        with child_environment(SINGLE_THREAD):
+            for _ in range(count):  # the pool starts a process per task while none is idle
+                pool.submit(warm_up)
         return pool
 
     def run(self, plan: RunPlan) -> list[PartResult]:
@@ -215,6 +218,22 @@ class LocalEngine:
                 plan.progress.advance(part.rows_in)
             self.worker_peak_rss[pid] = max(rss, self.worker_peak_rss.get(pid, 0))
         return rest
+
+
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def child_environment(variables: dict[str, str]) -> Iterator[None]:
+    """Variables that processes started inside the block inherit (the user's own settings
+    win); this process's environment is as before afterwards."""
+    added = {k: v for k, v in variables.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def write_payload(payload: bytes | None) -> str | None:
