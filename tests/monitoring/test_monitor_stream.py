@@ -42,13 +42,17 @@ def _whole_frame(project: Path, data: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return result
 
 
+def _items(result: MonitorResult) -> list:
+    drift = result.drift
+    return [*drift.features, *drift.outputs, *([drift.target] if drift.target else [])]
+
+
 def _assert_same(a: MonitorResult, b: MonitorResult) -> None:
     assert a.rows == b.rows
     assert a.messages == b.messages
-    items = lambda r: [*r.drift.features, *r.drift.outputs, *([r.drift.target] if r.drift.target else [])]  # noqa: E731
-    assert {f.column: f.drifted for f in items(a)} == {f.column: f.drifted for f in items(b)}
+    assert {f.column: f.drifted for f in _items(a)} == {f.column: f.drifted for f in _items(b)}
     assert a.drift.dataset_drift == b.drift.dataset_drift
-    for x, y in zip(items(a), items(b)):
+    for x, y in zip(_items(a), _items(b)):
         assert x.test == y.test and x.stats == pytest.approx(y.stats, rel=1e-9, abs=1e-9)
     assert a.performance is not None and b.performance is not None
     assert a.performance.metrics == pytest.approx(b.performance.metrics, abs=1e-9)
@@ -59,7 +63,8 @@ def _assert_same(a: MonitorResult, b: MonitorResult) -> None:
     for column, metrics in a.fairness.columns.items():
         other = b.fairness.columns[column]
         assert metrics["selection_rate"] == pytest.approx(other["selection_rate"], abs=1e-9)
-        for key in ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference"):
+        for key in ("demographic_parity_difference", "demographic_parity_ratio",
+                    "equalized_odds_difference"):
             assert metrics[key] == pytest.approx(other[key], abs=1e-9)
     assert a.fairness.violations == b.fairness.violations
 
@@ -90,7 +95,8 @@ def test_reader_yields_bounded_chunks_of_the_requested_columns(trained_project):
     assert len(frames) > 1 and all(len(f) <= 300 for f in frames)
     assert sum(len(f) for f in frames) == 2000
     assert all(list(f.columns) == ["plan", "monthly_charges"] for f in frames)
-    whole = pd.read_parquet(trained_project / "data/drifted.parquet", columns=["plan", "monthly_charges"])
+    whole = pd.read_parquet(trained_project / "data/drifted.parquet",
+                            columns=["plan", "monthly_charges"])
     pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), whole)
 
 

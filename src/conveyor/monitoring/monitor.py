@@ -142,8 +142,8 @@ def run_monitor(
             except BaselineMissingError as exc:
                 messages.append(f"{exc.message} — drift cannot be measured; {exc.hint}")
     cfg = project.config
-    if isinstance(data_in, ParquetSource) and baseline is None:
-        data_in = read_data(data, project.path)  # no schema to stream with: the standalone profile fits on all rows
+    if isinstance(data_in, ParquetSource) and baseline is None:  # no schema to stream with:
+        data_in = read_data(data_in.source, project.path)  # the standalone profile fits on all rows
     rows = data_in.rows if isinstance(data_in, ParquetSource) else int(len(data_in))
     if rows == 0:
         messages.append("the window is empty (0 rows): nothing to compare")
@@ -162,7 +162,9 @@ def run_monitor(
             dict(client.get_run(run_id).data.metrics) if run_id else {}
         )
         performance = _performance(checked, cfg, spec.performance, baseline_metrics, settings.min_rows)
-        fairness = _fairness(checked.frame, cfg, checked.predictions, spec.fairness, settings.min_rows, messages)
+        fairness = _fairness(
+            checked.frame, cfg, checked.predictions, spec.fairness, settings.min_rows, messages
+        )
 
     result = MonitorResult(name, version, stage, "", rows, window_info, drift, performance, fairness,
                            messages=messages)
@@ -473,7 +475,9 @@ class _Stream:
         self.raw.add(chunk, self.profile)
         self.frames.append(chunk[kept])
 
-    def results(self, frame: "pd.DataFrame", captured: bool) -> tuple[np.ndarray | None, OutputSource | None]:
+    def results(
+        self, frame: "pd.DataFrame", captured: bool
+    ) -> tuple[np.ndarray | None, OutputSource | None]:
         """The predictions fairness judges and the outputs performance judges."""
         captured_predictions = frame[PREDICTION].to_numpy() if captured else None
         if self.error is not None:
@@ -504,8 +508,9 @@ class _RawNumbers:
             cur = current.columns.get(name)
             if name not in chunk.columns or cur is None:
                 continue
-            if not _exact_test_decides(self.settings, self.baseline.columns[name], cur):  # type: ignore[arg-type]
-                del self.parts[name]  # the count only grows: the test will not decide later
+            ref = self.baseline.columns[name]
+            if not _exact_test_decides(self.settings, ref, cur):  # type: ignore[arg-type]
+                del self.parts[name]  # the count only grows: it will not decide later either
                 continue
             self.parts[name].append(_finite(chunk[name]))
 
@@ -527,7 +532,9 @@ def _finite(series: "pd.Series") -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def _chunk_outputs(model: Any, X: "pd.DataFrame", task: str) -> tuple[dict[str, np.ndarray], ModelOutputs]:
+def _chunk_outputs(
+    model: Any, X: "pd.DataFrame", task: str
+) -> tuple[dict[str, np.ndarray], ModelOutputs]:
     """The prediction columns to profile and the outputs performance needs (the positive-class
     score of a binary classifier, else every class's probability)."""
     columns = model_outputs(model, X, task)

@@ -81,7 +81,8 @@ class ParquetSource:
                 empty = True
                 for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
                     empty = False
-                    yield pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata).to_pandas()
+                    table = pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata)
+                    yield table.to_pandas()
                 if empty:
                     yield pa.Table.from_batches([], schema=_select(schema, columns)).to_pandas()
         except MonitorDataError:

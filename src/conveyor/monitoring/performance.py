@@ -91,7 +91,8 @@ def score_outputs(model: Any, X: "pd.DataFrame", task: str) -> ModelOutputs:
     if task != "classification" or not hasattr(model, "predict_proba"):
         return ModelOutputs(predictions)
     classes = getattr(model, "classes_", None)
-    return ModelOutputs(predictions, np.asarray(model.predict_proba(X)), None if classes is None else list(classes))
+    scores = np.asarray(model.predict_proba(X))
+    return ModelOutputs(predictions, scores, None if classes is None else list(classes))
 
 
 def evaluate_performance(
