@@ -54,19 +54,23 @@ def _assert_same(a: MonitorResult, b: MonitorResult) -> None:
     assert a.drift.dataset_drift == b.drift.dataset_drift
     for x, y in zip(_items(a), _items(b)):
         assert x.test == y.test and x.stats == pytest.approx(y.stats, rel=1e-9, abs=1e-9)
-    assert a.performance is not None and b.performance is not None
-    assert a.performance.metrics == pytest.approx(b.performance.metrics, abs=1e-9)
-    assert a.performance.degraded == b.performance.degraded
-    assert a.performance.detector == pytest.approx(b.performance.detector, abs=1e-9)
-    assert a.fairness is not None and b.fairness is not None
-    assert a.fairness.columns.keys() == b.fairness.columns.keys()
-    for column, metrics in a.fairness.columns.items():
-        other = b.fairness.columns[column]
-        assert metrics["selection_rate"] == pytest.approx(other["selection_rate"], abs=1e-9)
-        for key in ("demographic_parity_difference", "demographic_parity_ratio",
-                    "equalized_odds_difference"):
-            assert metrics[key] == pytest.approx(other[key], abs=1e-9)
-    assert a.fairness.violations == b.fairness.violations
+    assert (a.performance is None) == (b.performance is None)
+    if a.performance is not None:
+        assert a.performance.metrics == pytest.approx(b.performance.metrics, abs=1e-9)
+        assert a.performance.degraded == b.performance.degraded
+        assert a.performance.detector == pytest.approx(b.performance.detector, abs=1e-9)
+        assert [m.split(":")[0] for m in a.performance.messages] == \
+            [m.split(":")[0] for m in b.performance.messages]
+    assert (a.fairness is None) == (b.fairness is None)
+    if a.fairness is not None:
+        assert a.fairness.columns.keys() == b.fairness.columns.keys()
+        for column, metrics in a.fairness.columns.items():
+            other = b.fairness.columns[column]
+            assert metrics["selection_rate"] == pytest.approx(other["selection_rate"], abs=1e-9)
+            for key in ("demographic_parity_difference", "demographic_parity_ratio",
+                        "equalized_odds_difference"):
+                assert metrics.get(key) == pytest.approx(other.get(key), abs=1e-9)
+        assert a.fairness.violations == b.fairness.violations
 
 
 @pytest.mark.parametrize("rows, chunk_rows", [(None, 300), (600, 128)])
@@ -84,7 +88,32 @@ def test_chunked_run_equals_one_chunk_and_the_whole_frame(trained_project, tmp_p
     assert chunked.drift.dataset_drift is True
     if rows is not None:
         assert any("ks_exact" in f.stats for f in chunked.drift.features)
+    assert chunked.performance is not None and chunked.fairness is not None
     _assert_same(chunked, whole)
+    _assert_same(chunked, frame)
+
+
+def _variant(trained_project: Path, tmp_path: Path, change) -> Path:
+    frame = pd.read_parquet(trained_project / "data/drifted.parquet")
+    path = tmp_path / "variant.parquet"
+    change(frame).to_parquet(path)
+    return path
+
+
+def _captured(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(__prediction__=(frame["monthly_charges"] > 70).astype(int))
+
+
+def _unscorable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(tenure_months=frame["tenure_months"].astype(str) + " months")
+
+
+@pytest.mark.parametrize("change", [_captured, _unscorable])
+def test_captured_predictions_and_unscorable_data_match_the_whole_frame(trained_project, tmp_path,
+                                                                        monkeypatch, change):
+    data = _variant(trained_project, tmp_path, change)
+    chunked = _run(trained_project, data, monkeypatch, 300)
+    frame = _whole_frame(trained_project, data, monkeypatch)
     _assert_same(chunked, frame)
 
 
