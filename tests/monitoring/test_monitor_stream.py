@@ -6,7 +6,7 @@ import fsspec
 import pandas as pd
 import pytest
 
-from conveyor.monitoring import monitor
+from conveyor.monitoring import current, monitor
 from conveyor.monitoring.errors import MonitorDataError
 from conveyor.monitoring.monitor import MonitorResult, run_monitor
 from conveyor.monitoring.parquet import ParquetSource
@@ -20,7 +20,7 @@ def _source(path: Path) -> ParquetSource:
 
 def _run(project: Path, data: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int,
          chunks: list[int] | None = None) -> MonitorResult:
-    monkeypatch.setattr(monitor, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(current, "CHUNK_ROWS", chunk_rows)
     if chunks is not None:
         frames = ParquetSource.frames
 

@@ -13,22 +13,18 @@ import numpy as np
 
 from conveyor.errors import RegistryError
 from conveyor.lifecycle import tags
+from conveyor.monitoring import current as current_data
 from conveyor.monitoring import triggers
-from conveyor.monitoring.baseline import load_baseline, model_outputs, recompute_baseline
-from conveyor.monitoring.capture import CAPTURE_METADATA, CapturedTraffic, parse_window
-from conveyor.monitoring.drift import DriftResult, DriftSettings, _exact_test_decides, compare
+from conveyor.monitoring.baseline import load_baseline, recompute_baseline
+from conveyor.monitoring.capture import CapturedTraffic, parse_window
+from conveyor.monitoring.drift import DriftResult, DriftSettings
 from conveyor.monitoring.errors import BaselineMissingError, MonitorDataError
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
-from conveyor.monitoring.merge import merge
 from conveyor.monitoring.parquet import ParquetSource
 from conveyor.monitoring.performance import (
-    ModelOutputs,
-    OutputSource,
     PerformanceResult,
-    evaluate_outputs,
-    score_outputs,
 )
-from conveyor.monitoring.profile import PREDICTION, SCORE, DatasetProfile, Profiler
+from conveyor.monitoring.profile import SCORE
 from conveyor.monitoring.report import render_html
 
 if TYPE_CHECKING:
@@ -44,7 +40,6 @@ PROFILE_ARTIFACT = "monitoring/profile.json"
 MONITORED_VERSION = "conveyor.monitor.version"
 DRIFT_TAG = "conveyor.drift"
 PARQUET_SUFFIXES = (".parquet", ".pq")
-CHUNK_ROWS = 262_144  # rows per record batch when --data Parquet is streamed
 
 
 @dataclass
@@ -153,15 +148,15 @@ def run_monitor(
     with step("profile and compare"):
         if isinstance(data_in, ParquetSource):
             assert baseline is not None
-            checked = _stream_pass(data_in, baseline, cfg, loaded_model, settings, messages)
+            checked = current_data.stream_pass(data_in, baseline, cfg, loaded_model, settings, messages)
         else:
-            checked = _frame_pass(data_in, baseline, cfg, loaded_model, settings, messages)
+            checked = current_data.frame_pass(data_in, baseline, cfg, loaded_model, settings, messages)
         current, drift = checked.current, checked.drift
     with step("performance and fairness"):
         baseline_metrics = baseline.metrics if baseline is not None else (
             dict(client.get_run(run_id).data.metrics) if run_id else {}
         )
-        performance = _performance(checked, cfg, spec.performance, baseline_metrics, settings.min_rows)
+        performance = current_data.performance_of(checked, cfg, spec.performance, baseline_metrics, settings.min_rows)
         fairness = _fairness(
             checked.frame, cfg, checked.predictions, spec.fairness, settings.min_rows, messages
         )
@@ -315,259 +310,6 @@ def _load_model(name: str, version: str, messages: list[str]) -> Any:
     except Exception as exc:  # noqa: BLE001 - report, and go on with what needs no model
         messages.append(f"cannot load model {name} v{version}: {type(exc).__name__}: {exc}")
         return None
-
-
-def _with_outputs(
-    frame: "pd.DataFrame", cfg: Any, model: Any, messages: list[str]
-) -> tuple["pd.DataFrame", np.ndarray | None]:
-    """The frame with the prediction columns: captured ones if present, else scored now."""
-    current = frame.copy()
-    if PREDICTION in frame.columns:
-        return current, frame[PREDICTION].to_numpy()
-    inputs = cfg.features.inputs
-    missing = [c for c in inputs if c not in frame.columns]
-    if model is None or len(frame) == 0:
-        return current, None
-    if missing:
-        messages.append(f"the model cannot score the data: input column(s) {missing} are missing")
-        return current, None
-    try:
-        outputs = model_outputs(model, frame[inputs], cfg.task)
-    except Exception as exc:  # noqa: BLE001 - e.g. strings where numbers were trained
-        messages.append(_score_failure(exc))
-        return current, None
-    for column, values in outputs.items():
-        current[column] = values
-    return current, outputs[PREDICTION]
-
-
-def _score_failure(exc: Exception) -> str:
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    return (f"the model cannot score the data ({type(exc).__name__}: {first}); "
-            "prediction drift, performance and fairness are skipped")
-
-
-@dataclass
-class _Checked:
-    """One pass over the current data: the profile and drift, and what performance and
-    fairness need (``frame`` holds at least the target and sensitive columns)."""
-
-    current: DatasetProfile
-    drift: DriftResult | None
-    frame: "pd.DataFrame"
-    predictions: np.ndarray | None
-    outputs: OutputSource | None
-
-
-def _frame_pass(
-    frame: "pd.DataFrame", baseline: DatasetProfile | None, cfg: Any, model: Any,
-    settings: DriftSettings, messages: list[str],
-) -> _Checked:
-    """Profile and compare a frame held whole."""
-    current_frame, predictions = _with_outputs(frame, cfg, model, messages)
-    drift = None
-    if baseline is not None:
-        current = Profiler.from_schema(baseline.schema).profile(current_frame)
-        current.unexpected = _unknown(current.unexpected, baseline, cfg)
-        drift = compare(baseline, current, settings, raw=current_frame)
-        messages += drift.messages
-    else:
-        current = _standalone_profile(current_frame, cfg)
-    outputs = None
-    inputs = cfg.features.inputs
-    if model is not None and all(c in frame.columns for c in inputs):
-        outputs = _scorer(model, frame[inputs], cfg.task)
-    return _Checked(current, drift, frame, predictions, outputs)
-
-
-def _scorer(model: Any, X: "pd.DataFrame", task: str) -> OutputSource:
-    return lambda labelled: score_outputs(model, X[labelled], task)
-
-
-def _failed(exc: Exception) -> OutputSource:
-    def outputs(labelled: np.ndarray) -> ModelOutputs:
-        raise exc
-
-    return outputs
-
-
-def _unknown(columns: list[str], baseline: DatasetProfile, cfg: Any) -> list[str]:
-    """Columns neither profiled nor known to the project (training columns, sensitive, capture)."""
-    known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, *CAPTURE_METADATA}
-    return [c for c in columns if c not in known]
-
-
-def _stream_pass(
-    source: ParquetSource, baseline: DatasetProfile, cfg: Any, model: Any,
-    settings: DriftSettings, messages: list[str],
-) -> _Checked:
-    """Profile and compare a Parquet file chunk by chunk (see :class:`_Stream`); the result
-    equals :func:`_frame_pass` on the whole file."""
-    import pandas as pd
-
-    captured = PREDICTION in source.columns
-    scoring = _can_score(source, cfg, model, captured, messages)
-    kept = [c for c in [cfg.target, *cfg.features.sensitive, PREDICTION] if c in source.columns]
-    wanted = [c for c in source.columns if c in {*baseline.schema, *cfg.features.inputs, *kept}]
-    stream = _Stream(Profiler.from_schema(baseline.schema), _RawNumbers(baseline, settings))
-    for chunk in source.frames(wanted, CHUNK_ROWS):
-        if scoring and stream.error is None and len(chunk):
-            stream.score(chunk, model, cfg, add=not captured)
-        stream.add(chunk, kept)
-    current = stream.profile
-    assert current is not None  # frames() yields at least one frame
-    if stream.error is not None and not captured:
-        messages.append(_score_failure(stream.error))
-        _drop_outputs(current)
-    added = [] if stream.error is not None else stream.added
-    current.unexpected = _unknown(
-        [c for c in [*source.columns, *added] if c not in baseline.schema], baseline, cfg
-    )
-    drift = compare(baseline, current, settings, raw=stream.raw.frame())
-    messages += drift.messages
-    frame = pd.concat(stream.frames, ignore_index=True)
-    predictions, outputs = stream.results(frame, captured)
-    return _Checked(current, drift, frame, predictions, outputs)
-
-
-def _can_score(source: ParquetSource, cfg: Any, model: Any, captured: bool, messages: list[str]) -> bool:
-    """Whether to score the chunks: for prediction drift and fairness when no predictions were
-    captured, and for performance when the file is labelled."""
-    if model is None or source.rows == 0:
-        return False
-    lacking = [c for c in cfg.features.inputs if c not in source.columns]
-    if lacking:
-        if not captured:
-            messages.append(f"the model cannot score the data: input column(s) {lacking} are missing")
-        return False
-    return not captured or cfg.target in source.columns
-
-
-@dataclass
-class _Stream:
-    """What a pass over the chunks keeps: the merged profile, the raw numbers the exact tests
-    may need, the kept columns and the model's outputs per chunk."""
-
-    profiler: Profiler
-    raw: "_RawNumbers"
-    profile: DatasetProfile | None = None
-    frames: list["pd.DataFrame"] = field(default_factory=list)
-    outputs: list[ModelOutputs] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    error: Exception | None = None
-
-    def score(self, chunk: "pd.DataFrame", model: Any, cfg: Any, *, add: bool) -> None:
-        """Score the chunk; with ``add``, put the prediction columns in it (to be profiled)."""
-        try:
-            columns, outputs = _chunk_outputs(model, chunk[cfg.features.inputs], cfg.task)
-        except Exception as exc:  # noqa: BLE001 - e.g. strings where numbers were trained
-            self.error = exc
-            return
-        self.outputs.append(outputs)
-        if add:
-            for column, values in columns.items():
-                chunk[column] = values
-            self.added = list(columns)
-
-    def add(self, chunk: "pd.DataFrame", kept: list[str]) -> None:
-        part = self.profiler.profile(chunk)
-        self.profile = part if self.profile is None else merge(self.profile, part)
-        self.raw.add(chunk, self.profile)
-        self.frames.append(chunk[kept])
-
-    def results(
-        self, frame: "pd.DataFrame", captured: bool
-    ) -> tuple[np.ndarray | None, OutputSource | None]:
-        """The predictions fairness judges and the outputs performance judges."""
-        captured_predictions = frame[PREDICTION].to_numpy() if captured else None
-        if self.error is not None:
-            return captured_predictions, _failed(self.error)
-        if not self.outputs:
-            return captured_predictions, None
-        joined = ModelOutputs(
-            np.concatenate([o.predictions for o in self.outputs]),
-            None if self.outputs[0].scores is None else np.concatenate([o.scores for o in self.outputs]),
-            self.outputs[0].classes,
-        )
-        return (captured_predictions if captured else joined.predictions), joined
-
-
-class _RawNumbers:
-    """The finite current values of each numeric baseline column, kept only while the exact
-    small-sample test may still use them (so at most ``small_sample`` values a column, except
-    for a tiny reference with ``--method evidently``)."""
-
-    def __init__(self, baseline: DatasetProfile, settings: DriftSettings) -> None:
-        self.baseline, self.settings = baseline, settings
-        self.parts: dict[str, list[np.ndarray]] = {
-            n: [] for n, c in baseline.schema.items() if c.kind == "numeric" and n in baseline.columns
-        }
-
-    def add(self, chunk: "pd.DataFrame", current: DatasetProfile) -> None:
-        for name in list(self.parts):
-            cur = current.columns.get(name)
-            if name not in chunk.columns or cur is None:
-                continue
-            ref = self.baseline.columns[name]
-            if not _exact_test_decides(self.settings, ref, cur):  # type: ignore[arg-type]
-                del self.parts[name]  # the count only grows: it will not decide later either
-                continue
-            self.parts[name].append(_finite(chunk[name]))
-
-    def frame(self) -> "pd.DataFrame | None":
-        import pandas as pd
-
-        if not self.parts:
-            return None
-        return pd.DataFrame({
-            n: pd.Series(np.concatenate(p) if p else np.empty(0)) for n, p in self.parts.items()
-        })
-
-
-def _finite(series: "pd.Series") -> np.ndarray:
-    """The finite numbers of a column, as drift's exact tests read them."""
-    import pandas as pd
-
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return values[np.isfinite(values)]
-
-
-def _chunk_outputs(
-    model: Any, X: "pd.DataFrame", task: str
-) -> tuple[dict[str, np.ndarray], ModelOutputs]:
-    """The prediction columns to profile and the outputs performance needs (the positive-class
-    score of a binary classifier, else every class's probability)."""
-    columns = model_outputs(model, X, task)
-    scores = columns.get(SCORE)
-    if scores is None and task == "classification" and hasattr(model, "predict_proba"):
-        scores = np.asarray(model.predict_proba(X))
-    classes = getattr(model, "classes_", None)
-    return columns, ModelOutputs(columns[PREDICTION], scores, None if classes is None else list(classes))
-
-
-def _drop_outputs(profile: DatasetProfile) -> None:
-    """Forget the prediction columns of chunks scored before scoring failed."""
-    for column in (PREDICTION, SCORE):
-        profile.columns.pop(column, None)
-    profile.absent = [n for n in profile.schema if n not in profile.columns]
-
-
-def _performance(
-    checked: _Checked, cfg: Any, spec: Any, baseline_metrics: dict[str, float], min_rows: int
-) -> PerformanceResult | None:
-    frame = checked.frame
-    if checked.outputs is None or cfg.target not in frame.columns or not frame[cfg.target].notna().any():
-        return None
-    return evaluate_outputs(
-        checked.outputs, frame[cfg.target], cfg.task, baseline_metrics,
-        metric=spec.metric, tolerance=spec.tolerance, min_rows=min_rows,
-    )
-
-
-def _standalone_profile(frame: "pd.DataFrame", cfg: Any) -> DatasetProfile:
-    numeric = [c for c in cfg.features.numeric if c in frame.columns]
-    categorical = [c for c in cfg.features.categorical if c in frame.columns]
-    return Profiler(numeric, categorical).fit(frame).profile(frame)
 
 
 def _fairness(
