@@ -8,6 +8,7 @@ callers keep using the estimator itself.
 """
 
 from conveyor.inference.compile import Unsupported, compile_model, explain_unsupported
+from conveyor.inference.estimator import PlanEstimator
 from conveyor.inference.plan import InferencePlan, PlanResult
 
-__all__ = ["InferencePlan", "PlanResult", "Unsupported", "compile_model", "explain_unsupported"]
+__all__ = ["InferencePlan", "PlanEstimator", "PlanResult", "Unsupported", "compile_model", "explain_unsupported"]

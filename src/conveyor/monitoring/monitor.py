@@ -305,8 +305,10 @@ def _settings(spec: Any, method: str | None) -> DriftSettings:
 def _load_model(name: str, version: str, messages: list[str]) -> Any:
     import mlflow
 
-    try:
-        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    from conveyor.inference import PlanEstimator
+
+    try:  # scored through its inference plan when it compiles (same numbers, much faster)
+        return PlanEstimator.wrap(mlflow.sklearn.load_model(f"models:/{name}/{version}"))
     except Exception as exc:  # noqa: BLE001 - report, and go on with what needs no model
         messages.append(f"cannot load model {name} v{version}: {type(exc).__name__}: {exc}")
         return None

@@ -1,0 +1,58 @@
+"""An estimator that answers ``predict`` / ``predict_proba`` from its inference plan.
+
+For code written against the scikit-learn estimator API (monitoring, metrics): it computes
+the plan once per input frame and serves both calls from that, and it falls back to the
+estimator itself whenever the plan cannot take the input, so errors and results stay the
+estimator's own. Every other attribute is the estimator's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from conveyor.inference.compile import compile_model
+from conveyor.inference.plan import InferencePlan, PlanResult
+
+
+class PlanEstimator:
+    def __init__(self, estimator: Any, plan: InferencePlan) -> None:
+        self.estimator = estimator
+        self.plan = plan
+        self._last: tuple[Any, PlanResult] | None = None  # (X itself, its result)
+
+    @classmethod
+    def wrap(cls, estimator: Any) -> Any:
+        """The estimator behind its plan when it compiles, else the estimator unchanged."""
+        if not type(estimator).__module__.startswith("sklearn."):
+            return estimator
+        plan = compile_model(estimator)
+        return estimator if plan is None else cls(estimator, plan)
+
+    def predict(self, X: Any) -> np.ndarray:
+        result = self._run(X)
+        return self.estimator.predict(X) if result is None else np.asarray(result.labels)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        if not hasattr(self.estimator, "predict_proba"):
+            raise AttributeError(f"{type(self.estimator).__name__} has no predict_proba")
+        result = self._run(X)
+        if result is None or result.proba is None:
+            return self.estimator.predict_proba(X)
+        return result.proba
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "predict_proba" and not hasattr(self.estimator, "predict_proba"):
+            raise AttributeError(name)
+        return getattr(self.estimator, name)
+
+    def _run(self, X: Any) -> PlanResult | None:
+        if self._last is not None and self._last[0] is X:  # held, so never another object's id
+            return self._last[1]
+        try:
+            result = self.plan.run(X, len(X))
+        except Exception:  # noqa: BLE001 - the estimator decides (and raises its own error)
+            return None
+        self._last = (X, result)
+        return result
