@@ -119,7 +119,7 @@ def ensure_evidently() -> tuple[Path | None, str]:
     python = EVIDENTLY_VENV / "bin" / "python"
     probe = [str(python), "-c", "import evidently, pandas; print(evidently.__version__)"]
     if python.exists():
-        found = subprocess.run(probe, capture_output=True, text=True)
+        found = subprocess.run(probe, capture_output=True, text=True, check=False)
         if found.returncode == 0:
             return python, found.stdout.strip()
     try:

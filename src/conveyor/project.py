@@ -29,7 +29,7 @@ class Project:
         self.stack: Stack = resolve_stack(loaded)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, env: str | None = None) -> "Project":
+    def load(cls, path: str | Path | None = None, env: str | None = None) -> Project:
         return cls(load_config(path, env=env))
 
     @property
@@ -41,19 +41,19 @@ class Project:
         return self.loaded.project_dir
 
     @cached_property
-    def client(self) -> "MlflowClient":
+    def client(self) -> MlflowClient:
         from conveyor.lifecycle.tracking import connect
 
         return connect(self.stack)
 
     @cached_property
-    def registry(self) -> "Registry":
+    def registry(self) -> Registry:
         from conveyor.lifecycle.registry import Registry
 
         return Registry(self.client)
 
     @cached_property
-    def promoter(self) -> "Promoter":
+    def promoter(self) -> Promoter:
         from conveyor.lifecycle.audit import AuditLog
         from conveyor.lifecycle.promotion import Promoter
         from conveyor.stack.artifacts import ArtifactStore
@@ -65,7 +65,7 @@ class Project:
             self.loaded.env_name,
         )
 
-    def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> "TrainResult":
+    def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> TrainResult:
         """Train, evaluate, gate and register; raises GateFailedError if the gate fails."""
         from conveyor.lifecycle.progress import SilentReporter
         from conveyor.lifecycle.tracking import activate
@@ -84,7 +84,7 @@ class Project:
         )
         return pipeline.run(extra_tags=tags)
 
-    def models(self, name: str | None = None, limit: int = 50) -> list["VersionInfo"]:
+    def models(self, name: str | None = None, limit: int = 50) -> list[VersionInfo]:
         return self.registry.versions(name or self.name, limit=limit)
 
     def promote(
@@ -95,25 +95,25 @@ class Project:
         name: str | None = None,
         force: bool = False,
         reason: str | None = None,
-    ) -> "Move":
+    ) -> Move:
         return self.promoter.promote(
             name or self.name, to, None if version is None else str(version), force=force, reason=reason
         )
 
-    def rollback(self, stage: str, *, name: str | None = None, reason: str | None = None) -> "Move":
+    def rollback(self, stage: str, *, name: str | None = None, reason: str | None = None) -> Move:
         return self.promoter.rollback(name or self.name, stage, reason=reason)
 
     def audit(self, name: str | None = None) -> list[dict[str, Any]]:
         return self.promoter.audit.events(name or self.name)
 
     def predict(self, model: str, input: str | None = None, output: str | None = None,
-                **options: Any) -> "BatchResult":
+                **options: Any) -> BatchResult:
         """Batch-score ``input`` with ``model`` (``churn@prod``); see `conveyor.batch.predict`."""
         from conveyor.batch.job import predict
 
         return predict(self, model, input, output, **options)
 
-    def monitor(self, model: str | None = None, **options: Any) -> "MonitorResult":
+    def monitor(self, model: str | None = None, **options: Any) -> MonitorResult:
         """One monitoring run (drift, performance, fairness); see `conveyor.monitoring`."""
         from conveyor.monitoring.monitor import run_monitor
 

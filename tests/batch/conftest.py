@@ -16,7 +16,7 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 @dataclass
 class Trained:
-    project: "object"
+    project: object
     path: Path
     model: object  # the prod model, loaded directly with mlflow.sklearn
     version: str

@@ -39,7 +39,7 @@ class _Invocations(BaseHTTPRequestHandler):
     fail_next = 0
     requests = 0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         cls = type(self)
         cls.requests += 1
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -88,7 +88,7 @@ def test_via_endpoint_matches_the_model_and_retries(trained, endpoint, new_batch
 
 
 def test_via_endpoint_rejects_rows_the_endpoint_refuses(trained, endpoint, new_batch, tmp_path: Path) -> None:
-    url, handler = endpoint
+    url, _handler = endpoint
     frame = pd.read_parquet(new_batch).head(100)
     frame.loc[[7, 60], "plan"] = "platinum"
     path = tmp_path / "odd.parquet"

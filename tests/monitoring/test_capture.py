@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -17,7 +17,7 @@ def test_parse_window():
 
 
 def test_no_captured_traffic_is_a_clear_error(tmp_path):
-    end = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    end = datetime(2026, 1, 2, tzinfo=UTC)
     with pytest.raises(NoCapturedTrafficError, match="no captured traffic for 'churn'") as error:
         CapturedTraffic(str(tmp_path)).read("churn", end - timedelta(hours=24), end)
     assert "--data" in error.value.hint
@@ -28,7 +28,7 @@ def test_reads_date_partitions_and_filters_by_timestamp(tmp_path):
     folder.mkdir(parents=True)
     stamps = pd.to_datetime(["2026-01-01T10:00", "2026-01-01T23:00"], utc=True)
     pd.DataFrame({"x": [1.0, 2.0], "timestamp": stamps}).to_parquet(folder / "part-0.parquet")
-    end = datetime(2026, 1, 2, 1, tzinfo=timezone.utc)
+    end = datetime(2026, 1, 2, 1, tzinfo=UTC)
     frame = CapturedTraffic(str(tmp_path)).read("churn", end - timedelta(hours=4), end)
     assert frame["x"].tolist() == [2.0]
 
@@ -51,7 +51,7 @@ def test_feedback_labels_are_joined_by_request_id_and_row(tmp_path):
             "timestamp": pd.to_datetime(["2026-01-02T08:00", "2026-01-02T08:00", "2026-01-02T09:00"], utc=True),
         }
     ).to_parquet(feedback / "f-0.parquet")
-    end = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    end = datetime(2026, 1, 2, tzinfo=UTC)
     frame = CapturedTraffic(str(tmp_path), target="churned").read("churn", end - timedelta(days=1), end)
     assert frame.sort_values(["request_id", "row"])["churned"].tolist()[:2] == [1, 1]
     assert frame["churned"].isna().sum() == 1  # request b has no label yet
@@ -67,7 +67,7 @@ def test_feedback_without_row_labels_every_row_of_the_request(tmp_path):
     feedback = tmp_path / "captures" / "churn" / "feedback" / "date=2026-01-01"
     feedback.mkdir(parents=True)
     pd.DataFrame({"request_id": ["a"], "label": [1]}).to_parquet(feedback / "f.parquet")
-    end = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    end = datetime(2026, 1, 2, tzinfo=UTC)
     frame = CapturedTraffic(str(tmp_path), target="churned").read("churn", end - timedelta(days=1), end)
     assert frame["churned"].tolist() == [1, 1]
     assert frame["churned"].dtype.kind in "if"  # numeric, so sklearn sees a binary target

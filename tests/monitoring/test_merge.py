@@ -1,5 +1,7 @@
 """Profiling N partitions and merging equals profiling the whole."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +24,7 @@ def partitioned(draw):
     })
     cuts = sorted(draw(st.lists(st.integers(0, rows), max_size=5)))
     bounds = [0, *cuts, rows]
-    parts = [frame.iloc[a:b] for a, b in zip(bounds, bounds[1:])]
+    parts = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
     reference = draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=30))
     vocab = draw(st.lists(st.sampled_from(["a", "b", "c", "x"]), max_size=4))
     return frame, parts, reference, vocab

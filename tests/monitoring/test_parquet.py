@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from conveyor.monitoring.errors import MonitorDataError
-from conveyor.monitoring.profile import DatasetProfile, Profiler, fit_edges, histogram, bin_index
+from conveyor.monitoring.profile import DatasetProfile, Profiler, bin_index, fit_edges, histogram
 
 NUMERIC, CATEGORICAL = ["x", "y", "calls"], ["colour", "size"]
 

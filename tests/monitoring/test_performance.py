@@ -1,8 +1,7 @@
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from conveyor.lifecycle.metrics import evaluate_model
 from conveyor.monitoring.performance import (

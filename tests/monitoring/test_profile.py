@@ -76,10 +76,10 @@ def test_profiles_with_different_schemas_do_not_merge(frame_factory):
         merge_all([])
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conveyor.monitoring.profile import _bin_index, _searched_bins, fit_edges  # noqa: E402
+from conveyor.monitoring.profile import _bin_index, _searched_bins, fit_edges
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

@@ -23,7 +23,7 @@ def test_capture_is_written_in_the_monitoring_layout(serve: Any, records: Any) -
     def captured() -> bool:
         try:
             return set(ids) <= set(source.read("churn", now - timedelta(hours=1), now + timedelta(hours=1))["request_id"])
-        except Exception:  # noqa: BLE001 - not written yet
+        except Exception:
             return False
 
     running.wait(captured)
@@ -81,7 +81,7 @@ def test_monitor_window_reads_capture_and_joins_feedback(serve: Any, records: An
     def labelled() -> bool:
         try:
             frame = source.read("churn", now - timedelta(hours=1), now + timedelta(hours=1))
-        except Exception:  # noqa: BLE001 - not written yet
+        except Exception:
             return False
         return set(ids) <= set(frame["request_id"]) and frame["churned"].notna().sum() == 60
 

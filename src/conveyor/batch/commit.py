@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.batch.errors import OutputError
-from conveyor.batch.manifest import MANIFEST, Manifest, PartResult, part_name
+from conveyor.batch.manifest import MANIFEST, Manifest, PartResult
 from conveyor.batch.profiling import PROFILE, PartProfiler
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class OutputStore:
     storage_options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def fs(self) -> "fsspec.AbstractFileSystem":
+    def fs(self) -> fsspec.AbstractFileSystem:
         import fsspec
 
         return fsspec.core.url_to_fs(self.url, **self.storage_options)[0]
@@ -122,8 +122,8 @@ class OutputStore:
     def write_part(
         self,
         part: PartResult,
-        output: "pd.DataFrame",
-        rejected: "pd.DataFrame",
+        output: pd.DataFrame,
+        rejected: pd.DataFrame,
         constants: dict[str, str] | None = None,
         profile: dict[str, Any] | None = None,
     ) -> None:
@@ -175,7 +175,7 @@ class OutputStore:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _write_parquet(self, frame: "pd.DataFrame", path: str, constants: dict[str, str]) -> None:
+    def _write_parquet(self, frame: pd.DataFrame, path: str, constants: dict[str, str]) -> None:
         """``frame`` plus one string column per constant (built in Arrow, not per row in pandas).
 
         Only non-numeric columns are dictionary-encoded: numbers (ids, probabilities) rarely

@@ -56,14 +56,14 @@ class EndpointScorer:
         self.url = settings.invocations
         self.requests = 0
 
-    def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame":
+    def __call__(self, features: pd.DataFrame) -> pd.DataFrame:
         import pandas as pd
 
         size = self.settings.rows_per_request or len(features)
         pieces = [self._post(features.iloc[i : i + size]) for i in range(0, len(features), size)]
         return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
 
-    def _post(self, features: "pd.DataFrame") -> "pd.DataFrame":
+    def _post(self, features: pd.DataFrame) -> pd.DataFrame:
         body = ('{"dataframe_split": ' + features.to_json(orient="split", index=False) + "}").encode()
         attempt = 0
         while True:
@@ -73,7 +73,7 @@ class EndpointScorer:
                 self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
             )
             try:
-                with urllib.request.urlopen(request, timeout=self.settings.timeout_s) as response:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=self.settings.timeout_s) as response:
                     payload = json.loads(response.read())
                 return _predictions(payload, features.index)
             except urllib.error.HTTPError as exc:
@@ -91,7 +91,7 @@ class EndpointScorer:
             time.sleep(self.settings.backoff_s * 2 ** (attempt - 1))
 
 
-def _predictions(payload: Any, index: "pd.Index") -> "pd.DataFrame":
+def _predictions(payload: Any, index: pd.Index) -> pd.DataFrame:
     import pandas as pd
 
     values = payload.get("predictions", payload) if isinstance(payload, dict) else payload

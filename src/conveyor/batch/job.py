@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.batch.commit import OutputStore
@@ -12,7 +12,14 @@ from conveyor.batch.endpoint import EndpointSettings
 from conveyor.batch.engines.base import Engine, RunPlan
 from conveyor.batch.errors import InputError
 from conveyor.batch.manifest import Manifest
-from conveyor.batch.model import describe_scoring, load_model, pack_model, payload_key, resolve_model, scoring_model
+from conveyor.batch.model import (
+    describe_scoring,
+    load_model,
+    pack_model,
+    payload_key,
+    resolve_model,
+    scoring_model,
+)
 from conveyor.batch.pipeline import model_columns
 from conveyor.batch.profiling import NoProfiles, profiler_for
 from conveyor.batch.progress import RowProgress, SilentProgress
@@ -56,7 +63,7 @@ class BatchResult:
 
 
 def predict(
-    project: "Project",
+    project: Project,
     model: str,
     input: str | None = None,
     output: str | None = None,
@@ -177,7 +184,7 @@ def _parts_to_score(source: InputSource, batch_size: int, done: dict[int, Any]) 
     return None if total is None else max(0, -(-total // batch_size) - len(done))
 
 
-def _engine(engine: EngineName | Engine, project: "Project", master: str | None, workers: int | None) -> Engine:
+def _engine(engine: EngineName | Engine, project: Project, master: str | None, workers: int | None) -> Engine:
     if not isinstance(engine, str):
         return engine
     if engine == "local":
@@ -195,4 +202,4 @@ def _engine(engine: EngineName | Engine, project: "Project", master: str | None,
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -27,7 +27,7 @@ class PartResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PartResult":
+    def from_dict(cls, data: dict[str, Any]) -> PartResult:
         return cls(**{k: int(data[k]) for k in ("index", "first_row", "rows_in", "rows_out", "rejected")})
 
 
@@ -87,7 +87,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
         return cls(
             model=data["model"],
             input=data["input"],

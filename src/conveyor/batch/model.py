@@ -55,7 +55,7 @@ class ResolvedModel:
 
 
 def resolve_model(
-    ref: ModelRef, registry: "Registry", fallback_columns: list[str] | None = None
+    ref: ModelRef, registry: Registry, fallback_columns: list[str] | None = None
 ) -> ResolvedModel:
     """Find the version the reference points at now, and its input columns."""
     client = registry.client
@@ -117,14 +117,14 @@ def pack_model(model: Any) -> bytes:
 def unpack_model(payload: bytes) -> Any:
     import pickle
 
-    return pickle.loads(payload)  # noqa: S301 - our own bytes, from the registry's model
+    return pickle.loads(payload)
 
 
 def payload_key(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def _latest(client: "MlflowClient", registry: "Registry", name: str) -> str:
+def _latest(client: MlflowClient, registry: Registry, name: str) -> str:
     registry.model_aliases(name)  # raises RegistryError for an unknown model
     found = client.search_model_versions(
         f"name = '{name}'", max_results=1, order_by=["version_number DESC"]

@@ -34,8 +34,8 @@ MODEL_NAME, MODEL_VERSION, MODEL_RUN_ID = "model_name", "model_version", "model_
 class Scored:
     """One chunk's output rows and rejected rows."""
 
-    output: "pd.DataFrame"
-    rejected: "pd.DataFrame"
+    output: pd.DataFrame
+    rejected: pd.DataFrame
     constants: dict[str, str] = field(default_factory=dict)  # columns of one value, added on write
 
 
@@ -59,7 +59,7 @@ class Pipeline:
         self.preprocess = preprocess
         self.postprocess = postprocess
 
-    def run(self, frame: "pd.DataFrame", first_row: int = 0) -> Scored:
+    def run(self, frame: pd.DataFrame, first_row: int = 0) -> Scored:
         """Score a chunk whose first row is row ``first_row`` of the whole input."""
         import pandas as pd
 
@@ -85,7 +85,7 @@ class Pipeline:
         rejected[REASON] = reasons[bad].astype(str).to_numpy()
         return Scored(output.reset_index(drop=True), pd.DataFrame(rejected).reset_index(drop=True), constants)
 
-    def _output(self, frame: "pd.DataFrame", bad: "np.ndarray", scored: "pd.DataFrame") -> "pd.DataFrame":
+    def _output(self, frame: pd.DataFrame, bad: np.ndarray, scored: pd.DataFrame) -> pd.DataFrame:
         """The kept input columns of the good rows, then the score columns."""
         keep = self.keep if self.keep is not None else list(frame.columns)
         columns = [c for c in keep if c in frame.columns]
@@ -94,7 +94,7 @@ class Pipeline:
             output[name] = scored[name].to_numpy()
         return output
 
-    def _check_policy(self, reasons: "pd.Series", bad: "np.ndarray", first_row: int) -> None:
+    def _check_policy(self, reasons: pd.Series, bad: np.ndarray, first_row: int) -> None:
         if self.policy == "fail" and bad.any():
             position = int(bad.argmax())
             row, reason = first_row + position, str(reasons.iloc[position])
@@ -105,7 +105,7 @@ class Pipeline:
                 hint="fix the data, or set batch.on_bad_rows: reject to set bad rows aside",
             )
 
-    def _score(self, features: "pd.DataFrame") -> tuple["pd.DataFrame", dict[int, str]]:
+    def _score(self, features: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
         """Scores for the rows that score, and {frame position: reason} for those that fail."""
         import pandas as pd
 
@@ -128,7 +128,7 @@ class Pipeline:
         return scored, {**left_failed, **right_failed}
 
 
-def _call_hook(function: Hook, label: str, frame: "pd.DataFrame") -> "pd.DataFrame":
+def _call_hook(function: Hook, label: str, frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     try:

@@ -28,7 +28,7 @@ OUTPUT_COLUMNS = {"prediction": "__prediction__", "probability": "__score__"}
 
 
 class PartProfiler(Protocol):
-    def profile(self, inputs: "pd.DataFrame", outputs: "pd.DataFrame") -> dict[str, Any] | None: ...
+    def profile(self, inputs: pd.DataFrame, outputs: pd.DataFrame) -> dict[str, Any] | None: ...
 
     def merge(self, profiles: Sequence[dict[str, Any]]) -> dict[str, Any] | None: ...
 
@@ -39,7 +39,7 @@ class NoProfiles:
 
     reason: str = "profiles are off"
 
-    def profile(self, inputs: "pd.DataFrame", outputs: "pd.DataFrame") -> dict[str, Any] | None:
+    def profile(self, inputs: pd.DataFrame, outputs: pd.DataFrame) -> dict[str, Any] | None:
         return None
 
     def merge(self, profiles: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
@@ -53,10 +53,10 @@ NO_PROFILES = NoProfiles()
 class BatchProfiler:
     """Profiles parts with the baseline's schema; picklable, compared by value."""
 
-    schema: tuple["ColumnSchema", ...]
+    schema: tuple[ColumnSchema, ...]
     inputs: tuple[str, ...]  # the model-input columns
 
-    def profile(self, inputs: "pd.DataFrame", outputs: "pd.DataFrame") -> dict[str, Any] | None:
+    def profile(self, inputs: pd.DataFrame, outputs: pd.DataFrame) -> dict[str, Any] | None:
         """The part's profile as JSON-able data."""
         return self.profiler().profile(part_frame(inputs, outputs, self.inputs)).to_dict()
 
@@ -75,7 +75,7 @@ class BatchProfiler:
         return Profiler.from_schema({c.name: c for c in self.schema})
 
 
-def part_frame(inputs: "pd.DataFrame", outputs: "pd.DataFrame", columns: Sequence[str]) -> "pd.DataFrame":
+def part_frame(inputs: pd.DataFrame, outputs: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Model-input columns of every input row, plus the score columns under the baseline's
     names (rejected rows count as missing predictions)."""
     frame = inputs[[c for c in columns if c in inputs.columns]].reset_index(drop=True)
@@ -88,7 +88,7 @@ def part_frame(inputs: "pd.DataFrame", outputs: "pd.DataFrame", columns: Sequenc
     return frame
 
 
-def profiler_for(client: "MlflowClient", run_id: str, inputs: Sequence[str]) -> PartProfiler:
+def profiler_for(client: MlflowClient, run_id: str, inputs: Sequence[str]) -> PartProfiler:
     """A :class:`BatchProfiler` from the run's baseline, or :class:`NoProfiles` saying why not."""
     from conveyor.monitoring.baseline import BASELINE_ARTIFACT, load_baseline
 

@@ -28,7 +28,7 @@ class ModelRef:
     value: str | None = None  # alias name or version number
 
     @classmethod
-    def parse(cls, text: str) -> "ModelRef":
+    def parse(cls, text: str) -> ModelRef:
         match = _REF.match(text.strip())
         if match is None:
             raise ModelRefError(

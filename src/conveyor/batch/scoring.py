@@ -20,7 +20,7 @@ PROBABILITY = "probability"
 
 
 class Scorer(Protocol):
-    def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame": ...
+    def __call__(self, features: pd.DataFrame) -> pd.DataFrame: ...
 
 
 class PlanScorer:
@@ -29,7 +29,7 @@ class PlanScorer:
     def __init__(self, plan: Any) -> None:
         self.plan = plan
 
-    def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame":
+    def __call__(self, features: pd.DataFrame) -> pd.DataFrame:
         import pandas as pd
 
         result = self.plan.run(features, len(features))
@@ -56,7 +56,7 @@ class ModelScorer:
         self._transform, self._final = (model[:-1], model[-1]) if steps and len(steps) > 1 else (None, model)
         self._argmax = self.with_probability and predicts_most_probable(self._final)
 
-    def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame":
+    def __call__(self, features: pd.DataFrame) -> pd.DataFrame:
         import pandas as pd
 
         X = strings_as_objects(features)
@@ -71,7 +71,7 @@ class ModelScorer:
             out[PREDICTION] = self._final.predict(X)
         return out
 
-    def _labels(self, X: Any, proba: "np.ndarray") -> "np.ndarray":
+    def _labels(self, X: Any, proba: np.ndarray) -> np.ndarray:
         import numpy as np
 
         if not self._argmax:
@@ -92,7 +92,7 @@ def predicts_most_probable(estimator: Any) -> bool:
     return isinstance(estimator, LogisticRegression)
 
 
-def near_ties(proba: "np.ndarray", margin: float = 1e-9) -> "np.ndarray":
+def near_ties(proba: np.ndarray, margin: float = 1e-9) -> np.ndarray:
     """Rows whose two most probable classes are within ``margin``: rounding could flip them."""
     import numpy as np
 
@@ -102,7 +102,7 @@ def near_ties(proba: "np.ndarray", margin: float = 1e-9) -> "np.ndarray":
     return (top2[:, 1] - top2[:, 0]) <= margin
 
 
-def strings_as_objects(features: "pd.DataFrame") -> "pd.DataFrame":
+def strings_as_objects(features: pd.DataFrame) -> pd.DataFrame:
     """The frame with Arrow-backed string columns as object columns, which is what scikit-learn
     converts them to, built from a dictionary encoding (one Python string per distinct value,
     not per row)."""
@@ -118,7 +118,7 @@ def strings_as_objects(features: "pd.DataFrame") -> "pd.DataFrame":
     return out
 
 
-def _object_values(column: "pd.Series") -> "np.ndarray":
+def _object_values(column: pd.Series) -> np.ndarray:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -137,11 +137,11 @@ class HookScorer:
         self.function = function
         self.model = model
 
-    def __call__(self, features: "pd.DataFrame") -> "pd.DataFrame":
+    def __call__(self, features: pd.DataFrame) -> pd.DataFrame:
         return as_prediction_frame(self.function(self.model, features), features.index)
 
 
-def as_prediction_frame(result: Any, index: "pd.Index") -> "pd.DataFrame":
+def as_prediction_frame(result: Any, index: pd.Index) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 

@@ -50,7 +50,7 @@ class InputSource:
         format: Format | None = None,
         storage_options: dict[str, Any] | None = None,
         columns: Sequence[InputColumn] = (),
-    ) -> "InputSource":
+    ) -> InputSource:
         options = dict(storage_options or {})
         fs, path = _filesystem(url, options)
         files = _discover(fs, path, url)
@@ -61,10 +61,10 @@ class InputSource:
         return cls(url, files, fmt, options, [c.name for c in columns if c.numeric or c.text])
 
     @property
-    def filesystem(self) -> "fsspec.AbstractFileSystem":
+    def filesystem(self) -> fsspec.AbstractFileSystem:
         return _filesystem(self.url, self.storage_options)[0]
 
-    def dataset(self) -> "ds.Dataset":
+    def dataset(self) -> ds.Dataset:
         import pyarrow.dataset as ds
 
         try:
@@ -72,10 +72,10 @@ class InputSource:
         except Exception as exc:  # noqa: BLE001 - pyarrow's many error types, one message
             raise InputError(f"cannot read {self.url}: {exc}") from None
 
-    def schema(self) -> "pa.Schema":
+    def schema(self) -> pa.Schema:
         return self.dataset().schema
 
-    def file_schemas(self, limit: int = 1000) -> list[tuple[str, "pa.Schema"]]:
+    def file_schemas(self, limit: int = 1000) -> list[tuple[str, pa.Schema]]:
         """Every Parquet file's own schema (footers only); CSV files share the dataset's."""
         if self.format != "parquet":
             return [(self.url, self.schema())]
@@ -111,7 +111,7 @@ class InputSource:
         digest = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
         return {"sha256": digest, "files": len(entries), "bytes": sum(e[1] for e in entries)}
 
-    def batches(self, batch_size: int) -> Iterator["pa.Table"]:
+    def batches(self, batch_size: int) -> Iterator[pa.Table]:
         """Tables of exactly ``batch_size`` rows (the last may be shorter), in file order."""
         import pyarrow as pa
 
@@ -144,14 +144,14 @@ class InputSource:
 
     def read_rows(
         self, groups: Sequence[RowGroup], start: int, stop: int, batch_size: int, columns: Sequence[str] | None
-    ) -> Iterator["pa.Table"]:
+    ) -> Iterator[pa.Table]:
         """Rows ``[start, stop)`` of the whole input as tables of ``batch_size`` rows (the last may
         be shorter), streamed from the row groups that hold them; ``columns=None`` reads all."""
         yield from rebatch(self._stream(groups, start, stop, batch_size, columns), batch_size)
 
     def _stream(
         self, groups: Sequence[RowGroup], start: int, stop: int, batch_size: int, columns: Sequence[str] | None
-    ) -> Iterator["pa.RecordBatch"]:
+    ) -> Iterator[pa.RecordBatch]:
         """Record batches cut to ``[start, stop)``, one file at a time (rows before ``start`` in
         its first row group are decoded and dropped)."""
         import pyarrow as pa
@@ -184,7 +184,7 @@ class InputSource:
         if self.format == "parquet":
             return ds.ParquetFileFormat()
         import pyarrow as pa
-        import pyarrow.csv as csv
+        from pyarrow import csv
 
         types = {name: pa.string() for name in self.text_columns}
         return ds.CsvFileFormat(convert_options=csv.ConvertOptions(column_types=types, strings_can_be_null=True))
@@ -198,7 +198,7 @@ class InputSource:
         return PyFileSystem(FSSpecHandler(fs))
 
 
-def _filesystem(url: str, options: dict[str, Any]) -> tuple["fsspec.AbstractFileSystem", str]:
+def _filesystem(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem, str]:
     import fsspec
 
     try:
@@ -209,7 +209,7 @@ def _filesystem(url: str, options: dict[str, Any]) -> tuple["fsspec.AbstractFile
         raise InputError(f"cannot open {url}: {exc}") from None
 
 
-def _discover(fs: "fsspec.AbstractFileSystem", path: str, url: str) -> list[str]:
+def _discover(fs: fsspec.AbstractFileSystem, path: str, url: str) -> list[str]:
     try:
         if any(ch in path for ch in GLOB_CHARS):
             found = [p for p in fs.glob(path) if fs.isfile(p)]
@@ -252,12 +252,12 @@ def _detect_format(files: list[str], url: str) -> Format:
     raise InputError(f"{url} mixes CSV and Parquet files", hint="point --input at one format, or set batch.format")
 
 
-def _is_local(fs: "fsspec.AbstractFileSystem") -> bool:
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     return protocol in ("file", "local")
 
 
-def rebatch(batches: Iterable["pa.RecordBatch"], batch_size: int) -> Iterator["pa.Table"]:
+def rebatch(batches: Iterable[pa.RecordBatch], batch_size: int) -> Iterator[pa.Table]:
     """Regroup record batches into tables of exactly ``batch_size`` rows (the last may be shorter)."""
     import pyarrow as pa
 

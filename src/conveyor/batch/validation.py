@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def check_schema(schema: "pa.Schema", columns: Sequence[InputColumn], source: str) -> None:
+def check_schema(schema: pa.Schema, columns: Sequence[InputColumn], source: str) -> None:
     """Raise before any scoring when a model column is absent or held in an unusable type."""
     import pyarrow.types as t
 
@@ -49,8 +49,8 @@ def check_schema(schema: "pa.Schema", columns: Sequence[InputColumn], source: st
 
 
 def validate_rows(
-    frame: "pd.DataFrame", columns: Sequence[InputColumn]
-) -> tuple["pd.DataFrame", "pd.Series", "np.ndarray"]:
+    frame: pd.DataFrame, columns: Sequence[InputColumn]
+) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
     """The model's input frame (numbers coerced), per row the first reason it is bad ('' if
     fine), and the mask of bad rows."""
     import numpy as np

@@ -42,7 +42,7 @@ class PartSpec:
     keep: tuple[str, ...] | None = None
     project_dir: str | None = None
     hooks: dict[str, str] = field(default_factory=dict)  # preprocess/score/postprocess → module.py:fn
-    endpoint: "EndpointSettings | None" = None
+    endpoint: EndpointSettings | None = None
     profiler: PartProfiler = NO_PROFILES  # built from the baseline's schema on the driver
 
 
@@ -75,7 +75,7 @@ class PartContext:
     output: OutputStore
     profiler: PartProfiler = NO_PROFILES
 
-    def process(self, index: int, first_row: int, table: "pa.Table") -> PartResult:
+    def process(self, index: int, first_row: int, table: pa.Table) -> PartResult:
         frame = table.to_pandas()
         scored = self.pipeline.run(frame, first_row)
         part = PartResult(index, first_row, len(frame), len(scored.output), len(scored.rejected))
@@ -181,7 +181,7 @@ def read_payload(path: str) -> bytes:
 
 
 def score_in_process(spec: PartSpec, payload_path: str | None, index: int, first_row: int,
-                     table: "pa.Table") -> tuple[str, Any]:
+                     table: pa.Table) -> tuple[str, Any]:
     """Score one part in a worker; errors come back as data (custom exceptions do not pickle)."""
     try:
         worker_memory()

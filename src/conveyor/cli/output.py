@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -46,7 +46,7 @@ def print_json(payload: Any) -> None:
     console.print_json(json.dumps(payload, default=str))
 
 
-def versions_table(model: str, versions: list["VersionInfo"]) -> Table:
+def versions_table(model: str, versions: list[VersionInfo]) -> Table:
     table = Table(title=f"{model}: model versions", title_justify="left")
     table.add_column("version", justify="right")
     table.add_column("aliases")
@@ -63,7 +63,7 @@ def versions_table(model: str, versions: list["VersionInfo"]) -> Table:
             ", ".join(info.aliases) or "-",
             f"[{gate_style}]{info.gate}[/]",
             *[f"{info.metrics[m]:.4f}" if m in info.metrics else "-" for m in metric_names],
-            datetime.fromtimestamp(info.created / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            datetime.fromtimestamp(info.created / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "; ".join(info.reasons) or "",
         )
     return table

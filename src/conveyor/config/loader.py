@@ -109,7 +109,7 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
     )
 
 
-def _config_error(exc: ValidationError, path: Path, lines: "_LineIndex", secrets: Secrets) -> ConfigError:
+def _config_error(exc: ValidationError, path: Path, lines: _LineIndex, secrets: Secrets) -> ConfigError:
     first = exc.errors()[0]
     loc = tuple(first["loc"])
     message = first["msg"].removeprefix("Value error, ")
@@ -140,7 +140,7 @@ class _LineIndex:
         self._lines = lines
 
     @classmethod
-    def parse(cls, text: str, filename: str) -> "_LineIndex":
+    def parse(cls, text: str, filename: str) -> _LineIndex:
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
             data = yaml.safe_load(text)

@@ -28,7 +28,7 @@ class SplitSpec(Strict):
     stratify: bool = True
 
     @model_validator(mode="after")
-    def _time_needs_column(self) -> "SplitSpec":
+    def _time_needs_column(self) -> SplitSpec:
         if self.method == "time" and not self.column:
             raise ValueError("split method 'time' needs 'column' (the timestamp to order by)")
         return self
@@ -46,7 +46,7 @@ class FeatureSpec(Strict):
     sensitive: list[str] = []
 
     @model_validator(mode="after")
-    def _has_inputs(self) -> "FeatureSpec":
+    def _has_inputs(self) -> FeatureSpec:
         if not self.numeric and not self.categorical:
             raise ValueError("list at least one numeric or categorical feature")
         overlap = set(self.numeric) & set(self.categorical)
@@ -206,7 +206,7 @@ class DeploymentSpec(Strict):
         return None if value is None else str(value).lstrip("v")
 
     @model_validator(mode="after")
-    def _one_target(self) -> "DeploymentSpec":
+    def _one_target(self) -> DeploymentSpec:
         if (self.stage is None) == (self.version is None):
             raise ValueError("a deployment names exactly one of 'stage' or 'version'")
         return self
@@ -253,7 +253,7 @@ class TokenSpec(Strict):
     token: str | None = Field(None, repr=False, exclude=True)
 
     @model_validator(mode="after")
-    def _hash_token(self) -> "TokenSpec":
+    def _hash_token(self) -> TokenSpec:
         import hashlib
 
         if (self.sha256 is None) == (self.token is None):
@@ -358,7 +358,7 @@ class ProjectConfig(Strict):
         return stages
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "ProjectConfig":
+    def _cross_checks(self) -> ProjectConfig:
         if self.target in self.features.inputs:
             raise ValueError(f"target {self.target!r} is also listed as a feature")
         if self.monitor.stage is not None and self.monitor.stage not in self.stages:

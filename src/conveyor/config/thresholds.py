@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
@@ -33,7 +34,7 @@ class Condition:
         return f"{self.op} {self.bound:g}"
 
     @classmethod
-    def parse(cls, text: Any) -> "Condition":
+    def parse(cls, text: Any) -> Condition:
         if isinstance(text, Condition):
             return text
         match = _PATTERN.match(str(text)) if isinstance(text, str) else None

@@ -48,14 +48,14 @@ def log_plan(mlflow: Any, model: Any) -> InferencePlan | None:
     return None
 
 
-def load_plan(client: "MlflowClient", run_id: str) -> InferencePlan | None:
+def load_plan(client: MlflowClient, run_id: str) -> InferencePlan | None:
     """The plan logged with ``run_id``, or None (not logged, older format, unreadable)."""
     if not run_id:
         return None
     with tempfile.TemporaryDirectory() as folder:
         try:
             path = client.download_artifacts(run_id, PLAN_ARTIFACT, folder)
-            payload = pickle.loads(Path(path).read_bytes())  # noqa: S301 - our own artifact
+            payload = pickle.loads(Path(path).read_bytes())
         except Exception:  # noqa: BLE001 - absent (older run) or unreadable: use the model
             return None
     if not isinstance(payload, dict) or payload.get("format") != PLAN_FORMAT:

@@ -25,7 +25,7 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.dictionary) if self.codes is None else len(self.codes)
 
-    def with_dictionary(self, dictionary: np.ndarray) -> "Encoded":
+    def with_dictionary(self, dictionary: np.ndarray) -> Encoded:
         return Encoded(dictionary, self.codes)
 
     def take(self, table: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ def encoded_values(column: Any) -> Encoded:
     if values.dtype.kind in "US":
         values = values.astype(object)
     if values.dtype.kind == "O":
-        nones = values == None  # noqa: E711 - elementwise
+        nones = values == None
         if nones.any():
             values = values.copy()
             values[nones] = np.nan

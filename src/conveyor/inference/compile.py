@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from conveyor.inference.plan import ColumnPlan, InferencePlan
-from conveyor.inference.steps import EstimatorHead, Impute, LinearHead, MatrixScale, MinMax, OneHot, Scale
+from conveyor.inference.steps import (
+    EstimatorHead,
+    Impute,
+    LinearHead,
+    MatrixScale,
+    MinMax,
+    OneHot,
+    Scale,
+)
 
 log = logging.getLogger("conveyor.inference")
 

@@ -9,7 +9,15 @@ from typing import Any
 import numpy as np
 
 from conveyor.inference.columns import encoded_values, numeric_values
-from conveyor.inference.steps import EstimatorHead, Impute, LinearHead, MatrixScale, MinMax, OneHot, Scale
+from conveyor.inference.steps import (
+    EstimatorHead,
+    Impute,
+    LinearHead,
+    MatrixScale,
+    MinMax,
+    OneHot,
+    Scale,
+)
 
 ColumnStepType = Impute | Scale | MinMax
 

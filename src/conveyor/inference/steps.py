@@ -131,7 +131,7 @@ class OneHot:
             nan_rows = missing_mask(values, np.nan)
             found[nan_rows] = self._nan_at
             if values.dtype.kind == "O":
-                found[values == None] = self._none_at  # noqa: E711 - elementwise
+                found[values == None] = self._none_at
         return found.astype(np.intp, copy=False)
 
     @cached_property

@@ -10,7 +10,7 @@ import getpass
 import os
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.stack.artifacts import ArtifactStore
@@ -40,7 +40,7 @@ class AuditEvent:
     forced: bool = False
     environment: str | None = None
     who: str = field(default_factory=current_user)
-    at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,7 +51,7 @@ class AuditLog:
         self.store = store
 
     def append(self, event: AuditEvent) -> str:
-        stamp = datetime.now(timezone.utc)
+        stamp = datetime.now(UTC)
         name = (
             f"{AUDIT_PREFIX}/{event.model}/{stamp:%Y-%m-%d}/"
             f"{stamp:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.json"

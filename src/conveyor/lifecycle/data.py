@@ -16,19 +16,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Dataset:
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     source: str
     fingerprint: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Split:
-    X_train: "pd.DataFrame"
-    X_test: "pd.DataFrame"
-    y_train: "pd.Series"
-    y_test: "pd.Series"
-    sensitive_test: "pd.DataFrame"
-    test_frame: "pd.DataFrame"  # every column of the test rows (a champion may need others)
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+    sensitive_test: pd.DataFrame
+    test_frame: pd.DataFrame  # every column of the test rows (a champion may need others)
 
 
 def resolve_source(source: str, project_dir: Path) -> str:
@@ -62,7 +62,7 @@ def load_dataset(spec: DataSpec, project_dir: Path) -> Dataset:
         raise DataError(f"cannot read training data {source} as {fmt}: {exc}") from None
     fingerprint = {
         "sha256": digest.hexdigest(),
-        "rows": int(len(frame)),
+        "rows": len(frame),
         "columns": int(frame.shape[1]),
         "schema": {str(c): str(t) for c, t in frame.dtypes.items()},
         "source": source,
@@ -82,7 +82,7 @@ def _infer_format(source: str) -> str:
     )
 
 
-def check_columns(frame: "pd.DataFrame", target: str, features: FeatureSpec, source: str) -> None:
+def check_columns(frame: pd.DataFrame, target: str, features: FeatureSpec, source: str) -> None:
     """Every configured column must exist; name all missing ones at once."""
     wanted = [target, *features.inputs, *features.sensitive]
     missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
@@ -102,7 +102,7 @@ def check_columns(frame: "pd.DataFrame", target: str, features: FeatureSpec, sou
 
 
 def split_dataset(
-    frame: "pd.DataFrame", target: str, features: FeatureSpec, spec: DataSpec, task: str
+    frame: pd.DataFrame, target: str, features: FeatureSpec, spec: DataSpec, task: str
 ) -> Split:
     from sklearn.model_selection import train_test_split
 
@@ -113,7 +113,7 @@ def split_dataset(
         if column not in frame.columns:
             raise DataError(f"split column {column!r} not found in the training data")
         ordered = frame.sort_values(column, kind="stable")
-        cut = int(round(len(ordered) * (1 - split.test_size)))
+        cut = round(len(ordered) * (1 - split.test_size))
         train, test = ordered.iloc[:cut], ordered.iloc[cut:]
     else:
         stratify = None

@@ -34,7 +34,7 @@ def load_entrypoint(reference: str, project_dir: Path) -> Callable[..., Any]:
     try:
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - the user's import-time error, reported as such
+    except Exception as exc:
         sys.modules.pop(module_name, None)
         raise EntrypointError(
             f"importing {module_path.name} failed: {type(exc).__name__}: {exc}"

@@ -23,7 +23,7 @@ def higher_is_better(metric: str) -> bool:
     return metric not in LOWER_IS_BETTER
 
 
-def evaluate_model(model: Any, X: "pd.DataFrame", y: "pd.Series", task: str) -> dict[str, float]:
+def evaluate_model(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> dict[str, float]:
     """Score a fitted estimator on a held-out set with the task's default metrics."""
     from sklearn import metrics as skm
 
@@ -56,11 +56,11 @@ def evaluate_model(model: Any, X: "pd.DataFrame", y: "pd.Series", task: str) -> 
 
 def _positive_label(classes: np.ndarray) -> Any:
     """The larger label (1 for 0/1, True for booleans, the second in sort order otherwise)."""
-    return sorted(classes.tolist())[-1]
+    return max(classes.tolist())
 
 
 def fairness_metrics(
-    y_true: "pd.Series", y_pred: np.ndarray, groups: "pd.DataFrame"
+    y_true: pd.Series, y_pred: np.ndarray, groups: pd.DataFrame
 ) -> dict[str, dict[str, float]]:
     """Per sensitive column: demographic parity difference/ratio and equalized odds difference.
 
@@ -91,5 +91,5 @@ def fairness_metrics(
     return out
 
 
-def _spread(rates: "pd.Series") -> float:
+def _spread(rates: pd.Series) -> float:
     return float(rates.max() - rates.min()) if len(rates) else 0.0

@@ -32,7 +32,7 @@ class VersionInfo:
 
 
 class Registry:
-    def __init__(self, client: "MlflowClient") -> None:
+    def __init__(self, client: MlflowClient) -> None:
         self.client = client
 
     def ensure_model(self, name: str, description: str | None = None) -> None:
@@ -58,7 +58,7 @@ class Registry:
     def alias_holder(self, name: str, alias: str) -> str | None:
         return self.model_aliases(name).get(alias)
 
-    def version(self, name: str, version: str) -> "ModelVersion":
+    def version(self, name: str, version: str) -> ModelVersion:
         from mlflow.exceptions import MlflowException
 
         try:

@@ -19,7 +19,7 @@ _QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", 
 _ERRORS_ONLY = ("mlflow.sklearn",)
 
 
-def connect(stack: Stack) -> "MlflowClient":
+def connect(stack: Stack) -> MlflowClient:
     """Point MLflow at the stack and return a client; fails fast if the store is down."""
     # Bound network retries so an unreachable server is reported in seconds, not minutes.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -54,7 +54,7 @@ def activate(stack: Stack) -> None:
             os.environ[name] = value
 
 
-def ensure_experiment(client: "MlflowClient", name: str, artifact_location: str) -> str:
+def ensure_experiment(client: MlflowClient, name: str, artifact_location: str) -> str:
     """The experiment's id, created with artifacts in the stack's store if it is new."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:

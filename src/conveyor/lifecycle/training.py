@@ -57,7 +57,7 @@ class TrainingPipeline:
     def __init__(
         self,
         loaded: LoadedConfig,
-        client: "MlflowClient",
+        client: MlflowClient,
         registry: Registry,
         promoter: Promoter,
         mlflow_artifact_root: str,
@@ -203,7 +203,7 @@ class TrainingPipeline:
                 )
         return TrainResult(cfg.name, version, run_id, metrics, verdict, alias, champion, fairness)
 
-    def _log_model(self, mlflow: Any, model: Any, X_train: "pd.DataFrame", train_fn: Any) -> Any:
+    def _log_model(self, mlflow: Any, model: Any, X_train: pd.DataFrame, train_fn: Any) -> Any:
         import cloudpickle
         from mlflow.models import infer_signature
 
@@ -242,7 +242,7 @@ class TrainingPipeline:
         extra = self.config.runtime.requirements if self.config.runtime else []
         return [*pins, *[str(r) for r in extra]]
 
-    def _score_champion(self, test_rows: "pd.DataFrame", y_test: "pd.Series") -> Champion | None:
+    def _score_champion(self, test_rows: pd.DataFrame, y_test: pd.Series) -> Champion | None:
         """Score the stage holder on the same test rows, with the columns it was trained on."""
         spec = self.config.gate.champion
         if spec is None:
@@ -285,12 +285,14 @@ def _call_user(function: Any, label: str, *args: Any) -> Any:
 def _git_tags(project_dir: Path) -> dict[str, str]:
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True, timeout=5,
+            check=False,
         )
         if commit.returncode != 0:
             return {}
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=project_dir, capture_output=True, text=True, timeout=5
+            ["git", "status", "--porcelain"], cwd=project_dir, capture_output=True, text=True,
+            timeout=5, check=False,
         )
         return {tags.GIT_COMMIT: commit.stdout.strip(), tags.GIT_DIRTY: str(bool(dirty.stdout.strip())).lower()}
     except (OSError, subprocess.SubprocessError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ BASELINE_TAG = "conveyor.baseline"
 log = logging.getLogger("conveyor.monitoring")
 
 
-def model_outputs(model: Any, X: "pd.DataFrame", task: str) -> dict[str, np.ndarray]:
+def model_outputs(model: Any, X: pd.DataFrame, task: str) -> dict[str, np.ndarray]:
     """The prediction columns profiled next to the features: the label (or value) and, for
     binary classifiers with predict_proba, the positive-class probability."""
     predictions = np.asarray(model.predict(X))
@@ -36,11 +36,11 @@ def model_outputs(model: Any, X: "pd.DataFrame", task: str) -> dict[str, np.ndar
         classes = list(getattr(model, "classes_", []))
         if len(classes) == 2:
             proba = np.asarray(model.predict_proba(X))
-            out[SCORE] = proba[:, classes.index(sorted(classes)[-1])]
+            out[SCORE] = proba[:, classes.index(max(classes))]
     return out
 
 
-def profiler_for(config: "ProjectConfig", with_score: bool) -> Profiler:
+def profiler_for(config: ProjectConfig, with_score: bool) -> Profiler:
     """The columns a baseline profiles: features, model outputs and the target."""
     roles: dict[str, Role] = {PREDICTION: "prediction", SCORE: "prediction", config.target: "target"}
     numeric = list(config.features.numeric)
@@ -55,9 +55,9 @@ def profiler_for(config: "ProjectConfig", with_score: bool) -> Profiler:
 
 
 def build_baseline(
-    config: "ProjectConfig",
-    X_train: "pd.DataFrame",
-    y_train: "pd.Series",
+    config: ProjectConfig,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
     model: Any,
     metrics: dict[str, float],
 ) -> DatasetProfile:
@@ -74,12 +74,12 @@ def build_baseline(
         "model": config.name,
         "task": config.task,
         "target": config.target,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return profile
 
 
-def log_baseline(mlflow: Any, config: "ProjectConfig", split: Any, model: Any, metrics: dict[str, float]) -> None:
+def log_baseline(mlflow: Any, config: ProjectConfig, split: Any, model: Any, metrics: dict[str, float]) -> None:
     """Called by the training pipeline after the model is logged. Never fails training:
     a profiling error is logged and tagged, and monitoring recomputes the baseline later."""
     try:
@@ -92,7 +92,7 @@ def log_baseline(mlflow: Any, config: "ProjectConfig", split: Any, model: Any, m
         mlflow.set_tag(BASELINE_TAG, f"error: {type(exc).__name__}: {exc}"[:500])
 
 
-def load_baseline(client: "MlflowClient", run_id: str) -> DatasetProfile | None:
+def load_baseline(client: MlflowClient, run_id: str) -> DatasetProfile | None:
     """The baseline logged with a training run, or None if that run has none."""
     with tempfile.TemporaryDirectory() as folder:
         try:
@@ -103,7 +103,7 @@ def load_baseline(client: "MlflowClient", run_id: str) -> DatasetProfile | None:
 
 
 def recompute_baseline(
-    client: "MlflowClient", run_id: str, config: "ProjectConfig", project_dir: Path, model: Any
+    client: MlflowClient, run_id: str, config: ProjectConfig, project_dir: Path, model: Any
 ) -> DatasetProfile:
     """Rebuild a missing baseline from the training data the run logged (same file, same
     SHA-256), and log it to the run so the next monitor finds it."""
@@ -137,7 +137,7 @@ def recompute_baseline(
     )
 
 
-def _fingerprint(client: "MlflowClient", run_id: str) -> dict[str, Any] | None:
+def _fingerprint(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
     with tempfile.TemporaryDirectory() as folder:
         try:
             path = client.download_artifacts(run_id, "conveyor/data_fingerprint.json", folder)

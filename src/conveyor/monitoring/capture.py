@@ -48,7 +48,7 @@ def parse_window(text: str) -> timedelta:
 class TrafficSource(Protocol):
     """Where monitoring reads a time window of scored (and maybe labelled) requests."""
 
-    def read(self, model: str, start: datetime, end: datetime) -> "pd.DataFrame": ...
+    def read(self, model: str, start: datetime, end: datetime) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class CapturedTraffic:
     def location(self, model: str) -> str:
         return f"{self.artifact_store.rstrip('/')}/{CAPTURE_PREFIX}/{model}"
 
-    def read(self, model: str, start: datetime, end: datetime) -> "pd.DataFrame":
+    def read(self, model: str, start: datetime, end: datetime) -> pd.DataFrame:
         import fsspec
         import pandas as pd
 
@@ -89,7 +89,7 @@ class CapturedTraffic:
             frame = self._join_feedback(fs, base, frame, start)
         return frame
 
-    def _join_feedback(self, fs: Any, base: str, frame: "pd.DataFrame", start: datetime) -> "pd.DataFrame":
+    def _join_feedback(self, fs: Any, base: str, frame: pd.DataFrame, start: datetime) -> pd.DataFrame:
         """Attach ground-truth labels posted to /feedback (they may arrive days later)."""
         folder = f"{base}/{FEEDBACK_FOLDER}"
         if "request_id" not in frame.columns or not fs.exists(folder):
@@ -115,7 +115,7 @@ class CapturedTraffic:
         return joined.rename(columns={LABEL: self.target})
 
 
-def _fill_labels(frame: "pd.DataFrame", labels: "pd.DataFrame", keys: list[str]) -> "pd.DataFrame":
+def _fill_labels(frame: pd.DataFrame, labels: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if labels.empty:
         return frame
     latest = labels.drop_duplicates(keys, keep="last")[[*keys, LABEL]]
@@ -124,7 +124,7 @@ def _fill_labels(frame: "pd.DataFrame", labels: "pd.DataFrame", keys: list[str])
     return merged.drop(columns=f"{LABEL}_new")
 
 
-def _read_all(fs: Any, files: list[str]) -> "pd.DataFrame":
+def _read_all(fs: Any, files: list[str]) -> pd.DataFrame:
     import pandas as pd
 
     frames = []

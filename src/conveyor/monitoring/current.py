@@ -30,8 +30,8 @@ CHUNK_ROWS = 262_144  # rows per record batch when --data Parquet is streamed
 
 
 def _with_outputs(
-    frame: "pd.DataFrame", cfg: Any, model: Any, messages: list[str]
-) -> tuple["pd.DataFrame", np.ndarray | None]:
+    frame: pd.DataFrame, cfg: Any, model: Any, messages: list[str]
+) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The frame with the prediction columns: captured ones if present, else scored now."""
     current = frame.copy()
     if PREDICTION in frame.columns:
@@ -66,13 +66,13 @@ class CheckedData:
 
     current: DatasetProfile
     drift: DriftResult | None
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     predictions: np.ndarray | None
     outputs: OutputSource | None
 
 
 def frame_pass(
-    frame: "pd.DataFrame", baseline: DatasetProfile | None, cfg: Any, model: Any,
+    frame: pd.DataFrame, baseline: DatasetProfile | None, cfg: Any, model: Any,
     settings: DriftSettings, messages: list[str],
 ) -> CheckedData:
     """Profile and compare a frame held whole."""
@@ -92,7 +92,7 @@ def frame_pass(
     return CheckedData(current, drift, frame, predictions, outputs)
 
 
-def _scorer(model: Any, X: "pd.DataFrame", task: str) -> OutputSource:
+def _scorer(model: Any, X: pd.DataFrame, task: str) -> OutputSource:
     return lambda labelled: score_outputs(model, X[labelled], task)
 
 
@@ -161,14 +161,14 @@ class _Stream:
     may need, the kept columns and the model's outputs per chunk."""
 
     profiler: Profiler
-    raw: "_RawNumbers"
+    raw: _RawNumbers
     profile: DatasetProfile | None = None
-    frames: list["pd.DataFrame"] = field(default_factory=list)
+    frames: list[pd.DataFrame] = field(default_factory=list)
     outputs: list[ModelOutputs] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     error: Exception | None = None
 
-    def score(self, chunk: "pd.DataFrame", model: Any, cfg: Any, *, add: bool) -> None:
+    def score(self, chunk: pd.DataFrame, model: Any, cfg: Any, *, add: bool) -> None:
         """Score the chunk; with ``add``, put the prediction columns in it (to be profiled)."""
         try:
             columns, outputs = _chunk_outputs(model, chunk[cfg.features.inputs], cfg.task)
@@ -181,14 +181,14 @@ class _Stream:
                 chunk[column] = values
             self.added = list(columns)
 
-    def add(self, chunk: "pd.DataFrame", kept: list[str]) -> None:
+    def add(self, chunk: pd.DataFrame, kept: list[str]) -> None:
         part = self.profiler.profile(chunk)
         self.profile = part if self.profile is None else merge(self.profile, part)
         self.raw.add(chunk, self.profile)
         self.frames.append(chunk[kept])
 
     def results(
-        self, frame: "pd.DataFrame", captured: bool
+        self, frame: pd.DataFrame, captured: bool
     ) -> tuple[np.ndarray | None, OutputSource | None]:
         """The predictions fairness judges and the outputs performance judges."""
         captured_predictions = frame[PREDICTION].to_numpy() if captured else None
@@ -215,7 +215,7 @@ class _RawNumbers:
             n: [] for n, c in baseline.schema.items() if c.kind == "numeric" and n in baseline.columns
         }
 
-    def add(self, chunk: "pd.DataFrame", current: DatasetProfile) -> None:
+    def add(self, chunk: pd.DataFrame, current: DatasetProfile) -> None:
         for name in list(self.parts):
             cur = current.columns.get(name)
             if name not in chunk.columns or cur is None:
@@ -226,7 +226,7 @@ class _RawNumbers:
                 continue
             self.parts[name].append(_finite(chunk[name]))
 
-    def frame(self) -> "pd.DataFrame | None":
+    def frame(self) -> pd.DataFrame | None:
         import pandas as pd
 
         if not self.parts:
@@ -236,7 +236,7 @@ class _RawNumbers:
         })
 
 
-def _finite(series: "pd.Series") -> np.ndarray:
+def _finite(series: pd.Series) -> np.ndarray:
     """The finite numbers of a column, as drift's exact tests read them."""
     import pandas as pd
 
@@ -245,7 +245,7 @@ def _finite(series: "pd.Series") -> np.ndarray:
 
 
 def _chunk_outputs(
-    model: Any, X: "pd.DataFrame", task: str
+    model: Any, X: pd.DataFrame, task: str
 ) -> tuple[dict[str, np.ndarray], ModelOutputs]:
     """The prediction columns to profile and the outputs performance needs (the positive-class
     score of a binary classifier, else every class's probability)."""
@@ -276,7 +276,7 @@ def performance_of(
     )
 
 
-def standalone_profile(frame: "pd.DataFrame", cfg: Any) -> DatasetProfile:
+def standalone_profile(frame: pd.DataFrame, cfg: Any) -> DatasetProfile:
     numeric = [c for c in cfg.features.numeric if c in frame.columns]
     categorical = [c for c in cfg.features.categorical if c in frame.columns]
     return Profiler(numeric, categorical).fit(frame).profile(frame)

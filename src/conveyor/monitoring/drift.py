@@ -140,7 +140,7 @@ def compare(
     baseline: DatasetProfile,
     current: DatasetProfile,
     settings: DriftSettings | None = None,
-    raw: "pd.DataFrame | None" = None,
+    raw: pd.DataFrame | None = None,
 ) -> DriftResult:
     """Drift of every baseline column in ``current``; ``raw`` (the current rows) enables the
     exact small-sample tests."""
@@ -182,7 +182,7 @@ def compare_column(
     ref: NumericProfile | CategoricalProfile,
     cur: NumericProfile | CategoricalProfile,
     settings: DriftSettings,
-    values: "pd.Series | None" = None,
+    values: pd.Series | None = None,
 ) -> FeatureDrift:
     out = FeatureDrift(schema.name, schema.kind, schema.role, None)
     if cur.rows == 0:
@@ -249,7 +249,7 @@ def _numeric(
     ref: NumericProfile,
     cur: NumericProfile,
     settings: DriftSettings,
-    values: "pd.Series | None",
+    values: pd.Series | None,
 ) -> bool:
     edges = np.asarray(schema.edges, dtype=float)
     low = min(v for v in (ref.minimum, cur.minimum) if v is not None)
@@ -366,7 +366,7 @@ def _test(out: FeatureDrift, name: str, p: float, alpha: float) -> bool:
     return drifted
 
 
-def _raw_numbers(values: "pd.Series | None") -> np.ndarray | None:
+def _raw_numbers(values: pd.Series | None) -> np.ndarray | None:
     if values is None:
         return None
     import pandas as pd

@@ -31,9 +31,9 @@ class FairnessResult:
 
 def evaluate_fairness(
     predictions: np.ndarray,
-    groups: "pd.DataFrame",
+    groups: pd.DataFrame,
     thresholds: dict[str, Condition],
-    y_true: "pd.Series | None" = None,
+    y_true: pd.Series | None = None,
     min_rows: int = 30,
 ) -> FairnessResult:
     """Selection rate per group, demographic parity difference and ratio, and (with labels)
@@ -47,7 +47,7 @@ def evaluate_fairness(
     predictions = np.asarray(predictions)
     labelled = y_true is not None and y_true.notna().all() and y_true.nunique() >= 2
     classes = np.unique(np.asarray(y_true)) if labelled else np.unique(predictions)
-    positive = sorted(classes.tolist())[-1]
+    positive = max(classes.tolist())
     for column in groups.columns:
         group = groups[column].astype("object").fillna("<missing>")
         selection = (

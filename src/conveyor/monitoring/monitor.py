@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +87,7 @@ class MonitorResult:
 
 
 def run_monitor(
-    project: "Project",
+    project: Project,
     model: str | None = None,
     *,
     data: str | Path | None = None,
@@ -96,7 +96,7 @@ def run_monitor(
     report: str | Path | None = None,
     on_drift: list[str] | None = None,
     version: str | None = None,
-    reporter: "Reporter | None" = None,
+    reporter: Reporter | None = None,
     now: datetime | None = None,
 ) -> MonitorResult:
     """Run every check once and return the result (also logged as an MLflow run)."""
@@ -107,7 +107,7 @@ def run_monitor(
     step = reporter.step
     spec = project.config.monitor
     name = model or project.name
-    end = now or datetime.now(timezone.utc)
+    end = now or datetime.now(UTC)
     actions = list(spec.on_drift if on_drift is None else on_drift)
     unknown = [a for a in actions if a not in triggers.ACTIONS]
     if unknown:
@@ -139,7 +139,7 @@ def run_monitor(
     cfg = project.config
     if isinstance(data_in, ParquetSource) and baseline is None:  # no schema to stream with:
         data_in = read_data(data_in.source, project.path)  # the standalone profile fits on all rows
-    rows = data_in.rows if isinstance(data_in, ParquetSource) else int(len(data_in))
+    rows = data_in.rows if isinstance(data_in, ParquetSource) else len(data_in)
     if rows == 0:
         messages.append("the window is empty (0 rows): nothing to compare")
     elif rows < settings.min_rows:
@@ -211,7 +211,7 @@ def run_monitor(
 
 
 def resolve_version(
-    project: "Project", name: str, version: str | None, stage: str | None
+    project: Project, name: str, version: str | None, stage: str | None
 ) -> tuple[str, str | None]:
     """The explicit version; else the holder of ``stage``; else of the last stage that has a
     holder (prod before staging before dev); else the newest version."""
@@ -232,7 +232,7 @@ def resolve_version(
     return versions[0].version, None
 
 
-def read_data(path: str | Path, project_dir: Path) -> "pd.DataFrame":
+def read_data(path: str | Path, project_dir: Path) -> pd.DataFrame:
     """A CSV or Parquet file (local path or fsspec URL) as a frame."""
     import pandas as pd
 
@@ -249,7 +249,7 @@ def read_data(path: str | Path, project_dir: Path) -> "pd.DataFrame":
     raise MonitorDataError(f"cannot tell the format of {source}", hint="name it .csv or .parquet")
 
 
-def open_data(path: str | Path, project_dir: Path) -> "ParquetSource | pd.DataFrame":
+def open_data(path: str | Path, project_dir: Path) -> ParquetSource | pd.DataFrame:
     """A Parquet file opened for streaming (footer read, no rows); any other file as a frame."""
     fs, location, source = _locate(path, project_dir)
     if source.lower().endswith(PARQUET_SUFFIXES):
@@ -275,8 +275,8 @@ def _locate(path: str | Path, project_dir: Path) -> tuple[Any, str, str]:
 
 
 def _read_current(
-    project: "Project", name: str, data: str | Path | None, window: str | None, end: datetime
-) -> tuple["ParquetSource | pd.DataFrame", dict[str, Any]]:
+    project: Project, name: str, data: str | Path | None, window: str | None, end: datetime
+) -> tuple[ParquetSource | pd.DataFrame, dict[str, Any]]:
     if data is not None and window is not None:
         raise MonitorDataError("use either --data or --window, not both")
     if data is not None:
@@ -315,7 +315,7 @@ def _load_model(name: str, version: str, messages: list[str]) -> Any:
 
 
 def _fairness(
-    frame: "pd.DataFrame", cfg: Any, predictions: np.ndarray | None, thresholds: Any,
+    frame: pd.DataFrame, cfg: Any, predictions: np.ndarray | None, thresholds: Any,
     min_rows: int, messages: list[str],
 ) -> FairnessResult | None:
     sensitive = cfg.features.sensitive

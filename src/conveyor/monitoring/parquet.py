@@ -58,7 +58,7 @@ class ParquetSource:
     rows: int
 
     @classmethod
-    def open(cls, fs: Any, location: str, source: str) -> "ParquetSource":
+    def open(cls, fs: Any, location: str, source: str) -> ParquetSource:
         """Read the footer; a file that is not Parquet is a MonitorDataError."""
         import pyarrow.parquet as pq
 
@@ -69,7 +69,7 @@ class ParquetSource:
         except Exception as exc:  # noqa: BLE001 - pyarrow's errors vary by corruption
             raise MonitorDataError(f"cannot read {source}: {exc}") from None
 
-    def frames(self, columns: list[str], batch_rows: int) -> Iterator["pd.DataFrame"]:
+    def frames(self, columns: list[str], batch_rows: int) -> Iterator[pd.DataFrame]:
         """``columns`` as frames of at most ``batch_rows`` rows (one empty frame for no rows)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -91,7 +91,7 @@ class ParquetSource:
             raise MonitorDataError(f"cannot read {self.source}: {exc}") from None
 
 
-def _select(schema: "pa.Schema", columns: list[str]) -> "pa.Schema":
+def _select(schema: pa.Schema, columns: list[str]) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([schema.field(n) for n in columns], metadata=schema.metadata)
@@ -152,7 +152,7 @@ def profile_parquet(
 
 
 def _profile_numeric(
-    batches: Iterator["pa.Array"], edges: tuple[float, ...], sample: int, seed: int
+    batches: Iterator[pa.Array], edges: tuple[float, ...], sample: int, seed: int
 ) -> NumericProfile:
     """Merge of the batch profiles; the sample is drawn across batches from one key stream."""
     rng = np.random.default_rng(seed)
@@ -175,7 +175,7 @@ def _profile_numeric(
     return merged
 
 
-def _profile_categorical(batches: Iterator["pa.Array"], categories: tuple[str, ...]) -> CategoricalProfile:
+def _profile_categorical(batches: Iterator[pa.Array], categories: tuple[str, ...]) -> CategoricalProfile:
     merged: CategoricalProfile | None = None
     for batch in batches:
         part = categorical_profile(_arrow_category_counts(batch), len(batch), categories)
@@ -183,7 +183,7 @@ def _profile_categorical(batches: Iterator["pa.Array"], categories: tuple[str, .
     return merged if merged is not None else categorical_profile({}, 0, categories)
 
 
-def _numeric_batch(batch: "pa.Array", edges: tuple[float, ...]) -> NumericProfile:
+def _numeric_batch(batch: pa.Array, edges: tuple[float, ...]) -> NumericProfile:
     if not _is_number(batch.type):
         return profile_numeric(batch.to_pandas(), edges)
     values = _floats(batch)
@@ -196,7 +196,7 @@ def _numeric_batch(batch: "pa.Array", edges: tuple[float, ...]) -> NumericProfil
     return numeric_profile(values, missing, int(invalid.sum()), edges, examples=examples)
 
 
-def _finite(batch: "pa.Array") -> np.ndarray:
+def _finite(batch: pa.Array) -> np.ndarray:
     """The finite numbers of a batch, in order (what the frame path samples from)."""
     if _is_number(batch.type):
         values = _floats(batch)
@@ -212,7 +212,7 @@ def _keep_smallest(keys: np.ndarray, values: np.ndarray, k: int) -> tuple[np.nda
     return keys[chosen], values[chosen]
 
 
-def _arrow_category_counts(batch: "pa.Array") -> dict[str, int]:
+def _arrow_category_counts(batch: pa.Array) -> dict[str, int]:
     """Counts per category as strings, nulls and NaN left out (they count as missing)."""
     import pyarrow.compute as pc
 
@@ -228,7 +228,7 @@ def _arrow_category_counts(batch: "pa.Array") -> dict[str, int]:
     return out
 
 
-def _open(path: str | Path, categorical: list[str]) -> "pq.ParquetFile":
+def _open(path: str | Path, categorical: list[str]) -> pq.ParquetFile:
     """The file, with string columns of ``categorical`` read dictionary-encoded (fast counts)."""
     import pyarrow.parquet as pq
 
@@ -237,13 +237,13 @@ def _open(path: str | Path, categorical: list[str]) -> "pq.ParquetFile":
     return pq.ParquetFile(path, read_dictionary=strings, pre_buffer=False)
 
 
-def _batches(file: "pq.ParquetFile", name: str, batch_rows: int | None) -> Iterator["pa.Array"]:
+def _batches(file: pq.ParquetFile, name: str, batch_rows: int | None) -> Iterator[pa.Array]:
     """The column ``name`` batch by batch."""
     for batch in file.iter_batches(batch_size=batch_rows or DEFAULT_BATCH_ROWS, columns=[name]):
         yield batch.column(0)
 
 
-def _numeric_column(file: "pq.ParquetFile", name: str) -> np.ndarray:
+def _numeric_column(file: pq.ParquetFile, name: str) -> np.ndarray:
     """The whole column as floats (NaN where missing or not a finite number)."""
     column = file.read(columns=[name]).column(0)
     if _is_number(column.type):
@@ -252,13 +252,13 @@ def _numeric_column(file: "pq.ParquetFile", name: str) -> np.ndarray:
     return numeric_values(column.to_pandas())[0]
 
 
-def _floats(array: "pa.Array | pa.ChunkedArray") -> np.ndarray:
+def _floats(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     import pyarrow as pa
 
     return np.asarray(array.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
 
 
-def _is_number(kind: "pa.DataType") -> bool:
+def _is_number(kind: pa.DataType) -> bool:
     import pyarrow as pa
 
     return bool(
@@ -267,19 +267,19 @@ def _is_number(kind: "pa.DataType") -> bool:
     )
 
 
-def _is_string(kind: "pa.DataType") -> bool:
+def _is_string(kind: pa.DataType) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
-def _is_dictionary_of_strings(kind: "pa.DataType") -> bool:
+def _is_dictionary_of_strings(kind: pa.DataType) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_dictionary(kind) and _is_string(kind.value_type))
 
 
-def data_columns(file: "pq.ParquetFile") -> list[str]:
+def data_columns(file: pq.ParquetFile) -> list[str]:
     """Column names as ``pd.read_parquet`` shows them (the stored pandas index left out)."""
     meta = file.schema_arrow.pandas_metadata or {}
     index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}

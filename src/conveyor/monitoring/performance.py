@@ -77,7 +77,7 @@ class ModelOutputs:
     scores: np.ndarray | None = None
     classes: list[Any] | None = None
 
-    def select(self, mask: np.ndarray) -> "ModelOutputs":
+    def select(self, mask: np.ndarray) -> ModelOutputs:
         scores = None if self.scores is None else self.scores[mask]
         return ModelOutputs(self.predictions[mask], scores, self.classes)
 
@@ -85,7 +85,7 @@ class ModelOutputs:
 OutputSource = ModelOutputs | Callable[[np.ndarray], ModelOutputs]
 
 
-def score_outputs(model: Any, X: "pd.DataFrame", task: str) -> ModelOutputs:
+def score_outputs(model: Any, X: pd.DataFrame, task: str) -> ModelOutputs:
     """Predictions and class probabilities of ``model`` on ``X``."""
     predictions = np.asarray(model.predict(X))
     if task != "classification" or not hasattr(model, "predict_proba"):
@@ -97,8 +97,8 @@ def score_outputs(model: Any, X: "pd.DataFrame", task: str) -> ModelOutputs:
 
 def evaluate_performance(
     model: Any,
-    X: "pd.DataFrame",
-    y: "pd.Series",
+    X: pd.DataFrame,
+    y: pd.Series,
     task: str,
     baseline_metrics: dict[str, float],
     *,
@@ -115,7 +115,7 @@ def evaluate_performance(
 
 def evaluate_outputs(
     outputs: OutputSource,
-    y: "pd.Series",
+    y: pd.Series,
     task: str,
     baseline_metrics: dict[str, float],
     *,
@@ -131,7 +131,7 @@ def evaluate_outputs(
     name = metric or PRIMARY_METRIC[task]
     labelled = y.notna().to_numpy()
     y = y[labelled]
-    result = PerformanceResult(name, int(len(y)), None, baseline_metrics.get(name), tolerance, None)
+    result = PerformanceResult(name, len(y), None, baseline_metrics.get(name), tolerance, None)
     if len(y) < min_rows:
         result.messages.append(
             f"only {len(y)} labelled rows; at least {min_rows} are needed for a performance verdict"
@@ -157,7 +157,7 @@ def evaluate_outputs(
     return result
 
 
-def output_metrics(outputs: ModelOutputs, y: "pd.Series", task: str) -> dict[str, float]:
+def output_metrics(outputs: ModelOutputs, y: pd.Series, task: str) -> dict[str, float]:
     """The task's default metrics from precomputed outputs (as ``evaluate_model`` computes them)."""
     from sklearn import metrics as skm
 
@@ -170,7 +170,7 @@ def output_metrics(outputs: ModelOutputs, y: "pd.Series", task: str) -> dict[str
         }
     classes = np.unique(np.asarray(y))
     binary = len(classes) <= 2
-    positive = sorted(classes.tolist())[-1]
+    positive = max(classes.tolist())
     out = {
         "accuracy": float(skm.accuracy_score(y, predictions)),
         "f1": float(skm.f1_score(y, predictions, average="binary" if binary else "macro",
@@ -194,11 +194,11 @@ def _class_scores(outputs: ModelOutputs, classes: list[Any], label: Any) -> np.n
     column = classes.index(label)  # ValueError for a label the model never saw, as evaluate_model
     if scores.ndim == 2:
         return scores[:, column]
-    return scores if label == sorted(classes)[-1] else 1.0 - scores
+    return scores if label == max(classes) else 1.0 - scores
 
 
 def _page_hinkley(
-    predictions: np.ndarray, y: "pd.Series", task: str, baseline: dict[str, float]
+    predictions: np.ndarray, y: pd.Series, task: str, baseline: dict[str, float]
 ) -> dict[str, Any]:
     predictions = np.asarray(predictions)
     truth = np.asarray(y)

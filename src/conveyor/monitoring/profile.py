@@ -10,9 +10,8 @@ the profiles of N partitions gives the profile of the whole.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Union
-
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
@@ -53,7 +52,7 @@ class ColumnSchema:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ColumnSchema":
+    def from_dict(cls, data: dict[str, Any]) -> ColumnSchema:
         return cls(
             name=data["name"],
             kind=data["kind"],
@@ -105,7 +104,7 @@ class NumericProfile:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "NumericProfile":
+    def from_dict(cls, data: dict[str, Any]) -> NumericProfile:
         sample = data.get("sample")
         return cls(
             counts=np.asarray(data["counts"], dtype=np.int64),
@@ -143,7 +142,7 @@ class CategoricalProfile:
         return {"counts": self.counts, "new": self.new, "other": self.other, "missing": self.missing}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CategoricalProfile":
+    def from_dict(cls, data: dict[str, Any]) -> CategoricalProfile:
         return cls(
             counts={str(k): int(v) for k, v in data["counts"].items()},
             new={str(k): int(v) for k, v in data.get("new", {}).items()},
@@ -183,7 +182,7 @@ class DatasetProfile:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DatasetProfile":
+    def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
         schema = {c["name"]: ColumnSchema.from_dict(c) for c in data["schema"]}
         columns: dict[str, ColumnProfile] = {}
         for name, prof in data["columns"].items():
@@ -225,7 +224,7 @@ class Profiler:
         self.schema_: dict[str, ColumnSchema] | None = None
 
     @classmethod
-    def from_schema(cls, schema: dict[str, ColumnSchema]) -> "Profiler":
+    def from_schema(cls, schema: dict[str, ColumnSchema]) -> Profiler:
         profiler = cls(
             [c.name for c in schema.values() if c.kind == "numeric"],
             [c.name for c in schema.values() if c.kind == "categorical"],
@@ -234,7 +233,7 @@ class Profiler:
         profiler.schema_ = dict(schema)
         return profiler
 
-    def fit(self, frame: "pd.DataFrame") -> "Profiler":
+    def fit(self, frame: pd.DataFrame) -> Profiler:
         schema: dict[str, ColumnSchema] = {}
         for name in self.numeric:
             values, _, _ = numeric_values(frame[name])
@@ -244,14 +243,14 @@ class Profiler:
         self.schema_ = schema
         return self
 
-    def fit_parquet(self, path: "str | Path", *, batch_rows: int | None = None) -> "Profiler":
+    def fit_parquet(self, path: str | Path, *, batch_rows: int | None = None) -> Profiler:
         """Fit on a Parquet file read one column at a time (see :mod:`.parquet`)."""
         from conveyor.monitoring.parquet import fit_parquet
 
         return fit_parquet(self, path, batch_rows=batch_rows)
 
     def profile_parquet(
-        self, path: "str | Path", *, sample: int = 0, seed: int = 0, batch_rows: int | None = None
+        self, path: str | Path, *, sample: int = 0, seed: int = 0, batch_rows: int | None = None
     ) -> DatasetProfile:
         """Profile a Parquet file by record batches, without loading it whole."""
         from conveyor.monitoring.parquet import profile_parquet
@@ -269,7 +268,7 @@ class Profiler:
         vocab = tuple(str(k) for k, _ in ranked[: self.category_cap])
         return ColumnSchema(name, "categorical", self.roles.get(name, "feature"), categories=vocab, dtype=dtype)
 
-    def profile(self, frame: "pd.DataFrame", *, sample: int = 0, seed: int = 0) -> DatasetProfile:
+    def profile(self, frame: pd.DataFrame, *, sample: int = 0, seed: int = 0) -> DatasetProfile:
         """Profile ``frame``; columns of the schema it lacks are listed in ``absent``."""
         if self.schema_ is None:
             raise RuntimeError("call fit() before profile()")
@@ -285,13 +284,13 @@ class Profiler:
                 columns[name] = profile_categorical(frame[name], col.categories)
         unexpected = [str(c) for c in frame.columns if c not in self.schema_]
         return DatasetProfile(
-            schema=dict(self.schema_), columns=columns, rows=int(len(frame)), absent=absent,
+            schema=dict(self.schema_), columns=columns, rows=len(frame), absent=absent,
             unexpected=unexpected,
         )
 
 
 def profile_numeric(
-    series: "pd.Series", edges: tuple[float, ...], *, sample: int = 0, seed: int = 0
+    series: pd.Series, edges: tuple[float, ...], *, sample: int = 0, seed: int = 0
 ) -> NumericProfile:
     values, missing, invalid = numeric_values(series)
     examples = _invalid_examples(series) if invalid else []
@@ -315,7 +314,7 @@ def numeric_profile(
     the finite values with the ``sample`` smallest random ``keys`` (one per finite value): a
     uniform sample that chunked profiling reproduces when the keys come from one stream."""
     finite = values[~np.isnan(values)]
-    count = int(len(finite))
+    count = len(finite)
     mean = float(finite.mean()) if count else 0.0
     m2 = float(np.square(finite - mean).sum()) if count else 0.0
     kept = None
@@ -370,7 +369,7 @@ def histogram(finite: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
     return np.bincount(_bin_index(finite, edges), minlength=len(edges) + 1).astype(np.int64)
 
 
-def _invalid_examples(series: "pd.Series") -> list[str]:
+def _invalid_examples(series: pd.Series) -> list[str]:
     """Up to three distinct values of ``series`` that are not finite numbers."""
     import pandas as pd
 
@@ -379,8 +378,8 @@ def _invalid_examples(series: "pd.Series") -> list[str]:
     return [str(v) for v in bad.astype(str).unique()[:3]]
 
 
-def profile_categorical(series: "pd.Series", categories: tuple[str, ...]) -> CategoricalProfile:
-    return categorical_profile(category_counts(series), int(len(series)), categories)
+def profile_categorical(series: pd.Series, categories: tuple[str, ...]) -> CategoricalProfile:
+    return categorical_profile(category_counts(series), len(series), categories)
 
 
 def categorical_profile(observed: dict[str, int], rows: int, categories: tuple[str, ...]) -> CategoricalProfile:
@@ -474,7 +473,7 @@ def _bin_table(edges: tuple[float, ...]) -> _BinTable | None:
     return _BinTable(edge_array, low, 1.0 / width, first.astype(np.int32), last.astype(np.int32))
 
 
-def numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
+def numeric_values(series: pd.Series) -> tuple[np.ndarray, int, int]:
     """Float values (NaN where missing or not numeric), the missing count, the invalid count."""
     import pandas as pd
 
@@ -495,7 +494,7 @@ def numeric_values(series: "pd.Series") -> tuple[np.ndarray, int, int]:
     return values, missing, invalid
 
 
-def category_counts(series: "pd.Series") -> dict[str, int]:
+def category_counts(series: pd.Series) -> dict[str, int]:
     """Counts per category as strings; counting first and converting the few keys after is
     much faster than converting every value. Arrow-backed strings are counted by Arrow."""
     if hasattr(series.array, "__arrow_array__") and str(series.dtype).startswith(("str", "string")):

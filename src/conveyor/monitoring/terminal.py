@@ -21,7 +21,7 @@ def _verdict(value: bool | None, yes: str = "drift", no: str = "ok") -> str:
     return f"[bold red]{yes}[/]" if value else f"[green]{no}[/]"
 
 
-def print_result(result: "MonitorResult", out: "Console") -> None:
+def print_result(result: MonitorResult, out: Console) -> None:
     drift = result.drift
     if drift is not None:
         table = Table(title=f"{result.model} v{result.version}: drift ({drift.method})", title_justify="left")

@@ -48,7 +48,7 @@ def alert(summary: dict[str, Any], reason: str, webhook: str | None = None, time
         webhook, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return TriggerOutcome("alert", False, f"{line}; webhook {webhook} failed: {exc}")
@@ -56,12 +56,12 @@ def alert(summary: dict[str, Any], reason: str, webhook: str | None = None, time
 
 
 def retrain(
-    project: "Project",
+    project: Project,
     run_id: str,
     reason: str,
     *,
     auto_promote: bool = False,
-    reporter: "Reporter | None" = None,
+    reporter: Reporter | None = None,
 ) -> TriggerOutcome:
     """Train on the configured (latest) data through the same gate; the new version gets the
     first stage alias, and every later stage only with ``auto_promote``."""

@@ -35,7 +35,7 @@ class Authenticator:
         self.predict_open = predict_open
 
     @classmethod
-    def from_config(cls, auth: object, extra: list[Credential] | None = None) -> "Authenticator":
+    def from_config(cls, auth: object, extra: list[Credential] | None = None) -> Authenticator:
         creds = [
             Credential(t.name, bytes.fromhex(t.sha256), max(ROLE_RANK[r] for r in t.roles))  # type: ignore[attr-defined]
             for t in getattr(auth, "tokens", [])

@@ -93,7 +93,7 @@ class Batcher:
         self._queue.clear()
         self._executor.shutdown(wait=False)
 
-    def submit(self, columns: Columns, rows: int) -> "asyncio.Future[Result]":
+    def submit(self, columns: Columns, rows: int) -> asyncio.Future[Result]:
         """Queue one request; await the returned future for its result."""
         if self._task is None:
             self.start()
@@ -131,7 +131,7 @@ class Batcher:
                         outputs = _predict_each(model, batch)
                     else:
                         outputs = await loop.run_in_executor(self._executor, _predict_each, model, batch)
-                except Exception as exc:  # noqa: BLE001 - never let the loop die
+                except Exception as exc:
                     log.exception("batch failed on %s", self.name)
                     outputs = [exc] * len(batch)
                 for item, out in zip(batch, outputs):

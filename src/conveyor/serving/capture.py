@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.serving.signature import Columns
@@ -96,7 +96,7 @@ class CaptureWriter:
                 return
             self._pending += rows
         self._queue.append(_Record(
-            datetime.now(timezone.utc), request_id, deployment, version, columns, labels, scores,
+            datetime.now(UTC), request_id, deployment, version, columns, labels, scores,
             latency_ms, shadow,
         ))
 
@@ -197,7 +197,7 @@ def write_parquet(table: Any, folder: str) -> str:
     import fsspec
     import pyarrow.parquet as pq
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     name = f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
     fs, base = fsspec.core.url_to_fs(folder)
     fs.makedirs(base, exist_ok=True)
@@ -219,7 +219,7 @@ def write_feedback(store: str, model: str, items: list[dict[str, Any]]) -> str:
     """Ground-truth labels by request id, next to the capture (one part per call)."""
     import pyarrow as pa
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     table = pa.table({
         "request_id": pa.array([str(i["request_id"]) for i in items]),
         "row": pa.array([i.get("row") for i in items], type=pa.int64()),

@@ -33,8 +33,8 @@ _THRESHOLDED = {"TunedThresholdClassifierCV", "FixedThresholdClassifier"}
 class Prediction:
     """Outputs of one model call, aligned with its input rows."""
 
-    labels: "np.ndarray"
-    scores: "np.ndarray | None" = None
+    labels: np.ndarray
+    scores: np.ndarray | None = None
 
 
 @dataclass
@@ -47,7 +47,7 @@ class LoadedModel:
     estimator: Any = field(repr=False)
     example: Columns | None = field(default=None, repr=False)
     loaded_at: float = field(default_factory=time.time)
-    plan: "InferencePlan | None" = field(default=None, repr=False)
+    plan: InferencePlan | None = field(default=None, repr=False)
     _proba: bool = field(default=False, repr=False)
     _argmax: bool = field(default=False, repr=False)
 
@@ -141,7 +141,7 @@ class LoadedModel:
 
 
 def load_version(
-    client: "MlflowClient", name: str, version: str, fallback_columns: list[str] | None = None
+    client: MlflowClient, name: str, version: str, fallback_columns: list[str] | None = None
 ) -> LoadedModel:
     """Download, load and warm ``models:/name/version`` (seconds; never on the request path)."""
     import mlflow

@@ -86,7 +86,7 @@ class Poller:
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("poll failed")
             self._wake.wait(self.interval_s)
             self._wake.clear()

@@ -107,7 +107,7 @@ class Snapshot:
                     le = float(labels["le"])
                     self.buckets.setdefault(dep, {})[le] = sample.value
 
-    def since(self, before: "Snapshot", dep: str) -> SideStats:
+    def since(self, before: Snapshot, dep: str) -> SideStats:
         requests = self.requests.get(dep, 0.0) - before.requests.get(dep, 0.0)
         errors = self.errors.get(dep, 0.0) - before.errors.get(dep, 0.0)
         now, then = self.buckets.get(dep, {}), before.buckets.get(dep, {})
@@ -128,14 +128,14 @@ def _quantile(cumulative: list[tuple[float, float]], q: float) -> float | None:
 class Rollout:
     def __init__(
         self,
-        client: "AdminClient",
-        audit: "AuditLog",
+        client: AdminClient,
+        audit: AuditLog,
         model: str,
         candidate: str,
         *,
         steps: list[float],
         interval_s: float,
-        spec: "RolloutSpec",
+        spec: RolloutSpec,
         champion: str | None = None,
         environment: str | None = None,
         promote: Callable[[str, str], Any] | None = None,

@@ -53,7 +53,7 @@ class InputSchema:
     fields: tuple[Field, ...]
 
     @classmethod
-    def from_signature(cls, signature: Any, fallback: list[str] | None = None) -> "InputSchema":
+    def from_signature(cls, signature: Any, fallback: list[str] | None = None) -> InputSchema:
         inputs = getattr(signature, "inputs", None)
         if inputs is None or not inputs.has_input_names():
             return cls(tuple(Field(name, "any") for name in fallback or []))

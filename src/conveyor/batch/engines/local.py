@@ -16,12 +16,20 @@ With ``--via-endpoint`` the same loop runs threads instead (the work is network-
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -258,10 +266,10 @@ def plan_tasks(groups: Sequence[RowGroup], batch_size: int, done: set[int], work
     size = max(1, min(MAX_TASK_PARTS, math.ceil((parts - len(done)) / (TASKS_PER_WORKER * workers))))
     cuts = sorted({math.ceil(g.first_row / batch_size) for g in groups} | {parts})
     tasks = []
-    for low, high in zip(cuts, cuts[1:]):
+    for low, high in itertools.pairwise(cuts):
         pieces = math.ceil((high - low) / size)
         edges = [low + (high - low) * k // pieces for k in range(pieces + 1)]
-        for start, stop in zip(edges, edges[1:]):
+        for start, stop in itertools.pairwise(edges):
             tasks += _runs_not_done(start, stop, done, groups, batch_size)
     return sorted(tasks, key=lambda t: (-t.parts, t.first_part))
 

@@ -51,7 +51,7 @@ class SparkEngine:
     conf: dict[str, str] = field(default_factory=dict)
     name: str = "spark"
     parts_planned: int = 0
-    _starting: "threading.Thread | None" = field(default=None, repr=False)
+    _starting: threading.Thread | None = field(default=None, repr=False)
     _started: list[Any] = field(default_factory=list, repr=False)  # the session, or the start-up error
 
     def prepare(self, parts: int | None) -> None:
@@ -70,7 +70,7 @@ class SparkEngine:
         """The session stays up for the next job (it is the active session); nothing to release."""
 
     @classmethod
-    def from_settings(cls, spec: "SparkSpec | None", master: str | None = None) -> "SparkEngine":
+    def from_settings(cls, spec: SparkSpec | None, master: str | None = None) -> SparkEngine:
         conf: dict[str, str] = {}
         if spec is not None:
             for key, value in (
@@ -85,7 +85,7 @@ class SparkEngine:
         chosen = master or (spec.master if spec else None) or DEFAULT_MASTER
         return cls(master=chosen, app_name=(spec.app_name if spec and spec.app_name else "conveyor-batch"), conf=conf)
 
-    def session(self) -> "SparkSession":
+    def session(self) -> SparkSession:
         """The active session if there is one (tests, notebooks), else a new one from settings."""
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         try:
@@ -130,7 +130,7 @@ class SparkEngine:
         plan.progress.stop()
         return [results[i] for i in sorted(results)]
 
-    def _prepared_session(self) -> "SparkSession":
+    def _prepared_session(self) -> SparkSession:
         if self._starting is None:
             return self.session()
         self._starting.join()
@@ -140,7 +140,7 @@ class SparkEngine:
             raise started
         return started
 
-    def _score(self, spark: "SparkSession", plan: RunPlan, todo: list[PartSlice]) -> list[Any]:
+    def _score(self, spark: SparkSession, plan: RunPlan, todo: list[PartSlice]) -> list[Any]:
         source, spec = plan.source, plan.spec
         payload = spark.sparkContext.broadcast(plan.model_payload) if plan.model_payload is not None else None
         rows = [(s.index, s.path, s.row_group, s.start, s.stop, s.first_row) for s in todo]
