@@ -19,6 +19,7 @@ demo: install
 	$(BIN)/conveyor demo
 
 test: install-test
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 clean:
