@@ -108,3 +108,14 @@ def test_a_deployment_added_later_loads_without_taking_the_server_out_of_rotatio
         assert http.get("/readyz").status_code == 200  # a canary that loads must not empty the load balancer
         assert http.post("/models/churn/invocations", json={"dataframe_records": records(1)}).status_code == 200
         running.wait(lambda: running.version_of(slow) == trained_template["slow"])
+
+
+def test_a_worker_accepts_connections_only_once_its_models_are_loaded(serve: Any, trained_template: Any) -> None:
+    """Startup waits for the first load (here the slow version's SLOW_S warm-up), so workers
+    sharing one socket never hand a request to a worker with nothing loaded."""
+    slow = f"v{trained_template['slow']}"
+    running = serve({"traffic": {"prod": 100, slow: 0}}, ready=False)  # no /readyz polling
+    deployments = running.service.endpoints["churn"].deployments
+    assert all(dep.model is not None for dep in deployments.values())
+    with running.client() as http:
+        assert http.get("/readyz").status_code == 200

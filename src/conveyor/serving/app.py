@@ -151,6 +151,22 @@ def seed_weights(project: Project, endpoint: Endpoint, traffic: TrafficStore) ->
     return traffic.seed(endpoint.initial_weights(aliases))
 
 
+STARTUP_WAIT_S = 120.0
+
+
+async def _first_load(service: Service, timeout_s: float) -> None:
+    """Wait until every poller has polled once and no deployment is still loading (loaded or
+    failed), so that with several workers on one socket no request reaches a worker that has
+    nothing loaded yet. Past the timeout the worker serves anyway (503 until loaded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        polled = all(p.polls or p.failures for p in service.pollers.values())
+        if polled and not any(e.loading for e in service.endpoints.values()):
+            return
+        await asyncio.sleep(0.05)
+    log.warning("models still loading after %.0fs: serving, /readyz reports what is missing", timeout_s)
+
+
 def create_app(service: Service) -> HotPath:
     """The ASGI app for a built service (see `build_service`)."""
 
@@ -161,6 +177,7 @@ def create_app(service: Service) -> HotPath:
                 capture.start()
         for poller in service.pollers.values():
             poller.start()
+        await _first_load(service, STARTUP_WAIT_S)  # until then this worker accepts no connection
         # Everything loaded so far (libraries, models) lives for the whole process: keep it
         # out of the collector's full passes, which otherwise stall requests for tens of ms.
         gc.freeze()

@@ -263,6 +263,14 @@ class Endpoint:
             self._started = True
         return True
 
+    @property
+    def loading(self) -> bool:
+        """Whether some deployment still loads the version it should serve (none failed it)."""
+        return any(
+            dep.wanted is not None and dep.model is None and dep.failed_version != dep.wanted
+            for dep in self.deployments.values()
+        )
+
     def status(self) -> dict[str, Any]:
         return {
             "model": self.name,
