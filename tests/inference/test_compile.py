@@ -181,3 +181,21 @@ def test_a_pickled_plan_runs_without_importing_scikit_learn(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert np.array_equal(np.load(tmp_path / "proba.npy"), model.predict_proba(new))
+
+
+def test_estimators_that_read_the_data_themselves_are_not_compiled() -> None:
+    """A bare non-linear estimator, or one fitted on a DataFrame after the transforms, may
+    rely on names or dtypes (native categorical support): the plan must not stand in for it."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    train = frame()
+    categorical = train.assign(plan=train["plan"].astype("category"), region=train["region"].astype("category"))
+    native = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=5).fit(
+        categorical, target(train)
+    )
+    assert compile_model(native) is None
+    assert "reads the data itself" in (explain_unsupported(native) or "")
+    pandas_out = churn_pipeline(RandomForestClassifier(n_estimators=5, random_state=0), sparse_output=False)
+    pandas_out.set_output(transform="pandas")
+    pandas_out.fit(train, target(train))
+    assert compile_model(pandas_out) is None

@@ -81,7 +81,12 @@ def build_plan(model: Any) -> InferencePlan:
     expected = getattr(final, "n_features_in_", width)
     if expected != width:
         raise Unsupported(f"the final estimator expects {expected} features, the plan makes {width}")
-    return InferencePlan(tuple(columns), _head(final), tuple(matrix_steps), source=_describe(model))
+    head = _head(final)
+    if isinstance(head, EstimatorHead) and (not transforms or hasattr(final, "feature_names_in_")):
+        # nothing to replay, or an estimator that saw a DataFrame (it may read names or dtypes,
+        # e.g. native categorical support): only the estimator itself gives its answers
+        raise Unsupported(f"{type(final).__name__} reads the data itself; nothing to compile")
+    return InferencePlan(tuple(columns), head, tuple(matrix_steps), source=_describe(model))
 
 
 def _input_names(model: Any) -> list[str] | None:
