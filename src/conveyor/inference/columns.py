@@ -78,9 +78,10 @@ def _arrow_strings(column: Any) -> Any:
         array = _arrow_combined(column)
     else:
         inner = getattr(column, "array", None)
-        if inner is None or not hasattr(inner, "_pa_array"):
+        dtype = getattr(column, "dtype", None)
+        if inner is None or not hasattr(inner, "__arrow_array__") or getattr(dtype, "kind", "") != "O":
             return None
-        array = _arrow_combined(inner._pa_array)
+        array = _arrow_combined(pa.array(inner))  # zero-copy for Arrow-backed strings
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
         return array
     return None
