@@ -1,7 +1,8 @@
 """Load one registered model version, ready for fast batched prediction.
 
-For scikit-learn models that compile to an :class:`~conveyor.inference.InferencePlan` the
-plan runs straight on the request's column lists (no DataFrame, no per-row string work);
+A version whose training run logged an inference plan is served from that plan alone (the
+worker never imports scikit-learn). For other scikit-learn models that compile to an
+:class:`~conveyor.inference.InferencePlan` the plan runs straight on the request's column lists (no DataFrame, no per-row string work);
 other scikit-learn models are called directly (no pyfunc schema enforcement, n_jobs forced
 to 1), classifiers returning labels and the positive-class score from one ``predict_proba``
 call. Anything else goes through MLflow's pyfunc.
@@ -42,7 +43,7 @@ class LoadedModel:
     name: str
     version: str
     run_id: str
-    flavor: str  # "sklearn" or "pyfunc"
+    flavor: str  # "plan" (inference plan logged at training), "sklearn" or "pyfunc"
     schema: InputSchema
     estimator: Any = field(repr=False)
     example: Columns | None = field(default=None, repr=False)
@@ -52,7 +53,10 @@ class LoadedModel:
     _argmax: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.flavor == "sklearn":
+        if self.flavor == "plan":  # the plan logged at training: no estimator, no scikit-learn
+            assert self.plan is not None
+            self._proba = self.plan.classes is not None
+        elif self.flavor == "sklearn":
             from conveyor.inference import compile_model
 
             self.plan = compile_model(self.estimator)
@@ -147,6 +151,8 @@ def load_version(
     import mlflow
     from mlflow.models import Model
 
+    from conveyor.inference.artifact import load_plan
+
     mv = client.get_model_version(name, str(version))
     source = client.get_model_version_download_uri(name, str(version))
     local = mlflow.artifacts.download_artifacts(
@@ -154,7 +160,11 @@ def load_version(
     )
     meta = Model.load(local)
     schema = InputSchema.from_signature(meta.signature, fallback_columns)
-    if "sklearn" in meta.flavors:
+    plan = load_plan(client, str(mv.run_id)) if "sklearn" in meta.flavors and mv.run_id else None
+    estimator: Any = None
+    if plan is not None:
+        flavor = "plan"
+    elif "sklearn" in meta.flavors:
         import mlflow.sklearn
 
         estimator = mlflow.sklearn.load_model(local)
@@ -164,7 +174,7 @@ def load_version(
         estimator = mlflow.pyfunc.load_model(local)
         flavor = "pyfunc"
     example = _example(meta, local, schema)
-    model = LoadedModel(name, str(mv.version), str(mv.run_id or ""), flavor, schema, estimator, example)
+    model = LoadedModel(name, str(mv.version), str(mv.run_id or ""), flavor, schema, estimator, example, plan=plan)
     model.warm()
     return model
 
