@@ -345,17 +345,27 @@ def smallest(keys: np.ndarray, k: int) -> np.ndarray:
 
 def fit_edges(values: np.ndarray, bins: int) -> tuple[float, ...]:
     """Distinct quantiles (``bins`` + 1, numpy's linear method) of the finite values."""
-    ordered = np.sort(values[~np.isnan(values)])
-    if not len(ordered):
+    finite = values[~np.isnan(values)]  # a copy: partitioned in place below
+    if not len(finite):
         return ()
-    return tuple(float(e) for e in np.unique(sorted_quantiles(ordered, np.linspace(0.0, 1.0, bins + 1))))
+    q = np.linspace(0.0, 1.0, bins + 1)
+    below, above = _quantile_neighbours(q, len(finite))
+    finite.partition(np.unique(np.concatenate([below, above])))  # only those ranks in order
+    return tuple(float(e) for e in np.unique(sorted_quantiles(finite, q)))
+
+
+def _quantile_neighbours(q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ranks just below and above each quantile's position among ``n`` ordered values."""
+    position = q * (n - 1)
+    below = np.floor(position).astype(np.int64)
+    return below, np.minimum(below + 1, n - 1)
 
 
 def sorted_quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``np.quantile(ordered, q)`` for sorted data, without numpy's partitioning pass."""
+    """``np.quantile(ordered, q)`` from data whose ranks next to each quantile are in sorted
+    position (sorted data, or data partitioned at those ranks), without numpy's own pass."""
     position = q * (len(ordered) - 1)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, len(ordered) - 1)
+    below, above = _quantile_neighbours(q, len(ordered))
     t = position - below
     a, b = ordered[below], ordered[above]
     diff = b - a
