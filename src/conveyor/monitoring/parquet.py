@@ -14,7 +14,9 @@ frame path's meaning.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,10 +107,7 @@ def fit_parquet(profiler: Profiler, path: str | Path, *, batch_rows: int | None 
     lacking = [n for n in [*profiler.numeric, *profiler.categorical] if n not in dtypes]
     if lacking:
         raise MonitorDataError(f"cannot fit on {path}: column(s) {lacking} are not in the file")
-    schema: dict[str, ColumnSchema] = {}
-    for name in profiler.numeric:
-        values = _numeric_column(file, name)
-        schema[name] = profiler.numeric_schema(name, values, dtypes[name])
+    schema: dict[str, ColumnSchema] = _fit_numeric(profiler, file, dtypes)
     for name in profiler.categorical:
         counts: dict[str, int] = {}
         for batch in _batches(file, name, batch_rows):
@@ -117,6 +116,28 @@ def fit_parquet(profiler: Profiler, path: str | Path, *, batch_rows: int | None 
         schema[name] = profiler.categorical_schema(name, counts, dtypes[name])
     profiler.schema_ = schema
     return profiler
+
+
+def _fit_numeric(profiler: Profiler, file: Any, dtypes: dict[str, str]) -> dict[str, ColumnSchema]:
+    """Edges of every numeric column, one column per core at a time (numpy's partition runs
+    without the GIL); columns are read in order and at most two per core are held at once."""
+    workers = _threads()
+    schema: dict[str, ColumnSchema] = {}
+    pending: list[tuple[str, Future[ColumnSchema]]] = []
+    with ThreadPoolExecutor(workers, thread_name_prefix="conveyor-fit") as pool:
+        for name in profiler.numeric:
+            if len(pending) >= 2 * workers:
+                done_name, done = pending.pop(0)
+                schema[done_name] = done.result()
+            values = _numeric_column(file, name)
+            pending.append((name, pool.submit(profiler.numeric_schema, name, values, dtypes[name])))
+        for name, future in pending:
+            schema[name] = future.result()
+    return {name: schema[name] for name in profiler.numeric}
+
+
+def _threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def profile_parquet(
@@ -133,15 +154,19 @@ def profile_parquet(
     categorical = [n for n, c in profiler.schema_.items() if c.kind == "categorical"]
     file = _open(path, categorical)
     present = data_columns(file)
-    columns: dict[str, ColumnProfile] = {}
-    for name, col in profiler.schema_.items():
-        if name not in present:
-            continue
-        batches = _batches(file, name, batch_rows)
+    wanted = [(name, col) for name, col in profiler.schema_.items() if name in present]
+
+    def profile_column(item: tuple[str, ColumnSchema]) -> ColumnProfile:
+        name, col = item
+        batches = _batches(_open(path, categorical), name, batch_rows)  # a reader per thread
         if col.kind == "numeric":
-            columns[name] = _profile_numeric(batches, col.edges, sample, seed)
-        else:
-            columns[name] = _profile_categorical(batches, col.categories)
+            return _profile_numeric(batches, col.edges, sample, seed)
+        return _profile_categorical(batches, col.categories)
+
+    # one column per core at a time: Arrow decoding and numpy's array work run without the
+    # GIL; each thread holds one record batch, so memory stays bounded by the batch size
+    with ThreadPoolExecutor(_threads(), thread_name_prefix="conveyor-profile") as pool:
+        columns = dict(zip([n for n, _ in wanted], pool.map(profile_column, wanted)))
     return DatasetProfile(
         schema=dict(profiler.schema_),
         columns=columns,
