@@ -42,6 +42,7 @@ class InputSource:
     format: Format
     storage_options: dict[str, Any] = field(default_factory=dict)
     text_columns: list[str] = field(default_factory=list)  # CSV: read as strings, coerced per row
+    _footers: tuple[list[RowGroup] | None] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -95,6 +96,9 @@ class InputSource:
         """Row count from Parquet footers; None for CSV (unknown until read)."""
         if self.format != "parquet":
             return None
+        groups = self.row_groups()
+        if groups is not None:
+            return sum(g.rows for g in groups)
         try:
             return int(self.dataset().count_rows())
         except Exception:  # noqa: BLE001 - only used for progress and worker count
@@ -122,7 +126,13 @@ class InputSource:
             raise InputError(f"reading {self.url} failed: {exc}") from None
 
     def row_groups(self) -> list[RowGroup] | None:
-        """Every row group in file order (footers only); None for CSV or files whose schemas differ."""
+        """Every row group in file order (footers only, read once); None for CSV or files whose
+        schemas differ."""
+        if self._footers is None:
+            self._footers = (self._read_row_groups(),)
+        return self._footers[0]
+
+    def _read_row_groups(self) -> list[RowGroup] | None:
         if self.format != "parquet":
             return None
         import pyarrow.parquet as pq

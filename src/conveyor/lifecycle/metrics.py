@@ -25,9 +25,19 @@ def higher_is_better(metric: str) -> bool:
 
 def evaluate_model(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> dict[str, float]:
     """Score a fitted estimator on a held-out set with the task's default metrics."""
+    proba = model.predict_proba(X) if task != "regression" and hasattr(model, "predict_proba") else None
+    classes = getattr(model, "classes_", None)
+    return task_metrics(y, model.predict(X), task, proba, None if classes is None else list(classes))
+
+
+def task_metrics(
+    y: pd.Series, predictions: Any, task: str, scores: Any = None, model_classes: list[Any] | None = None
+) -> dict[str, float]:
+    """The task's default metrics from a model's outputs: ``scores`` are its class
+    probabilities (one column per class of ``model_classes``) or, for a binary model, the
+    positive class's probability alone; without them there is no roc_auc."""
     from sklearn import metrics as skm
 
-    predictions = model.predict(X)
     if task == "regression":
         return {
             "rmse": float(np.sqrt(skm.mean_squared_error(y, predictions))),
@@ -41,17 +51,24 @@ def evaluate_model(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> dict
         "f1": float(skm.f1_score(y, predictions, average="binary" if binary else "macro",
                                  pos_label=_positive_label(classes) if binary else 1)),
     }
-    if hasattr(model, "predict_proba"):
-        proba = model.predict_proba(X)
-        model_classes = list(getattr(model, "classes_", classes))
-        if binary and len(classes) == 2:
-            column = model_classes.index(_positive_label(classes))
-            out["roc_auc"] = float(skm.roc_auc_score(y, proba[:, column]))
-        elif not binary:
-            out["roc_auc"] = float(
-                skm.roc_auc_score(y, proba, multi_class="ovr", labels=model_classes)
-            )
+    if scores is None:
+        return out
+    model_classes = model_classes if model_classes is not None else classes.tolist()
+    if binary and len(classes) == 2:
+        positive = _class_scores(scores, model_classes, _positive_label(classes))
+        out["roc_auc"] = float(skm.roc_auc_score(y, positive))
+    elif not binary:
+        out["roc_auc"] = float(skm.roc_auc_score(y, scores, multi_class="ovr", labels=model_classes))
     return out
+
+
+def _class_scores(scores: Any, classes: list[Any], label: Any) -> np.ndarray:
+    """The probability of ``label``: a column of the matrix, or from the positive-class scores."""
+    scores = np.asarray(scores)
+    column = classes.index(label)  # ValueError for a label the model never saw
+    if scores.ndim == 2:
+        return scores[:, column]
+    return scores if label == max(classes) else 1.0 - scores
 
 
 def _positive_label(classes: np.ndarray) -> Any:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better
+from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better, task_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,42 +159,7 @@ def evaluate_outputs(
 
 def output_metrics(outputs: ModelOutputs, y: pd.Series, task: str) -> dict[str, float]:
     """The task's default metrics from precomputed outputs (as ``evaluate_model`` computes them)."""
-    from sklearn import metrics as skm
-
-    predictions = outputs.predictions
-    if task == "regression":
-        return {
-            "rmse": float(np.sqrt(skm.mean_squared_error(y, predictions))),
-            "mae": float(skm.mean_absolute_error(y, predictions)),
-            "r2": float(skm.r2_score(y, predictions)),
-        }
-    classes = np.unique(np.asarray(y))
-    binary = len(classes) <= 2
-    positive = max(classes.tolist())
-    out = {
-        "accuracy": float(skm.accuracy_score(y, predictions)),
-        "f1": float(skm.f1_score(y, predictions, average="binary" if binary else "macro",
-                                 pos_label=positive if binary else 1)),
-    }
-    if outputs.scores is None:
-        return out
-    model_classes = outputs.classes if outputs.classes is not None else classes.tolist()
-    if binary and len(classes) == 2:
-        out["roc_auc"] = float(skm.roc_auc_score(y, _class_scores(outputs, model_classes, positive)))
-    elif not binary:
-        out["roc_auc"] = float(
-            skm.roc_auc_score(y, outputs.scores, multi_class="ovr", labels=model_classes)
-        )
-    return out
-
-
-def _class_scores(outputs: ModelOutputs, classes: list[Any], label: Any) -> np.ndarray:
-    """The probability of ``label``: a column of the matrix, or from the positive-class scores."""
-    scores = np.asarray(outputs.scores)
-    column = classes.index(label)  # ValueError for a label the model never saw, as evaluate_model
-    if scores.ndim == 2:
-        return scores[:, column]
-    return scores if label == max(classes) else 1.0 - scores
+    return task_metrics(y, outputs.predictions, task, outputs.scores, outputs.classes)
 
 
 def _page_hinkley(

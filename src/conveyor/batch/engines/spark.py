@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,20 +51,14 @@ class SparkEngine:
     conf: dict[str, str] = field(default_factory=dict)
     name: str = "spark"
     parts_planned: int = 0
-    _starting: threading.Thread | None = field(default=None, repr=False)
-    _started: list[Any] = field(default_factory=list, repr=False)  # the session, or the start-up error
+    _starting: Future[SparkSession] | None = field(default=None, repr=False)
 
     def prepare(self, parts: int | None) -> None:
         """Start the Spark session (a JVM: seconds) in the background while the model loads."""
-        def start() -> None:
-            try:
-                self._started.append(self.session())
-            except BaseException as exc:  # noqa: BLE001 - re-raised by run()
-                self._started.append(exc)
-
         if self._starting is None:
-            self._starting = threading.Thread(target=start, name="conveyor-spark-start", daemon=True)
-            self._starting.start()
+            pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-spark-start")
+            self._starting = pool.submit(self.session)
+            pool.shutdown(wait=False)  # the thread ends when the session is up
 
     def close(self) -> None:
         """The session stays up for the next job (it is the active session); nothing to release."""
@@ -131,14 +125,8 @@ class SparkEngine:
         return [results[i] for i in sorted(results)]
 
     def _prepared_session(self) -> SparkSession:
-        if self._starting is None:
-            return self.session()
-        self._starting.join()
-        self._starting = None
-        started = self._started.pop()
-        if isinstance(started, BaseException):
-            raise started
-        return started
+        starting, self._starting = self._starting, None
+        return self.session() if starting is None else starting.result()  # re-raises a start-up error
 
     def _score(self, spark: SparkSession, plan: RunPlan, todo: list[PartSlice]) -> list[Any]:
         source, spec = plan.source, plan.spec
