@@ -45,3 +45,12 @@ def test_models_without_a_plan_are_returned_unchanged() -> None:
     )
     assert PlanEstimator.wrap(model) is model
     assert PlanEstimator.wrap("not a model") == "not a model"
+
+
+def test_predict_proba_exists_only_where_the_estimator_has_it() -> None:
+    from sklearn.svm import SVC
+
+    train = frame()
+    wrapped = PlanEstimator.wrap(churn_pipeline(SVC()).fit(train, target(train)))
+    assert isinstance(wrapped, PlanEstimator) and not hasattr(wrapped, "predict_proba")
+    assert np.array_equal(wrapped.predict(frame(seed=12)), wrapped.estimator.predict(frame(seed=12)))

@@ -91,8 +91,6 @@ def load_model(resolved: ResolvedModel) -> Any:
 def scoring_model(model: Any) -> Any:
     """The model's inference plan when it compiles (workers then need no scikit-learn and
     predict several times faster), else the model itself."""
-    if not type(model).__module__.startswith("sklearn."):
-        return model
     from conveyor.inference import compile_model
 
     return compile_model(model) or model

@@ -119,15 +119,12 @@ def strings_as_objects(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def _object_values(column: pd.Series) -> np.ndarray:
-    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(pa.chunked_array(pa.array(column.array))).combine_chunks()
-    distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
-    values = np.append(distinct, np.array([column.dtype.na_value], dtype=object))
-    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
-    return values[codes]
+    from conveyor.inference.columns import encode_arrow
+
+    encoded = encode_arrow(pa.chunked_array(pa.array(column.array)).combine_chunks(), column.dtype.na_value)
+    return encoded.take(encoded.dictionary)
 
 
 class HookScorer:

@@ -46,7 +46,7 @@ def encoded_values(column: Any) -> Encoded:
     """The column dictionary-encoded where that is free (Arrow strings, pandas categoricals)."""
     arrow = _arrow_strings(column)
     if arrow is not None:
-        return _encode_arrow(arrow, _na_value(column))
+        return encode_arrow(arrow, _na_value(column))
     dtype = getattr(column, "dtype", None)
     if dtype is not None and getattr(dtype, "name", "") == "category":
         categories = np.asarray(column.cat.categories, dtype=object)
@@ -87,7 +87,8 @@ def _arrow_strings(column: Any) -> Any:
     return None
 
 
-def _encode_arrow(array: Any, na_value: Any) -> Encoded:
+def encode_arrow(array: Any, na_value: Any) -> Encoded:
+    """Arrow values dictionary-encoded in C; nulls become one more entry, ``na_value``."""
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(array)

@@ -25,8 +25,6 @@ class PlanEstimator:
     @classmethod
     def wrap(cls, estimator: Any) -> Any:
         """The estimator behind its plan when it compiles, else the estimator unchanged."""
-        if not type(estimator).__module__.startswith("sklearn."):
-            return estimator
         plan = compile_model(estimator)
         return estimator if plan is None else cls(estimator, plan)
 
@@ -34,18 +32,19 @@ class PlanEstimator:
         result = self._run(X)
         return self.estimator.predict(X) if result is None else np.asarray(result.labels)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        if not hasattr(self.estimator, "predict_proba"):
-            raise AttributeError(f"{type(self.estimator).__name__} has no predict_proba")
+    def __getattr__(self, name: str) -> Any:
+        """``predict_proba`` only where the estimator has one; everything else is the estimator's."""
+        if name in ("estimator", "plan", "_last"):  # not set yet (copy, unpickling)
+            raise AttributeError(name)
+        if name == "predict_proba" and hasattr(self.estimator, "predict_proba"):
+            return self._predict_proba
+        return getattr(self.estimator, name)
+
+    def _predict_proba(self, X: Any) -> np.ndarray:
         result = self._run(X)
         if result is None or result.proba is None:
             return self.estimator.predict_proba(X)
         return result.proba
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "predict_proba" and not hasattr(self.estimator, "predict_proba"):
-            raise AttributeError(name)
-        return getattr(self.estimator, name)
 
     def _run(self, X: Any) -> PlanResult | None:
         if self._last is not None and self._last[0] is X:  # held, so never another object's id

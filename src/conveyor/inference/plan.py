@@ -73,10 +73,6 @@ class InferencePlan:
     source: str = field(default="", compare=False)  # what was compiled, for logs
 
     @property
-    def inputs(self) -> list[str]:
-        return list(dict.fromkeys(c.name for c in self.columns))
-
-    @property
     def width(self) -> int:
         return sum(c.width for c in self.columns)
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from conveyor.inference.columns import Encoded
-
-Column = "np.ndarray | Encoded"
 
 
 def missing_mask(values: np.ndarray, marker: Any) -> np.ndarray:
@@ -26,10 +24,6 @@ def missing_mask(values: np.ndarray, marker: Any) -> np.ndarray:
             return values != values
         return np.zeros(len(values), dtype=bool)
     return np.asarray(values == marker, dtype=bool)
-
-
-class ColumnStep(Protocol):
-    def apply(self, column: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
