@@ -42,7 +42,7 @@ from conveyor.serving.errors import (
 from conveyor.serving.hotpath import HotPath
 from conveyor.serving.metrics import CONTENT_TYPE, Metrics
 from conveyor.serving.poller import Poller
-from conveyor.serving.traffic import TrafficState, TrafficStore, traffic_event
+from conveyor.serving.traffic import TrafficState, TrafficStore, check_weights, traffic_event
 
 if TYPE_CHECKING:
     from conveyor.lifecycle.audit import AuditLog
@@ -512,7 +512,7 @@ def _admin_routes(app: FastAPI, service: Service) -> None:
             raise MalformedRequest("send {'weights': {'prod': 90, 'staging': 10}}")
         clean: dict[str, float] = {}
         for key, value in weights.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise InvalidInput(f"weight of {key!r} must be a number >= 0", field=key)
             if not endpoint.known_name(str(key)):
                 raise InvalidInput(
@@ -520,11 +520,7 @@ def _admin_routes(app: FastAPI, service: Service) -> None:
                     hint=f"use a stage {endpoint.stages}, a version like v3, or one of serve.deployments",
                 )
             clean[str(key)] = float(value)
-        total = sum(clean.values())
-        if total <= 0:
-            raise InvalidInput("at least one weight must be positive")
-        if not math.isfinite(total):
-            raise InvalidInput("the weights are too large", hint="weights are relative: use percentages, e.g. 90 and 10")
+        check_weights(clean)
         await run_in_threadpool(_change_traffic, service, name, clean, f"token:{who}")
         endpoint.set_weights(clean)
         service.pollers[name].poke()  # load new deployments now

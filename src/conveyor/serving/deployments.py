@@ -8,7 +8,6 @@ the batcher reads the reference once per batch, so every request sees one whole 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from conveyor.serving.batcher import Batcher
 from conveyor.serving.errors import InvalidInput, NotFound, NotReady
 from conveyor.serving.model import LoadedModel
 from conveyor.serving.router import NoRoute, Router
-from conveyor.serving.traffic import VERSION_NAME, TrafficState
+from conveyor.serving.traffic import VERSION_NAME, TrafficState, check_total
 
 if TYPE_CHECKING:
     from conveyor.config.schema import ServeSpec
@@ -191,8 +190,7 @@ class Endpoint:
         for name in weights:
             if not self.known_name(name):
                 self._target(name)  # raises InvalidInput with a hint
-        if not math.isfinite(sum(weights.values())):  # the router draws in [0, total)
-            raise InvalidInput(f"traffic weights {weights} are too large", hint="use percentages, e.g. 90 and 10")
+        check_total(weights)
         with self._lock:
             self.ensure_all(weights)
             self.weights = dict(weights)

@@ -79,9 +79,27 @@ def parse_weights(items: list[str]) -> dict[str, float]:
         if not sep or not name or not 0 <= weight < math.inf:
             raise InvalidInput(f"{item!r} is not DEPLOYMENT=WEIGHT (e.g. prod=90)")
         weights[name.strip()] = weight
-    if not weights or sum(weights.values()) <= 0:
-        raise InvalidInput("give at least one positive weight, e.g. prod=90 staging=10")
+    check_weights(weights)
     return weights
+
+
+def check_weights(weights: dict[str, float]) -> None:
+    """Weights the router can draw from: finite, >= 0, one positive, and a finite sum (it
+    draws in [0, total)). InvalidInput (422 / exit 2) otherwise."""
+    for name, weight in weights.items():
+        if not 0 <= weight < math.inf:
+            raise InvalidInput(f"weight of {name!r} must be a number >= 0", field=name)
+    if sum(weights.values()) <= 0:
+        raise InvalidInput("give at least one positive weight, e.g. prod=90 staging=10")
+    check_total(weights)
+
+
+def check_total(weights: dict[str, float]) -> None:
+    """The router draws in [0, total): the sum must be finite."""
+    if not math.isfinite(sum(weights.values())):
+        raise InvalidInput(
+            f"traffic weights {weights} are too large", hint="weights are relative: use percentages, e.g. 90 and 10"
+        )
 
 
 class TrafficStore:
