@@ -158,7 +158,7 @@ def profile_parquet(
 
     def profile_column(item: tuple[str, ColumnSchema]) -> ColumnProfile:
         name, col = item
-        batches = _batches(_open(path, categorical), name, batch_rows)  # a reader per thread
+        batches = _batches(_open(path, categorical, like=file), name, batch_rows)  # a reader per thread
         if col.kind == "numeric":
             return _profile_numeric(batches, col.edges, sample, seed)
         return _profile_categorical(batches, col.categories)
@@ -253,13 +253,16 @@ def _arrow_category_counts(batch: pa.Array) -> dict[str, int]:
     return out
 
 
-def _open(path: str | Path, categorical: list[str]) -> pq.ParquetFile:
-    """The file, with string columns of ``categorical`` read dictionary-encoded (fast counts)."""
+def _open(path: str | Path, categorical: list[str], like: pq.ParquetFile | None = None) -> pq.ParquetFile:
+    """The file, with string columns of ``categorical`` read dictionary-encoded (fast counts);
+    ``like``: another reader of the same file (one per thread), reusing its footer."""
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
-    strings = [n for n in categorical if n in schema.names and _is_string(schema.field(n).type)]
-    return pq.ParquetFile(path, read_dictionary=strings, pre_buffer=False)
+    schema = pq.read_schema(path) if like is None else like.schema_arrow
+    strings = [n for n in categorical if n in schema.names
+               and (_is_string(schema.field(n).type) or _is_dictionary_of_strings(schema.field(n).type))]
+    metadata = None if like is None else like.metadata
+    return pq.ParquetFile(path, metadata=metadata, read_dictionary=strings, pre_buffer=False)
 
 
 def _batches(file: pq.ParquetFile, name: str, batch_rows: int | None) -> Iterator[pa.Array]:
