@@ -477,7 +477,6 @@ def _bin_table(edges: tuple[float, ...]) -> _BinTable | None:
     # values in cell k lie in [start of k-2, start of k+3) even after rounding
     first = np.searchsorted(edge_array, bounds[:LOOKUP_CELLS], side="right")
     last = np.searchsorted(edge_array, bounds[5:LOOKUP_CELLS + 5], side="left")
-    last = np.maximum(last, first)  # an empty window has one bin
     # the last edge closes the last inner bin: never report the bin above it from the table
     first = np.where(bounds[5:LOOKUP_CELLS + 5] > high, -1, first)
     return _BinTable(edge_array, low, 1.0 / width, first.astype(np.int32), last.astype(np.int32))
