@@ -139,7 +139,7 @@ def evaluate_outputs(
         return result
     try:
         rows = outputs(labelled) if callable(outputs) else outputs.select(labelled)
-        result.metrics = output_metrics(rows, y, task)
+        result.metrics = task_metrics(y, rows.predictions, task, rows.scores, rows.classes)
     except Exception as exc:  # noqa: BLE001 - e.g. one class only, or unscorable rows
         result.messages.append(f"cannot compute metrics on the current data: {exc}")
         return result
@@ -155,11 +155,6 @@ def evaluate_outputs(
             result.degraded = result.current > result.baseline * (1 + tolerance)
     result.detector = _page_hinkley(rows.predictions, y, task, baseline_metrics)
     return result
-
-
-def output_metrics(outputs: ModelOutputs, y: pd.Series, task: str) -> dict[str, float]:
-    """The task's default metrics from precomputed outputs (as ``evaluate_model`` computes them)."""
-    return task_metrics(y, outputs.predictions, task, outputs.scores, outputs.classes)
 
 
 def _page_hinkley(
