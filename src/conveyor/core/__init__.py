@@ -1,0 +1,1 @@
+"""Pure building blocks every layer shares: config, model refs, stages, tags, errors."""

@@ -1,0 +1,1 @@
+"""Sources and sinks: CSV / Parquet files, folders and globs on fsspec as Arrow batches."""

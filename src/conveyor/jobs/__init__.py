@@ -1,0 +1,1 @@
+"""Operations as serialisable job specs, run the same way by every runner."""
