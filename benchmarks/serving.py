@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def prepare_project() -> tuple[Path, str]:
     """The example project, trained once and cached; returns (project, local model dir)."""
-    from conveyor.project import Project
+    from conveyor.app import Project
     from conveyor.scaffold import init_project
 
     folder = CACHE / "churn"

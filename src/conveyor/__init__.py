@@ -20,7 +20,7 @@ from conveyor.errors import (
 )
 
 if TYPE_CHECKING:
-    from conveyor.project import Project
+    from conveyor.app import Project
 
 __version__ = "0.1.0"
 
@@ -40,7 +40,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "Project":
-        from conveyor.project import Project
+        from conveyor.app import Project
 
         return Project
     raise AttributeError(f"module 'conveyor' has no attribute {name!r}")

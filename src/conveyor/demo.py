@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.rule import Rule
 
+from conveyor.app import Project
 from conveyor.cli.output import RichReporter, console, versions_table
 from conveyor.errors import GateFailedError
-from conveyor.project import Project
 from conveyor.scaffold import generate_example_data, init_project
 
 
@@ -71,15 +71,14 @@ def _drift_and_retrain(project: Project, folder: Path, reporter: RichReporter) -
     training data plus the new batch. The new version gets dev; prod stays manual."""
     import pandas as pd
 
-    from conveyor.monitoring.monitor import run_monitor
     from conveyor.monitoring.terminal import print_result
     from conveyor.scaffold import generate_example_data
 
     batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/drifted.parquet"))
     train = folder / project.config.data.train
     pd.concat([pd.read_parquet(train), pd.read_parquet(batch)], ignore_index=True).to_parquet(train)
-    result = run_monitor(
-        project, data=batch, report=folder / "drift.html", on_drift=["alert", "retrain"],
+    result = project.monitor(
+        data=batch, report=folder / "drift.html", on_drift=["alert", "retrain"],
         reporter=reporter,
     )
     print_result(result, console)

@@ -10,6 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from conveyor import Project
+from conveyor.stack.tracking import fluent_scope
 
 
 def client_for(project: Path) -> MlflowClient:
@@ -44,8 +45,14 @@ def test_train_registers_gated_version_with_alias(cli, project_dir: Path) -> Non
 
 
 def test_logged_model_has_signature_example_and_pinned_requirements(project_dir: Path) -> None:
-    result = Project.load(project_dir).train()
+    project = Project.load(project_dir)
+    result = project.train()
     uri = f"models:/churn/{result.version}"
+    with fluent_scope(project.client):  # conveyor leaves MLflow's global URIs alone
+        _check_logged_model(project_dir, uri)
+
+
+def _check_logged_model(project_dir: Path, uri: str) -> None:
     info = mlflow.models.get_model_info(uri)
     assert info.signature is not None
     inputs = {c.name for c in info.signature.inputs.inputs}

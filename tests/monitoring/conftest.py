@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conveyor.project import Project
+from conveyor.app import Project
 from conveyor.scaffold import generate_example_data
 
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from conveyor.app import Project
 from conveyor.monitoring.errors import MonitorDataError, NoCapturedTrafficError
 from conveyor.monitoring.monitor import run_monitor
-from conveyor.project import Project
 
 
 @pytest.fixture(scope="module")

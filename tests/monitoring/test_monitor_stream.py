@@ -6,11 +6,11 @@ import fsspec
 import pandas as pd
 import pytest
 
+from conveyor.app import Project
 from conveyor.monitoring import current, monitor
 from conveyor.monitoring.errors import MonitorDataError
 from conveyor.monitoring.monitor import MonitorResult, run_monitor
 from conveyor.monitoring.parquet import ParquetSource
-from conveyor.project import Project
 
 
 def _source(path: Path) -> ParquetSource:

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
+from conveyor.app import Project
+from conveyor.lifecycle import tags
 from conveyor.monitoring import triggers
 from conveyor.monitoring.monitor import run_monitor
-from conveyor.project import Project
 from conveyor.scaffold import generate_example_data
 
 
@@ -18,18 +19,18 @@ def test_drift_triggers_a_retrain_linked_by_tags(fresh_trained_project):
     folder = fresh_trained_project
     batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
     project = Project.load(folder)
-    result = run_monitor(project, data=batch, on_drift=["alert", "retrain"])
+    result = project.monitor(data=batch, on_drift=["alert", "retrain"])
     assert result.drift_detected is True
     outcome = next(t for t in result.triggers if t.action == "retrain")
     assert outcome.ok and outcome.version == "2" and outcome.alias == "dev" and outcome.promoted == []
 
     client = MlflowClient(project.stack.tracking_uri, registry_uri=project.stack.registry_uri)
     version = client.get_model_version("churn", "2")
-    assert version.tags[triggers.TRIGGER] == "drift"
-    assert version.tags[triggers.TRIGGER_RUN_ID] == result.run_id
-    assert version.tags[triggers.TRIGGER_REASON].startswith("dataset drift:")
-    assert client.get_run(version.run_id).data.tags[triggers.TRIGGER_RUN_ID] == result.run_id
-    assert client.get_run(result.run_id).data.tags[triggers.RETRAIN_VERSION] == "2"
+    assert version.tags[tags.TRIGGER] == "drift"
+    assert version.tags[tags.TRIGGER_RUN_ID] == result.run_id
+    assert version.tags[tags.TRIGGER_REASON].startswith("dataset drift:")
+    assert client.get_run(version.run_id).data.tags[tags.TRIGGER_RUN_ID] == result.run_id
+    assert client.get_run(result.run_id).data.tags[tags.RETRAIN_VERSION] == "2"
     aliases = {k: str(v) for k, v in client.get_registered_model("churn").aliases.items()}
     assert aliases == {"dev": "2"}  # prod stays manual
 
@@ -39,7 +40,7 @@ def test_auto_promote_moves_the_new_version_through_every_stage(fresh_trained_pr
                 "stages: [dev, staging, prod]\nmonitor: {on_drift: [retrain], auto_promote: true}")
     batch = generate_example_data(fresh_trained_project, rows=2000, seed=8, drift=1.0,
                                   out=Path("data/batch.parquet"))
-    result = run_monitor(Project.load(fresh_trained_project), data=batch)
+    result = Project.load(fresh_trained_project).monitor(data=batch)
     outcome = result.triggers[0]
     assert outcome.ok and outcome.promoted == ["staging", "prod"], outcome.detail
 

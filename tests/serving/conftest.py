@@ -51,21 +51,22 @@ def _slow_version(project: Any) -> str:
 
 
 def _pyfunc_version(project: Any, model: Any) -> str:
-    import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from conveyor.lifecycle.tracking import activate
+    from conveyor.stack.tracking import ensure_experiment, fluent_run
 
-    activate(project.stack)
+    client = project.client
     example = pd.DataFrame([RECORD])
-    mlflow.set_experiment("serving-tests")
-    with mlflow.start_run():
+    experiment = ensure_experiment(client, "serving-tests", project.stack.mlflow_artifact_root)
+    run_id = client.create_run(experiment).info.run_id
+    with fluent_run(client, run_id) as mlflow:
         info = mlflow.pyfunc.log_model(
             name="model", python_model=model,
             signature=infer_signature(example, pd.Series([1])), pip_requirements=["mlflow"],
         )
-    mv = project.client.create_model_version(project.name, info.model_uri, run_id=info.run_id)
+    client.set_terminated(run_id)
+    mv = client.create_model_version(project.name, info.model_uri, run_id=run_id)
     return str(mv.version)
 
 
@@ -73,7 +74,7 @@ def _pyfunc_version(project: Any, model: Any) -> str:
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """v1 trained and promoted to dev, staging and prod; v2 = a copy of v1 (for swaps);
     v3 = a model that always raises; v4 = a model that takes SLOW_S per call."""
-    from conveyor.project import Project
+    from conveyor.app import Project
 
     folder = init_project(tmp_path_factory.mktemp("serving") / "churn")
     project = Project.load(folder)
@@ -144,7 +145,7 @@ def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
     """Start a real uvicorn server in a thread: `serve({"traffic": {...}})`."""
     import uvicorn
 
-    from conveyor.project import Project
+    from conveyor.app import Project
     from conveyor.serving import build_service, create_app
     from conveyor.serving.auth import local_admin_token
     from conveyor.serving.server import state_dir

@@ -13,7 +13,7 @@ def test_a_version_with_a_logged_plan_is_served_from_the_plan_alone(trained_temp
     import mlflow
     import pandas as pd
 
-    from conveyor.project import Project
+    from conveyor.app import Project
     from conveyor.serving.model import load_version
 
     project = Project.load(trained_template["path"])
@@ -32,7 +32,7 @@ def test_a_version_with_a_logged_plan_is_served_from_the_plan_alone(trained_temp
 def test_serving_from_a_plan_never_imports_scikit_learn(trained_template: Any) -> None:
     script = (
         "import sys\n"
-        "from conveyor.project import Project\n"
+        "from conveyor.app import Project\n"
         "from conveyor.serving.model import load_version\n"
         f"project = Project.load({str(trained_template['path'])!r})\n"
         f"model = load_version(project.client, 'churn', {trained_template['good']!r})\n"

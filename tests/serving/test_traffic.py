@@ -62,7 +62,7 @@ def test_a_file_without_a_config_fingerprint_gets_the_config_weights(tmp_path: A
 def test_a_second_replica_keeps_live_weights_unless_the_config_changed(
     serve: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from conveyor.project import Project
+    from conveyor.app import Project
     from conveyor.serving import build_service
 
     running = serve({"traffic": {"prod": 100}})

@@ -31,7 +31,7 @@ from conveyor.config.schema import BatchSpec
 from conveyor.inference.artifact import load_plan
 
 if TYPE_CHECKING:
-    from conveyor.project import Project
+    from conveyor.lifecycle.context import LifecycleContext
 
 EngineName = Literal["local", "spark"]
 
@@ -63,7 +63,7 @@ class BatchResult:
 
 
 def predict(
-    project: Project,
+    project: LifecycleContext,
     model: str,
     input: str | None = None,
     output: str | None = None,
@@ -136,7 +136,7 @@ def predict(
             if "score" in hooks:  # a score hook gets the model itself
                 scorer = load_model(resolved)
             else:  # the plan logged at training time, else compiled now, else the model
-                scorer = load_plan(project.client, resolved.run_id) or scoring_model(load_model(resolved))
+                scorer = load_plan(project.client, resolved.run_id) or scoring_model(load_model(project.client, resolved))
         payload = None if scorer is None else pack_model(scorer)
         profiler = profiler_for(project.client, resolved.run_id, [c.name for c in resolved.inputs])
         spec = PartSpec(
@@ -184,7 +184,7 @@ def _parts_to_score(source: InputSource, batch_size: int, done: dict[int, Any]) 
     return None if total is None else max(0, -(-total // batch_size) - len(done))
 
 
-def _engine(engine: EngineName | Engine, project: Project, master: str | None, workers: int | None) -> Engine:
+def _engine(engine: EngineName | Engine, project: LifecycleContext, master: str | None, workers: int | None) -> Engine:
     if not isinstance(engine, str):
         return engine
     if engine == "local":

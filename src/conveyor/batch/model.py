@@ -73,19 +73,19 @@ def resolve_model(
         version = _latest(client, registry, ref.name)
     mv = registry.version(ref.name, version)
     uri = f"models:/{ref.name}/{version}"
-    inputs = _signature_inputs(uri) or tuple(InputColumn(c, "any") for c in fallback_columns or [])
+    inputs = _signature_inputs(client, uri) or tuple(InputColumn(c, "any") for c in fallback_columns or [])
     return ResolvedModel(ref, ref.name, version, str(mv.run_id or ""), uri, inputs)
 
 
-def load_model(resolved: ResolvedModel) -> Any:
+def load_model(client: MlflowClient, resolved: ResolvedModel) -> Any:
     """The model object: the native sklearn estimator when there is one, else the pyfunc."""
-    import mlflow
-    from mlflow.models import get_model_info
+    from conveyor.stack.tracking import fluent_scope
 
-    info = get_model_info(resolved.uri)
-    if "sklearn" in (info.flavors or {}):
-        return mlflow.sklearn.load_model(resolved.uri)
-    return mlflow.pyfunc.load_model(resolved.uri)
+    with fluent_scope(client) as mlflow:
+        info = mlflow.models.get_model_info(resolved.uri)
+        if "sklearn" in (info.flavors or {}):
+            return mlflow.sklearn.load_model(resolved.uri)
+        return mlflow.pyfunc.load_model(resolved.uri)
 
 
 def scoring_model(model: Any) -> Any:
@@ -132,10 +132,11 @@ def _latest(client: MlflowClient, registry: Registry, name: str) -> str:
     return str(found[0].version)
 
 
-def _signature_inputs(uri: str) -> tuple[InputColumn, ...]:
-    from mlflow.models import get_model_info
+def _signature_inputs(client: MlflowClient, uri: str) -> tuple[InputColumn, ...]:
+    from conveyor.stack.tracking import fluent_scope
 
-    signature = get_model_info(uri).signature
+    with fluent_scope(client) as mlflow:
+        signature = mlflow.models.get_model_info(uri).signature
     if signature is None or signature.inputs is None:
         return ()
     columns = []

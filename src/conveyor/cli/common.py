@@ -64,6 +64,6 @@ def print_error(exc: ConveyorError) -> None:
 
 
 def load_project(project: Path | None, env: str | None) -> Any:
-    from conveyor.project import Project
+    from conveyor.app import Project
 
     return Project.load(project, env=env)

@@ -35,12 +35,11 @@ def monitor(
 ) -> None:
     """Check data, prediction and performance drift and fairness against the version's baseline."""
     from conveyor.cli.output import RichReporter, console, err_console, print_json
-    from conveyor.monitoring.monitor import run_monitor
 
     proj = load_project(project, env)
     actions = None if on_drift is None else [a.strip() for a in on_drift.split(",") if a.strip()]
-    result = run_monitor(
-        proj, name, data=data, window=window, method=method, report=report, on_drift=actions,
+    result = proj.monitor(
+        name, data=data, window=window, method=method, report=report, on_drift=actions,
         version=version, reporter=RichReporter(err_console if json else console),
     )
     if json:

@@ -25,3 +25,9 @@ def stage_history(stage: str) -> str:
 def last_move(stage: str) -> str:
     """Registered-model tag: the latest move of the stage alias (JSON)."""
     return f"conveyor.last_move.{stage}"
+MODEL_URI = "conveyor.model.uri"
+MODEL_ID = "conveyor.model.id"
+TRIGGER = "conveyor.trigger"  # what caused a training run: "drift" (lineage)
+TRIGGER_RUN_ID = "conveyor.trigger.run_id"  # the monitoring run that asked for it
+TRIGGER_REASON = "conveyor.trigger.reason"
+RETRAIN_VERSION = "conveyor.retrain.version"  # on a monitoring run: the version it led to

@@ -1,5 +1,7 @@
 """One monitoring run: load the current data and the version's baseline, compare, measure
-performance and fairness, log an MLflow run, write the report, fire the triggers."""
+performance and fairness, log an MLflow run, write the report, alert. A retrain is not run
+here: the result carries a :class:`~conveyor.lifecycle.retraining.RetrainRequest` for the
+caller, who records what came of it with :func:`record_retrain`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 
 from conveyor.errors import RegistryError
 from conveyor.lifecycle import tags
+from conveyor.lifecycle.retraining import RetrainRequest, TriggerOutcome
 from conveyor.monitoring import current as current_data
 from conveyor.monitoring import triggers
 from conveyor.monitoring.baseline import load_baseline, recompute_baseline
@@ -29,9 +32,10 @@ from conveyor.monitoring.report import render_html
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow import MlflowClient
 
+    from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.progress import Reporter
-    from conveyor.project import Project
 
 EXPERIMENT_SUFFIX = "-monitoring"
 SUMMARY_ARTIFACT = "monitoring/summary.json"
@@ -55,8 +59,9 @@ class MonitorResult:
     fairness: FairnessResult | None
     reasons: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
-    triggers: list[triggers.TriggerOutcome] = field(default_factory=list)
+    triggers: list[TriggerOutcome] = field(default_factory=list)
     report: str | None = None
+    retrain: RetrainRequest | None = None  # for the caller to run (monitoring never trains)
 
     @property
     def drift_detected(self) -> bool | None:
@@ -82,12 +87,13 @@ class MonitorResult:
             "fairness": None if self.fairness is None else self.fairness.to_dict(),
             "messages": self.messages,
             "triggers": [t.to_dict() for t in self.triggers],
+            "retrain_requested": None if self.retrain is None else self.retrain.to_dict(),
             "report": self.report,
         }
 
 
 def run_monitor(
-    project: Project,
+    project: LifecycleContext,
     model: str | None = None,
     *,
     data: str | Path | None = None,
@@ -101,7 +107,7 @@ def run_monitor(
 ) -> MonitorResult:
     """Run every check once and return the result (also logged as an MLflow run)."""
     from conveyor.lifecycle.progress import SilentReporter
-    from conveyor.lifecycle.tracking import activate, ensure_experiment
+    from conveyor.stack.tracking import ensure_experiment
 
     reporter = reporter or SilentReporter()
     step = reporter.step
@@ -117,13 +123,12 @@ def run_monitor(
 
     with step("connect to the tracking store"):
         client = project.client
-        activate(project.stack)
         version, stage = resolve_version(project, name, version, spec.stage)
         run_id = project.registry.version(name, version).run_id
     with step("read current data"):
         data_in, window_info = _read_current(project, name, data, window or (None if data else spec.window), end)
     with step("load model and baseline"):
-        loaded_model = _load_model(name, version, messages)
+        loaded_model = _load_model(client, name, version, messages)
         baseline = load_baseline(client, run_id) if run_id else None
         if baseline is None:
             try:
@@ -188,13 +193,7 @@ def run_monitor(
             with step("alert"):
                 result.triggers.append(triggers.alert(summary, reason, spec.webhook))
         if "retrain" in actions:
-            with step("retrain"):
-                outcome = triggers.retrain(
-                    project, result.run_id, reason, auto_promote=spec.auto_promote, reporter=reporter
-                )
-            result.triggers.append(outcome)
-            if outcome.version:
-                client.set_tag(result.run_id, triggers.RETRAIN_VERSION, outcome.version)
+            result.retrain = RetrainRequest(name, result.run_id, reason, auto_promote=spec.auto_promote)
     with step("write the report"):
         if report is not None:
             result.report = str(Path(report).resolve())
@@ -210,8 +209,26 @@ def run_monitor(
     return result
 
 
+def record_retrain(
+    client: MlflowClient, run_id: str, outcome: TriggerOutcome, summary: dict[str, Any] | None = None
+) -> None:
+    """Record what the requested retrain gave on monitoring run ``run_id``: the new version
+    as a tag, and the outcome in the run's summary (``summary``: the one to log, when the
+    caller holds it; else the logged one is read back and extended)."""
+    if outcome.version:
+        client.set_tag(run_id, tags.RETRAIN_VERSION, outcome.version)
+    if summary is None:
+        import json
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            summary = json.loads(Path(client.download_artifacts(run_id, SUMMARY_ARTIFACT, folder)).read_text())
+        summary.setdefault("triggers", []).append(outcome.to_dict())
+    client.log_dict(run_id, summary, SUMMARY_ARTIFACT)
+
+
 def resolve_version(
-    project: Project, name: str, version: str | None, stage: str | None
+    project: LifecycleContext, name: str, version: str | None, stage: str | None
 ) -> tuple[str, str | None]:
     """The explicit version; else the holder of ``stage``; else of the last stage that has a
     holder (prod before staging before dev); else the newest version."""
@@ -275,7 +292,7 @@ def _locate(path: str | Path, project_dir: Path) -> tuple[Any, str, str]:
 
 
 def _read_current(
-    project: Project, name: str, data: str | Path | None, window: str | None, end: datetime
+    project: LifecycleContext, name: str, data: str | Path | None, window: str | None, end: datetime
 ) -> tuple[ParquetSource | pd.DataFrame, dict[str, Any]]:
     if data is not None and window is not None:
         raise MonitorDataError("use either --data or --window, not both")
@@ -302,13 +319,14 @@ def _settings(spec: Any, method: str | None) -> DriftSettings:
     )
 
 
-def _load_model(name: str, version: str, messages: list[str]) -> Any:
-    import mlflow
-
+def _load_model(client: MlflowClient, name: str, version: str, messages: list[str]) -> Any:
     from conveyor.inference import PlanEstimator
+    from conveyor.stack.tracking import fluent_scope
 
     try:  # scored through its inference plan when it compiles (same numbers, much faster)
-        return PlanEstimator.wrap(mlflow.sklearn.load_model(f"models:/{name}/{version}"))
+        with fluent_scope(client) as mlflow:
+            model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        return PlanEstimator.wrap(model)
     except Exception as exc:  # noqa: BLE001 - report, and go on with what needs no model
         messages.append(f"cannot load model {name} v{version}: {type(exc).__name__}: {exc}")
         return None

@@ -45,8 +45,8 @@ from conveyor.serving.poller import Poller
 from conveyor.serving.traffic import TrafficState, TrafficStore, check_weights, traffic_event
 
 if TYPE_CHECKING:
+    from conveyor.app import Project
     from conveyor.lifecycle.audit import AuditLog
-    from conveyor.project import Project
     from conveyor.serving.signature import InputSchema
 
 log = logging.getLogger("conveyor.serving")
@@ -98,14 +98,12 @@ def build_service(
     `seed_weights`); `conveyor serve` does it once in the parent, not in every worker.
     """
     from conveyor.lifecycle.audit import AuditLog
-    from conveyor.lifecycle.tracking import activate
     from conveyor.serving.model import load_version
     from conveyor.stack.artifacts import ArtifactStore
 
     spec = project.config.serve
     metrics = Metrics()
     client = project.client
-    activate(project.stack)
     store = project.stack.artifact_store
     fallback = project.config.features.inputs
     name = project.name

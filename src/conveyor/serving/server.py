@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from conveyor.project import Project
+    from conveyor.app import Project
 
 ENV_PROJECT = "CONVEYOR_SERVE_PROJECT"
 ENV_ENVIRONMENT = "CONVEYOR_SERVE_ENV"
@@ -74,7 +74,7 @@ def prepare(project: Project, poll_s: float | None = None) -> str | None:
 
 def worker_app() -> FastAPI:
     """uvicorn factory: one per worker process, configured by the parent's environment."""
-    from conveyor.project import Project
+    from conveyor.app import Project
     from conveyor.serving.app import build_service, create_app
     from conveyor.serving.auth import credential_from_digest
 

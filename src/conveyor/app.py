@@ -1,0 +1,152 @@
+"""The composition root: config → stack → MLflow client → registry, promoter → services.
+
+:class:`Project` is the Python API (``Project.load(path, env=...)``, methods named like the
+commands). It is the only place that builds the pieces and hands each feature what it
+needs (a :class:`~conveyor.lifecycle.context.LifecycleContext`); no feature imports it, and
+only the CLI and users' code do.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.config.loader import LoadedConfig, load_config
+from conveyor.lifecycle.progress import Reporter, SilentReporter
+from conveyor.stack.resolve import Stack, resolve_stack
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from conveyor.batch.job import BatchResult
+    from conveyor.jobs import AnySpec, JobResult
+    from conveyor.lifecycle.audit import AuditLog
+    from conveyor.lifecycle.context import LifecycleContext
+    from conveyor.lifecycle.promotion import Move, Promoter
+    from conveyor.lifecycle.registration import TrainResult
+    from conveyor.lifecycle.registry import Registry, VersionInfo
+    from conveyor.monitoring.monitor import MonitorResult
+    from conveyor.stack.artifacts import ArtifactStore
+
+
+class Project:
+    """One conveyor project (a folder with conveyor.yaml) in one environment."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.stack: Stack = resolve_stack(loaded)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: str | None = None) -> Project:
+        return cls(load_config(path, env=env))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def path(self) -> Path:
+        return self.loaded.project_dir
+
+    # -- the pieces, built once -------------------------------------------------------
+
+    @cached_property
+    def client(self) -> MlflowClient:
+        from conveyor.stack.tracking import connect
+
+        return connect(self.stack)
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        from conveyor.stack.artifacts import ArtifactStore
+
+        return ArtifactStore(self.stack.artifact_store)
+
+    @cached_property
+    def registry(self) -> Registry:
+        from conveyor.lifecycle.registry import Registry
+
+        return Registry(self.client)
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        from conveyor.lifecycle.audit import AuditLog
+
+        return AuditLog(self.artifacts)
+
+    @cached_property
+    def promoter(self) -> Promoter:
+        from conveyor.lifecycle.promotion import Promoter
+
+        return Promoter(self.registry, self.audit_log, self.config.stages, self.loaded.env_name)
+
+    @cached_property
+    def lifecycle(self) -> LifecycleContext:
+        """What every feature gets: config, stack, client, registry, promoter."""
+        from conveyor.lifecycle.context import LifecycleContext
+
+        return LifecycleContext(self.loaded, self.stack, self.client, self.registry, self.promoter)
+
+    # -- the operations ---------------------------------------------------------------
+
+    def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> TrainResult:
+        """Train, evaluate, gate and register; raises GateFailedError if the gate fails."""
+        from conveyor.lifecycle.retraining import train_and_gate
+
+        reporter = reporter or SilentReporter()
+        with reporter.step("connect to the tracking store"):
+            context = self.lifecycle  # connect (and migrate an embedded store) up front
+        return train_and_gate(context, reporter, tags)
+
+    def models(self, name: str | None = None, limit: int = 50) -> list[VersionInfo]:
+        return self.registry.versions(name or self.name, limit=limit)
+
+    def promote(
+        self,
+        to: str,
+        version: str | int | None = None,
+        *,
+        name: str | None = None,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> Move:
+        return self.promoter.promote(
+            name or self.name, to, None if version is None else str(version), force=force, reason=reason
+        )
+
+    def rollback(self, stage: str, *, name: str | None = None, reason: str | None = None) -> Move:
+        return self.promoter.rollback(name or self.name, stage, reason=reason)
+
+    def audit(self, name: str | None = None) -> list[dict[str, Any]]:
+        return self.audit_log.events(name or self.name)
+
+    def predict(self, model: str, input: str | None = None, output: str | None = None,
+                **options: Any) -> BatchResult:
+        """Batch-score ``input`` with ``model`` (``churn@prod``); see `conveyor.batch.predict`."""
+        from conveyor.batch.job import predict
+
+        return predict(self.lifecycle, model, input, output, **options)
+
+    def monitor(self, model: str | None = None, *, reporter: Reporter | None = None,
+                **options: Any) -> MonitorResult:
+        """One monitoring run (drift, performance, fairness); a retrain it requests is run
+        here, and its outcome recorded on the monitoring run."""
+        from conveyor.lifecycle.retraining import retrain
+        from conveyor.monitoring.monitor import record_retrain, run_monitor
+
+        reporter = reporter or SilentReporter()
+        result = run_monitor(self.lifecycle, model, reporter=reporter, **options)
+        if result.retrain is not None:
+            with reporter.step("retrain"):
+                outcome = retrain(self.lifecycle, result.retrain, reporter)
+            result.triggers.append(outcome)
+            record_retrain(self.client, result.run_id, outcome, result.to_dict())
+        return result
+
+    def run_job(self, spec: AnySpec, reporter: Reporter | None = None) -> JobResult:
+        """Run one job spec against this project (the spec's project and env are this one's)."""
+        from conveyor.jobs import run_job
+
+        return run_job(spec, self.lifecycle, reporter or SilentReporter())

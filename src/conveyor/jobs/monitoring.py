@@ -1,0 +1,70 @@
+"""Monitoring jobs: one monitoring run, and the retrain a monitoring run requested.
+
+A monitor job never trains: when drift calls for a retrain its result carries
+``retrain_requested`` (the fields of a :class:`RetrainSpec`), and the runner starts the
+retrain job — in the same process (``conveyor monitor``) or as the next task of a DAG.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from conveyor.jobs.base import Job, JobResult, JobSpec
+
+if TYPE_CHECKING:
+    from conveyor.lifecycle.context import LifecycleContext
+    from conveyor.lifecycle.progress import Reporter
+    from conveyor.lifecycle.retraining import RetrainRequest
+
+DRIFT_EXIT_CODE = 3
+
+
+class MonitorSpec(JobSpec):
+    kind: Literal["monitor"] = "monitor"
+    model: str | None = None
+    data: str | None = None  # file to check; else window
+    window: str | None = None  # captured traffic of the last 30m / 24h / 7d
+    method: str | None = None
+    report: str | None = None
+    on_drift: list[str] | None = None  # alert, retrain (default: monitor.on_drift)
+    version: str | None = None
+    fail_on_drift: bool = False  # exit DRIFT_EXIT_CODE when drift is detected
+
+
+class RetrainSpec(JobSpec):
+    kind: Literal["retrain"] = "retrain"
+    model: str
+    monitoring_run_id: str
+    reason: str
+    auto_promote: bool = False
+
+    @classmethod
+    def from_request(cls, request: RetrainRequest, project: str, env: str | None) -> RetrainSpec:
+        return cls(project=project, env=env, **request.to_dict())
+
+
+class MonitorJob(Job):
+    spec = MonitorSpec
+
+    def run(self, spec: MonitorSpec, context: LifecycleContext, reporter: Reporter) -> JobResult:
+        from conveyor.monitoring.monitor import run_monitor
+
+        result = run_monitor(
+            context, spec.model, data=spec.data, window=spec.window, method=spec.method,
+            report=spec.report, on_drift=spec.on_drift, version=spec.version, reporter=reporter,
+        )
+        code = DRIFT_EXIT_CODE if spec.fail_on_drift and result.drift_detected else 0
+        return JobResult(spec.kind, exit_code=code, result=result.to_dict())
+
+
+class RetrainJob(Job):
+    spec = RetrainSpec
+
+    def run(self, spec: RetrainSpec, context: LifecycleContext, reporter: Reporter) -> JobResult:
+        from conveyor.lifecycle.retraining import RetrainRequest, retrain
+        from conveyor.monitoring.monitor import record_retrain
+
+        request = RetrainRequest(spec.model, spec.monitoring_run_id, spec.reason, spec.auto_promote)
+        outcome = retrain(context, request, reporter)
+        record_retrain(context.client, spec.monitoring_run_id, outcome)
+        return JobResult(spec.kind, exit_code=0 if outcome.ok else 1, result=outcome.to_dict())
