@@ -7,6 +7,7 @@ import sys
 import typer
 
 from conveyor.cli import batch, lifecycle, monitoring, serving
+from conveyor.cli.jobs import job_app
 
 app = typer.Typer(
     name="conveyor",
@@ -31,6 +32,7 @@ for command in (
     lifecycle.demo,
 ):
     app.command()(command)
+app.add_typer(job_app)
 
 def main() -> None:
     try:
