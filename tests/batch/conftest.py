@@ -29,10 +29,9 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    import mlflow
-
     import conveyor
     from conveyor.scaffold import init_project
+    from conveyor.stack.tracking import fluent_scope
 
     folder = init_project(tmp_path_factory.mktemp("batch") / "churn")
     project = conveyor.Project.load(folder)
@@ -40,7 +39,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     project.promote("staging")
     project.promote("prod")
     version = project.registry.alias_holder("churn", "prod")
-    model = mlflow.sklearn.load_model(f"models:/churn/{version}")
+    with fluent_scope(project.client) as mlflow:  # conveyor leaves the global URIs alone
+        model = mlflow.sklearn.load_model(f"models:/churn/{version}")
     return Trained(project, folder, model, str(version))
 
 

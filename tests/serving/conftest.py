@@ -66,7 +66,8 @@ def _pyfunc_version(project: Any, model: Any) -> str:
             signature=infer_signature(example, pd.Series([1])), pip_requirements=["mlflow"],
         )
     client.set_terminated(run_id)
-    mv = client.create_model_version(project.name, info.model_uri, run_id=run_id)
+    source = client.get_logged_model(info.model_id).artifact_location  # not the global store
+    mv = client.create_model_version(project.name, source, run_id=run_id, model_id=info.model_id)
     return str(mv.version)
 
 

@@ -45,12 +45,14 @@ def test_mlflow_protocol_formats_agree(running: Any, records: Any) -> None:
 
 
 def test_predictions_match_the_model(running: Any, records: Any) -> None:
-    import mlflow
     import pandas as pd
+
+    from conveyor.stack.tracking import fluent_scope
 
     rows = records(20)
     model = running.service.endpoints["churn"].deployments["prod"].model
-    estimator = mlflow.sklearn.load_model(f"models:/churn/{model.version}")  # served from its plan
+    with fluent_scope(running.project.client) as mlflow:
+        estimator = mlflow.sklearn.load_model(f"models:/churn/{model.version}")  # served from its plan
     expected = estimator.predict(pd.DataFrame(rows))
     with running.client() as http:
         body = http.post("/models/churn/invocations", json={"dataframe_records": rows}).json()

@@ -10,11 +10,11 @@ import numpy as np
 
 
 def test_a_version_with_a_logged_plan_is_served_from_the_plan_alone(trained_template: Any, records: Any) -> None:
-    import mlflow
     import pandas as pd
 
     from conveyor.app import Project
     from conveyor.serving.model import load_version
+    from conveyor.stack.tracking import fluent_scope
 
     project = Project.load(trained_template["path"])
     model = load_version(project.client, "churn", trained_template["good"])
@@ -22,7 +22,8 @@ def test_a_version_with_a_logged_plan_is_served_from_the_plan_alone(trained_temp
     assert model.output_kind == "classifier"
     rows = records(20)
     columns = {name: [row[name] for row in rows] for name in rows[0]}
-    estimator = mlflow.sklearn.load_model(f"models:/churn/{trained_template['good']}")
+    with fluent_scope(project.client) as mlflow:
+        estimator = mlflow.sklearn.load_model(f"models:/churn/{trained_template['good']}")
     frame = pd.DataFrame(rows)
     out = model.predict(columns)
     assert out.labels.tolist() == estimator.predict(frame).tolist()

@@ -134,7 +134,7 @@ def predict(
         scorer = None
         if endpoint is None:
             if "score" in hooks:  # a score hook gets the model itself
-                scorer = load_model(resolved)
+                scorer = load_model(project.client, resolved)
             else:  # the plan logged at training time, else compiled now, else the model
                 scorer = load_plan(project.client, resolved.run_id) or scoring_model(load_model(project.client, resolved))
         payload = None if scorer is None else pack_model(scorer)
