@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import (
+from conveyor.core.errors import (
     ConfigError,
     ConveyorError,
     DataError,

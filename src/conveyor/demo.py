@@ -9,7 +9,7 @@ from rich.rule import Rule
 
 from conveyor.app import Project
 from conveyor.cli.output import RichReporter, console, versions_table
-from conveyor.errors import GateFailedError
+from conveyor.core.errors import GateFailedError
 from conveyor.scaffold import generate_example_data, init_project
 
 

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from conveyor.config.schema import NAME_PATTERN
-from conveyor.errors import ConveyorError
+from conveyor.core.errors import ConveyorError
 from conveyor.examples import example_path
 
 DEFAULT_EXAMPLE = "churn"

@@ -29,13 +29,16 @@ def test_predict_json_summary(trained, new_batch, tmp_path: Path) -> None:
 
 
 def test_bad_inputs_exit_non_zero_with_one_message(trained, new_batch, tmp_path: Path) -> None:
+    (tmp_path / "occupied").mkdir()
+    (tmp_path / "occupied" / "precious.txt").write_text("keep me")
     cases = [
         (["churn@3", "--input", str(new_batch), "--output", str(tmp_path / "a")], 2, "ambiguous"),
         (["churn@gold", "--input", str(new_batch), "--output", str(tmp_path / "b")], 2, "no version at stage 'gold'"),
         (["nomodel@prod", "--input", str(new_batch), "--output", str(tmp_path / "c")], 1, "no registered model"),
         (["churn@prod", "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "d")], 1, "does not exist"),
-        (["churn@prod", "--input", str(new_batch)], 1, "needs an input and an output"),
-        (["churn@prod", "--input", str(new_batch), "--output", str(tmp_path / "e"), "--engine", "dask"], 1, "unknown engine"),
+        (["churn@prod", "--input", str(new_batch)], 2, "needs an input and an output"),
+        (["churn@prod", "--input", str(new_batch), "--output", str(tmp_path / "e"), "--engine", "dask"], 2, "unknown engine"),
+        (["churn@prod", "--input", str(new_batch), "--output", str(tmp_path / "occupied")], 5, "not a conveyor output"),
     ]
     for args, code, message in cases:
         result = _predict(trained, *args)
@@ -44,17 +47,17 @@ def test_bad_inputs_exit_non_zero_with_one_message(trained, new_batch, tmp_path:
         assert "Traceback" not in result.output
 
 
-def test_schema_mismatch_and_bad_rows_exit_3(trained, new_batch, tmp_path: Path) -> None:
+def test_schema_mismatch_and_bad_rows_exit_4(trained, new_batch, tmp_path: Path) -> None:
     broken = tmp_path / "broken.parquet"
     pd.read_parquet(new_batch).drop(columns=["region"]).to_parquet(broken)
     result = _predict(trained, "churn@prod", "--input", str(broken), "--output", str(tmp_path / "o"))
-    assert result.exit_code == 3 and "lacks model column(s) ['region']" in result.output
+    assert result.exit_code == 4 and "lacks model column(s) ['region']" in result.output
 
     dirty = pd.read_parquet(new_batch).head(50).astype({"support_calls": object})
     dirty.loc[3, "support_calls"] = "many"
     dirty.to_csv(tmp_path / "dirty.csv", index=False)
     result = _predict(trained, "churn@prod", "--input", str(tmp_path / "dirty.csv"), "--output", str(tmp_path / "p"), "--workers", "1")
-    assert result.exit_code == 3 and "row 3 of the input is bad: support_calls: 'many' is not a number" in result.output
+    assert result.exit_code == 4 and "row 3 of the input is bad: support_calls: 'many' is not a number" in result.output
 
 
 def test_help_stays_light() -> None:

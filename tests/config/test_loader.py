@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.config import load_config
-from conveyor.errors import ConfigError
+from conveyor.core.errors import ConfigError
 
 VALID = """\
 name: churn

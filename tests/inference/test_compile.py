@@ -16,8 +16,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
 
+from conveyor.core.errors import UnknownCategory
 from conveyor.inference import InferencePlan, compile_model, explain_unsupported
-from conveyor.inference.steps import UnknownCategory
 
 NUMERIC = ["tenure", "charges", "calls"]
 TEXT = ["plan", "region"]

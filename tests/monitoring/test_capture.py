@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from conveyor.core.errors import NoCapturedTrafficError, WindowError
 from conveyor.monitoring.capture import CapturedTraffic, parse_window
-from conveyor.monitoring.errors import NoCapturedTrafficError, WindowError
 
 
 def test_parse_window():

@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from conveyor.app import Project
-from conveyor.monitoring.errors import MonitorDataError, NoCapturedTrafficError
+from conveyor.core.errors import MonitorDataError, NoCapturedTrafficError
 from conveyor.monitoring.monitor import run_monitor
 
 

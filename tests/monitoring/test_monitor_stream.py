@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from conveyor.app import Project
+from conveyor.core.errors import MonitorDataError
 from conveyor.monitoring import current, monitor
-from conveyor.monitoring.errors import MonitorDataError
 from conveyor.monitoring.monitor import MonitorResult, run_monitor
 from conveyor.monitoring.parquet import ParquetSource
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conveyor.monitoring.errors import MonitorDataError
+from conveyor.core.errors import MonitorDataError
 from conveyor.monitoring.profile import DatasetProfile, Profiler, bin_index, fit_edges, histogram
 
 NUMERIC, CATEGORICAL = ["x", "y", "calls"], ["colour", "size"]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conveyor.monitoring.errors import ProfileMismatchError
+from conveyor.core.errors import ProfileMismatchError
 from conveyor.monitoring.merge import merge, merge_all
 from conveyor.monitoring.profile import CategoricalProfile, DatasetProfile, NumericProfile, Profiler
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from conveyor.serving.rollout import RolloutError, parse_duration, parse_steps
+from conveyor.core.errors import RolloutError
+from conveyor.serving.rollout import parse_duration, parse_steps
 
 
 @contextmanager
@@ -38,7 +39,7 @@ def test_faulty_candidate_is_rolled_back_and_audited(serve: Any, cli: Any, train
     with traffic(running, records):
         result = cli("rollout", "churn", "--to", faulty, "--steps", "10,50,100", "--interval", "1s",
                      "--url", running.url, "--project", running.project.path, "--json")
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == 6, result.output
     assert running.service.endpoints["churn"].weights == {"prod": 100.0}
     events = running.project.audit()
     rollback = [e for e in events if e["action"] == "rollout-rollback"]

@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from conveyor.serving.router import NoRoute, Router
+from conveyor.core.errors import NoRoute
+from conveyor.serving.router import Router
 
 
 def test_weighted_random_follows_the_weights() -> None:

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from conveyor import Project
-from conveyor.errors import StoreUnreachableError
+from conveyor.core.errors import StoreUnreachableError
 from conveyor.stack.reachability import check_tracking_store
 
 PG_HOST = os.environ.get("CONVEYOR_TEST_PG_HOST", "127.0.0.1")

@@ -3,7 +3,9 @@ or Spark, with an atomic, resumable commit of Parquet parts and a manifest."""
 
 from typing import TYPE_CHECKING
 
-from conveyor.batch.errors import (
+from conveyor.batch.manifest import Manifest, PartResult
+from conveyor.batch.reference import ModelRef
+from conveyor.core.errors import (
     BadRowError,
     EndpointError,
     EngineError,
@@ -13,8 +15,6 @@ from conveyor.batch.errors import (
     OutputError,
     SchemaMismatchError,
 )
-from conveyor.batch.manifest import Manifest, PartResult
-from conveyor.batch.reference import ModelRef
 
 if TYPE_CHECKING:
     from conveyor.batch.job import BatchResult, predict

@@ -23,9 +23,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.batch.errors import OutputError
 from conveyor.batch.manifest import MANIFEST, Manifest, PartResult
 from conveyor.batch.profiling import PROFILE, PartProfiler
+from conveyor.core.errors import OutputError
 
 if TYPE_CHECKING:
     import fsspec

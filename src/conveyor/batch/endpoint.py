@@ -16,8 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from conveyor.batch.errors import EndpointError
 from conveyor.batch.scoring import PREDICTION, as_prediction_frame
+from conveyor.core.errors import EndpointError, EndpointRejected
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,10 +43,6 @@ class EndpointSettings:
         if parts.path in ("", "/"):
             return urllib.parse.urlunsplit(parts._replace(path="/invocations"))
         return self.url
-
-
-class EndpointRejected(ValueError):
-    """The endpoint answered 4xx: something in these rows, not the endpoint, is wrong."""
 
 
 class EndpointScorer:

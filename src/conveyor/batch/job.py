@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from conveyor.batch.commit import OutputStore
 from conveyor.batch.endpoint import EndpointSettings
 from conveyor.batch.engines.base import Engine, RunPlan
-from conveyor.batch.errors import InputError
 from conveyor.batch.manifest import Manifest
 from conveyor.batch.model import (
     describe_scoring,
@@ -28,6 +27,7 @@ from conveyor.batch.source import InputSource
 from conveyor.batch.validation import check_schema
 from conveyor.batch.worker import PartSpec
 from conveyor.config.schema import BatchSpec
+from conveyor.core.errors import UsageError
 from conveyor.inference.artifact import load_plan
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def predict(
     input_url = input or settings.input
     output_url = output or settings.output
     if not input_url or not output_url:
-        raise InputError(
+        raise UsageError(
             "batch scoring needs an input and an output",
             hint="pass --input and --output, or set batch.input and batch.output in conveyor.yaml",
         )
@@ -198,7 +198,7 @@ def _engine(engine: EngineName | Engine, project: LifecycleContext, master: str 
         runtime = project.config.runtime
         spark = runtime.spark if runtime is not None else None
         return SparkEngine.from_settings(spark, master=master or project.loaded.environment.spark_master)
-    raise InputError(f"unknown engine {engine!r}", hint="use --engine local or --engine spark")
+    raise UsageError(f"unknown engine {engine!r}", hint="use --engine local or --engine spark")
 
 
 def _now() -> str:

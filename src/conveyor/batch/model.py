@@ -6,9 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.batch.errors import ModelRefError
 from conveyor.batch.reference import ModelRef
-from conveyor.errors import RegistryError
+from conveyor.core.errors import ModelRefError, RegistryError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

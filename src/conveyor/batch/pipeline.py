@@ -12,11 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.batch.errors import BadRowError, HookError
 from conveyor.batch.model import InputColumn
 from conveyor.batch.scoring import Scorer
 from conveyor.batch.validation import validate_rows
-from conveyor.errors import ConveyorError
+from conveyor.core.errors import BadRowError, ConveyorError, HookError, RowError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -113,9 +112,9 @@ class Pipeline:
             return pd.DataFrame(index=features.index), {}
         try:
             return self.scorer(features), {}
-        except ConveyorError:
-            raise  # not a row's fault: a hook, the endpoint or the engine failed
-        except Exception as exc:  # noqa: BLE001 - find the rows the model fails on
+        except Exception as exc:  # a row's fault (the model, an encoder, a 4xx): find the rows
+            if isinstance(exc, ConveyorError) and not isinstance(exc, RowError):
+                raise  # not a row's fault: a hook, the endpoint or the engine failed
             if len(features) == 1:
                 return pd.DataFrame(index=features.index[:0]), {
                     int(features.index[0]): f"scoring failed: {type(exc).__name__}: {exc}"

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from conveyor.batch.errors import ModelRefError
+from conveyor.core.errors import ModelRefError
 
 _REF = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.-]*)(?:@(?P<selector>[A-Za-z0-9_-]+))?$")
 _VERSION = re.compile(r"^[vV](?P<number>[0-9]+)$")

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.batch.errors import InputError
 from conveyor.batch.model import InputColumn
+from conveyor.core.errors import InputError
 
 if TYPE_CHECKING:
     import fsspec

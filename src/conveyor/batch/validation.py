@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from conveyor.batch.errors import SchemaMismatchError
 from conveyor.batch.model import InputColumn
+from conveyor.core.errors import SchemaMismatchError
 
 if TYPE_CHECKING:
     import numpy as np

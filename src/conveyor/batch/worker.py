@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.batch.commit import OutputStore
-from conveyor.batch.errors import BadRowError, HookError
 from conveyor.batch.manifest import PartResult
 from conveyor.batch.model import InputColumn, unpack_model
 from conveyor.batch.pipeline import Pipeline, Policy
 from conveyor.batch.profiling import NO_PROFILES, PartProfiler
 from conveyor.batch.source import InputSource, RowGroup
-from conveyor.errors import ConveyorError
+from conveyor.core.errors import BadRowError, ConveyorError, HookError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -223,15 +222,15 @@ def error_info(exc: BaseException) -> dict[str, Any]:
 
 def raise_error(info: dict[str, Any]) -> None:
     """Re-raise a worker's error in the parent as the same conveyor exception type."""
-    from conveyor.batch import errors
-    from conveyor.batch.errors import EngineError
+    from conveyor.core import errors
+    from conveyor.core.errors import EngineError
 
     kind = info["type"]
     if kind == "BadRowError":
         raise BadRowError(info["message"], row=info["row"], reason=info["reason"], hint=info["hint"])
     if kind == "HookError":
         raise HookError(info["message"], user_traceback=info.get("user_traceback", ""), hint=info["hint"])
-    cls = getattr(errors, kind, None) or getattr(__import__("conveyor.errors").errors, kind, None)
+    cls = getattr(errors, kind, None)
     if info.get("conveyor") and isinstance(cls, type) and issubclass(cls, ConveyorError):
         try:
             rebuilt = cls(info["message"], hint=info["hint"])

@@ -8,6 +8,7 @@ import typer
 
 from conveyor.cli import batch, lifecycle, monitoring, serving
 from conveyor.cli.jobs import job_app
+from conveyor.core.errors import ExitCode
 
 app = typer.Typer(
     name="conveyor",
@@ -38,4 +39,4 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)

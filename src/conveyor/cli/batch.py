@@ -27,14 +27,14 @@ def predict(
 ) -> None:
     """Score a batch with a registered model; commit Parquet parts and a manifest atomically."""
     from conveyor.batch import predict as run_predict
-    from conveyor.batch.errors import InputError
     from conveyor.batch.progress import RichProgress
     from conveyor.cli.output import console, err_console, print_json
+    from conveyor.core.errors import UsageError
 
     if engine not in ("local", "spark"):
-        raise InputError(f"unknown engine {engine!r}", hint="use --engine local or --engine spark")
+        raise UsageError(f"unknown engine {engine!r}", hint="use --engine local or --engine spark")
     if on_bad_rows not in (None, "fail", "reject"):
-        raise InputError(f"unknown bad-row policy {on_bad_rows!r}", hint="use --on-bad-rows fail or reject")
+        raise UsageError(f"unknown bad-row policy {on_bad_rows!r}", hint="use --on-bad-rows fail or reject")
     proj = load_project(project, env)
     result = run_predict(
         proj, model, input, output, engine=engine, master=master, workers=workers, resume=resume,  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""Shared pieces of the command line: options, project loading, error rendering."""
+"""Shared pieces of the command line: options, project loading, error rendering and the one
+place where exceptions become exit codes (through :class:`conveyor.core.errors.ExitCode`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
-from conveyor.errors import ConveyorError, GateFailedError, TrainingError
+from conveyor.core.errors import ConveyorError, GateFailedError, TrainingError, exit_code_of
 
 ProjectOption = Annotated[
     Optional[Path], typer.Option("--project", "-p", help="Project folder (default: current).")
@@ -37,18 +38,14 @@ def handle_errors(function: F) -> F:
 
         try:
             return function(*args, **kwargs)
-        except TrainingError as exc:
-            err_console.print(exc.user_traceback, markup=False, highlight=False)
-            print_error(exc)
-            raise typer.Exit(exc.exit_code) from None
-        except GateFailedError as exc:
-            print_error(exc)
-            for reason in exc.reasons:
-                err_console.print(f"  - {reason}", markup=False)
-            raise typer.Exit(exc.exit_code) from None
         except ConveyorError as exc:
+            if isinstance(exc, TrainingError):
+                err_console.print(exc.user_traceback, markup=False, highlight=False)
             print_error(exc)
-            raise typer.Exit(exc.exit_code) from None
+            if isinstance(exc, GateFailedError):
+                for reason in exc.reasons:
+                    err_console.print(f"  - {reason}", markup=False)
+            raise typer.Exit(exit_code_of(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -29,7 +29,7 @@ def run(
     import json
 
     from conveyor.cli.output import RichReporter, err_console
-    from conveyor.errors import ConfigError
+    from conveyor.core.errors import ConfigError
     from conveyor.jobs import parse_spec
     from conveyor.lifecycle.progress import SilentReporter
 

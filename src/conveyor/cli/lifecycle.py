@@ -147,9 +147,6 @@ def audit(
     console.print(table)
 
 
-DRIFT_EXIT_CODE = 3
-
-
 @handle_errors
 def demo(
     workspace: Annotated[Optional[Path], typer.Option(help="Folder to run in (default: a temp dir).")] = None,

@@ -15,8 +15,7 @@ from conveyor.cli.common import (
     handle_errors,
     load_project,
 )
-
-DRIFT_EXIT_CODE = 3
+from conveyor.core.errors import ExitCode
 
 
 @handle_errors
@@ -25,7 +24,7 @@ def monitor(
     data: Annotated[Optional[str], typer.Option("--data", help="CSV/Parquet to check (a label column enables performance).")] = None,
     window: Annotated[Optional[str], typer.Option("--window", help="Captured traffic of the last 30m/24h/7d.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the HTML report here.")] = None,
-    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help="Exit 3 when drift is detected.")] = False,
+    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help=f"Exit {ExitCode.DRIFT.value} when drift is detected.")] = False,
     on_drift: Annotated[Optional[str], typer.Option("--on-drift", help="alert,retrain (default: monitor.on_drift).")] = None,
     method: Annotated[Optional[str], typer.Option("--method", help="default | evidently | psi.")] = None,
     version: Annotated[Optional[str], typer.Option("--version", help="Version to check (default: prod's, else the latest stage's).")] = None,
@@ -49,4 +48,4 @@ def monitor(
 
         print_result(result, console)
     if fail_on_drift and result.drift_detected:
-        raise typer.Exit(DRIFT_EXIT_CODE)
+        raise typer.Exit(ExitCode.DRIFT)

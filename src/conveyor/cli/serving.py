@@ -14,6 +14,7 @@ from conveyor.cli.common import (
     handle_errors,
     load_project,
 )
+from conveyor.core.errors import ExitCode
 
 UrlOption = Annotated[
     Optional[str], typer.Option("--url", help="Server URL (default: serve.host/serve.port of the config).")
@@ -22,7 +23,6 @@ TokenOption = Annotated[
     Optional[str],
     typer.Option("--token", envvar="CONVEYOR_TOKEN", help="Bearer token with role deploy (default: the local one `conveyor serve` wrote)."),
 ]
-ROLLED_BACK_EXIT_CODE = 4
 
 
 @handle_errors
@@ -128,4 +128,4 @@ def rollout(
     else:
         console.print(f"[red]✗[/] {model}: rolled back — {result.reason}", highlight=False)
     if result.rolled_back:
-        raise typer.Exit(ROLLED_BACK_EXIT_CODE)
+        raise typer.Exit(ExitCode.ROLLED_BACK)

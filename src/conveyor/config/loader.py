@@ -12,8 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from conveyor.config.schema import EnvironmentSpec, ProjectConfig
-from conveyor.config.secrets import Secrets, UnresolvedReference, interpolate_tree
-from conveyor.errors import ConfigError
+from conveyor.config.secrets import Secrets, interpolate_tree
+from conveyor.core.errors import ConfigError, MissingVariable
 
 CONFIG_FILE = "conveyor.yaml"
 ENV_VARIABLE = "CONVEYOR_ENV"
@@ -82,7 +82,7 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
         resolved = interpolate_tree(resolved, secrets)
         chosen = environments.get(env_name) if env_name is not None else None
         chosen = interpolate_tree(chosen or {}, secrets, ("environments", env_name))
-    except UnresolvedReference as missing:
+    except MissingVariable as missing:
         raise ConfigError(
             f"environment variable {missing.name} is not set",
             file=str(path),

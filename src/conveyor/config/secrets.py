@@ -8,14 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.core.errors import MissingVariable
+
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MASK = "***"
-
-
-class MissingVariable(Exception):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(name)
 
 
 @dataclass
@@ -62,13 +58,6 @@ def interpolate_tree(data: Any, secrets: Secrets, path: tuple[Any, ...] = ()) ->
         try:
             return secrets.interpolate(data)
         except MissingVariable as missing:
-            raise UnresolvedReference(missing.name, path) from None
+            raise MissingVariable(missing.name, path) from None
     return data
-
-
-class UnresolvedReference(Exception):
-    def __init__(self, name: str, path: tuple[Any, ...]) -> None:
-        self.name = name
-        self.path = path
-        super().__init__(name)
 

@@ -7,8 +7,8 @@ computes the same numbers as the estimator. Anything it does not know returns ``
 callers keep using the estimator itself.
 """
 
-from conveyor.inference.compile import Unsupported, compile_model, explain_unsupported
+from conveyor.inference.compile import compile_model, explain_unsupported
 from conveyor.inference.estimator import PlanEstimator
 from conveyor.inference.plan import InferencePlan, PlanResult
 
-__all__ = ["InferencePlan", "PlanEstimator", "PlanResult", "Unsupported", "compile_model", "explain_unsupported"]
+__all__ = ["InferencePlan", "PlanEstimator", "PlanResult", "compile_model", "explain_unsupported"]

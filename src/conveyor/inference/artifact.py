@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.inference.compile import Unsupported, build_plan
+from conveyor.core.errors import PlanUnsupported
+from conveyor.inference.compile import build_plan
 from conveyor.inference.plan import InferencePlan
 
 if TYPE_CHECKING:
@@ -33,14 +34,14 @@ def log_plan(mlflow: Any, model: Any) -> InferencePlan | None:
     try:
         plan = build_plan(model)
         if plan.needs_sklearn:
-            raise Unsupported(f"the final estimator ({plan.source.split(' → ')[-1]}) stays with scikit-learn")
+            raise PlanUnsupported(f"the final estimator ({plan.source.split(' → ')[-1]}) stays with scikit-learn")
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / Path(PLAN_ARTIFACT).name
             path.write_bytes(pickle.dumps({"format": PLAN_FORMAT, "plan": plan}))
             mlflow.log_artifact(str(path), artifact_path=str(Path(PLAN_ARTIFACT).parent))
         mlflow.set_tag(PLAN_TAG, PLAN_ARTIFACT)
         return plan
-    except Unsupported as exc:
+    except PlanUnsupported as exc:
         mlflow.set_tag(PLAN_TAG, f"none: {exc}"[:500])
     except Exception as exc:  # noqa: BLE001 - a plan is an optimisation: never fail training for it
         log.warning("inference plan not logged: %s: %s", type(exc).__name__, exc)

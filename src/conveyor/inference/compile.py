@@ -5,7 +5,7 @@ Supported: ``Pipeline`` / ``ColumnTransformer`` (columns by name, or by position
 ``StandardScaler``, ``MinMaxScaler`` and ``OneHotEncoder`` (``drop``, ``handle_unknown``;
 no infrequent categories), optionally a scaler on the whole matrix, and a final
 ``LogisticRegression`` / linear regressor (replayed in numpy) or any other estimator
-(called on the dense matrix). Everything else raises :class:`Unsupported`.
+(called on the dense matrix). Everything else raises :class:`~conveyor.core.errors.PlanUnsupported`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.core.errors import PlanUnsupported
 from conveyor.inference.plan import ColumnPlan, InferencePlan
 from conveyor.inference.steps import (
     EstimatorHead,
@@ -34,15 +35,11 @@ LINEAR_REGRESSORS = {"LinearRegression", "Ridge", "Lasso", "ElasticNet", "Lars",
 LINEAR_CLASSIFIERS = {"LogisticRegression"}
 
 
-class Unsupported(Exception):
-    """The estimator has a part the plan cannot replay exactly."""
-
-
 def compile_model(model: Any) -> InferencePlan | None:
     """A plan for ``model``, or None (logged) when some part is not supported."""
     try:
         return build_plan(model)
-    except Unsupported as exc:
+    except PlanUnsupported as exc:
         log.info("no inference plan for %s: %s", type(model).__name__, exc)
         return None
 
@@ -51,17 +48,17 @@ def explain_unsupported(model: Any) -> str | None:
     """Why ``model`` has no plan, or None when it has one."""
     try:
         build_plan(model)
-    except Unsupported as exc:
+    except PlanUnsupported as exc:
         return str(exc)
     return None
 
 
 def build_plan(model: Any) -> InferencePlan:
     if not type(model).__module__.startswith("sklearn."):
-        raise Unsupported(f"{type(model).__name__} is not a scikit-learn estimator")
+        raise PlanUnsupported(f"{type(model).__name__} is not a scikit-learn estimator")
     steps = [s for _, s in getattr(model, "steps", [("model", model)]) if s not in (None, "passthrough")]
     if not steps:
-        raise Unsupported("an empty pipeline")
+        raise PlanUnsupported("an empty pipeline")
     *transforms, final = steps
     names = _input_names(model)
     columns: list[ColumnPlan] | None = None
@@ -73,19 +70,19 @@ def build_plan(model: Any) -> InferencePlan:
             matrix_steps.append(MatrixScale(tuple(_column_steps(step, sum(c.width for c in columns)))))
     if columns is None:
         if names is None:
-            raise Unsupported("the estimator was fitted without column names")
+            raise PlanUnsupported("the estimator was fitted without column names")
         columns = [ColumnPlan(n, encoded=False) for n in names]
     width = sum(c.width for c in columns)
     if width > MAX_WIDTH:
-        raise Unsupported(f"{width} features: wider than {MAX_WIDTH}")
+        raise PlanUnsupported(f"{width} features: wider than {MAX_WIDTH}")
     expected = getattr(final, "n_features_in_", width)
     if expected != width:
-        raise Unsupported(f"the final estimator expects {expected} features, the plan makes {width}")
+        raise PlanUnsupported(f"the final estimator expects {expected} features, the plan makes {width}")
     head = _head(final)
     if isinstance(head, EstimatorHead) and (not transforms or hasattr(final, "feature_names_in_")):
         # nothing to replay, or an estimator that saw a DataFrame (it may read names or dtypes,
         # e.g. native categorical support): only the estimator itself gives its answers
-        raise Unsupported(f"{type(final).__name__} reads the data itself; nothing to compile")
+        raise PlanUnsupported(f"{type(final).__name__} reads the data itself; nothing to compile")
     return InferencePlan(tuple(columns), head, tuple(matrix_steps), source=_describe(model))
 
 
@@ -99,7 +96,7 @@ def _frame_step(step: Any, names: list[str] | None) -> list[ColumnPlan]:
     if type(step).__name__ == "ColumnTransformer":
         return _column_transformer(step, names)
     if names is None:
-        raise Unsupported("the estimator was fitted without column names")
+        raise PlanUnsupported("the estimator was fitted without column names")
     return _branch(step, names)
 
 
@@ -122,16 +119,16 @@ def _selected(selection: Any, names: list[str] | None) -> list[str]:
         return [selection]
     if isinstance(selection, slice) or (hasattr(selection, "dtype") and selection.dtype == bool):
         if names is None:
-            raise Unsupported("columns selected by position without column names")
+            raise PlanUnsupported("columns selected by position without column names")
         return list(np.asarray(names, dtype=object)[selection])
     items = list(selection)
     if all(isinstance(i, str) for i in items):
         return items
     if all(isinstance(i, (int, np.integer)) for i in items):
         if names is None:
-            raise Unsupported("columns selected by position without column names")
+            raise PlanUnsupported("columns selected by position without column names")
         return [names[int(i)] for i in items]
-    raise Unsupported(f"column selection {selection!r}")
+    raise PlanUnsupported(f"column selection {selection!r}")
 
 
 def _branch(transformer: Any, selected: list[str]) -> list[ColumnPlan]:
@@ -144,7 +141,7 @@ def _branch(transformer: Any, selected: list[str]) -> list[ColumnPlan]:
         kind = type(step).__name__
         if kind == "OneHotEncoder":
             if position != len(steps) - 1:
-                raise Unsupported("a step after OneHotEncoder")
+                raise PlanUnsupported("a step after OneHotEncoder")
             for j, encoder in enumerate(_one_hot(step, len(selected))):
                 encoders[j] = encoder
                 if not per_column[j]:
@@ -154,10 +151,10 @@ def _branch(transformer: Any, selected: list[str]) -> list[ColumnPlan]:
             if isinstance(column_step, Impute) and not per_column[j] and _is_object(step):
                 encoded[j] = True
             elif encoded[j] and not isinstance(column_step, Impute):
-                raise Unsupported(f"{kind} after a text imputer")
+                raise PlanUnsupported(f"{kind} after a text imputer")
             per_column[j].append(column_step)
     if any(encoded[j] and encoders[j] is None for j in range(len(selected))):
-        raise Unsupported("text columns that are not one-hot encoded")
+        raise PlanUnsupported("text columns that are not one-hot encoded")
     return [ColumnPlan(n, encoded[j], tuple(per_column[j]), encoders[j]) for j, n in enumerate(selected)]
 
 
@@ -169,35 +166,35 @@ def _column_steps(step: Any, count: int) -> list[Impute | Scale | MinMax]:
     kind = type(step).__name__
     if kind == "SimpleImputer":
         if getattr(step, "add_indicator", False):
-            raise Unsupported("SimpleImputer(add_indicator=True)")
+            raise PlanUnsupported("SimpleImputer(add_indicator=True)")
         stats = np.asarray(step.statistics_)
         if len(stats) != count:
-            raise Unsupported("SimpleImputer statistics do not match its columns")
+            raise PlanUnsupported("SimpleImputer statistics do not match its columns")
         if not getattr(step, "keep_empty_features", False) and any(_is_nan(s) for s in stats):
-            raise Unsupported("SimpleImputer dropped an all-missing column")
+            raise PlanUnsupported("SimpleImputer dropped an all-missing column")
         marker = step.missing_values
         if not (_is_nan(marker) or isinstance(marker, (int, float, str)) and not isinstance(marker, bool)):
-            raise Unsupported(f"SimpleImputer(missing_values={marker!r})")
+            raise PlanUnsupported(f"SimpleImputer(missing_values={marker!r})")
         return [Impute(marker, _plain(s)) for s in stats]
     if kind == "StandardScaler":
         mean, scale = getattr(step, "mean_", None), getattr(step, "scale_", None)
         if (mean is not None and len(mean) != count) or (scale is not None and len(scale) != count):
-            raise Unsupported("StandardScaler statistics do not match its columns")
+            raise PlanUnsupported("StandardScaler statistics do not match its columns")
         return [Scale(None if mean is None or not step.with_mean else float(mean[j]),
                       None if scale is None or not step.with_std else float(scale[j])) for j in range(count)]
     if kind == "MinMaxScaler":
         clip = tuple(float(v) for v in step.feature_range) if step.clip else None
         return [MinMax(float(step.scale_[j]), float(step.min_[j]), clip) for j in range(count)]  # type: ignore[arg-type]
-    raise Unsupported(f"{kind} is not supported")
+    raise PlanUnsupported(f"{kind} is not supported")
 
 
 def _one_hot(encoder: Any, count: int) -> list[OneHot]:
     if getattr(encoder, "_infrequent_enabled", False):
-        raise Unsupported("OneHotEncoder with infrequent categories")
+        raise PlanUnsupported("OneHotEncoder with infrequent categories")
     if encoder.handle_unknown not in ("ignore", "error", "infrequent_if_exist", "warn"):
-        raise Unsupported(f"OneHotEncoder(handle_unknown={encoder.handle_unknown!r})")
+        raise PlanUnsupported(f"OneHotEncoder(handle_unknown={encoder.handle_unknown!r})")
     if len(encoder.categories_) != count:
-        raise Unsupported("OneHotEncoder categories do not match its columns")
+        raise PlanUnsupported("OneHotEncoder categories do not match its columns")
     drop = getattr(encoder, "drop_idx_", None)
     return [
         OneHot(
@@ -219,7 +216,7 @@ def _head(final: Any) -> LinearHead | EstimatorHead:
     if kind in LINEAR_REGRESSORS and coef is not None and not hasattr(final, "classes_"):
         return LinearHead(np.asarray(coef, dtype=np.float64), np.asarray(final.intercept_, dtype=np.float64))
     if not hasattr(final, "predict"):
-        raise Unsupported(f"the final step {kind} does not predict")
+        raise PlanUnsupported(f"the final step {kind} does not predict")
     return EstimatorHead(final)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.core.errors import UnknownCategory
 from conveyor.inference.columns import Encoded
 
 
@@ -75,10 +76,6 @@ class MinMax:
         if self.clip is not None:
             np.clip(out, self.clip[0], self.clip[1], out=out)
         return out
-
-
-class UnknownCategory(ValueError):
-    """An unseen category reached an encoder fitted with ``handle_unknown='error'``."""
 
 
 SMALL = 512  # up to this many values, look them up one by one in a dict (no pandas Index)

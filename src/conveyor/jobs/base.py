@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from conveyor.core.errors import ExitCode
+
 if TYPE_CHECKING:
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.progress import Reporter
@@ -33,7 +35,7 @@ class JobResult:
     """What a job prints as its one JSON line; ``exit_code`` is the process's exit status."""
 
     kind: str
-    exit_code: int = 0
+    exit_code: ExitCode = ExitCode.OK
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     hint: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from conveyor.core.errors import ExitCode
 from conveyor.jobs.base import Job, JobResult, JobSpec
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from conveyor.lifecycle.progress import Reporter
     from conveyor.lifecycle.retraining import RetrainRequest
 
-DRIFT_EXIT_CODE = 3
 
 
 class MonitorSpec(JobSpec):
@@ -28,7 +28,7 @@ class MonitorSpec(JobSpec):
     report: str | None = None
     on_drift: list[str] | None = None  # alert, retrain (default: monitor.on_drift)
     version: str | None = None
-    fail_on_drift: bool = False  # exit DRIFT_EXIT_CODE when drift is detected
+    fail_on_drift: bool = False  # exit ExitCode.DRIFT when drift is detected
 
 
 class RetrainSpec(JobSpec):
@@ -53,7 +53,7 @@ class MonitorJob(Job):
             context, spec.model, data=spec.data, window=spec.window, method=spec.method,
             report=spec.report, on_drift=spec.on_drift, version=spec.version, reporter=reporter,
         )
-        code = DRIFT_EXIT_CODE if spec.fail_on_drift and result.drift_detected else 0
+        code = ExitCode.DRIFT if spec.fail_on_drift and result.drift_detected else ExitCode.OK
         return JobResult(spec.kind, exit_code=code, result=result.to_dict())
 
 
@@ -67,4 +67,4 @@ class RetrainJob(Job):
         request = RetrainRequest(spec.model, spec.monitoring_run_id, spec.reason, spec.auto_promote)
         outcome = retrain(context, request, reporter)
         record_retrain(context.client, spec.monitoring_run_id, outcome)
-        return JobResult(spec.kind, exit_code=0 if outcome.ok else 1, result=outcome.to_dict())
+        return JobResult(spec.kind, exit_code=ExitCode.OK if outcome.ok else ExitCode.FAILED, result=outcome.to_dict())

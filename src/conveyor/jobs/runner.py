@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from conveyor.errors import ConfigError, ConveyorError
+from conveyor.core.errors import ConfigError, ConveyorError, exit_code_of
 from conveyor.jobs.base import Job, JobResult
 from conveyor.jobs.lifecycle import (
     GateJob,
@@ -59,4 +59,4 @@ def run_job(spec: AnySpec, context: LifecycleContext, reporter: Reporter) -> Job
         for attribute in ("version", "reasons"):
             if hasattr(exc, attribute):
                 result[attribute] = getattr(exc, attribute)
-        return JobResult(spec.kind, exc.exit_code, result, error=exc.message, hint=exc.hint)
+        return JobResult(spec.kind, exit_code_of(exc), result, error=exc.message, hint=exc.hint)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.config.schema import DataSpec, FeatureSpec
-from conveyor.errors import DataError
+from conveyor.core.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.config.schema import ENTRYPOINT_PATTERN
-from conveyor.errors import EntrypointError
+from conveyor.core.errors import EntrypointError
 
 
 def load_entrypoint(reference: str, project_dir: Path) -> Callable[..., Any]:

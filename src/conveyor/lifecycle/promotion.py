@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from conveyor.errors import PromotionError
+from conveyor.core.errors import PromotionError
 from conveyor.lifecycle import tags
 from conveyor.lifecycle.audit import AuditEvent, AuditLog
 from conveyor.lifecycle.gate import PASSED

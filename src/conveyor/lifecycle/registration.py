@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConveyorError, GateFailedError, RegistryError
+from conveyor.core.errors import ConveyorError, GateFailedError, RegistryError
 from conveyor.lifecycle import tags
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, load_dataset, split_dataset

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import RegistryError
+from conveyor.core.errors import RegistryError
 from conveyor.lifecycle import tags
 
 if TYPE_CHECKING:

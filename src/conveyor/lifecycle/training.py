@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import TrainingError
+from conveyor.core.errors import TrainingError
 from conveyor.lifecycle import tags
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, check_columns, load_dataset, split_dataset

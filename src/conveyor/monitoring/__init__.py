@@ -1,10 +1,7 @@
 """Monitoring: mergeable profiles, data/prediction/performance drift, fairness, reports, and
 the triggers that close the loop (alert, retrain)."""
 
-from conveyor.monitoring.baseline import BASELINE_ARTIFACT, build_baseline, load_baseline
-from conveyor.monitoring.capture import CapturedTraffic, TrafficSource, parse_window
-from conveyor.monitoring.drift import DriftResult, DriftSettings, FeatureDrift, compare
-from conveyor.monitoring.errors import (
+from conveyor.core.errors import (
     BaselineMissingError,
     MonitorDataError,
     MonitoringError,
@@ -12,6 +9,9 @@ from conveyor.monitoring.errors import (
     ProfileMismatchError,
     WindowError,
 )
+from conveyor.monitoring.baseline import BASELINE_ARTIFACT, build_baseline, load_baseline
+from conveyor.monitoring.capture import CapturedTraffic, TrafficSource, parse_window
+from conveyor.monitoring.drift import DriftResult, DriftSettings, FeatureDrift, compare
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
 from conveyor.monitoring.merge import merge, merge_all
 from conveyor.monitoring.monitor import MonitorResult, run_monitor

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.monitoring.errors import BaselineMissingError
+from conveyor.core.errors import BaselineMissingError
 from conveyor.monitoring.profile import PREDICTION, SCORE, DatasetProfile, Profiler, Role
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def recompute_baseline(
 ) -> DatasetProfile:
     """Rebuild a missing baseline from the training data the run logged (same file, same
     SHA-256), and log it to the run so the next monitor finds it."""
-    from conveyor.errors import ConveyorError
+    from conveyor.core.errors import ConveyorError
     from conveyor.lifecycle.data import load_dataset, split_dataset
 
     fingerprint = _fingerprint(client, run_id)

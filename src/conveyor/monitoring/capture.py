@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor.monitoring.errors import NoCapturedTrafficError, WindowError
+from conveyor.core.errors import NoCapturedTrafficError, WindowError
 
 if TYPE_CHECKING:
     import pandas as pd

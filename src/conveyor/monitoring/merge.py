@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import reduce
 
-from conveyor.monitoring.errors import ProfileMismatchError
+from conveyor.core.errors import ProfileMismatchError
 from conveyor.monitoring.profile import (
     CategoricalProfile,
     ColumnProfile,

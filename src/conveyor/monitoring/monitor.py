@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.errors import RegistryError
+from conveyor.core.errors import BaselineMissingError, MonitorDataError, RegistryError
 from conveyor.lifecycle import tags
 from conveyor.lifecycle.retraining import RetrainRequest, TriggerOutcome
 from conveyor.monitoring import current as current_data
@@ -21,7 +21,6 @@ from conveyor.monitoring import triggers
 from conveyor.monitoring.baseline import load_baseline, recompute_baseline
 from conveyor.monitoring.capture import CapturedTraffic, parse_window
 from conveyor.monitoring.drift import DriftResult, DriftSettings
-from conveyor.monitoring.errors import BaselineMissingError, MonitorDataError
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
 from conveyor.monitoring.parquet import ParquetSource
 from conveyor.monitoring.performance import (

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.monitoring.errors import MonitorDataError
+from conveyor.core.errors import MonitorDataError
 from conveyor.monitoring.merge import merge_columns
 from conveyor.monitoring.profile import (
     CategoricalProfile,

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.errors import ConveyorError
-
-
-class AdminError(ConveyorError):
-    """The server refused or could not be reached."""
+from conveyor.core.errors import AdminError
 
 
 class AdminClient:

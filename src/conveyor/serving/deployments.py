@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor.core.errors import NoRoute
 from conveyor.serving.batcher import Batcher
 from conveyor.serving.errors import InvalidInput, NotFound, NotReady
 from conveyor.serving.model import LoadedModel
-from conveyor.serving.router import NoRoute, Router
+from conveyor.serving.router import Router
 from conveyor.serving.traffic import VERSION_NAME, TrafficState, check_total
 
 if TYPE_CHECKING:

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.errors import ConveyorError
+from conveyor.core.errors import RequestError
 
 
-class ServingError(ConveyorError):
+class ServingError(RequestError):
     """A request failed for a reason the client should see (status, message, details)."""
-
-    status: int = 500
-    code: str = "internal_error"
-
-    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
-        self.details = details
-        super().__init__(message, hint=hint)
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"error_code": self.code, "message": self.message}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConveyorError
+from conveyor.core.errors import RolloutError
 
 if TYPE_CHECKING:
     from conveyor.config.schema import RolloutSpec
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-class RolloutError(ConveyorError):
-    """The rollout cannot start (bad steps, unknown deployment, server unreachable)."""
 
 
 def parse_duration(text: str) -> float:

@@ -13,11 +13,9 @@ import math
 import random
 from collections.abc import Mapping
 
+from conveyor.core.errors import NoRoute
+
 _SCALE = float(1 << 64)
-
-
-class NoRoute(Exception):
-    """No deployment with a positive weight is ready."""
 
 
 class Router:

@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 
 from conveyor.config.secrets import redact_uri_password
-from conveyor.errors import ConveyorError, StoreUnreachableError
+from conveyor.core.errors import ConveyorError, StoreUnreachableError
 
 TIMEOUT_SECONDS = 5.0
 

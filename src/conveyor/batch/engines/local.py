@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.batch.engines.base import RunPlan
-from conveyor.batch.errors import EngineError
 from conveyor.batch.manifest import PartResult
 from conveyor.batch.source import RowGroup
 from conveyor.batch.worker import (
@@ -51,6 +50,7 @@ from conveyor.batch.worker import (
     score_task_in_process,
     warm_up,
 )
+from conveyor.core.errors import EngineError
 
 TASKS_PER_WORKER = 3  # enough tasks that workers finish together
 MAX_TASK_PARTS = 16  # progress and failure granularity

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.batch.engines.base import RunPlan
-from conveyor.batch.errors import EngineError
 from conveyor.batch.manifest import PartResult
 from conveyor.batch.source import InputSource
+from conveyor.core.errors import EngineError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -1,0 +1,322 @@
+"""Every exception conveyor raises, and the one table of exit codes.
+
+Each error carries one clear ``message``, an optional ``hint`` (what to do about it) and the
+``exit_code`` the command line exits with. The tree (exit code in brackets where it is not 1)::
+
+    ConveyorError
+    ├── UsageError [2]              a config or usage error: fix the file or the command
+    │   ├── ConfigError             conveyor.yaml missing, malformed or invalid (file:line [field])
+    │   ├── MissingVariable         a ${VAR} in conveyor.yaml names an unset variable
+    │   └── ModelRefError           not name@alias, name@latest or name@vN
+    ├── DataError                   a dataset is missing, unreadable or lacks a column
+    │   ├── InputError              the batch input is missing, empty or unreadable
+    │   ├── UnscorableInputError [4]  the input cannot be scored; nothing was committed
+    │   │   ├── SchemaMismatchError   the whole input lacks a model column or has it unusable
+    │   │   └── BadRowError           a row failed under `batch.on_bad_rows: fail`
+    │   └── RowError                the fault is in these rows: batch scoring sets them aside
+    │       ├── UnknownCategory     an unseen category for an encoder that rejects them
+    │       └── EndpointRejected    the scoring endpoint answered 4xx to these rows
+    ├── OutputError [5]             the output holds a committed result, or does not match --resume
+    ├── StoreUnreachableError       the tracking, registry or artifact store cannot be reached
+    ├── RegistryError               an unknown model, version or alias
+    ├── PromotionError              a promotion or rollback the rules forbid
+    ├── EntrypointError             a `module.py:function` entrypoint cannot be imported
+    ├── TrainingError               the user's train or evaluate function raised
+    ├── GateFailedError             the candidate failed the quality gate (registered, no alias)
+    ├── HookError                   a user batch hook (preprocess, score, postprocess) raised
+    ├── EngineError                 a batch engine (worker process, Spark session) failed
+    ├── EndpointError               the scoring endpoint kept failing after retries
+    ├── PlanUnsupported             a fitted model has a part an inference plan cannot replay
+    ├── MonitoringError             a monitoring run cannot go on
+    │   ├── BaselineMissingError    no baseline profile, and it cannot be recomputed
+    │   ├── NoCapturedTrafficError  --window found no captured predictions
+    │   ├── WindowError             a --window that is not 30m, 24h or 7d
+    │   ├── ProfileMismatchError    two profiles of different schemas
+    │   └── MonitorDataError        the data to monitor cannot be read
+    ├── AdminError                  a server's admin API refused or could not be reached
+    ├── RolloutError                a canary rollout cannot start or go on
+    ├── NoRoute                     no deployment with a positive weight is ready
+    └── RequestError                a request to the endpoint failed: HTTP status and error code
+                                    (MalformedRequest, InvalidInput, ... in conveyor.serving.errors)
+
+Exit codes that are outcomes rather than errors (drift found, a rollout rolled back) are in
+:class:`ExitCode` too: every code means one thing, listed in :data:`EXIT_CODES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import IntEnum, unique
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+
+@unique
+class ExitCode(IntEnum):
+    """What a conveyor command's exit status means; one meaning per code."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    DRIFT = 3
+    BAD_INPUT = 4
+    OUTPUT_CONFLICT = 5
+    ROLLED_BACK = 6
+    INTERRUPTED = 130
+
+
+EXIT_CODES: Mapping[ExitCode, str] = MappingProxyType({
+    ExitCode.OK: "done",
+    ExitCode.FAILED: "the operation failed, said in one line (gate failed, data missing, user code "
+    "raised, store unreachable, promotion refused, ...)",
+    ExitCode.USAGE: "a config or usage error (`conveyor.yaml:LINE [field.path]: what is wrong`, "
+    "a bad option or model reference)",
+    ExitCode.DRIFT: "drift detected (`monitor --fail-on-drift`)",
+    ExitCode.BAD_INPUT: "the input data cannot be scored: a schema mismatch, or a bad row under "
+    "`batch.on_bad_rows: fail`; nothing was committed",
+    ExitCode.OUTPUT_CONFLICT: "the output already holds a committed result, or does not match "
+    "`--resume`",
+    ExitCode.ROLLED_BACK: "a rollout rolled back: the candidate did worse than the champion",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+})
+
+
+def exit_code_of(exc: BaseException) -> ExitCode:
+    """The exit code for an exception that ends a command."""
+    if isinstance(exc, ConveyorError):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED
+
+
+class ConveyorError(Exception):
+    """Base class: a failure with one clear message, an optional hint and its exit code."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message}\n  hint: {hint}")
+
+
+# -- usage ------------------------------------------------------------------------------------
+
+
+class UsageError(ConveyorError):
+    """The config or the command line asks for something that cannot be: fix it and rerun."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """conveyor.yaml is missing, malformed or invalid."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        field: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = file
+        self.field = field
+        self.line = line
+        where = file or "conveyor.yaml"
+        if line is not None:
+            where += f":{line}"
+        if field:
+            where += f" [{field}]"
+        super().__init__(f"{where}: {message}", hint=hint)
+
+
+class MissingVariable(UsageError):
+    """A ``${VAR}`` reference names an environment variable that is not set and has no default;
+    ``path`` is where in the parsed YAML tree it was found."""
+
+    def __init__(self, name: str, path: tuple[Any, ...] = ()) -> None:
+        self.name = name
+        self.path = path
+        super().__init__(
+            f"environment variable {name} is not set",
+            hint=f"export {name}=... or give a default: ${{{name}:-value}}",
+        )
+
+
+class ModelRefError(UsageError):
+    """A model reference that is not of the form ``name@alias``, ``name@latest`` or ``name@vN``."""
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+class DataError(ConveyorError):
+    """The dataset is missing, unreadable, or lacks a configured column."""
+
+
+class InputError(DataError):
+    """The batch input is missing, empty or unreadable."""
+
+
+class UnscorableInputError(DataError):
+    """The input data cannot be scored as it is; nothing was committed."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class SchemaMismatchError(UnscorableInputError):
+    """The whole input lacks a model column or holds it in an unusable type; nothing was scored."""
+
+
+class BadRowError(UnscorableInputError):
+    """A row failed validation or scoring under the ``fail`` policy."""
+
+    def __init__(self, message: str, *, row: int, reason: str, hint: str | None = None) -> None:
+        self.row = row
+        self.reason = reason
+        super().__init__(message, hint=hint)
+
+
+class RowError(DataError):
+    """Something in the rows being scored, not the model or the system, is wrong: batch scoring
+    narrows it down to the rows at fault and sets them aside (or fails on them)."""
+
+
+class UnknownCategory(RowError, ValueError):
+    """An unseen category reached an encoder fitted with ``handle_unknown='error'``. Also a
+    ``ValueError``, as scikit-learn raises in the same place."""
+
+
+class EndpointRejected(RowError):
+    """The scoring endpoint answered 4xx: something in these rows, not the endpoint, is wrong."""
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+class OutputError(ConveyorError):
+    """The output location already holds a committed result, or a resume does not match it."""
+
+    exit_code = ExitCode.OUTPUT_CONFLICT
+
+
+# -- stores, registry, promotion ----------------------------------------------------------------
+
+
+class StoreUnreachableError(ConveyorError):
+    """The tracking/registry store or artifact store cannot be reached."""
+
+
+class RegistryError(ConveyorError):
+    """An unknown model, version or alias in the registry."""
+
+
+class PromotionError(ConveyorError):
+    """A promotion or rollback that the rules forbid."""
+
+
+# -- the user's code, training and the gate -------------------------------------------------------
+
+
+class EntrypointError(ConveyorError):
+    """The user's `module.py:function` entrypoint cannot be imported."""
+
+
+class TrainingError(ConveyorError):
+    """The user's train (or evaluate) function raised."""
+
+    def __init__(self, message: str, *, user_traceback: str, hint: str | None = None) -> None:
+        self.user_traceback = user_traceback
+        super().__init__(message, hint=hint)
+
+
+class GateFailedError(ConveyorError):
+    """The candidate failed the quality gate; it is registered but gets no alias."""
+
+    def __init__(self, message: str, *, version: str, reasons: list[str]) -> None:
+        self.version = version
+        self.reasons = reasons
+        super().__init__(message)
+
+
+class HookError(ConveyorError):
+    """A user pipeline hook (preprocess, score, postprocess) raised."""
+
+    def __init__(self, message: str, *, user_traceback: str, hint: str | None = None) -> None:
+        self.user_traceback = user_traceback
+        super().__init__(message, hint=hint)
+
+
+# -- scoring engines --------------------------------------------------------------------------
+
+
+class EngineError(ConveyorError):
+    """The engine (a worker process, the Spark session) failed."""
+
+
+class EndpointError(ConveyorError):
+    """The scoring endpoint kept failing after retries, or its URL is not usable."""
+
+
+class PlanUnsupported(ConveyorError):
+    """The estimator has a part an inference plan cannot replay exactly (the model then scores
+    with scikit-learn); the message says which part."""
+
+
+# -- monitoring -------------------------------------------------------------------------------
+
+
+class MonitoringError(ConveyorError):
+    """Base class for monitoring failures."""
+
+
+class BaselineMissingError(MonitoringError):
+    """The model version has no baseline profile and it cannot be recomputed."""
+
+
+class NoCapturedTrafficError(MonitoringError):
+    """`--window` found no captured predictions for the model in that time range."""
+
+
+class WindowError(MonitoringError):
+    """A `--window` value that cannot be parsed (expected forms: 30m, 24h, 7d)."""
+
+
+class ProfileMismatchError(MonitoringError):
+    """Two profiles built with different schemas cannot be merged or compared."""
+
+
+class MonitorDataError(MonitoringError):
+    """The data to monitor cannot be read."""
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+class AdminError(ConveyorError):
+    """A running server's admin API refused the call or could not be reached."""
+
+
+class RolloutError(ConveyorError):
+    """A canary rollout cannot start or go on (bad steps, unknown deployment, a candidate
+    that does not load)."""
+
+
+class NoRoute(ConveyorError):
+    """No deployment with a positive weight is ready to take traffic."""
+
+
+class RequestError(ConveyorError):
+    """A request to the endpoint failed for a reason the client should see: the HTTP ``status``,
+    a stable error ``code`` and ``details`` for the body. The concrete errors (MalformedRequest,
+    InvalidInput, Overloaded, ...) are in :mod:`conveyor.serving.errors`."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        self.details = details
+        super().__init__(message, hint=hint)
