@@ -150,3 +150,49 @@ def test_traffic_weights_must_be_finite(tmp_path: Path, weights: str, expected: 
     error = error_for(tmp_path, VALID + f"serve:\n  traffic: {weights}\n")
     assert error.field is not None and error.field.startswith("serve.traffic")
     assert expected in error.message
+
+
+UNREAD = [
+    # (YAML added at the end of VALID, the setting, its line, what will read it)
+    ("batch:\n  input: in/\n  schedule: '0 2 * * *'\n", "batch.schedule", 20, "the embedded scheduler (`conveyor scheduler`)"),
+    ("monitor:\n  schedule: '0 * * * *'\n", "monitor.schedule", 19, "the embedded scheduler (`conveyor scheduler`)"),
+    ("runtime:\n  requirements: [lightgbm]\n  python: '3.11'\n", "runtime.python", 20, "environment packs (`conveyor pack`)"),
+    ("  staging:\n    broker: kafka://kafka:9092\n", "environments.staging.broker", 19, "the stream scorer (`conveyor stream`)"),
+]
+
+
+@pytest.mark.parametrize(("extra", "field", "line", "reader"), UNREAD, ids=[u[1] for u in UNREAD])
+def test_a_setting_nothing_reads_yet_is_rejected_naming_its_reader(
+    tmp_path: Path, extra: str, field: str, line: int, reader: str
+) -> None:
+    error = error_for(tmp_path, VALID + extra)
+    assert (error.field, error.line, error.exit_code) == (field, line, 2)
+    assert error.message == (
+        f"{tmp_path / 'conveyor.yaml'}:{line} [{field}]: nothing reads this setting yet; "
+        f"{reader} will, once it is built"
+    )
+    assert error.hint == "remove it for now: until then it would be silently ignored"
+
+
+def test_an_unread_setting_is_rejected_in_any_environment(tmp_path: Path) -> None:
+    """Not only the chosen one: the file as a whole must not carry a setting nothing reads."""
+    text = VALID.replace("    artifact_store: s3://bucket/churn\n", "    artifact_store: s3://bucket/churn\n    broker: kafka://k:9092\n")
+    error = error_for(tmp_path, text, env="dev")
+    assert (error.field, error.line) == ("environments.prod.broker", 18)
+
+
+def test_the_first_unread_setting_in_the_file_is_reported(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID + "runtime:\n  python: '3.11'\nbatch:\n  schedule: '@daily'\n")
+    assert (error.field, error.line) == ("runtime.python", 19)
+
+
+def test_the_command_line_exits_2_on_an_unread_setting(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from conveyor.cli.app import app
+
+    write(tmp_path, VALID + "monitor:\n  schedule: '0 * * * *'\n")
+    result = CliRunner().invoke(app, ["models", "--project", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "conveyor.yaml:19 [monitor.schedule]: nothing reads this setting yet" in result.output
+    assert "Traceback" not in result.output

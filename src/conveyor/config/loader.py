@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from conveyor.config.schema import EnvironmentSpec, ProjectConfig
+from conveyor.config.schema import NOT_READ_YET, EnvironmentSpec, ProjectConfig
 from conveyor.config.secrets import Secrets, interpolate_tree
 from conveyor.core.errors import ConfigError, MissingVariable
 
@@ -61,6 +62,7 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
     raw = lines.data
     if not isinstance(raw, dict):
         raise ConfigError("the file must be a mapping of settings", file=str(path), line=1)
+    _reject_unread(raw, path, lines)
 
     env_name = env if env is not None else (os.environ.get(ENV_VARIABLE) or None)
     environments = raw.get("environments") or {}
@@ -107,6 +109,33 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
         secrets=secrets,
         raw=raw,
     )
+
+
+def _reject_unread(raw: dict[str, Any], path: Path, lines: _LineIndex) -> None:
+    """Refuse a setting that nothing reads yet (the first in the file), naming what will."""
+    found = [(loc, reader) for pattern, reader in NOT_READ_YET.items() for loc in _matches(raw, pattern)]
+    if not found:
+        return
+    loc, reader = min(found, key=lambda item: lines.line_of(item[0]) or 0)
+    raise ConfigError(
+        f"nothing reads this setting yet; {reader} will, once it is built",
+        file=str(path),
+        field=_dotted(loc),
+        line=lines.line_of(loc),
+        hint="remove it for now: until then it would be silently ignored",
+    )
+
+
+def _matches(node: Any, pattern: tuple[str, ...], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The key paths in a parsed YAML tree that ``pattern`` (``*``: any key) names."""
+    if not pattern:
+        yield prefix
+        return
+    if not isinstance(node, dict):
+        return
+    head, rest = pattern[0], pattern[1:]
+    for key in node if head == "*" else [head] if head in node else []:
+        yield from _matches(node[key], rest, (*prefix, str(key)))
 
 
 def _config_error(exc: ValidationError, path: Path, lines: _LineIndex, secrets: Secrets) -> ConfigError:

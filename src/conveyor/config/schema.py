@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -12,6 +14,16 @@ from conveyor.config.thresholds import Threshold
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 ENTRYPOINT_PATTERN = re.compile(r"^(?P<module>[^:]+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
+
+# Settings that belong to features not built yet: what will read each one. The loader rejects
+# them with their line, so a schedule or a broker is never silently ignored. A feature that
+# starts reading one adds the field to its spec below and removes it here. ``*`` matches any key.
+NOT_READ_YET: Mapping[tuple[str, ...], str] = MappingProxyType({
+    ("batch", "schedule"): "the embedded scheduler (`conveyor scheduler`)",
+    ("monitor", "schedule"): "the embedded scheduler (`conveyor scheduler`)",
+    ("environments", "*", "broker"): "the stream scorer (`conveyor stream`)",
+    ("runtime", "python"): "environment packs (`conveyor pack`)",
+})
 
 
 class Strict(BaseModel):
@@ -112,9 +124,8 @@ class SparkSpec(Strict):
 
 
 class RuntimeSpec(Strict):
-    """`runtime`: the Python and engine settings jobs run with."""
+    """`runtime`: the requirements and engine settings jobs run with."""
 
-    python: str | None = None
     requirements: list[str] = []
     spark: SparkSpec | None = None
 
@@ -133,7 +144,6 @@ class BatchSpec(Strict):
 
     input: str | None = None
     output: str | None = None
-    schedule: str | None = None
     format: Literal["csv", "parquet"] | None = None
     batch_size: int = Field(65_536, ge=1)
     workers: int | None = Field(None, ge=1)
@@ -149,13 +159,6 @@ class BatchSpec(Strict):
     @classmethod
     def _hook_form(cls, value: str | None) -> str | None:
         return None if value is None else _check_entrypoint(value)
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron_form(cls, value: str | None) -> str | None:
-        if value is not None and len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a 5-field cron expression")
-        return value
 
 
 class DriftSpec(Strict):
@@ -179,7 +182,6 @@ class PerformanceSpec(Strict):
 class MonitorSpec(Strict):
     """`monitor`: drift, performance and fairness checks and what happens on drift."""
 
-    schedule: str | None = None
     window: str | None = None  # default --window, e.g. "24h"
     stage: str | None = None  # the version to watch; default: the last stage with a holder
     drift: DriftSpec = DriftSpec()
@@ -320,7 +322,6 @@ class EnvironmentSpec(Strict):
     tracking_uri: str | None = None
     registry_uri: str | None = None
     artifact_store: str | None = None
-    broker: str | None = None
     spark_master: str | None = None
 
 
