@@ -20,6 +20,7 @@ demo: install
 
 test: install-test
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:

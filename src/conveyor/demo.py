@@ -93,7 +93,7 @@ def _score_batch(project: Project, base: Path) -> None:
     _title("8. conveyor predict churn@prod --input data/new/ --output scores/")
     generate_example_data(project.path, rows=20_000, seed=8, out=Path("data/new/day-1.parquet"))
     result = predict(
-        project, f"{project.name}@prod", str(project.path / "data" / "new"), str(base / "scores"),
+        project.lifecycle, f"{project.name}@prod", str(project.path / "data" / "new"), str(base / "scores"),
         progress=RichProgress(console),
     )
     m = result.manifest

@@ -53,6 +53,7 @@ class ModelScorer:
         self.classes_ = getattr(model, "classes_", None)
         self.with_probability = self.classes_ is not None and hasattr(model, "predict_proba")
         steps = getattr(model, "steps", None)
+        self._transform: Any
         self._transform, self._final = (model[:-1], model[-1]) if steps and len(steps) > 1 else (None, model)
         self._argmax = self.with_probability and predicts_most_probable(self._final)
 

@@ -126,7 +126,7 @@ def _reject_unread(raw: dict[str, Any], path: Path, lines: _LineIndex) -> None:
     )
 
 
-def _matches(node: Any, pattern: tuple[str, ...], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+def _matches(node: object, pattern: tuple[str, ...], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     """The key paths in a parsed YAML tree that ``pattern`` (``*``: any key) names."""
     if not pattern:
         yield prefix
@@ -157,7 +157,7 @@ def _config_error(exc: ValidationError, path: Path, lines: _LineIndex, secrets: 
     )
 
 
-def _dotted(loc: tuple[Any, ...]) -> str:
+def _dotted(loc: tuple[object, ...]) -> str:
     return ".".join(str(part) for part in loc if part is not None)
 
 

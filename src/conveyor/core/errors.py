@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import IntEnum, unique
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import ClassVar
 
 
 @unique
@@ -137,7 +137,7 @@ class MissingVariable(UsageError):
     """A ``${VAR}`` reference names an environment variable that is not set and has no default;
     ``path`` is where in the parsed YAML tree it was found."""
 
-    def __init__(self, name: str, path: tuple[Any, ...] = ()) -> None:
+    def __init__(self, name: str, path: tuple[object, ...] = ()) -> None:
         self.name = name
         self.path = path
         super().__init__(
@@ -317,6 +317,6 @@ class RequestError(ConveyorError):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, **details: object) -> None:
         self.details = details
         super().__init__(message, hint=hint)

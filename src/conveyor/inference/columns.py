@@ -36,10 +36,12 @@ class Encoded:
 def numeric_values(column: Any) -> np.ndarray:
     """The column as float64, missing values as NaN (what scikit-learn's check_array makes)."""
     if hasattr(column, "to_numpy") and hasattr(column, "dtype"):  # pandas Series / Index
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    if _is_arrow(column):
-        return _arrow_combined(column).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    return np.asarray(column, dtype=np.float64)
+        values: np.ndarray = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif _is_arrow(column):
+        values = _arrow_combined(column).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    else:
+        values = np.asarray(column, dtype=np.float64)
+    return values
 
 
 def encoded_values(column: Any) -> Encoded:

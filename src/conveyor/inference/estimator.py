@@ -43,7 +43,8 @@ class PlanEstimator:
     def _predict_proba(self, X: Any) -> np.ndarray:
         result = self._run(X)
         if result is None or result.proba is None:
-            return self.estimator.predict_proba(X)
+            proba: np.ndarray = self.estimator.predict_proba(X)
+            return proba
         return result.proba
 
     def _run(self, X: Any) -> PlanResult | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from conveyor.inference.columns import encoded_values, numeric_values
+from conveyor.inference.columns import Encoded, encoded_values, numeric_values
 from conveyor.inference.steps import (
     EstimatorHead,
     Impute,
@@ -37,9 +37,16 @@ class ColumnPlan:
         return 1 if self.encoder is None else self.encoder.width
 
     def fill(self, source: Any, matrix: np.ndarray, offset: int) -> None:
-        column = encoded_values(source) if self.encoded else numeric_values(source)
-        for step in self.steps:
-            column = step.apply(column)
+        column: Encoded | np.ndarray
+        if self.encoded:
+            column = encoded_values(source)
+            for step in self.steps:  # compile lets only imputers reach a text column
+                column = cast(Impute, step).apply(column)
+        else:
+            values = numeric_values(source)
+            for step in self.steps:
+                values = step.apply(values)
+            column = values
         if self.encoder is None:
             matrix[:, offset] = column
             return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -18,12 +18,15 @@ from conveyor.inference.columns import Encoded
 
 def missing_mask(values: np.ndarray, marker: Any) -> np.ndarray:
     """scikit-learn's missing-value mask: NaN matches NaN (never None); others by equality."""
+    mask: np.ndarray
     if isinstance(marker, float) and marker != marker:
         if values.dtype.kind == "f":
-            return np.isnan(values)
-        if values.dtype.kind == "O":
-            return values != values
-        return np.zeros(len(values), dtype=bool)
+            mask = np.isnan(values)
+        elif values.dtype.kind == "O":
+            mask = values != values
+        else:
+            mask = np.zeros(len(values), dtype=bool)
+        return mask
     return np.asarray(values == marker, dtype=bool)
 
 
@@ -34,7 +37,11 @@ class Impute:
     marker: Any
     fill: Any
 
-    def apply(self, column: Any) -> Any:
+    @overload
+    def apply(self, column: Encoded) -> Encoded: ...
+    @overload
+    def apply(self, column: np.ndarray) -> np.ndarray: ...
+    def apply(self, column: Encoded | np.ndarray) -> Encoded | np.ndarray:
         if isinstance(column, Encoded):
             dictionary = column.dictionary.copy()
             if dictionary.dtype.kind != "O" and not isinstance(self.fill, (int, float)):
@@ -94,7 +101,7 @@ class OneHot:
     def width(self) -> int:
         return len(self.categories) - (self.dropped is not None)
 
-    def positions(self, column: Any) -> np.ndarray:
+    def positions(self, column: Encoded | np.ndarray) -> np.ndarray:
         encoded = column if isinstance(column, Encoded) else Encoded(np.asarray(column))
         found = self.index_of(encoded.dictionary)
         if not self.ignore_unknown and (found < 0).any():
@@ -117,7 +124,7 @@ class OneHot:
                 ((p if (p := get(v, -2)) != -2 else (nan_at if v != v else -1)) for v in values.tolist()),
                 dtype=np.intp, count=len(values),
             )
-        found = self._index.get_indexer(values)
+        found: np.ndarray = self._index.get_indexer(values)
         if self._nan_at >= 0 or self._none_at >= 0:
             nan_rows = missing_mask(values, np.nan)
             found[nan_rows] = self._nan_at
@@ -153,9 +160,9 @@ class _Absent:
 
 @dataclass(frozen=True)
 class MatrixScale:
-    """A scaler applied to the whole feature matrix after the column transformer."""
+    """Per-column steps (scalers, an imputer) on the whole matrix after the column transformer."""
 
-    steps: tuple[Scale | MinMax, ...]
+    steps: tuple[Impute | Scale | MinMax, ...]
 
     def apply(self, matrix: np.ndarray) -> np.ndarray:
         for j, step in enumerate(self.steps):
@@ -172,7 +179,7 @@ class LinearHead:
     classes: np.ndarray | None = None  # None: a regressor
 
     def decision(self, matrix: np.ndarray) -> np.ndarray:
-        scores = matrix @ self.coef.T + self.intercept
+        scores: np.ndarray = matrix @ self.coef.T + self.intercept
         if scores.ndim > 1 and scores.shape[1] == 1:
             scores = scores.reshape(-1)
         return scores
@@ -206,7 +213,8 @@ class EstimatorHead:
 def _expit(values: np.ndarray) -> np.ndarray:
     from scipy.special import expit
 
-    return expit(values)
+    out: np.ndarray = expit(values)
+    return out
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

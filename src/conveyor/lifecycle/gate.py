@@ -64,14 +64,14 @@ def evaluate_gate(
 
     for name, condition in spec.fairness.items():
         for column, values in (fairness or {}).items():
-            value = values.get(name)
+            fair = values.get(name)
             check_name = f"fairness.{column}.{name}"
-            if value is None:
+            if fair is None:
                 checks.append(Check(check_name, False, f"{check_name}: unknown fairness metric"))
                 continue
-            ok = condition.holds(value)
+            ok = condition.holds(fair)
             verb = "meets" if ok else "fails"
-            checks.append(Check(check_name, ok, f"{check_name} = {value:.4f} {verb} {condition}"))
+            checks.append(Check(check_name, ok, f"{check_name} = {fair:.4f} {verb} {condition}"))
 
     if champion is not None and spec.champion is not None:
         checks.extend(_champion_checks(spec.champion.max_drop, metrics, champion, champion_metrics or []))

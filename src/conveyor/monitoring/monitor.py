@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from conveyor.monitoring import current as current_data
 from conveyor.monitoring import triggers
 from conveyor.monitoring.baseline import load_baseline, recompute_baseline
 from conveyor.monitoring.capture import CapturedTraffic, parse_window
-from conveyor.monitoring.drift import DriftResult, DriftSettings
+from conveyor.monitoring.drift import DriftResult, DriftSettings, Method
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
 from conveyor.monitoring.parquet import ParquetSource
 from conveyor.monitoring.performance import (
@@ -310,10 +310,10 @@ def _read_current(
 
 def _settings(spec: Any, method: str | None) -> DriftSettings:
     chosen = method or spec.method
-    if chosen not in ("default", "evidently", "psi"):
+    if chosen not in get_args(Method):
         raise MonitorDataError(f"unknown drift method {chosen!r}; use default, evidently or psi")
     return DriftSettings(
-        method=chosen, threshold=spec.threshold, share=spec.share, min_rows=spec.min_rows,
+        method=cast(Method, chosen), threshold=spec.threshold, share=spec.share, min_rows=spec.min_rows,
         small_sample=spec.small_sample, alpha=spec.alpha,
     )
 
@@ -397,10 +397,10 @@ def _log_metrics(client: Any, result: MonitorResult, end: datetime) -> None:
             for key, value in metrics.items():
                 if isinstance(value, (int, float)):
                     values[f"fairness.{column}.{key}"] = value
-    metrics = [
+    logged = [
         Metric(_KEY.sub("_", key), float(value), stamp, step)
         for key, value in values.items()
         if value is not None and np.isfinite(value)
     ]
-    for start in range(0, len(metrics), 900):
-        client.log_batch(result.run_id, metrics=metrics[start:start + 900])
+    for start in range(0, len(logged), 900):
+        client.log_batch(result.run_id, metrics=logged[start:start + 900])

@@ -138,9 +138,9 @@ def _svg_for(schema: ColumnSchema, ref: Any, cur: Any) -> str:
         keys = sorted(ref.counts, key=lambda k: -ref.counts[k])[:MAX_CATEGORIES]
         new = sorted(cur.new, key=lambda k: -cur.new[k])[:5]
         ref_total, cur_total = max(ref.count, 1), max(cur.count, 1)
-        p = [ref.counts[k] / ref_total for k in keys] + [0.0 for _ in new]
-        q = [cur.counts.get(k, 0) / cur_total for k in keys] + [cur.new[k] / cur_total for k in new]
-        return _bars(p, q, [*keys, *[f"{k} (new)" for k in new]], "", "")
+        ref_shares = [ref.counts[k] / ref_total for k in keys] + [0.0 for _ in new]
+        cur_shares = [cur.counts.get(k, 0) / cur_total for k in keys] + [cur.new[k] / cur_total for k in new]
+        return _bars(ref_shares, cur_shares, [*keys, *[f"{k} (new)" for k in new]], "", "")
     return ""
 
 

@@ -37,7 +37,7 @@ class Authenticator:
     @classmethod
     def from_config(cls, auth: object, extra: list[Credential] | None = None) -> Authenticator:
         creds = [
-            Credential(t.name, bytes.fromhex(t.sha256), max(ROLE_RANK[r] for r in t.roles))  # type: ignore[attr-defined]
+            Credential(t.name, bytes.fromhex(t.sha256), max(ROLE_RANK[r] for r in t.roles))
             for t in getattr(auth, "tokens", [])
         ]
         return cls(creds + list(extra or []), predict_open=not getattr(auth, "predict", False))

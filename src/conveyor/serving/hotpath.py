@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 log = logging.getLogger("conveyor.serving")
 
@@ -38,7 +39,7 @@ class HotPath:
         self.app = app
         self.routes = [(path_pattern(template), handler) for template, handler in routes]
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope["path"]
             for pattern, handler in self.routes:

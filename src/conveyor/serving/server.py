@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
     from conveyor.app import Project
+    from conveyor.serving.hotpath import HotPath
 
 ENV_PROJECT = "CONVEYOR_SERVE_PROJECT"
 ENV_ENVIRONMENT = "CONVEYOR_SERVE_ENV"
@@ -72,7 +71,7 @@ def prepare(project: Project, poll_s: float | None = None) -> str | None:
     return token
 
 
-def worker_app() -> FastAPI:
+def worker_app() -> HotPath:
     """uvicorn factory: one per worker process, configured by the parent's environment."""
     from conveyor.app import Project
     from conveyor.serving.app import build_service, create_app

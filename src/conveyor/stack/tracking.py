@@ -74,14 +74,15 @@ def fluent_scope(client: MlflowClient) -> Iterator[Any]:
         saved_registry = registry_utils._registry_uri
         active = fluent._active_run_stack.get()
         mlflow.set_tracking_uri(client.tracking_uri)
-        mlflow.set_registry_uri(client._registry_uri)
+        mlflow.set_registry_uri(client._registry_uri or client.tracking_uri)
         fluent._active_run_stack.set([])
         try:
             yield mlflow
         finally:
             fluent._active_run_stack.set(active)
-            mlflow.set_tracking_uri(saved_tracking)
-            mlflow.set_registry_uri(saved_registry)
+            # None puts back "never set"; mlflow handles it, its annotations say str only
+            mlflow.set_tracking_uri(saved_tracking)  # type: ignore[arg-type]
+            mlflow.set_registry_uri(saved_registry)  # type: ignore[arg-type]
             for name, value in saved_env.items():
                 if value is None:
                     os.environ.pop(name, None)

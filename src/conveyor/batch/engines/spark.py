@@ -143,7 +143,7 @@ class SparkEngine:
             from conveyor.batch.worker import context_for, error_info
 
             for frame in frames:
-                out = []
+                out: list[tuple[int, int, int, int, int, str | None]] = []
                 for task in frame.itertuples(index=False):
                     try:
                         context = context_for(spec, payload.value if payload is not None else None)
@@ -181,7 +181,8 @@ def plan_slices(source: InputSource, batch_size: int, parallelism: int) -> list[
         groups += [(path, rg, meta.row_group(rg).num_rows) for rg in range(meta.num_rows and meta.num_row_groups)]
     total = sum(n for _, _, n in groups)
     target = max(batch_size, min(16 * batch_size, -(-total // max(1, 2 * parallelism))))
-    slices, first_row = [], 0
+    slices: list[PartSlice] = []
+    first_row = 0
     for path, rg, rows in groups:
         pieces = max(1, -(-rows // target))
         step = -(-rows // pieces)
