@@ -50,7 +50,7 @@ def generate_example_data(project: Path, rows: int = 5000, seed: int = 7, drift:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.write(project / out, rows=rows, seed=seed, drift=drift)
+    return Path(module.write(project / out, rows=rows, seed=seed, drift=drift))
 
 
 def _rename_model(config: Path, name: str) -> None:
