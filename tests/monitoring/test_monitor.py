@@ -126,3 +126,5 @@ def test_cli_json_and_fail_on_drift(trained_project, cli):
     assert "DRIFT DETECTED" in drift.output
     missing = cli("monitor", "--project", trained_project, "--window", "24h")
     assert missing.exit_code == 1 and "no captured traffic" in missing.output
+    unparsable = cli("monitor", "--project", trained_project, "--window", "1 year")
+    assert unparsable.exit_code == 2 and "window '1 year' is not a duration" in unparsable.output

@@ -7,7 +7,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── UsageError [2]              a config or usage error: fix the file or the command
     │   ├── ConfigError             conveyor.yaml missing, malformed or invalid (file:line [field])
     │   ├── MissingVariable         a ${VAR} in conveyor.yaml names an unset variable
-    │   └── ModelRefError           not name@alias, name@latest or name@vN
+    │   ├── ModelRefError           not name@alias, name@latest or name@vN
+    │   └── WindowError             a --window (or monitor.window) that is not 30m, 24h, 7d, 2w
     ├── DataError                   a dataset is missing, unreadable or lacks a column
     │   ├── InputError              the batch input is missing, empty or unreadable
     │   ├── UnscorableInputError [4]  the input cannot be scored; nothing was committed
@@ -30,7 +31,6 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── MonitoringError             a monitoring run cannot go on
     │   ├── BaselineMissingError    no baseline profile, and it cannot be recomputed
     │   ├── NoCapturedTrafficError  --window found no captured predictions
-    │   ├── WindowError             a --window that is not 30m, 24h or 7d
     │   ├── ProfileMismatchError    two profiles of different schemas
     │   └── MonitorDataError        the data to monitor cannot be read
     ├── AdminError                  a server's admin API refused or could not be reached
@@ -148,6 +148,10 @@ class MissingVariable(UsageError):
 
 class ModelRefError(UsageError):
     """A model reference that is not of the form ``name@alias``, ``name@latest`` or ``name@vN``."""
+
+
+class WindowError(UsageError):
+    """A `--window` (or ``monitor.window``) value that cannot be parsed (30m, 24h, 7d, 2w)."""
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -279,10 +283,6 @@ class BaselineMissingError(MonitoringError):
 
 class NoCapturedTrafficError(MonitoringError):
     """`--window` found no captured predictions for the model in that time range."""
-
-
-class WindowError(MonitoringError):
-    """A `--window` value that cannot be parsed (expected forms: 30m, 24h, 7d)."""
 
 
 class ProfileMismatchError(MonitoringError):
