@@ -114,12 +114,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serving_context(project: Any) -> Any:
+    """What serving gets from a loaded project (the CLI builds it the same way)."""
+    from conveyor.cli.serving import serving_context
+
+    return serving_context(project)
+
+
 @dataclass
 class Running:
     url: str
     service: Any
     project: Any
     token: str
+    server: Any  # the uvicorn.Server
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
@@ -149,15 +157,15 @@ def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
     from conveyor.app import Project
     from conveyor.serving import build_service, create_app
     from conveyor.serving.auth import local_admin_token
-    from conveyor.serving.server import state_dir
 
     started: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(serve_config: dict[str, Any] | None = None, *, seed: int | None = 7, ready: bool = True) -> Running:
         config = {"poll_s": 0.3, **(serve_config or {})}
         project = Project.load(make_served(config))
-        token, credential = local_admin_token(state_dir(project))
-        service = build_service(project, seed=seed, extra_credentials=[credential])
+        context = serving_context(project)
+        token, credential = local_admin_token(context.state_dir)
+        service = build_service(context, seed=seed, extra_credentials=[credential])
         app = create_app(service)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
@@ -165,7 +173,7 @@ def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         started.append((server, thread))
-        running = Running(f"http://127.0.0.1:{port}", service, project, token)
+        running = Running(f"http://127.0.0.1:{port}", service, project, token, server)
         running.wait(lambda: server.started, timeout=30)
         if ready:
             with running.client() as http:

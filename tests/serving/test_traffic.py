@@ -64,6 +64,7 @@ def test_a_second_replica_keeps_live_weights_unless_the_config_changed(
 ) -> None:
     from conveyor.app import Project
     from conveyor.serving import build_service
+    from tests.serving.conftest import serving_context
 
     running = serve({"traffic": {"prod": 100}})
     with running.admin() as http:
@@ -73,14 +74,14 @@ def test_a_second_replica_keeps_live_weights_unless_the_config_changed(
     log.addHandler(caplog.handler)
     try:
         with caplog.at_level(logging.INFO, logger="conveyor.serving"):
-            build_service(Project.load(running.project.path))  # another replica, same config
+            build_service(serving_context(Project.load(running.project.path)))  # another replica, same config
             assert store.read().weights == {"prod": 80.0, "staging": 20.0}
             assert "keeping the live traffic prod=80 staging=20" in caplog.text
             config = running.project.path / "conveyor.yaml"
             raw = yaml.safe_load(config.read_text())
             raw["serve"]["traffic"] = {"prod": 50, "staging": 50}
             config.write_text(yaml.safe_dump(raw, sort_keys=False))
-            build_service(Project.load(running.project.path))  # a replica with a new config
+            build_service(serving_context(Project.load(running.project.path)))  # a replica with a new config
     finally:
         log.removeHandler(caplog.handler)
     assert store.read().weights == {"prod": 50.0, "staging": 50.0}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -24,6 +25,21 @@ TokenOption = Annotated[
     typer.Option("--token", envvar="CONVEYOR_TOKEN", help="Bearer token with role deploy (default: the local one `conveyor serve` wrote)."),
 ]
 
+if TYPE_CHECKING:
+    from conveyor.serving.context import ServingContext
+
+
+def serving_context(proj: Any) -> ServingContext:
+    """What serving needs from a loaded project."""
+    from conveyor.serving.context import ServingContext
+
+    return ServingContext.of(proj.loaded, proj.stack, proj.client)
+
+
+def worker_context(project_dir: str, env: str | None) -> ServingContext:
+    """The context of one `conveyor serve` worker process (uvicorn spawns it)."""
+    return serving_context(load_project(Path(project_dir), env))
+
 
 @handle_errors
 def serve(
@@ -41,20 +57,20 @@ def serve(
     from conveyor.serving.server import options_for, run
 
     proj = load_project(project, env)
-    options = replace(options_for(proj, host, port, workers), access_log=access_log)
-    run(proj, options, poll_s=poll)
+    options = replace(options_for(proj.config.serve, host, port, workers), access_log=access_log)
+    run(serving_context(proj), options, worker_context=f"{__name__}:worker_context", poll_s=poll)
 
 
 def _admin_client(proj: Any, url: str | None, token: str | None) -> Any:
     from conveyor.serving.auth import read_local_token
     from conveyor.serving.client import AdminClient
-    from conveyor.serving.server import state_dir
+    from conveyor.serving.context import state_dir
 
     spec = proj.config.serve
     if url is None:
         host = "127.0.0.1" if spec.host in ("0.0.0.0", "::", "") else spec.host
         url = f"http://{host}:{spec.port}"
-    return AdminClient(url, token or read_local_token(state_dir(proj)))
+    return AdminClient(url, token or read_local_token(state_dir(proj.path)))
 
 
 @handle_errors

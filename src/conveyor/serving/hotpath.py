@@ -2,10 +2,10 @@
 
 FastAPI wraps every route in several middleware layers (error handling, exception
 telemetry, body limits, an exit stack) that cost more per request than a micro-batched
-prediction of the inference plan. The prediction handlers already answer every error
-themselves, so this thin ASGI front matches their paths first and hands the rest of the
-traffic (docs, admin, health, lifespan) to the full app, which also documents the
-prediction routes.
+prediction of the inference plan. The prediction handlers answer every error themselves
+(through `responses.error_response`), so this thin ASGI front matches their paths first
+and hands the rest of the traffic (docs, admin, health, lifespan) to the full app, which
+also documents the prediction routes.
 """
 
 from __future__ import annotations

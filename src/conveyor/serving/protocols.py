@@ -7,14 +7,36 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from conveyor.serving.errors import MalformedRequest, UnsupportedMediaType
-from conveyor.serving.signature import Columns, InputSchema, coerce_text
+from conveyor.serving.signature import Columns, InputSchema, check_numbers, coerce_text
 
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+Protocol = Literal["mlflow", "v2"]
+
+
+def read_request(
+    protocol: Protocol, body: bytes, content_type: str, schema: InputSchema
+) -> tuple[Columns, int, str | None]:
+    """A prediction request as checked columns: (columns, rows, the client's request id).
+
+    Parses the protocol's body, checks it against the signature (422 naming the fields) and
+    refuses what the model cannot take: lists nested too deeply (400), numbers past int64
+    or infinite (422)."""
+    client_id = None
+    try:
+        if protocol == "v2":
+            columns, client_id = parse_v2(body, schema)
+        else:
+            columns = parse_mlflow(body, content_type, schema)
+    except RecursionError:
+        raise MalformedRequest("the body nests lists too deeply") from None
+    rows = schema.validate(columns)
+    check_numbers(schema, columns, text=protocol == "mlflow" and "csv" in content_type)
+    return columns, rows, client_id
 
 
 def loads(body: bytes) -> Any:

@@ -1,29 +1,34 @@
 """Run the app: `conveyor serve` → uvicorn with one worker process per CPU core.
 
-The parent resolves the project, seeds the shared traffic weights from the config (live
-weights survive a restart or a second replica with the same config) and writes a local
-admin token (when no tokens are configured), then uvicorn spawns the workers; each worker
-builds its own service, loads the models and polls the registry.
+The parent gets the caller's :class:`~conveyor.serving.context.ServingContext`, seeds the
+shared traffic weights from the config (live weights survive a restart or a second replica
+with the same config) and writes a local admin token (when no tokens are configured), then
+uvicorn spawns the workers. Each worker rebuilds the context with the caller's
+`worker_context` function (``module:function(project_dir, env) -> ServingContext``), builds
+its own service, loads the models and polls the registry.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conveyor.app import Project
+    from conveyor.config.schema import ServeSpec
+    from conveyor.serving.context import ServingContext
     from conveyor.serving.hotpath import HotPath
 
 ENV_PROJECT = "CONVEYOR_SERVE_PROJECT"
 ENV_ENVIRONMENT = "CONVEYOR_SERVE_ENV"
+ENV_CONTEXT = "CONVEYOR_SERVE_CONTEXT"
 ENV_ADMIN_DIGEST = "CONVEYOR_SERVE_ADMIN_DIGEST"
 ENV_POLL = "CONVEYOR_SERVE_POLL_S"
-STATE_SUBDIR = "serving"
 SINGLE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+ContextFactory = Callable[[str, "str | None"], "ServingContext"]
 
 
 @dataclass(frozen=True)
@@ -35,12 +40,7 @@ class ServeOptions:
     access_log: bool = False
 
 
-def state_dir(project: Project) -> Path:
-    return project.path / ".conveyor" / STATE_SUBDIR
-
-
-def options_for(project: Project, host: str | None, port: int | None, workers: int | None) -> ServeOptions:
-    spec = project.config.serve
+def options_for(spec: ServeSpec, host: str | None, port: int | None, workers: int | None) -> ServeOptions:
     return ServeOptions(
         host=host or spec.host,
         port=spec.port if port is None else port,
@@ -48,55 +48,69 @@ def options_for(project: Project, host: str | None, port: int | None, workers: i
     )
 
 
-def prepare(project: Project, poll_s: float | None = None) -> str | None:
+def prepare(context: ServingContext, worker_context: str, poll_s: float | None = None) -> str | None:
     """Parent-side setup shared by every worker; returns the local admin token if one was made."""
-    from conveyor.serving.app import seed_weights
+    from conveyor.lifecycle.registry import Registry
     from conveyor.serving.auth import local_admin_token
     from conveyor.serving.deployments import Endpoint
+    from conveyor.serving.service import seed_weights
     from conveyor.serving.traffic import TrafficStore
 
+    _factory(worker_context)  # fail here, not in every worker
     for name in SINGLE_THREAD:  # one process per core: no nested BLAS/OpenMP threads
         os.environ.setdefault(name, "1")
-    os.environ[ENV_PROJECT] = str(project.path)
-    if project.loaded.env_name:
-        os.environ[ENV_ENVIRONMENT] = project.loaded.env_name
+    os.environ[ENV_PROJECT] = str(context.project_dir)
+    os.environ[ENV_CONTEXT] = worker_context
+    if context.environment:
+        os.environ[ENV_ENVIRONMENT] = context.environment
     if poll_s:
         os.environ[ENV_POLL] = str(poll_s)
     token = None
-    if not project.config.serve.auth.tokens:
-        token, credential = local_admin_token(state_dir(project))
+    config = context.config
+    if not config.serve.auth.tokens:
+        token, credential = local_admin_token(context.state_dir)
         os.environ[ENV_ADMIN_DIGEST] = credential.digest.hex()
-    endpoint = Endpoint(project.name, project.config.serve, list(project.config.stages), None)  # type: ignore[arg-type]
-    seed_weights(project, endpoint, TrafficStore(project.stack.artifact_store, project.name))
+    endpoint = Endpoint(config.name, config.serve, list(config.stages), None)  # type: ignore[arg-type]
+    seed_weights(Registry(context.client), endpoint, TrafficStore(context.stack.artifact_store, config.name))
     return token
 
 
 def worker_app() -> HotPath:
     """uvicorn factory: one per worker process, configured by the parent's environment."""
-    from conveyor.app import Project
-    from conveyor.serving.app import build_service, create_app
+    from conveyor.serving.app import create_app
     from conveyor.serving.auth import credential_from_digest
+    from conveyor.serving.service import build_service
 
-    project = Project.load(os.environ[ENV_PROJECT], env=os.environ.get(ENV_ENVIRONMENT) or None)
+    build = _factory(os.environ[ENV_CONTEXT])
+    context = build(os.environ[ENV_PROJECT], os.environ.get(ENV_ENVIRONMENT) or None)
     extra = []
     digest = os.environ.get(ENV_ADMIN_DIGEST)
     if digest:
         extra.append(credential_from_digest("local-admin", digest))
     poll = os.environ.get(ENV_POLL)
     service = build_service(
-        project, seed_traffic=False, extra_credentials=extra, poll_s=float(poll) if poll else None
+        context, seed_traffic=False, extra_credentials=extra, poll_s=float(poll) if poll else None
     )
     return create_app(service)
 
 
-def run(project: Project, options: ServeOptions, poll_s: float | None = None) -> None:
-    """Serve until SIGINT/SIGTERM; in-flight requests finish first (graceful shutdown)."""
+def _factory(path: str) -> ContextFactory:
+    module, _, name = path.partition(":")
+    factory: ContextFactory = getattr(importlib.import_module(module), name)
+    return factory
+
+
+def run(context: ServingContext, options: ServeOptions, *, worker_context: str, poll_s: float | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; in-flight requests finish first (graceful shutdown).
+
+    `worker_context`: ``module:function`` that rebuilds the context in each worker process
+    from the project folder and the environment name."""
     import uvicorn
 
     from conveyor.serving.logs import configure, uvicorn_log_config
 
     configure(options.log_level)
-    prepare(project, poll_s)
+    prepare(context, worker_context, poll_s)
     if options.workers > 1:
         folder = tempfile.mkdtemp(prefix="conveyor-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder

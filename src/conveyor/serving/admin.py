@@ -1,0 +1,106 @@
+"""Admin routes (role deploy): an endpoint's state, its traffic weights, a registry poll now."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conveyor.serving import protocols
+from conveyor.serving.errors import InvalidInput, MalformedRequest
+from conveyor.serving.openapi import BEARER, body, errors
+from conveyor.serving.requests import read_body
+from conveyor.serving.responses import json_response
+from conveyor.serving.traffic import TrafficState, check_weights, traffic_event
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from conveyor.serving.deployments import Endpoint
+    from conveyor.serving.service import Service
+
+log = logging.getLogger("conveyor.serving")
+
+TRAFFIC = {
+    "type": "object", "required": ["weights"],
+    "properties": {"weights": {
+        "type": "object", "minProperties": 1, "additionalProperties": {"type": "number", "minimum": 0},
+        "description": "Deployment (a stage, vN, or one of serve.deployments) → relative weight; "
+                       "at least one positive.",
+    }},
+    "example": {"weights": {"prod": 90, "staging": 10}},
+}
+
+
+def register(app: FastAPI, service: Service) -> None:
+    @app.get("/admin/models/{name}", tags=["admin"], summary="Deployments, versions, weights, state.",
+             responses=errors(401, 403, 404), openapi_extra=BEARER)
+    async def admin_status(name: str, request: Request) -> Response:
+        service.auth.check(request.headers.get("authorization"), "deploy")
+        endpoint = service.endpoint(name)
+        status = endpoint.status()
+        poller = service.pollers[name]
+        status["poller"] = {"polls": poller.polls, "failures": poller.failures, "last_error": poller.last_error}
+        status["capture"] = {"written": service.captures[name].written, "dropped": service.captures[name].dropped}
+        status["pid"] = os.getpid()
+        return json_response(status)
+
+    @app.put("/admin/models/{name}/traffic", tags=["admin"], summary="Set traffic weights (all workers).",
+             responses=errors(400, 401, 403, 404, 413, 422), openapi_extra={**body(TRAFFIC), **BEARER})
+    async def admin_traffic(name: str, request: Request) -> Response:
+        """Body: `{"weights": {"prod": 90, "staging": 10}}`. New deployments load in the
+        background and take traffic once warm."""
+        who = service.auth.check(request.headers.get("authorization"), "deploy")
+        endpoint = service.endpoint(name)
+        payload = protocols.loads(await read_body(request, endpoint.spec.limits.max_body_bytes))
+        weights = payload.get("weights") if isinstance(payload, dict) else None
+        clean = parse_weights(endpoint, weights)
+        await run_in_threadpool(change_traffic, service, name, clean, f"token:{who}")
+        endpoint.set_weights(clean)
+        service.pollers[name].poke()  # load new deployments now
+        return json_response(endpoint.status())
+
+    @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.",
+              responses=errors(401, 403, 404), openapi_extra=BEARER)
+    async def admin_reload(name: str, request: Request) -> Response:
+        service.auth.check(request.headers.get("authorization"), "deploy")
+        service.endpoint(name)
+        service.pollers[name].poke()
+        return json_response({"polling": True})
+
+
+def parse_weights(endpoint: Endpoint, weights: object) -> dict[str, float]:
+    """The body's weights, every deployment known to the endpoint (400 / 422 otherwise)."""
+    if not isinstance(weights, dict) or not weights:
+        raise MalformedRequest("send {'weights': {'prod': 90, 'staging': 10}}")
+    clean: dict[str, float] = {}
+    for key, value in weights.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise InvalidInput(f"weight of {key!r} must be a number >= 0", field=key)
+        if not endpoint.known_name(str(key)):
+            raise InvalidInput(
+                f"unknown deployment {key!r}", field=key,
+                hint=f"use a stage {endpoint.stages}, a version like v3, or one of serve.deployments",
+            )
+        clean[str(key)] = float(value)
+    check_weights(clean)
+    return clean
+
+
+def change_traffic(service: Service, name: str, weights: dict[str, float], who: str) -> None:
+    """Write the shared weights, then the audit event (old and new weights, the token's name)."""
+    store = service.traffic[name]
+    before = store.read()
+    store.write(TrafficState(weights, by=who, config=before.config if before else None))
+    log.info("traffic changed", extra={"model": name, "weights": weights, "by": who})
+    if service.audit is None:
+        return
+    event = traffic_event(name, before.weights if before else None, weights, who, service.environment)
+    try:
+        service.audit.append(event)
+    except Exception as exc:  # noqa: BLE001 - the change is made: keep the record in the logs
+        log.error("audit event not written: %s", exc, extra={"event": event.to_dict()})

@@ -1,0 +1,169 @@
+"""What the app serves: endpoints by model name and the machinery they share, built from a
+:class:`~conveyor.serving.context.ServingContext`; started and stopped with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+
+from conveyor.serving.auth import Authenticator, Credential
+from conveyor.serving.capture import CaptureWriter
+from conveyor.serving.deployments import Endpoint
+from conveyor.serving.errors import NotFound
+from conveyor.serving.metrics import Metrics
+from conveyor.serving.poller import Poller
+from conveyor.serving.traffic import TrafficState, TrafficStore
+
+if TYPE_CHECKING:
+    from conveyor.lifecycle.audit import AuditLog
+    from conveyor.lifecycle.registry import Registry
+    from conveyor.serving.context import ServingContext
+
+log = logging.getLogger("conveyor.serving")
+
+STARTUP_WAIT_S = 120.0
+SHADOW_DRAIN_S = 5.0
+
+
+@dataclass
+class Service:
+    """Endpoints by model name, plus the shared machinery."""
+
+    endpoints: dict[str, Endpoint]
+    pollers: dict[str, Poller]
+    captures: dict[str, CaptureWriter]
+    traffic: dict[str, TrafficStore]
+    auth: Authenticator
+    metrics: Metrics
+    artifact_store: str
+    environment: str | None = None
+    audit: AuditLog | None = None  # traffic changes are audited like stage moves
+    started: float = field(default_factory=time.time)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # mirrored shadow requests
+
+    def endpoint(self, name: str) -> Endpoint:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise NotFound(f"no model named {name!r} is served here", hint=f"models: {sorted(self.endpoints)}")
+        return endpoint
+
+    @property
+    def default_model(self) -> str:
+        """The model MLflow's clients reach at `/invocations`."""
+        return next(iter(self.endpoints))
+
+    @property
+    def ready(self) -> bool:
+        return all(e.ready for e in self.endpoints.values())
+
+    async def start(self, timeout_s: float = STARTUP_WAIT_S) -> None:
+        """Start capture and polling, then wait for the first load (see `_first_load`)."""
+        for name, capture in self.captures.items():
+            if capture.sample > 0 or self.endpoints[name].spec.shadow is not None:
+                capture.start()
+        for poller in self.pollers.values():
+            poller.start()
+        await self._first_load(timeout_s)  # until then this worker accepts no connection
+        # Everything loaded so far (libraries, models) lives for the whole process: keep it
+        # out of the collector's full passes, which otherwise stall requests for tens of ms.
+        gc.freeze()
+        log.info("serving %s (pid %d)", sorted(self.endpoints), os.getpid())
+
+    async def stop(self) -> None:
+        for poller in self.pollers.values():
+            poller.stop()
+        if self.tasks:  # let mirrored shadow requests finish briefly
+            await asyncio.wait(list(self.tasks), timeout=SHADOW_DRAIN_S)
+        for endpoint in self.endpoints.values():
+            for dep in endpoint.deployments.values():
+                await dep.batcher.stop()
+        for capture in self.captures.values():
+            await run_in_threadpool(capture.stop)
+        log.info("stopped (pid %d)", os.getpid())
+
+    async def _first_load(self, timeout_s: float) -> None:
+        """Wait until every poller has polled once and no deployment is still loading (loaded
+        or failed), so that with several workers on one socket no request reaches a worker
+        that has nothing loaded yet. Past the timeout the worker serves anyway (503 until
+        loaded)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            polled = all(p.polls or p.failures for p in self.pollers.values())
+            if polled and not any(e.loading for e in self.endpoints.values()):
+                return
+            await asyncio.sleep(0.05)
+        log.warning("models still loading after %.0fs: serving, /readyz reports what is missing", timeout_s)
+
+
+def build_service(
+    context: ServingContext,
+    *,
+    seed: int | None = None,
+    seed_traffic: bool = True,
+    extra_credentials: list[Credential] | None = None,
+    poll_s: float | None = None,
+) -> Service:
+    """Wire the serve config to the registry and the artifact store.
+
+    `seed_traffic`: write the config's weights to the shared traffic state (see
+    `seed_weights`); `conveyor serve` does it once in the parent, not in every worker.
+    """
+    from conveyor.lifecycle.audit import AuditLog
+    from conveyor.lifecycle.registry import Registry
+    from conveyor.serving.model import load_version
+
+    config = context.config
+    spec = config.serve
+    metrics = Metrics()
+    client = context.client
+    registry = Registry(client)
+    store = context.stack.artifact_store
+    fallback = config.features.inputs
+    name = config.name
+    endpoint = Endpoint(name, spec, list(config.stages), metrics, seed=seed)
+    traffic = TrafficStore(store, name)
+    if seed_traffic:
+        seed_weights(registry, endpoint, traffic)
+    capture = CaptureWriter(
+        store, name, sample=spec.capture.sample, flush_s=spec.capture.flush_s,
+        max_rows=spec.capture.max_rows,
+        on_written=metrics.captured.labels(name).inc, on_dropped=metrics.capture_dropped.labels(name).inc,
+    )
+    poller = Poller(
+        endpoint,
+        registry.model_aliases,
+        lambda model, version: load_version(client, model, version, fallback),
+        traffic,
+        poll_s or spec.poll_s,
+    )
+    return Service(
+        endpoints={name: endpoint},
+        pollers={name: poller},
+        captures={name: capture},
+        traffic={name: traffic},
+        auth=Authenticator.from_config(spec.auth, extra_credentials),
+        metrics=metrics,
+        artifact_store=store,
+        environment=context.environment,
+        audit=AuditLog(context.artifacts),
+    )
+
+
+def seed_weights(registry: Registry, endpoint: Endpoint, traffic: TrafficStore) -> TrafficState | None:
+    """The config's weights at start, unless the live weights descend from the same config
+    (`TrafficStore.seed`). None: the registry is down and the live weights are kept."""
+    try:
+        aliases = registry.model_aliases(endpoint.name)
+    except Exception as exc:  # noqa: BLE001 - the poller retries; serve what it can
+        log.error("registry unreachable at start: %s", exc)
+        if not endpoint.spec.traffic and traffic.read() is not None:
+            return None  # the default weights depend on the aliases: keep the live ones
+        aliases = {}
+    return traffic.seed(endpoint.initial_weights(aliases))
