@@ -3,6 +3,7 @@ uvicorn server in a thread, started on a free port with the serve config a test 
 
 from __future__ import annotations
 
+import queue
 import shutil
 import socket
 import threading
@@ -24,7 +25,7 @@ RECORD = {
 }
 
 
-SLOW_S = 3.0  # every call of the slow version takes this long
+GATE_ENV = "CONVEYOR_TEST_GATE"  # host:port of the test's Gate; unset, the gated model never waits
 
 
 def _faulty_version(project: Any) -> str:
@@ -37,17 +38,26 @@ def _faulty_version(project: Any) -> str:
     return _pyfunc_version(project, Broken())
 
 
-def _slow_version(project: Any) -> str:
+def _gated_version(project: Any) -> str:
     from mlflow.pyfunc import PythonModel
 
-    class Slow(PythonModel):
-        def predict(self, context, model_input, params=None):
-            import time
+    class Gated(PythonModel):
+        """Each call (its warm-up at load too) enters the test's Gate and waits there until
+        the test lets it through, when the environment names a gate."""
 
-            time.sleep(SLOW_S)
+        def predict(self, context, model_input, params=None):
+            import os
+            import socket
+
+            address = os.environ.get("CONVEYOR_TEST_GATE")
+            if address:
+                host, port = address.rsplit(":", 1)
+                with socket.create_connection((host, int(port))) as conn:
+                    conn.sendall(f"{len(model_input)}\n".encode())
+                    conn.recv(1)  # returns when the test releases the call
             return [1] * len(model_input)
 
-    return _pyfunc_version(project, Slow())
+    return _pyfunc_version(project, Gated())
 
 
 def _pyfunc_version(project: Any, model: Any) -> str:
@@ -74,7 +84,7 @@ def _pyfunc_version(project: Any, model: Any) -> str:
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """v1 trained and promoted to dev, staging and prod; v2 = a copy of v1 (for swaps);
-    v3 = a model that always raises; v4 = a model that takes SLOW_S per call."""
+    v3 = a model that always raises; v4 = a model whose calls wait at the test's `gate`."""
     from conveyor.app import Project
 
     folder = init_project(tmp_path_factory.mktemp("serving") / "churn")
@@ -86,8 +96,8 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     v1 = client.get_model_version(project.name, "1")
     v2 = client.create_model_version(project.name, v1.source, run_id=v1.run_id)
     faulty = _faulty_version(project)
-    slow = _slow_version(project)
-    return {"path": folder, "good": "1", "copy": str(v2.version), "faulty": faulty, "slow": slow}
+    gated = _gated_version(project)
+    return {"path": folder, "good": "1", "copy": str(v2.version), "faulty": faulty, "gated": gated}
 
 
 @pytest.fixture
@@ -121,6 +131,16 @@ def serving_context(project: Any) -> Any:
     return serving_context(project)
 
 
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Until `predicate()` holds (the timeout only bounds a failing test)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 @dataclass
 class Running:
     url: str
@@ -136,12 +156,7 @@ class Running:
         return self.client(headers={"Authorization": f"Bearer {self.token}"})
 
     def wait(self, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.1)
-        raise AssertionError("condition not met in time")
+        wait_for(predicate, timeout)
 
     def version_of(self, deployment: str) -> str | None:
         endpoint = next(iter(self.service.endpoints.values()))
@@ -151,7 +166,10 @@ class Running:
 
 @pytest.fixture
 def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
-    """Start a real uvicorn server in a thread: `serve({"traffic": {...}})`."""
+    """Start a real uvicorn server in a thread: `serve({"traffic": {...}})`.
+
+    `wait_started=False`: return at once, while the worker may still load its models;
+    `ready=False`: do not wait for /readyz."""
     import uvicorn
 
     from conveyor.app import Project
@@ -160,7 +178,9 @@ def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
 
     started: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(serve_config: dict[str, Any] | None = None, *, seed: int | None = 7, ready: bool = True) -> Running:
+    def start(
+        serve_config: dict[str, Any] | None = None, *, seed: int | None = 7, ready: bool = True, wait_started: bool = True,
+    ) -> Running:
         config = {"poll_s": 0.3, **(serve_config or {})}
         project = Project.load(make_served(config))
         context = serving_context(project)
@@ -174,7 +194,9 @@ def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
         thread.start()
         started.append((server, thread))
         running = Running(f"http://127.0.0.1:{port}", service, project, token, server)
-        running.wait(lambda: server.started, timeout=30)
+        if not wait_started:
+            return running
+        running.wait(lambda: server.started)
         if ready:
             with running.client() as http:
                 running.wait(lambda: http.get("/readyz").status_code == 200)
@@ -184,6 +206,85 @@ def serve(make_served: Callable[..., Path]) -> Iterator[Callable[..., Running]]:
     for server, thread in started:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class Gate:
+    """Where the gated model's calls wait (see `_gated_version`): a local TCP listener.
+
+    Open, calls pass at once; after `hold()`, each call waits until the test releases it, and
+    `entered()` hands the test the next held call (with its row count): the test knows that a
+    request is inside the model, and decides when it leaves, without guessing a duration."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._held: queue.Queue[HeldCall] = queue.Queue()
+        self._holding = False
+        self._lock = threading.Lock()
+        self._calls: list[HeldCall] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold(self) -> None:
+        with self._lock:
+            self._holding = True
+
+    def open(self) -> None:
+        """Release every held call and let the next ones pass."""
+        with self._lock:
+            self._holding = False
+            calls, self._calls = self._calls, []
+        for call in calls:
+            call.release()
+
+    def entered(self, timeout: float = 60.0) -> HeldCall:
+        return self._held.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.open()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            rows = int(conn.makefile("r").readline())
+            call = HeldCall(conn, rows)
+            with self._lock:
+                if self._holding:
+                    self._calls.append(call)
+                    self._held.put(call)
+                    continue
+            call.release()
+
+
+@dataclass
+class HeldCall:
+    conn: socket.socket
+    rows: int
+    released: bool = False
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        try:
+            self.conn.sendall(b"x")
+        except OSError:  # the model's process is gone
+            pass
+        finally:
+            self.conn.close()
+
+
+@pytest.fixture
+def gate(serve: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    """A gate for the gated model in this process and in `conveyor serve` subprocesses.
+    (It depends on `serve` so that it is closed, and every held call released, first.)"""
+    opened = Gate()
+    monkeypatch.setenv(GATE_ENV, opened.address)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

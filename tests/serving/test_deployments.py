@@ -6,6 +6,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
+
 
 def _deployments(http: Any, body: dict[str, Any], n: int, headers: Any = None) -> Counter[str]:
     seen: Counter[str] = Counter()
@@ -97,25 +99,39 @@ def test_registry_outage_keeps_serving(serve: Any, records: Any, monkeypatch: An
 
 
 def test_a_deployment_added_later_loads_without_taking_the_server_out_of_rotation(
-    serve: Any, trained_template: Any, records: Any
+    serve: Any, gate: Any, trained_template: Any, records: Any
 ) -> None:
-    slow = f"v{trained_template['slow']}"  # loading it takes SLOW_S (its warm-up call)
+    gated = f"v{trained_template['gated']}"
     running = serve()
+    gate.hold()  # the new deployment's warm-up call waits at the gate: it is loading until released
     with running.admin() as admin, running.client() as http:
-        assert admin.put("/admin/models/churn/traffic", json={"weights": {"prod": 100, slow: 0}}).status_code == 200
+        assert admin.put("/admin/models/churn/traffic", json={"weights": {"prod": 100, gated: 0}}).status_code == 200
+        warm_up = gate.entered()
         states = {d["deployment"]: d["state"] for d in admin.get("/admin/models/churn").json()["deployments"]}
-        assert states[slow] == "loading"
+        assert states[gated] == "loading"
         assert http.get("/readyz").status_code == 200  # a canary that loads must not empty the load balancer
         assert http.post("/models/churn/invocations", json={"dataframe_records": records(1)}).status_code == 200
-        running.wait(lambda: running.version_of(slow) == trained_template["slow"])
+        warm_up.release()
+        running.wait(lambda: running.version_of(gated) == trained_template["gated"])
 
 
-def test_a_worker_accepts_connections_only_once_its_models_are_loaded(serve: Any, trained_template: Any) -> None:
-    """Startup waits for the first load (here the slow version's SLOW_S warm-up), so workers
+def test_a_worker_accepts_connections_only_once_its_models_are_loaded(
+    serve: Any, gate: Any, trained_template: Any
+) -> None:
+    """Startup waits for the first load (here the gated version's warm-up), so workers
     sharing one socket never hand a request to a worker with nothing loaded."""
-    slow = f"v{trained_template['slow']}"
-    running = serve({"traffic": {"prod": 100, slow: 0}}, ready=False)  # no /readyz polling
-    deployments = running.service.endpoints["churn"].deployments
-    assert all(dep.model is not None for dep in deployments.values())
+    import httpx
+
+    gated = f"v{trained_template['gated']}"
+    gate.hold()
+    running = serve({"traffic": {"prod": 100, gated: 0}}, wait_started=False)
+    warm_up = gate.entered()  # the worker is starting: its gated deployment is in its warm-up
     with running.client() as http:
+        with pytest.raises(httpx.ConnectError):
+            http.get("/readyz")  # no connection is accepted yet
+        assert not running.server.started
+        warm_up.release()
+        running.wait(lambda: running.server.started)
+        deployments = running.service.endpoints["churn"].deployments
+        assert all(dep.model is not None for dep in deployments.values())
         assert http.get("/readyz").status_code == 200

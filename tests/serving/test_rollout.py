@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,33 +14,62 @@ from conveyor.core.errors import RolloutError
 from conveyor.serving.rollout import parse_duration, parse_steps
 
 
-@contextmanager
-def traffic(running: Any, records: Any) -> Iterator[None]:
-    stop = threading.Event()
+class Traffic:
+    """Three clients sending one-row requests until stopped; counts answers per deployment."""
 
-    def send() -> None:
-        with running.client() as http:
-            while not stop.is_set():
-                http.post("/models/churn/invocations", json={"dataframe_records": records(1)})
+    def __init__(self, running: Any, records: Any) -> None:
+        self.running = running
+        self.body = {"dataframe_records": records(1)}
+        self.answers: Counter[str] = Counter()
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
 
-    threads = [threading.Thread(target=send) for _ in range(3)]
-    for t in threads:
-        t.start()
-    try:
-        yield
-    finally:
-        stop.set()
+    def _send(self) -> None:
+        with self.running.client() as http:
+            while not self._stop.is_set():
+                response = http.post("/models/churn/invocations", json=self.body)
+                with self._changed:
+                    self.answers[response.headers.get("x-conveyor-deployment", "-")] += 1
+                    self._changed.notify_all()
+
+    def wait_answers(self, deployment: str, more: int) -> None:
+        """Until `deployment` has answered `more` requests beyond what it has answered now."""
+        with self._changed:
+            target = self.answers[deployment] + more
+            assert self._changed.wait_for(lambda: self.answers[deployment] >= target, timeout=60)
+
+    @contextmanager
+    def sending(self) -> Iterator[Traffic]:
+        threads = [threading.Thread(target=self._send) for _ in range(3)]
         for t in threads:
-            t.join()
+            t.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            for t in threads:
+                t.join()
 
 
-def test_faulty_candidate_is_rolled_back_and_audited(serve: Any, cli: Any, trained_template: Any, records: Any) -> None:
+def _rollout(running: Any, traffic: Traffic, candidate: str, steps: list[float]) -> Any:
+    """A rollout whose every observation lasts until the candidate has answered
+    `min_requests` more requests (instead of a wall-clock interval)."""
+    from conveyor.serving.client import AdminClient
+    from conveyor.serving.rollout import Rollout
+
+    spec = running.project.config.serve.rollout
+    return Rollout(AdminClient(running.url, running.token), running.project.promoter.audit, "churn", candidate,
+                   steps=steps, interval_s=1.0, spec=spec,
+                   sleep=lambda _seconds: traffic.wait_answers(candidate, spec.min_requests))
+
+
+def test_faulty_candidate_is_rolled_back_and_audited(serve: Any, trained_template: Any, records: Any) -> None:
     faulty = f"v{trained_template['faulty']}"
     running = serve({"traffic": {"prod": 100}, "rollout": {"min_requests": 5}})
-    with traffic(running, records):
-        result = cli("rollout", "churn", "--to", faulty, "--steps", "10,50,100", "--interval", "1s",
-                     "--url", running.url, "--project", running.project.path, "--json")
-    assert result.exit_code == 6, result.output
+    traffic = Traffic(running, records)
+    with traffic.sending():
+        result = _rollout(running, traffic, faulty, [10, 50, 100]).run()
+    assert result.rolled_back and not result.completed and [s.weight for s in result.steps] == [10]
     assert running.service.endpoints["churn"].weights == {"prod": 100.0}
     events = running.project.audit()
     rollback = [e for e in events if e["action"] == "rollout-rollback"]
@@ -47,16 +77,25 @@ def test_faulty_candidate_is_rolled_back_and_audited(serve: Any, cli: Any, train
     assert "error rate" in rollback[0]["reason"]
 
 
-def test_healthy_candidate_completes(serve: Any, records: Any) -> None:
-    from conveyor.serving.client import AdminClient
-    from conveyor.serving.rollout import Rollout
+def test_cli_rollout_rolls_back_with_exit_code_4(serve: Any, cli: Any, trained_template: Any) -> None:
+    """No traffic and no wait: the candidate cannot be judged, so it is rolled back."""
+    faulty = f"v{trained_template['faulty']}"
+    running = serve({"traffic": {"prod": 100}, "rollout": {"min_requests": 5}})
+    result = cli("rollout", "churn", "--to", faulty, "--steps", "10,50,100", "--interval", "0s",
+                 "--url", running.url, "--project", running.project.path, "--json")
+    assert result.exit_code == 4, result.output
+    assert '"rolled_back": true' in result.output
+    assert running.service.endpoints["churn"].weights == {"prod": 100.0}
+    rollback = [e for e in running.project.audit() if e["action"] == "rollout-rollback"]
+    assert len(rollback) == 1 and rollback[0]["to_version"] == trained_template["faulty"]
+    assert "too little traffic" in rollback[0]["reason"]
 
+
+def test_healthy_candidate_completes(serve: Any, records: Any) -> None:
     running = serve({"traffic": {"prod": 100}, "rollout": {"min_requests": 5, "max_p95_ratio": 1000}})
-    client = AdminClient(running.url, running.token)
-    job = Rollout(client, running.project.promoter.audit, "churn", "staging", steps=[50, 100], interval_s=1.0,
-                  spec=running.project.config.serve.rollout)
-    with traffic(running, records):
-        result = job.run()
+    traffic = Traffic(running, records)
+    with traffic.sending():
+        result = _rollout(running, traffic, "staging", [50, 100]).run()
     assert result.completed and not result.rolled_back and [s.weight for s in result.steps] == [50, 100]
     assert running.service.endpoints["churn"].weights == {"prod": 0.0, "staging": 100.0}
     actions = [e["action"] for e in running.project.audit()]
