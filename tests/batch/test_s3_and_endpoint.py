@@ -1,8 +1,11 @@
-"""S3 input and output on the local engine (moto), and scoring through an HTTP endpoint."""
+"""S3 input and output on the local engine (moto), and scoring through an HTTP endpoint: a real
+`conveyor serve`, and a stand-in MLflow-protocol server for retries and refusals."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,8 +35,40 @@ def test_local_engine_reads_and_writes_s3(trained, s3, new_batch, expected) -> N
     assert scored["prediction"].tolist() == expected(pd.read_parquet(new_batch))["prediction"].tolist()
 
 
+@pytest.fixture(scope="module")
+def conveyor_endpoint(trained, tmp_path_factory):
+    """`conveyor serve` on a copy of the trained project (its state stays in the copy)."""
+    import httpx
+
+    from tests.serving.conftest import Served
+
+    folder = tmp_path_factory.mktemp("served") / "churn"
+    shutil.copytree(trained.path, folder)
+    served = Served(folder, workers=1)
+    try:
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+            served.wait_ready(http)
+        yield served.url
+        # one worker: after its graceful shutdown uvicorn re-raises the signal it caught
+        assert served.stop() == -signal.SIGTERM, served.output[-2000:]
+        assert "Waiting for application shutdown" in served.output
+    finally:
+        served.kill()
+
+
+def test_via_conveyor_serve_equals_a_local_run(trained, conveyor_endpoint, new_batch, tmp_path: Path) -> None:
+    local = predict(trained.project, "churn@prod", str(new_batch), str(tmp_path / "local"), batch_size=500)
+    remote = predict(trained.project, "churn@prod", str(new_batch), str(tmp_path / "remote"), batch_size=500,
+                     via_endpoint=conveyor_endpoint, workers=2)
+    assert remote.manifest.endpoint == conveyor_endpoint and remote.manifest.rows_out == local.manifest.rows_out == 2500
+    scored_locally, scored_remotely = pd.read_parquet(tmp_path / "local"), pd.read_parquet(tmp_path / "remote")
+    assert {"prediction", "probability"} <= set(scored_remotely.columns)  # the classifier's probability too
+    pd.testing.assert_frame_equal(scored_remotely, scored_locally)
+
+
 class _Invocations(BaseHTTPRequestHandler):
-    """A tiny MLflow-protocol scoring server around the real model."""
+    """A tiny MLflow-protocol scoring server around the real model (labels only, like
+    `mlflow models serve`), with failures on demand."""
 
     model = None
     fail_next = 0
@@ -84,7 +119,7 @@ def test_via_endpoint_matches_the_model_and_retries(trained, endpoint, new_batch
     assert handler.requests == 5 + 2
     scored = pd.read_parquet(tmp_path / "out")
     assert scored["prediction"].tolist() == expected(pd.read_parquet(new_batch))["prediction"].tolist()
-    assert "probability" not in scored.columns  # the endpoint answers labels only
+    assert "probability" not in scored.columns  # an MLflow scoring server answers labels only
 
 
 def test_via_endpoint_rejects_rows_the_endpoint_refuses(trained, endpoint, new_batch, tmp_path: Path) -> None:

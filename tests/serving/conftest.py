@@ -3,9 +3,13 @@ uvicorn server in a thread, started on a free port with the serve config a test 
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -285,6 +289,64 @@ def gate(serve: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     monkeypatch.setenv(GATE_ENV, opened.address)
     yield opened
     opened.close()
+
+
+class Served:
+    """A `conveyor serve` subprocess and its output, read line by line as it comes."""
+
+    def __init__(self, project: Path, workers: int = 2) -> None:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "CONVEYOR_ENV")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "conveyor", "serve", "--project", str(project), "--port", str(port),
+             "--workers", str(workers), "--poll", "0.3"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in iter(self.process.stdout.readline, b""):
+            self.lines.append(line.decode(errors="replace"))
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_logged(self, text: str) -> None:
+        wait_for(lambda: text in self.output or self.process.poll() is not None, timeout=120)
+        assert text in self.output, self.output[-3000:]
+
+    def wait_ready(self, http: httpx.Client, times: int = 1) -> None:
+        """`times` answers in a row: with several workers, each answer may come from another one."""
+        streak = 0
+
+        def ready() -> bool:
+            nonlocal streak
+            assert self.process.poll() is None, self.output[-2000:]
+            try:
+                ok = http.get("/readyz", headers={"Connection": "close"}).status_code == 200
+            except httpx.TransportError:
+                ok = False
+            streak = streak + 1 if ok else 0
+            return streak >= times
+
+        wait_for(ready, timeout=120)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal the main process (as an orchestrator does) and wait for the exit code."""
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=60)
+        self._reader.join(timeout=30)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 @pytest.fixture

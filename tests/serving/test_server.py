@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,65 +10,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from tests.serving.conftest import free_port, wait_for
-
-
-class Served:
-    """A `conveyor serve` subprocess and its output, read line by line as it comes."""
-
-    def __init__(self, project: Path, workers: int = 2) -> None:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "CONVEYOR_ENV")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "serve", "--project", str(project), "--port", str(port),
-             "--workers", str(workers), "--poll", "0.3"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in iter(self.process.stdout.readline, b""):
-            self.lines.append(line.decode(errors="replace"))
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_logged(self, text: str) -> None:
-        wait_for(lambda: text in self.output or self.process.poll() is not None, timeout=120)
-        assert text in self.output, self.output[-3000:]
-
-    def wait_ready(self, http: httpx.Client, times: int = 1) -> None:
-        """`times` answers in a row: with several workers, each answer may come from another one."""
-        streak = 0
-
-        def ready() -> bool:
-            nonlocal streak
-            assert self.process.poll() is None, self.output[-2000:]
-            try:
-                ok = http.get("/readyz", headers={"Connection": "close"}).status_code == 200
-            except httpx.TransportError:
-                ok = False
-            streak = streak + 1 if ok else 0
-            return streak >= times
-
-        wait_for(ready, timeout=120)
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Signal the main process (as an orchestrator does) and wait for the exit code."""
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=60)
-        self._reader.join(timeout=30)
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+from tests.serving.conftest import Served, wait_for
 
 
 def test_two_workers_follow_traffic_changes_and_stop_gracefully(make_served: Any, records: Any) -> None:

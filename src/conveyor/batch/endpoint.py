@@ -1,6 +1,8 @@
 """Score through a running model endpoint (``--via-endpoint URL``) instead of loading the model.
 
-Each chunk is POSTed in the MLflow scoring format ``{"dataframe_split": ...}``. Connection
+Each chunk is POSTed in the MLflow scoring format ``{"dataframe_split": ...}``. The answer's
+``predictions`` become the ``prediction`` column; a classifier served by ``conveyor serve``
+also answers ``scores``, which become the ``probability`` column, as in a local run. Connection
 errors, 429 and 5xx are retried with exponential backoff; any other 4xx is the rows' fault,
 so the pipeline bisects the chunk to find and reject (or fail on) the offending rows.
 Concurrency is bounded by the number of threads the local engine runs (``concurrency``).
@@ -16,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from conveyor.batch.scoring import PREDICTION, as_prediction_frame
+from conveyor.batch.scoring import PREDICTION, PROBABILITY, as_prediction_frame
 from conveyor.core.errors import EndpointError, EndpointRejected
 
 if TYPE_CHECKING:
@@ -88,6 +90,16 @@ class EndpointScorer:
 
 
 def _predictions(payload: Any, index: pd.Index) -> pd.DataFrame:
+    frame = _labels(payload, index)
+    scores = payload.get("scores") if isinstance(payload, dict) else None
+    if isinstance(scores, list) and PROBABILITY not in frame.columns:
+        if len(scores) != len(index):
+            raise ValueError(f"the endpoint answered {len(scores)} scores for {len(index)} rows")
+        frame[PROBABILITY] = [float("nan") if s is None else float(s) for s in scores]
+    return frame
+
+
+def _labels(payload: Any, index: pd.Index) -> pd.DataFrame:
     import pandas as pd
 
     values = payload.get("predictions", payload) if isinstance(payload, dict) else payload
