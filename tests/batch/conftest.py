@@ -1,8 +1,12 @@
-"""One trained, promoted churn project for the whole batch test session (real MLflow, real model)."""
+"""One trained, promoted churn project for the whole batch test session (real MLflow, real model).
+
+Tests leave it as it was: generated inputs go to a session folder of their own, and a test
+that writes hooks or changes the config works on its own copy (`own_project`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +24,12 @@ class Trained:
     path: Path
     model: object  # the prod model, loaded directly with mlflow.sklearn
     version: str
+    data: Path  # generated inputs, outside the project
 
     def batch(self, name: str, rows: int, seed: int, fmt: str = "parquet") -> Path:
         from conveyor.scaffold import generate_example_data
 
-        return generate_example_data(self.path, rows=rows, seed=seed, out=Path(f"data/{name}.{fmt}"))
+        return generate_example_data(self.path, rows=rows, seed=seed, out=self.data / f"{name}.{fmt}")
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +46,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     version = project.registry.alias_holder("churn", "prod")
     with fluent_scope(project.client) as mlflow:  # conveyor leaves the global URIs alone
         model = mlflow.sklearn.load_model(f"models:/churn/{version}")
-    return Trained(project, folder, model, str(version))
+    return Trained(project, folder, model, str(version), tmp_path_factory.mktemp("batch-inputs"))
+
+
+@pytest.fixture
+def own_project(trained: Trained, tmp_path: Path) -> Trained:
+    """A copy of the trained project for one test that writes files into it or edits its
+    config (its registry is the same; the model artifacts stay where the original logged them)."""
+    import conveyor
+
+    folder = tmp_path / "churn"
+    shutil.copytree(trained.path, folder)
+    return Trained(conveyor.Project.load(folder), folder, trained.model, trained.version, trained.data)
 
 
 @pytest.fixture(scope="session")

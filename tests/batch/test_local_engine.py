@@ -32,12 +32,12 @@ def test_output_equals_direct_model_predictions(trained, new_batch, expected, tm
     assert result.manifest.extra["scoring"] == "inference plan (ColumnTransformer → LogisticRegression)"
 
 
-def test_a_score_hook_gets_the_estimator_itself(trained, new_batch, tmp_path: Path, monkeypatch) -> None:
-    (trained.project.path / "hooks.py").write_text(
+def test_a_score_hook_gets_the_estimator_itself(own_project, new_batch, tmp_path: Path) -> None:
+    (own_project.path / "hooks.py").write_text(
         "def score(model, X):\n    return [type(model).__name__] * len(X)\n"
     )
-    monkeypatch.setattr(trained.project.config, "batch", BatchSpec(score="hooks.py:score"))
-    result = predict(trained.project, "churn@prod", str(new_batch), str(tmp_path / "out"), batch_size=1000)
+    own_project.project.config.batch = BatchSpec(score="hooks.py:score")
+    result = predict(own_project.project, "churn@prod", str(new_batch), str(tmp_path / "out"), batch_size=1000)
     assert set(pd.read_parquet(tmp_path / "out")["prediction"]) == {"Pipeline"}
     assert result.manifest.extra["scoring"] == "estimator (Pipeline)"
 

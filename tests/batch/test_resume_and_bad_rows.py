@@ -22,18 +22,11 @@ def flaky(frame):
 '''
 
 
-@pytest.fixture
-def batch_settings(trained):
-    """Edit the project's batch section for one test, then put it back."""
-    before = trained.project.config.batch
-    yield lambda **kw: setattr(trained.project.config, "batch", BatchSpec(**kw))
-    trained.project.config.batch = before
-
-
-def test_failed_run_leaves_nothing_complete_and_resume_finishes(trained, new_batch, expected, batch_settings, tmp_path: Path) -> None:
+def test_failed_run_leaves_nothing_complete_and_resume_finishes(own_project, new_batch, expected, tmp_path: Path) -> None:
+    trained = own_project  # the hook and its FAIL marker go into this test's copy of the project
     (trained.path / "flaky_hooks.py").write_text(HOOK)
     (trained.path / "FAIL").write_text("")
-    batch_settings(postprocess="flaky_hooks.py:flaky")
+    trained.project.config.batch = BatchSpec(postprocess="flaky_hooks.py:flaky")
     out = tmp_path / "scores"
     with pytest.raises(HookError, match="injected failure"):
         predict(trained.project, "churn@prod", str(new_batch), str(out), batch_size=500, workers=1)
