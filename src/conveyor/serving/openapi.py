@@ -28,7 +28,7 @@ ERROR = {
                    "request_id": {"type": "string"}},
 }
 NOT_READY = {"description": "Not ready", "content": {JSON: {"schema": {"type": "object"}}}}
-BEARER = {"security": [{"bearer": []}]}
+BEARER: dict[str, Any] = {"security": [{"bearer": []}]}
 PREDICTIONS = {"type": "object", "properties": {
     "predictions": {"type": "array", "items": {}}, "scores": {"type": "array", "items": {"type": "number"}},
     "deployment": {"type": "string"}, "version": {"type": "string"}, "request_id": {"type": "string"},

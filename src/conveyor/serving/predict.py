@@ -20,14 +20,8 @@ from starlette.responses import Response
 
 from conveyor.serving import protocols
 from conveyor.serving.errors import PayloadTooLarge, ServingError
-from conveyor.serving.requests import read_body, request_id
-from conveyor.serving.responses import (
-    DEPLOYMENT_HEADER,
-    JSON,
-    REQUEST_ID_HEADER,
-    VERSION_HEADER,
-    error_response,
-)
+from conveyor.serving.requests import REQUEST_ID_HEADER, read_body, request_id
+from conveyor.serving.responses import DEPLOYMENT_HEADER, JSON, VERSION_HEADER, error_response
 
 if TYPE_CHECKING:
     from conveyor.serving.deployments import Deployment, Endpoint
