@@ -26,10 +26,11 @@ TokenOption = Annotated[
 ]
 
 if TYPE_CHECKING:
+    from conveyor.app import Project
     from conveyor.serving.context import ServingContext
 
 
-def serving_context(proj: Any) -> ServingContext:
+def serving_context(proj: Project) -> ServingContext:
     """What serving needs from a loaded project."""
     from conveyor.serving.context import ServingContext
 
