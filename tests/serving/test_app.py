@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.serving.hotpath import path_pattern
 from conveyor.serving.predict import PREDICT_ROUTES
 
 
@@ -11,7 +12,7 @@ def test_the_route_table_drives_the_hot_path_and_fastapi(serve: Any, records: An
     running = serve()
     app = running.server.config.app
     hot = [pattern.pattern for pattern, _handler in app.routes]  # HotPath: (regex, handler)
-    assert len(hot) == len(PREDICT_ROUTES)
+    assert hot == [path_pattern(route.path).pattern for route in PREDICT_ROUTES]
     fastapi_posts = {r.path for r in app.app.routes if "POST" in getattr(r, "methods", ())}
     assert {route.path for route in PREDICT_ROUTES} <= fastapi_posts
     with running.client() as http:
