@@ -34,7 +34,7 @@ def serving_context(proj: Project) -> ServingContext:
     """What serving needs from a loaded project."""
     from conveyor.serving.context import ServingContext
 
-    return ServingContext.of(proj.loaded, proj.stack, proj.client)
+    return ServingContext.of(proj.loaded, proj.client, proj.artifacts)
 
 
 def worker_context(project_dir: str, env: str | None) -> ServingContext:

@@ -1,8 +1,8 @@
 """What serving needs from the rest of conveyor, handed in by the caller.
 
 Serving never loads a project itself: the caller (the CLI, a test, later the composition
-root) builds a :class:`ServingContext` from the loaded config, the environment's stack and
-its MLflow client, and passes it to :func:`~conveyor.serving.service.build_service`.
+root) builds a :class:`ServingContext` from the loaded config, the environment's MLflow
+client and artifact store, and passes it to :func:`~conveyor.serving.service.build_service`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conveyor.stack.artifacts import ArtifactStore
-
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from conveyor.config.loader import LoadedConfig
     from conveyor.config.schema import ProjectConfig
-    from conveyor.stack.resolve import Stack
+    from conveyor.stack.artifacts import ArtifactStore
 
 STATE_SUBDIR = ".conveyor/serving"
 
@@ -28,22 +26,18 @@ class ServingContext:
     """One project in one environment, as serving sees it."""
 
     config: ProjectConfig
-    stack: Stack  # tracking and registry URIs, the artifact store URL
     client: MlflowClient  # the registry: aliases, versions, model downloads
+    artifacts: ArtifactStore  # traffic state, captures, feedback, audit log
     project_dir: Path  # the worker processes rebuild the context from it
     environment: str | None = None  # audit events name it
 
     @classmethod
-    def of(cls, loaded: LoadedConfig, stack: Stack, client: MlflowClient) -> ServingContext:
-        return cls(loaded.config, stack, client, loaded.project_dir, loaded.env_name)
+    def of(cls, loaded: LoadedConfig, client: MlflowClient, artifacts: ArtifactStore) -> ServingContext:
+        return cls(loaded.config, client, artifacts, loaded.project_dir, loaded.env_name)
 
     @property
     def name(self) -> str:
         return self.config.name
-
-    @property
-    def artifacts(self) -> ArtifactStore:
-        return ArtifactStore(self.stack.artifact_store)
 
     @property
     def state_dir(self) -> Path:

@@ -124,7 +124,7 @@ def build_service(
     metrics = Metrics()
     client = context.client
     registry = Registry(client)
-    store = context.stack.artifact_store
+    store = context.artifacts.root
     fallback = config.features.inputs
     name = config.name
     endpoint = Endpoint(name, spec, list(config.stages), metrics, seed=seed)
