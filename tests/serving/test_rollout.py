@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.core.errors import RolloutError
+from conveyor.core.errors import ExitCode, RolloutError
 from conveyor.serving.rollout import parse_duration, parse_steps
 
 
@@ -77,13 +77,13 @@ def test_faulty_candidate_is_rolled_back_and_audited(serve: Any, trained_templat
     assert "error rate" in rollback[0]["reason"]
 
 
-def test_cli_rollout_rolls_back_with_exit_code_4(serve: Any, cli: Any, trained_template: Any) -> None:
+def test_cli_rollout_rolls_back_with_the_rolled_back_exit_code(serve: Any, cli: Any, trained_template: Any) -> None:
     """No traffic and no wait: the candidate cannot be judged, so it is rolled back."""
     faulty = f"v{trained_template['faulty']}"
     running = serve({"traffic": {"prod": 100}, "rollout": {"min_requests": 5}})
     result = cli("rollout", "churn", "--to", faulty, "--steps", "10,50,100", "--interval", "0s",
                  "--url", running.url, "--project", running.project.path, "--json")
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == ExitCode.ROLLED_BACK == 6, result.output
     assert '"rolled_back": true' in result.output
     assert running.service.endpoints["churn"].weights == {"prod": 100.0}
     rollback = [e for e in running.project.audit() if e["action"] == "rollout-rollback"]
