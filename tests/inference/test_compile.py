@@ -18,6 +18,7 @@ from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncod
 
 from conveyor.core.errors import UnknownCategory
 from conveyor.inference import InferencePlan, compile_model, explain_unsupported
+from conveyor.scoring import scores_of
 
 NUMERIC = ["tenure", "charges", "calls"]
 TEXT = ["plan", "region"]
@@ -74,7 +75,7 @@ def test_binary_pipeline_gives_the_same_probabilities_bit_for_bit() -> None:
     result = plan.run(new)
     assert np.array_equal(result.proba, model.predict_proba(new))
     assert np.array_equal(result.labels, model.predict(new))
-    assert np.array_equal(result.scores, model.predict_proba(new)[:, 1])
+    assert np.array_equal(scores_of(result.proba), model.predict_proba(new)[:, 1])
     assert np.array_equal(plan.matrix(new, len(new)), model[:-1].transform(new))
 
 
@@ -96,7 +97,7 @@ def test_multiclass_logistic_regression_uses_softmax() -> None:
     result = plan_for(model).run(new)
     np.testing.assert_allclose(result.proba, model.predict_proba(new), rtol=0, atol=1e-15)
     assert np.array_equal(result.labels, model.predict(new))
-    assert np.array_equal(result.scores, result.proba.max(axis=1))
+    assert np.array_equal(scores_of(result.proba), result.proba.max(axis=1))
 
 
 @pytest.mark.parametrize("regressor", [LinearRegression(), Ridge(alpha=0.5)])

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from conveyor.scoring import Prediction
 from conveyor.serving.batcher import Batcher
-from conveyor.serving.model import Prediction
 
 
 @dataclass

@@ -3,9 +3,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from conveyor.scoring import InputField as Field
+from conveyor.scoring import InputSchema
 from conveyor.serving.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 from conveyor.serving.protocols import parse_csv, parse_mlflow, parse_v2
-from conveyor.serving.signature import Field, InputSchema
+from conveyor.serving.signature import validate
 
 SCHEMA = InputSchema((Field("x", "double"), Field("n", "long"), Field("s", "string")))
 
@@ -68,10 +70,10 @@ def test_v2_named_tensors_and_one_2d_tensor() -> None:
 
 def test_validation_names_missing_extra_and_mistyped_fields() -> None:
     with pytest.raises(InvalidInput) as info:
-        SCHEMA.validate({"x": [1.0], "extra": [1]})
+        validate(SCHEMA, {"x": [1.0], "extra": [1]})
     assert info.value.details["missing"] == ["n", "s"] and info.value.details["unexpected"] == ["extra"]
     with pytest.raises(InvalidInput) as info:
-        SCHEMA.validate({"x": ["1.0"], "n": [1.5], "s": [3]})
+        validate(SCHEMA, {"x": ["1.0"], "n": [1.5], "s": [3]})
     assert [f["field"] for f in info.value.details["fields"]] == ["x", "n", "s"]
     columns = {"x": [1, None], "n": [2.0, 3], "s": ["a", None]}
-    assert SCHEMA.validate(columns) == 2 and columns["n"] == [2, 3]
+    assert validate(SCHEMA, columns) == 2 and columns["n"] == [2, 3]

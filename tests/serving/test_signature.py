@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from conveyor.scoring import InputField as Field
+from conveyor.scoring import InputSchema
 from conveyor.serving.errors import InvalidInput
-from conveyor.serving.signature import Field, InputSchema, check_numbers
+from conveyor.serving.signature import check_numbers
 
 
 def test_integers_past_int64_and_csv_infinities_are_422() -> None:

@@ -4,7 +4,6 @@ or Spark, with an atomic, resumable commit of Parquet parts and a manifest."""
 from typing import TYPE_CHECKING
 
 from conveyor.batch.manifest import Manifest, PartResult
-from conveyor.batch.reference import ModelRef
 from conveyor.core.errors import (
     BadRowError,
     EndpointError,
@@ -15,6 +14,7 @@ from conveyor.core.errors import (
     OutputError,
     SchemaMismatchError,
 )
+from conveyor.core.refs import ModelRef
 
 if TYPE_CHECKING:
     from conveyor.batch.job import BatchResult, predict

@@ -11,24 +11,16 @@ from conveyor.batch.commit import OutputStore
 from conveyor.batch.endpoint import EndpointSettings
 from conveyor.batch.engines.base import Engine, RunPlan
 from conveyor.batch.manifest import Manifest
-from conveyor.batch.model import (
-    describe_scoring,
-    load_model,
-    pack_model,
-    payload_key,
-    resolve_model,
-    scoring_model,
-)
 from conveyor.batch.pipeline import model_columns
 from conveyor.batch.profiling import NoProfiles, profiler_for
 from conveyor.batch.progress import RowProgress, SilentProgress
-from conveyor.batch.reference import ModelRef
 from conveyor.batch.source import InputSource
 from conveyor.batch.validation import check_schema
 from conveyor.batch.worker import PartSpec
 from conveyor.config.schema import BatchSpec
 from conveyor.core.errors import UsageError
-from conveyor.inference.artifact import load_plan
+from conveyor.core.refs import ModelRef
+from conveyor.scoring import load_version, pack, payload_key, read_schema, resolve
 
 if TYPE_CHECKING:
     from conveyor.lifecycle.context import LifecycleContext
@@ -98,10 +90,12 @@ def predict(
     policy = on_bad_rows or settings.on_bad_rows
 
     ref = ModelRef.parse(model)
-    resolved = resolve_model(ref, project.registry, project.config.features.inputs)
-    source = InputSource.open(input_url, settings.format, options, resolved.inputs)
+    resolved = resolve(project.client, ref)
+    fallback = project.config.features.inputs
+    inputs = read_schema(project.client, resolved, fallback).fields
+    source = InputSource.open(input_url, settings.format, options, inputs)
     for where, schema in source.file_schemas():
-        check_schema(schema, resolved.inputs, where)
+        check_schema(schema, inputs, where)
     fingerprint = source.fingerprint()
 
     endpoint = None
@@ -132,16 +126,14 @@ def predict(
         runner.prepare(_parts_to_score(source, size, done))  # workers start while the model loads
     try:
         scorer = None
-        if endpoint is None:
-            if "score" in hooks:  # a score hook gets the model itself
-                scorer = load_model(project.client, resolved)
-            else:  # the plan logged at training time, else compiled now, else the model
-                scorer = load_plan(project.client, resolved.run_id) or scoring_model(load_model(project.client, resolved))
-        payload = None if scorer is None else pack_model(scorer)
-        profiler = profiler_for(project.client, resolved.run_id, [c.name for c in resolved.inputs])
+        if endpoint is None:  # the plan logged at training, else compiled now, else the model;
+            # a score hook gets the model itself
+            scorer = load_version(project.client, resolved.name, resolved.version, fallback, native="score" in hooks)
+        payload = None if scorer is None else pack(scorer)
+        profiler = profiler_for(project.client, resolved.run_id, [c.name for c in inputs])
         spec = PartSpec(
             key=payload_key(payload) if payload is not None else f"endpoint:{via_endpoint}",
-            columns=resolved.inputs,
+            columns=inputs,
             model=model_columns(resolved.to_dict()),
             output=store,
             policy=policy,
@@ -169,7 +161,7 @@ def predict(
             endpoint=via_endpoint,
             profiles=profiles,
             extra={
-                **({"scoring": describe_scoring(scorer)} if scorer is not None else {}),
+                **({"scoring": scorer.describe()} if scorer is not None else {}),
                 **({"profiles": profiler.reason} if isinstance(profiler, NoProfiles) else {}),
             },
         )

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.batch.model import InputColumn
-from conveyor.batch.scoring import Scorer
+from conveyor.batch.scoring import FrameScorer
 from conveyor.batch.validation import validate_rows
 from conveyor.core.errors import BadRowError, ConveyorError, HookError, RowError
+from conveyor.scoring import InputField
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,8 +41,8 @@ class Scored:
 class Pipeline:
     def __init__(
         self,
-        columns: Sequence[InputColumn],
-        scorer: Scorer,
+        columns: Sequence[InputField],
+        scorer: FrameScorer,
         *,
         model: dict[str, str],
         policy: Policy = "fail",

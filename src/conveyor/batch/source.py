@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.batch.model import InputColumn
 from conveyor.core.errors import InputError
+from conveyor.scoring import InputField
 
 if TYPE_CHECKING:
     import fsspec
@@ -50,7 +50,7 @@ class InputSource:
         url: str,
         format: Format | None = None,
         storage_options: dict[str, Any] | None = None,
-        columns: Sequence[InputColumn] = (),
+        columns: Sequence[InputField] = (),
     ) -> InputSource:
         options = dict(storage_options or {})
         fs, path = _filesystem(url, options)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from conveyor.batch.model import InputColumn
 from conveyor.core.errors import SchemaMismatchError
+from conveyor.scoring import InputField
 
 if TYPE_CHECKING:
     import numpy as np
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def check_schema(schema: pa.Schema, columns: Sequence[InputColumn], source: str) -> None:
+def check_schema(schema: pa.Schema, columns: Sequence[InputField], source: str) -> None:
     """Raise before any scoring when a model column is absent or held in an unusable type."""
     import pyarrow.types as t
 
@@ -49,7 +49,7 @@ def check_schema(schema: pa.Schema, columns: Sequence[InputColumn], source: str)
 
 
 def validate_rows(
-    frame: pd.DataFrame, columns: Sequence[InputColumn]
+    frame: pd.DataFrame, columns: Sequence[InputField]
 ) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
     """The model's input frame (numbers coerced), per row the first reason it is bad ('' if
     fine), and the mask of bad rows."""

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.batch.commit import OutputStore
 from conveyor.batch.manifest import PartResult
-from conveyor.batch.model import InputColumn, unpack_model
 from conveyor.batch.pipeline import Pipeline, Policy
 from conveyor.batch.profiling import NO_PROFILES, PartProfiler
 from conveyor.batch.source import InputSource, RowGroup
 from conveyor.core.errors import BadRowError, ConveyorError, HookError
+from conveyor.scoring import InputField, Scorer, unpack
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PartSpec:
-    """Everything a worker needs to score parts; the model itself comes separately as bytes."""
+    """Everything a worker needs to score parts; the scorer itself comes separately as bytes."""
 
     key: str
-    columns: tuple[InputColumn, ...]
+    columns: tuple[InputField, ...]
     model: dict[str, str]
     output: OutputStore
     policy: Policy = "fail"
@@ -92,7 +92,7 @@ class PartContext:
         ]
 
 
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[str, Scorer] = {}
 _CONTEXTS: list[tuple[PartSpec, PartContext]] = []
 
 
@@ -110,8 +110,7 @@ def context_for(spec: PartSpec, model_payload: bytes | None = None, *, payload_p
 
 
 def build_context(spec: PartSpec, model_payload: bytes | None) -> PartContext:
-    from conveyor.batch.scoring import HookScorer, ModelScorer, PlanScorer
-    from conveyor.inference import InferencePlan
+    from conveyor.batch.scoring import HookScorer, VersionScorer
 
     hooks = {step: _load_hook(ref, spec.project_dir) for step, ref in spec.hooks.items()}
     if spec.endpoint is not None:
@@ -122,12 +121,9 @@ def build_context(spec: PartSpec, model_payload: bytes | None) -> PartContext:
         if spec.key not in _MODELS:
             assert model_payload is not None, "a model payload is needed without an endpoint"
             _MODELS.clear()
-            _MODELS[spec.key] = unpack_model(model_payload)
+            _MODELS[spec.key] = unpack(model_payload)
         model = _MODELS[spec.key]
-        if "score" in hooks:
-            scorer = HookScorer(hooks["score"], model)
-        else:
-            scorer = PlanScorer(model) if isinstance(model, InferencePlan) else ModelScorer(model)
+        scorer = HookScorer(hooks["score"], model.estimator) if "score" in hooks else VersionScorer(model)
     pipeline = Pipeline(
         spec.columns,
         scorer,

@@ -8,7 +8,6 @@ callers keep using the estimator itself.
 """
 
 from conveyor.inference.compile import compile_model, explain_unsupported
-from conveyor.inference.estimator import PlanEstimator
 from conveyor.inference.plan import InferencePlan, PlanResult
 
-__all__ = ["InferencePlan", "PlanEstimator", "PlanResult", "compile_model", "explain_unsupported"]
+__all__ = ["InferencePlan", "PlanResult", "compile_model", "explain_unsupported"]

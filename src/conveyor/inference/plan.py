@@ -57,17 +57,11 @@ class ColumnPlan:
 
 @dataclass(frozen=True)
 class PlanResult:
-    """Labels (or regression values) and, for classifiers, class probabilities."""
+    """Labels (or regression values) and, for classifiers, class probabilities (the score
+    taken from them is the one rule's: :func:`conveyor.scoring.scores_of`)."""
 
     labels: np.ndarray
     proba: np.ndarray | None = None
-
-    @property
-    def scores(self) -> np.ndarray | None:
-        """The positive-class probability (binary) or the top probability (multiclass)."""
-        if self.proba is None:
-            return None
-        return self.proba[:, 1] if self.proba.shape[1] == 2 else self.proba.max(axis=1)
 
 
 @dataclass(frozen=True)

@@ -171,12 +171,8 @@ def _score_champion(context: LifecycleContext, split: Split | None) -> Champion 
 def _champion_metrics(
     context: LifecycleContext, version: str, test_rows: pd.DataFrame, y_test: pd.Series
 ) -> dict[str, float]:
-    from conveyor.stack.tracking import fluent_scope
+    from conveyor.scoring import as_estimator, load_version
 
     cfg = context.config
-    uri = f"models:/{cfg.name}/{version}"
-    with fluent_scope(context.client) as mlflow:
-        signature = mlflow.models.get_model_info(uri).signature
-        model = mlflow.sklearn.load_model(uri)
-    columns = signature.inputs.input_names() if signature is not None else cfg.features.inputs
-    return evaluate_model(model, test_rows[columns], y_test, cfg.task)
+    scorer = load_version(context.client, cfg.name, version, cfg.features.inputs)
+    return evaluate_model(as_estimator(scorer), test_rows[scorer.schema.names], y_test, cfg.task)

@@ -127,7 +127,7 @@ def run_monitor(
     with step("read current data"):
         data_in, window_info = _read_current(project, name, data, window or (None if data else spec.window), end)
     with step("load model and baseline"):
-        loaded_model = _load_model(client, name, version, messages)
+        loaded_model = _load_model(client, name, version, project.config.features.inputs, messages)
         baseline = load_baseline(client, run_id) if run_id else None
         if baseline is None:
             try:
@@ -318,14 +318,12 @@ def _settings(spec: Any, method: str | None) -> DriftSettings:
     )
 
 
-def _load_model(client: MlflowClient, name: str, version: str, messages: list[str]) -> Any:
-    from conveyor.inference import PlanEstimator
-    from conveyor.stack.tracking import fluent_scope
+def _load_model(client: MlflowClient, name: str, version: str, fallback: list[str], messages: list[str]) -> Any:
+    """The version's scorer seen as an estimator (predict / predict_proba / classes_)."""
+    from conveyor.scoring import as_estimator, load_version
 
-    try:  # scored through its inference plan when it compiles (same numbers, much faster)
-        with fluent_scope(client) as mlflow:
-            model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-        return PlanEstimator.wrap(model)
+    try:  # the logged plan, else compiled now, else the model: the one scoring core
+        return as_estimator(load_version(client, name, version, fallback))
     except Exception as exc:  # noqa: BLE001 - report, and go on with what needs no model
         messages.append(f"cannot load model {name} v{version}: {type(exc).__name__}: {exc}")
         return None

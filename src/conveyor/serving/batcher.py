@@ -17,9 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.scoring import Columns, Prediction, Scorer
 from conveyor.serving.errors import ModelFailed, NotReady, Overloaded
-from conveyor.serving.model import LoadedModel, Prediction
-from conveyor.serving.signature import Columns
 
 log = logging.getLogger("conveyor.serving")
 
@@ -30,7 +29,7 @@ class Result:
 
     labels: list[Any]
     scores: list[float] | None
-    model: LoadedModel
+    model: Scorer
 
 
 @dataclass
@@ -46,7 +45,7 @@ class Batcher:
 
     def __init__(
         self,
-        get_model: Callable[[], LoadedModel | None],
+        get_model: Callable[[], Scorer | None],
         *,
         max_batch: int = 64,
         max_wait_ms: float = 0.0,
@@ -177,7 +176,7 @@ def _fail(item: _Item, exc: Exception) -> None:
         item.future.set_exception(exc)
 
 
-def _predict_each(model: LoadedModel, batch: list[_Item]) -> list[Any]:
+def _predict_each(model: Scorer, batch: list[_Item]) -> list[Any]:
     """Predict the batch in one call; if it fails, isolate the failing requests one by one."""
     if len(batch) == 1:
         try:

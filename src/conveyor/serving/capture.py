@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conveyor.serving.signature import Columns
+from conveyor.scoring import Columns
 
 log = logging.getLogger("conveyor.serving")
 

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core.errors import NoRoute
 from conveyor.serving.batcher import Batcher
 from conveyor.serving.errors import InvalidInput, NotFound, NotReady
-from conveyor.serving.model import LoadedModel
 from conveyor.serving.router import Router
 from conveyor.serving.traffic import VERSION_NAME, TrafficState, check_total
 
 if TYPE_CHECKING:
     from conveyor.config.schema import ServeSpec
+    from conveyor.scoring import Scorer
     from conveyor.serving.metrics import Metrics
 
 log = logging.getLogger("conveyor.serving")
 
-Loader = Callable[[str, str], LoadedModel]  # (model name, version) -> loaded, warmed model
+Loader = Callable[[str, str], "Scorer"]  # (model name, version) -> loaded model (warmed here)
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Deployment:
     stage: str | None
     version: str | None
     batcher: Batcher
-    model: LoadedModel | None = None
+    model: Scorer | None = None
     wanted: str | None = None  # the version it should serve (None: its stage is empty)
     error: str | None = None
     failed_version: str | None = None  # do not retry a version that failed to load
@@ -225,7 +225,7 @@ class Endpoint:
                 model = next(
                     (d.model for d in self.deployments.values() if d.model is not None and d.model.version == wanted),
                     None,
-                ) or loader(self.name, wanted)
+                ) or _warmed(loader(self.name, wanted))
             except Exception as exc:  # noqa: BLE001 - keep serving what is loaded
                 dep.failed_version = wanted
                 dep.error = f"v{wanted} failed to load: {type(exc).__name__}: {str(exc)[:200]}"
@@ -282,3 +282,9 @@ class Endpoint:
     def apply_traffic(self, state: TrafficState | None) -> None:
         if state is not None and state.weights != self.weights:
             self.set_weights(state.weights)
+
+
+def _warmed(model: Scorer) -> Scorer:
+    """A model scores its logged input example before it takes traffic (or is not served)."""
+    model.warm()
+    return model

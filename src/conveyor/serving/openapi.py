@@ -18,8 +18,8 @@ from conveyor.serving.responses import DEPLOYMENT_HEADER, JSON
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from conveyor.scoring import InputSchema
     from conveyor.serving.service import Service
-    from conveyor.serving.signature import InputSchema
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR = {

@@ -22,11 +22,12 @@ from conveyor.serving import protocols
 from conveyor.serving.errors import PayloadTooLarge, ServingError
 from conveyor.serving.requests import REQUEST_ID_HEADER, read_body, request_id
 from conveyor.serving.responses import DEPLOYMENT_HEADER, JSON, VERSION_HEADER, error_response
+from conveyor.serving.signature import validate
 
 if TYPE_CHECKING:
+    from conveyor.scoring import Columns
     from conveyor.serving.deployments import Deployment, Endpoint
     from conveyor.serving.service import Service
-    from conveyor.serving.signature import Columns
 
 log = logging.getLogger("conveyor.serving")
 
@@ -143,7 +144,7 @@ async def _mirror(
         model = shadow.model
         assert model is not None
         copy = {k: list(v) for k, v in columns.items()}
-        model.schema.validate(copy)
+        validate(model.schema, copy)
         result = await shadow.batcher.submit(copy, rows)
         latency_ms = (time.perf_counter() - started) * 1000
         service.captures[endpoint.name].offer(

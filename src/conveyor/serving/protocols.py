@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 import orjson
 
+from conveyor.scoring import Columns, InputSchema
 from conveyor.serving.errors import MalformedRequest, UnsupportedMediaType
-from conveyor.serving.signature import Columns, InputSchema, check_numbers, coerce_text
+from conveyor.serving.signature import check_numbers, coerce_text, validate
 
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 Protocol = Literal["mlflow", "v2"]
@@ -34,7 +35,7 @@ def read_request(
             columns = parse_mlflow(body, content_type, schema)
     except RecursionError:
         raise MalformedRequest("the body nests lists too deeply") from None
-    rows = schema.validate(columns)
+    rows = validate(schema, columns)
     check_numbers(schema, columns, text=protocol == "mlflow" and "csv" in content_type)
     return columns, rows, client_id
 

@@ -117,7 +117,7 @@ def build_service(
     """
     from conveyor.lifecycle.audit import AuditLog
     from conveyor.lifecycle.registry import Registry
-    from conveyor.serving.model import load_version
+    from conveyor.scoring import load_version
 
     config = context.config
     spec = config.serve

@@ -1,4 +1,4 @@
-"""The model's input schema (from its MLflow signature) and column validation.
+"""Request columns checked against the model's input schema (:class:`conveyor.scoring.InputSchema`).
 
 Requests are turned into *columns* — ``{name: [values...]}`` — once, right after parsing;
 validation works on those lists and the batcher concatenates them per batch, so no
@@ -8,105 +8,58 @@ DataFrame is built per request.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
+from conveyor.scoring import Columns, InputField, InputSchema
 from conveyor.serving.errors import InvalidInput
 
-Columns = dict[str, list[Any]]
-
-NUMERIC_TYPES = ("double", "float", "long", "integer")
 _NONE = type(None)
 _NUMBER = (int, float, _NONE)
 _INTEGER = (int, _NONE)
 _STRING = (str, _NONE)
 _BOOL = (bool, _NONE)
-_V2_DATATYPES = {
-    "double": "FP64",
-    "float": "FP32",
-    "long": "INT64",
-    "integer": "INT32",
-    "boolean": "BOOL",
-    "string": "BYTES",
-}
 MAX_NAMED = 10  # at most this many offending fields are listed in a 422
 
 
-@dataclass(frozen=True)
-class Field:
-    name: str
-    type: str  # MLflow type name: double, long, string, boolean, ... or "any"
-    required: bool = True
-
-    @property
-    def numeric(self) -> bool:
-        return self.type in NUMERIC_TYPES
-
-    @property
-    def v2_datatype(self) -> str:
-        return _V2_DATATYPES.get(self.type, "BYTES")
-
-
-@dataclass(frozen=True)
-class InputSchema:
-    """Named input columns, in signature order."""
-
-    fields: tuple[Field, ...]
-
-    @classmethod
-    def from_signature(cls, signature: Any, fallback: list[str] | None = None) -> InputSchema:
-        inputs = getattr(signature, "inputs", None)
-        if inputs is None or not inputs.has_input_names():
-            return cls(tuple(Field(name, "any") for name in fallback or []))
-        fields = []
-        for spec in inputs.inputs:
-            kind = getattr(spec.type, "name", str(spec.type))
-            fields.append(Field(spec.name, str(kind).lower(), bool(getattr(spec, "required", True))))
-        return cls(tuple(fields))
-
-    @property
-    def names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
-    def validate(self, columns: Columns) -> int:
-        """Check names and value types; return the row count. Raises InvalidInput (422)."""
-        known = {f.name for f in self.fields}
-        missing = [f.name for f in self.fields if f.required and f.name not in columns]
-        extra = [name for name in columns if name not in known]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing columns {missing[:MAX_NAMED]}")
-            if extra:
-                parts.append(f"unexpected columns {extra[:MAX_NAMED]}")
-            raise InvalidInput(
-                "input does not match the model signature: " + "; ".join(parts),
-                missing=missing[:MAX_NAMED], unexpected=extra[:MAX_NAMED], expected=self.names,
-            )
-        lengths = {len(values) for values in columns.values()}
-        if len(lengths) > 1:
-            raise InvalidInput("columns have different lengths", lengths=sorted(lengths))
-        rows = lengths.pop() if lengths else 0
-        if rows == 0:
-            raise InvalidInput("the request has no rows")
-        bad: list[dict[str, Any]] = []
-        for f in self.fields:
-            values = columns.get(f.name)
-            if values is None:
-                columns[f.name] = [None] * rows  # optional column left out
-                continue
-            error = _check_values(f, values)
-            if error is not None:
-                bad.append({"field": f.name, "expected": f.type, **error})
-                if len(bad) >= MAX_NAMED:
-                    break
-        if bad:
-            names = ", ".join(b["field"] for b in bad)
-            raise InvalidInput(f"wrong value types in {names}", fields=bad)
-        return rows
+def validate(schema: InputSchema, columns: Columns) -> int:
+    """Check names and value types; return the row count. Raises InvalidInput (422)."""
+    known = {f.name for f in schema.fields}
+    missing = [f.name for f in schema.fields if f.required and f.name not in columns]
+    extra = [name for name in columns if name not in known]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing[:MAX_NAMED]}")
+        if extra:
+            parts.append(f"unexpected columns {extra[:MAX_NAMED]}")
+        raise InvalidInput(
+            "input does not match the model signature: " + "; ".join(parts),
+            missing=missing[:MAX_NAMED], unexpected=extra[:MAX_NAMED], expected=schema.names,
+        )
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise InvalidInput("columns have different lengths", lengths=sorted(lengths))
+    rows = lengths.pop() if lengths else 0
+    if rows == 0:
+        raise InvalidInput("the request has no rows")
+    bad: list[dict[str, Any]] = []
+    for f in schema.fields:
+        values = columns.get(f.name)
+        if values is None:
+            columns[f.name] = [None] * rows  # optional column left out
+            continue
+        error = _check_values(f, values)
+        if error is not None:
+            bad.append({"field": f.name, "expected": f.type, **error})
+            if len(bad) >= MAX_NAMED:
+                break
+    if bad:
+        names = ", ".join(b["field"] for b in bad)
+        raise InvalidInput(f"wrong value types in {names}", fields=bad)
+    return rows
 
 
-def _check_values(field: Field, values: list[Any]) -> dict[str, Any] | None:
+def _check_values(field: InputField, values: list[Any]) -> dict[str, Any] | None:
     kind = field.type
     if kind in ("double", "float"):
         allowed: tuple[type, ...] = _NUMBER

@@ -1,4 +1,5 @@
-"""Loading a version for serving: from the logged inference plan when there is one."""
+"""Loading a version: from the logged inference plan when there is one (moved from
+tests/serving/test_model.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def test_a_version_with_a_logged_plan_is_served_from_the_plan_alone(trained_temp
     import pandas as pd
 
     from conveyor.app import Project
-    from conveyor.serving.model import load_version
+    from conveyor.scoring import load_version
     from conveyor.stack.tracking import fluent_scope
 
     project = Project.load(trained_template["path"])
@@ -34,7 +35,7 @@ def test_serving_from_a_plan_never_imports_scikit_learn(trained_template: Any) -
     script = (
         "import sys\n"
         "from conveyor.app import Project\n"
-        "from conveyor.serving.model import load_version\n"
+        "from conveyor.scoring import load_version\n"
         f"project = Project.load({str(trained_template['path'])!r})\n"
         f"model = load_version(project.client, 'churn', {trained_template['good']!r})\n"
         "print(model.flavor, 'sklearn' in sys.modules)\n"

@@ -1,6 +1,7 @@
 import pytest
 
-from conveyor.batch import ModelRef, ModelRefError
+from conveyor.core.errors import ModelRefError
+from conveyor.core.refs import ModelRef
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Model references: ``churn@prod`` (stage alias), ``churn@latest``, ``churn@v3`` (version 3).
+"""Model references (pure: parsing only; resolution against the registry is in scoring):
+``churn@prod`` (stage alias), ``churn@latest``, ``churn@v3`` (version 3).
 
 A bare ``churn`` means ``churn@latest``. ``@v3`` rather than ``@3`` keeps versions apart from
 alias names, which MLflow forbids from being all digits but not from starting with ``v``; an
