@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.core.errors import RegistryError
 from conveyor.lifecycle import tags
+from conveyor.scoring import model_version, not_found, registered_model
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,7 +41,7 @@ class Registry:
         try:
             self.client.get_registered_model(name)
         except MlflowException as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 self.client.create_registered_model(name, description=description)
             else:
                 raise
@@ -59,17 +59,7 @@ class Registry:
         return self.model_aliases(name).get(alias)
 
     def version(self, name: str, version: str) -> ModelVersion:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return self.client.get_model_version(name, str(version))
-        except MlflowException as exc:
-            if _not_found(exc):
-                raise RegistryError(
-                    f"model {name!r} has no version {version}",
-                    hint=f"list versions with `conveyor models {name}`",
-                ) from None
-            raise
+        return model_version(self.client, name, version)
 
     def versions(self, name: str, limit: int = 50) -> list[VersionInfo]:
         self._model(name)
@@ -104,19 +94,4 @@ class Registry:
         return out
 
     def _model(self, name: str) -> Any:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return self.client.get_registered_model(name)
-        except MlflowException as exc:
-            if _not_found(exc):
-                raise RegistryError(
-                    f"no registered model named {name!r}",
-                    hint="train it first with `conveyor train`, or check the name and --env",
-                ) from None
-            raise
-
-
-def _not_found(exc: Exception) -> bool:
-    code = getattr(exc, "error_code", "")
-    return code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower()
+        return registered_model(self.client, name)

@@ -20,6 +20,7 @@ from conveyor.scoring._pack import pack, pack_object, payload_key, unpack
 from conveyor.scoring._plan import CompiledScorer, PlanScorer
 from conveyor.scoring._prediction import Prediction
 from conveyor.scoring._pyfunc import PyfuncScorer
+from conveyor.scoring._registry import model_version, not_found, registered_model
 from conveyor.scoring._resolve import resolve
 from conveyor.scoring._rule import labels_of, near_ties, predicts_most_probable, scores_of
 from conveyor.scoring._schema import Columns, InputField, InputSchema
@@ -42,12 +43,15 @@ __all__ = [
     "from_estimator",
     "labels_of",
     "load_version",
+    "model_version",
     "near_ties",
+    "not_found",
     "pack",
     "pack_object",
     "payload_key",
     "predicts_most_probable",
     "read_schema",
+    "registered_model",
     "resolve",
     "scores_of",
     "strings_as_objects",

@@ -35,7 +35,8 @@ class EstimatorScorer(Scorer):
         classes = getattr(estimator, "classes_", None)
         self._classes = None if classes is None or not hasattr(estimator, "predict_proba") else np.asarray(classes)
         steps = getattr(estimator, "steps", None)
-        self._transform, self._final = (estimator[:-1], estimator[-1]) if steps and len(steps) > 1 else (None, estimator)
+        self._transform: Any = estimator[:-1] if steps and len(steps) > 1 else None
+        self._final: Any = estimator[-1] if self._transform is not None else estimator
 
     @property
     def classes(self) -> np.ndarray | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.scoring._estimator import EstimatorScorer
 from conveyor.scoring._plan import CompiledScorer, PlanScorer
 from conveyor.scoring._pyfunc import PyfuncScorer
-from conveyor.scoring._resolve import model_version
+from conveyor.scoring._registry import model_version
 from conveyor.scoring._schema import Columns, InputSchema
 from conveyor.scoring._scorer import UNREGISTERED, RegisteredVersion, Scorer
 

@@ -19,7 +19,8 @@ def pack(scorer: Scorer) -> bytes:
 def pack_object(value: Any) -> bytes:
     import cloudpickle
 
-    return cloudpickle.dumps(value)
+    payload: bytes = cloudpickle.dumps(value)
+    return payload
 
 
 def unpack(payload: bytes) -> Any:

@@ -26,7 +26,7 @@ def labels_of(estimator: Any, X: Any, proba: np.ndarray) -> np.ndarray:
     """``estimator.predict(X)``, read from ``proba`` where that is provably the same."""
     if not predicts_most_probable(estimator):
         return np.asarray(estimator.predict(X))
-    labels = np.asarray(estimator.classes_)[proba.argmax(axis=1)]
+    labels: np.ndarray = np.asarray(estimator.classes_)[proba.argmax(axis=1)]
     ties = np.flatnonzero(near_ties(proba))
     if len(ties):
         labels[ties] = estimator.predict(X.iloc[ties] if hasattr(X, "iloc") else X[ties])
