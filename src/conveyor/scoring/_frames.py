@@ -7,7 +7,6 @@ columns turned into the object columns scikit-learn converts them to anyway).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,14 +18,8 @@ if TYPE_CHECKING:
 
 
 def is_frame(data: Any) -> bool:
+    """A pandas DataFrame, told apart without importing pandas (plan workers need none)."""
     return type(data).__name__ == "DataFrame" and hasattr(data, "iloc")
-
-
-def row_count(data: Any) -> int:
-    if is_frame(data):
-        return len(data)
-    first = next(iter(data.values()), None) if isinstance(data, Mapping) else None
-    return 0 if first is None else len(first)
 
 
 def as_frame(data: Any, schema: InputSchema) -> pd.DataFrame:

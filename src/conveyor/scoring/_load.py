@@ -10,6 +10,7 @@ scoring process per core), else MLflow's pyfunc.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from typing import TYPE_CHECKING, Any
 
@@ -47,23 +48,28 @@ def load_version(
 
     mv = model_version(client, name, str(version))
     source = RegisteredVersion(name, str(mv.version), str(mv.run_id or ""))
-    local = _download(client, name, source.version)
+    folder = tempfile.mkdtemp(prefix=f"conveyor-{name}-v{source.version}-")
+    local = _download(client, name, source.version, folder=folder)
     meta = Model.load(local)
     schema = InputSchema.from_signature(meta.signature, fallback_columns)
     example = _example(meta, local, schema)
     if "sklearn" not in meta.flavors:
         import mlflow.pyfunc
 
+        # a pyfunc model may read its files while it predicts: they stay for the process
         return PyfuncScorer(mlflow.pyfunc.load_model(local), schema, source, example)
-    if not native:
-        from conveyor.inference.artifact import load_plan
+    try:  # a plan or an estimator is all in memory once loaded: the download goes
+        if not native:
+            from conveyor.inference.artifact import load_plan
 
-        plan = load_plan(client, source.run_id)
-        if plan is not None:
-            return PlanScorer(plan, schema, source, example)
-    import mlflow.sklearn
+            plan = load_plan(client, source.run_id)
+            if plan is not None:
+                return PlanScorer(plan, schema, source, example)
+        import mlflow.sklearn
 
-    estimator = mlflow.sklearn.load_model(local)
+        estimator = mlflow.sklearn.load_model(local)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     _single_job(estimator)
     return from_estimator(estimator, schema, source, example, compile=not native)
 
@@ -92,18 +98,18 @@ def read_schema(client: MlflowClient, version: RegisteredVersion, fallback_colum
     from mlflow.models import Model
 
     with tempfile.TemporaryDirectory(prefix="conveyor-mlmodel-") as folder:
-        path = _download(client, version.name, version.version, MLMODEL, folder)
+        path = _download(client, version.name, version.version, MLMODEL, folder=folder)
         signature = Model.load(path).signature
     return InputSchema.from_signature(signature, fallback_columns)
 
 
-def _download(client: MlflowClient, name: str, version: str, inner: str = "", folder: str | None = None) -> str:
+def _download(client: MlflowClient, name: str, version: str, inner: str = "", *, folder: str) -> str:
+    """The version's files (or one of them, ``inner``) under ``folder``, by the client's URIs."""
     import mlflow.artifacts
 
     uri = client.get_model_version_download_uri(name, version)
     return mlflow.artifacts.download_artifacts(
-        artifact_uri=f"{uri.rstrip('/')}/{inner}" if inner else uri,
-        dst_path=folder or tempfile.mkdtemp(prefix=f"conveyor-{name}-v{version}-"),
+        artifact_uri=f"{uri.rstrip('/')}/{inner}" if inner else uri, dst_path=folder,
         tracking_uri=client.tracking_uri,
     )
 

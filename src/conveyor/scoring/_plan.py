@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.scoring._frames import row_count
+from conveyor.scoring._frames import is_frame
 from conveyor.scoring._prediction import Prediction
 from conveyor.scoring._scorer import UNREGISTERED, RegisteredVersion, Scorer
 
@@ -51,7 +51,7 @@ class PlanScorer(Scorer):
         return not self.plan.needs_sklearn
 
     def predict(self, data: Any) -> Prediction:
-        result = self.plan.run(data, row_count(data))
+        result = self.plan.run(data, len(data) if is_frame(data) else None)
         return Prediction(np.asarray(result.labels), result.proba, None if result.proba is None else self.classes)
 
     def describe(self) -> str:
