@@ -64,6 +64,7 @@ def test_every_implementation_meets_the_contract(kind: str, registered: Register
     scorer = load_version(project.client, "churn", registered.versions[kind])
     assert type(scorer) is IMPLEMENTATIONS[kind]
     assert (scorer.name, scorer.version) == ("churn", registered.versions[kind])
+    assert scorer.example is not None and list(scorer.example) == FEATURES  # what warm() scores
     frame = pd.read_parquet(registered.path / "data" / "train.parquet").tail(300).reset_index(drop=True)
     check_scorer(scorer, frame)
 

@@ -44,32 +44,32 @@ def load_version(
     ``fallback_columns`` name the inputs of a model whose signature names none; ``native``
     keeps the model object itself (no plan), for code that is handed the model (a score hook).
     """
-    from mlflow.models import Model
-
     mv = model_version(client, name, str(version))
     source = RegisteredVersion(name, str(mv.version), str(mv.run_id or ""))
     folder = tempfile.mkdtemp(prefix=f"conveyor-{name}-v{source.version}-")
-    local = _download(client, name, source.version, folder=folder)
-    meta = Model.load(local)
-    schema = InputSchema.from_signature(meta.signature, fallback_columns)
-    example = _example(meta, local, schema)
-    if "sklearn" not in meta.flavors:
-        import mlflow.pyfunc
-
-        # a pyfunc model may read its files while it predicts: they stay for the process
-        return PyfuncScorer(mlflow.pyfunc.load_model(local), schema, source, example)
-    try:  # a plan or an estimator is all in memory once loaded: the download goes
-        if not native:
+    try:
+        meta = _metadata(client, source, folder)
+        schema = InputSchema.from_signature(meta.signature, fallback_columns)
+        sklearn = "sklearn" in meta.flavors
+        if sklearn and not native:
             from conveyor.inference.artifact import load_plan
 
             plan = load_plan(client, source.run_id)
-            if plan is not None:
-                return PlanScorer(plan, schema, source, example)
+            if plan is not None:  # the MLmodel file and the input example are all it needs
+                return PlanScorer(plan, schema, source, _example(meta, folder, schema))
+        local = _download(client, name, source.version, folder=folder)
+        example = _example(meta, local, schema)
+        if not sklearn:
+            import mlflow.pyfunc
+
+            folder = ""  # a pyfunc model may read its files while it predicts: they stay
+            return PyfuncScorer(mlflow.pyfunc.load_model(local), schema, source, example)
         import mlflow.sklearn
 
         estimator = mlflow.sklearn.load_model(local)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    finally:  # a plan or an estimator is all in memory once loaded: the download goes
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
     _single_job(estimator)
     return from_estimator(estimator, schema, source, example, compile=not native)
 
@@ -95,12 +95,23 @@ def from_estimator(
 
 def read_schema(client: MlflowClient, version: RegisteredVersion, fallback_columns: list[str] | None = None) -> InputSchema:
     """The version's input schema, from its MLmodel file alone (no model download)."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-mlmodel-") as folder:
+        signature = _metadata(client, version, folder).signature
+    return InputSchema.from_signature(signature, fallback_columns)
+
+
+def _metadata(client: MlflowClient, version: RegisteredVersion, folder: str) -> Any:
+    """The version's MLmodel (flavors, signature) and its input example file, under ``folder``."""
     from mlflow.models import Model
 
-    with tempfile.TemporaryDirectory(prefix="conveyor-mlmodel-") as folder:
-        path = _download(client, version.name, version.version, MLMODEL, folder=folder)
-        signature = Model.load(path).signature
-    return InputSchema.from_signature(signature, fallback_columns)
+    meta = Model.load(_download(client, version.name, version.version, MLMODEL, folder=folder))
+    example = (getattr(meta, "saved_input_example_info", None) or {}).get("artifact_path")
+    if example:
+        try:
+            _download(client, version.name, version.version, str(example), folder=folder)
+        except Exception:  # noqa: BLE001 - the example is optional
+            log.debug("no input example for %s v%s", version.name, version.version)
+    return meta
 
 
 def _download(client: MlflowClient, name: str, version: str, inner: str = "", *, folder: str) -> str:
