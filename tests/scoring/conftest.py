@@ -12,8 +12,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import RECORD
-
+RECORD = {
+    "tenure_months": 8.0, "monthly_charges": 68.07, "total_charges": 566.28, "support_calls": 1.0,
+    "plan": "standard", "region": "south", "payment_method": "card",
+}
 NUMERIC = ["tenure_months", "monthly_charges", "total_charges", "support_calls"]
 CATEGORICAL = ["plan", "region", "payment_method"]
 FEATURES = NUMERIC + CATEGORICAL
