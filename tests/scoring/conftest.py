@@ -81,13 +81,14 @@ def _fitted(train: pd.DataFrame) -> dict[str, tuple[Any, str]]:
 
 
 def _log(project: Any, kind: str, model: Any, example: pd.DataFrame) -> str:
-    import mlflow
-    from conveyor.lifecycle.tracking import activate
     from mlflow.models import infer_signature
 
-    activate(project.stack)
-    mlflow.set_experiment("scoring-tests")
-    with mlflow.start_run(run_name=kind):
+    from conveyor.stack.tracking import ensure_experiment, fluent_run
+
+    client = project.client
+    experiment = ensure_experiment(client, "scoring-tests", project.stack.mlflow_artifact_root)
+    run_id = client.create_run(experiment, run_name=kind).info.run_id
+    with fluent_run(client, run_id) as mlflow:
         if kind == "pyfunc":
             output = model.predict(None, example)
             info = mlflow.pyfunc.log_model(name="model", python_model=model, input_example=example,
@@ -96,16 +97,17 @@ def _log(project: Any, kind: str, model: Any, example: pd.DataFrame) -> str:
             info = mlflow.sklearn.log_model(model, name="model", input_example=example,
                                             signature=infer_signature(example, model.predict(example)),
                                             serialization_format="cloudpickle", pip_requirements=["scikit-learn"])
-    mv = project.client.create_model_version(project.name, info.model_uri, run_id=info.run_id)
+    client.set_terminated(run_id)
+    source = client.get_logged_model(info.model_id).artifact_location  # not the global store
+    mv = client.create_model_version(project.name, source, run_id=run_id, model_id=info.model_id)
     return str(mv.version)
 
 
 @pytest.fixture(scope="session")
 def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
-    import mlflow
-    from conveyor.project import Project
-
+    from conveyor.app import Project
     from conveyor.scaffold import init_project
+    from conveyor.stack.tracking import fluent_scope
 
     folder = init_project(tmp_path_factory.mktemp("scoring") / "churn")
     project = Project.load(folder)
@@ -114,7 +116,8 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     project.promote("prod")
     train = pd.read_parquet(folder / "data" / "train.parquet")
     versions = {"plan": "1"}
-    models: dict[str, Any] = {"plan": mlflow.sklearn.load_model("models:/churn/1")}
+    with fluent_scope(project.client) as mlflow:
+        models: dict[str, Any] = {"plan": mlflow.sklearn.load_model("models:/churn/1")}
     tasks = {"plan": "classification"}
     example = train[FEATURES].dropna().head(5)
     for kind, (model, task) in _fitted(train.head(1500)).items():

@@ -24,8 +24,7 @@ ROWS = 200
 @pytest.fixture(scope="module")
 def parity(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A copy of the project serving every version as its own deployment, and the rows."""
-    from conveyor.project import Project
-
+    from conveyor.app import Project
     from conveyor.scaffold import generate_example_data
 
     folder = tmp_path_factory.mktemp("parity") / "churn"
