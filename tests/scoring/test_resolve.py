@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conveyor.errors import RegistryError
 
 from conveyor.batch import ModelRefError
+from conveyor.core.errors import RegistryError
 from conveyor.scoring import read_schema, resolve
 from tests.scoring.conftest import FEATURES, Registered
 
