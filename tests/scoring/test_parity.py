@@ -42,8 +42,10 @@ def parity(registered: Registered, tmp_path_factory: pytest.TempPathFactory) -> 
 def endpoint(parity: dict[str, Any]) -> Any:
     """The real serving app, every deployment loaded (one synchronous poll), over ASGI."""
     from conveyor.serving import build_service, create_app
+    from conveyor.serving.context import ServingContext
 
-    service = build_service(parity["project"])
+    project = parity["project"]
+    service = build_service(ServingContext.of(project.loaded, project.client, project.artifacts))
     for poller in service.pollers.values():
         poller.poll_once()
     endpoint = service.endpoint("churn")
