@@ -3,7 +3,7 @@
 Same data for both: 1M reference rows and 1M current rows, 20 numeric + 5 categorical columns,
 some clearly shifted, the rest drawn from the same distribution. Each side runs in its own
 child process (wall time of the drift computation, peak RSS of the whole child via wait4).
-conveyor's timed path is the public streaming API a batch job uses — ``Profiler.fit_parquet``
+conveyor's timed path is the public streaming API a batch job uses — ``fit_parquet``
 on the reference file, ``profile_parquet`` of both files (reading included: one column, one
 record batch at a time) and ``compare``; Evidently needs both frames in memory, so they are
 read before its clock starts (its reading time is not counted, its memory is).
@@ -70,13 +70,13 @@ import json, sys, time
 import pandas, pyarrow.parquet  # imported before the clock, as Evidently's modules are
 import scipy.spatial.distance, scipy.special, scipy.stats
 from conveyor.monitoring.drift import DriftSettings, compare
-from conveyor.monitoring.profile import Profiler
+from conveyor.profiles import Profiler, fit_parquet, profile_parquet
 folder, numeric, categorical = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 reference, current_file = f"{folder}/reference.parquet", f"{folder}/current.parquet"
 started = time.perf_counter()  # reading the files is on conveyor's clock (streamed by batches)
-profiler = Profiler(numeric, categorical).fit_parquet(reference)
-baseline = profiler.profile_parquet(reference, sample=1000)
-current = profiler.profile_parquet(current_file)
+profiler = fit_parquet(Profiler(numeric, categorical), reference)
+baseline = profile_parquet(profiler, reference, sample=1000)
+current = profile_parquet(profiler, current_file)
 result = compare(baseline, current, DriftSettings(method="evidently"))
 elapsed = time.perf_counter() - started
 default = compare(baseline, current, DriftSettings(method="default"))

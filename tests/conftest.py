@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -81,3 +84,50 @@ def edit_config() -> Callable[[Path, str, str], None]:
         config.write_text(text.replace(old, new))
 
     return edit
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A local S3-compatible server (moto) and the storage options that point s3fs at it."""
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {"client_kwargs": {"endpoint_url": f"http://{host}:{port}"}, "key": "testing", "secret": "testing"}
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**options)
+    fs.mkdir("lake")
+    yield options
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def frame_factory() -> Callable[..., pd.DataFrame]:
+    """Synthetic mixed data with controllable shifts (profiles and monitoring tests)."""
+
+    def make(rows: int = 4000, seed: int = 0, shift: float = 0.0, scale: float = 1.0,
+             new_category: float = 0.0, missing: float = 0.0) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(10 + shift, 2 * scale, rows)
+        x[rng.random(rows) < missing] = np.nan
+        colour = rng.choice(["red", "green", "blue"], rows, p=[0.5, 0.3, 0.2]).astype(object)
+        colour[rng.random(rows) < new_category] = "purple"
+        return pd.DataFrame({
+            "x": x,
+            "y": rng.gamma(2.0, 3.0, rows),
+            "calls": rng.poisson(1.5, rows).astype(float),
+            "colour": colour,
+            "size": rng.choice(["s", "m", "l"], rows),
+        })
+
+    return make
+
+

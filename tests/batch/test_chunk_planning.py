@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conveyor.batch.engines.local import plan_tasks
-from conveyor.batch.source import RowGroup
+from conveyor.data import RowGroup
 
 
 def _groups(*sizes: int) -> list[RowGroup]:

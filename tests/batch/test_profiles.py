@@ -12,7 +12,7 @@ from conveyor.batch.engines.local import LocalEngine
 from conveyor.batch.engines.spark import SparkEngine
 from conveyor.batch.profiling import NoProfiles, part_frame
 from conveyor.monitoring.baseline import load_baseline
-from conveyor.monitoring.profile import DatasetProfile, Profiler
+from conveyor.profiles import DatasetProfile, Profiler
 
 
 def _schema(trained):

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from conveyor.app import Project
@@ -36,27 +33,3 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory, example_template: 
 def fresh_trained_project(tmp_path: Path, example_template: Path, migrated_store: Path) -> Path:
     """A project of the test's own, for tests that change the registry or artifacts."""
     return _trained(tmp_path / "churn", example_template, migrated_store)
-
-
-@pytest.fixture(scope="session")
-def frame_factory() -> Callable[..., pd.DataFrame]:
-    """Synthetic mixed data with controllable shifts."""
-
-    def make(rows: int = 4000, seed: int = 0, shift: float = 0.0, scale: float = 1.0,
-             new_category: float = 0.0, missing: float = 0.0) -> pd.DataFrame:
-        rng = np.random.default_rng(seed)
-        x = rng.normal(10 + shift, 2 * scale, rows)
-        x[rng.random(rows) < missing] = np.nan
-        colour = rng.choice(["red", "green", "blue"], rows, p=[0.5, 0.3, 0.2]).astype(object)
-        colour[rng.random(rows) < new_category] = "purple"
-        return pd.DataFrame({
-            "x": x,
-            "y": rng.gamma(2.0, 3.0, rows),
-            "calls": rng.poisson(1.5, rows).astype(float),
-            "colour": colour,
-            "size": rng.choice(["s", "m", "l"], rows),
-        })
-
-    return make
-
-

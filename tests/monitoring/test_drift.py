@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conveyor.monitoring.drift import DriftSettings, compare
-from conveyor.monitoring.profile import Profiler
+from conveyor.profiles import Profiler
 
 NUMERIC, CATEGORICAL = ["x", "y", "calls"], ["colour", "size"]
 DOCUMENTED_FALSE_ALARM_RATE = 0.01  # per feature, default method (drift.py docstring)

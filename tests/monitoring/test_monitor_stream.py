@@ -2,34 +2,32 @@
 
 from pathlib import Path
 
-import fsspec
 import pandas as pd
 import pytest
 
 from conveyor.app import Project
 from conveyor.core.errors import MonitorDataError
+from conveyor.data import Source, open_source
 from conveyor.monitoring import current, monitor
 from conveyor.monitoring.monitor import MonitorResult, run_monitor
-from conveyor.monitoring.parquet import ParquetSource
 
 
-def _source(path: Path) -> ParquetSource:
-    fs, location = fsspec.core.url_to_fs(str(path))
-    return ParquetSource.open(fs, location, str(path))
+def _source(path: Path) -> Source:
+    return open_source(str(path))
 
 
 def _run(project: Path, data: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int,
          chunks: list[int] | None = None) -> MonitorResult:
     monkeypatch.setattr(current, "CHUNK_ROWS", chunk_rows)
     if chunks is not None:
-        frames = ParquetSource.frames
+        frames = Source.frames
 
         def spy(self, columns, batch_rows):
             for frame in frames(self, columns, batch_rows):
                 chunks.append(len(frame))
                 yield frame
 
-        monkeypatch.setattr(ParquetSource, "frames", spy)
+        monkeypatch.setattr(Source, "frames", spy)
     result = run_monitor(Project.load(project), data=data)
     monkeypatch.undo()
     return result
@@ -119,7 +117,7 @@ def test_captured_predictions_and_unscorable_data_match_the_whole_frame(trained_
 
 def test_reader_yields_bounded_chunks_of_the_requested_columns(trained_project):
     source = _source(trained_project / "data/drifted.parquet")
-    assert source.rows == 2000 and "customer_id" in source.columns
+    assert source.total_rows() == 2000 and "customer_id" in source.columns
     frames = list(source.frames(["plan", "monthly_charges"], 300))
     assert len(frames) > 1 and all(len(f) <= 300 for f in frames)
     assert sum(len(f) for f in frames) == 2000
@@ -131,13 +129,13 @@ def test_reader_yields_bounded_chunks_of_the_requested_columns(trained_project):
 
 def test_monitor_reads_only_the_columns_it_needs(trained_project, monkeypatch):
     read: list[list[str]] = []
-    frames = ParquetSource.frames
+    frames = Source.frames
 
     def spy(self, columns, batch_rows):
         read.append(list(columns))
         yield from frames(self, columns, batch_rows)
 
-    monkeypatch.setattr(ParquetSource, "frames", spy)
+    monkeypatch.setattr(Source, "frames", spy)
     run_monitor(Project.load(trained_project), data=trained_project / "data/fresh.parquet")
     assert len(read) == 1
     assert {"monthly_charges", "plan", "gender", "churned"} <= set(read[0])

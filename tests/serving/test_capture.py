@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from conveyor.monitoring.capture import CapturedTraffic
+from conveyor.data import CapturedTraffic
 from conveyor.serving.capture import CaptureWriter
 
 

@@ -14,12 +14,12 @@ from conveyor.batch.manifest import Manifest
 from conveyor.batch.pipeline import model_columns
 from conveyor.batch.profiling import NoProfiles, profiler_for
 from conveyor.batch.progress import RowProgress, SilentProgress
-from conveyor.batch.source import InputSource
 from conveyor.batch.validation import check_schema
 from conveyor.batch.worker import PartSpec
 from conveyor.config.schema import BatchSpec
-from conveyor.core.errors import UsageError
+from conveyor.core.errors import InputError, UsageError
 from conveyor.core.refs import ModelRef
+from conveyor.data import Source, SourceError, open_source
 from conveyor.scoring import load_version, pack, payload_key, read_schema, resolve
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def predict(
     resolved = resolve(project.client, ref)
     fallback = project.config.features.inputs
     inputs = read_schema(project.client, resolved, fallback).fields
-    source = InputSource.open(input_url, settings.format, options, inputs)
+    source = _open_input(input_url, settings, options, inputs)
     for where, schema in source.file_schemas():
         check_schema(schema, inputs, where)
     fingerprint = source.fingerprint()
@@ -171,7 +171,18 @@ def predict(
         runner.close()
 
 
-def _parts_to_score(source: InputSource, batch_size: int, done: dict[int, Any]) -> int | None:
+def _open_input(url: str, settings: BatchSpec, options: dict[str, Any], inputs: Any) -> Source:
+    """The input as a source; numeric and text model columns of CSV are read as strings (the
+    per-row checks coerce them)."""
+    text = [c.name for c in inputs if c.numeric or c.text]
+    try:
+        return open_source(url, format=settings.format, storage_options=options, text_columns=text)
+    except SourceError as exc:
+        raise InputError(f"input: {exc.message}",
+                         hint=exc.hint or "check --input (a file, a folder or a glob)") from None
+
+
+def _parts_to_score(source: Source, batch_size: int, done: dict[int, Any]) -> int | None:
     total = source.total_rows()
     return None if total is None else max(0, -(-total // batch_size) - len(done))
 

@@ -16,15 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conveyor.core.capture import PREDICTION, SCORE
+
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
 
-    from conveyor.monitoring.profile import ColumnSchema
+    from conveyor.profiles import ColumnSchema
 
 PROFILE = "_profile.json"
 # batch output column → the baseline's column for it
-OUTPUT_COLUMNS = {"prediction": "__prediction__", "probability": "__score__"}
+OUTPUT_COLUMNS = {"prediction": PREDICTION, "probability": SCORE}
 
 
 class PartProfiler(Protocol):
@@ -62,15 +64,14 @@ class BatchProfiler:
 
     def merge(self, profiles: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         """The profile of all parts together (None when there are none)."""
-        from conveyor.monitoring.merge import merge_all
-        from conveyor.monitoring.profile import DatasetProfile
+        from conveyor.profiles import DatasetProfile, merge_all
 
         if not profiles:
             return None
         return merge_all(DatasetProfile.from_dict(p) for p in profiles).to_dict()
 
     def profiler(self) -> Any:
-        from conveyor.monitoring.profile import Profiler
+        from conveyor.profiles import Profiler
 
         return Profiler.from_schema({c.name: c for c in self.schema})
 

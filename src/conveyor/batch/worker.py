@@ -19,8 +19,8 @@ from conveyor.batch.commit import OutputStore
 from conveyor.batch.manifest import PartResult
 from conveyor.batch.pipeline import Pipeline, Policy
 from conveyor.batch.profiling import NO_PROFILES, PartProfiler
-from conveyor.batch.source import InputSource, RowGroup
 from conveyor.core.errors import BadRowError, ConveyorError, HookError
+from conveyor.data import RowGroup, Source
 from conveyor.scoring import InputField, Scorer, unpack
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class Task:
 class TaskInput:
     """Where a task's rows come from: the input, the batch size and the columns to read."""
 
-    source: InputSource
+    source: Source
     batch_size: int
     columns: tuple[str, ...] | None  # None: every column
 

@@ -6,7 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from conveyor.cli.common import EnvOption, JsonOption, ProjectOption, handle_errors, load_project
+from conveyor.cli.common import (
+    EnvOption,
+    JsonOption,
+    ProjectOption,
+    StorageOption,
+    handle_errors,
+    load_project,
+    storage_options,
+)
 
 
 @handle_errors
@@ -21,6 +29,7 @@ def predict(
     via_endpoint: Annotated[Optional[str], typer.Option("--via-endpoint", help="Score through a running endpoint at URL instead of loading the model.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Rows per part (default: batch.batch_size).")] = None,
     on_bad_rows: Annotated[Optional[str], typer.Option(help="fail or reject (default: batch.on_bad_rows).")] = None,
+    storage_option: StorageOption = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -39,7 +48,7 @@ def predict(
     result = run_predict(
         proj, model, input, output, engine=engine, master=master, workers=workers, resume=resume,  # type: ignore[arg-type]
         via_endpoint=via_endpoint, batch_size=batch_size, on_bad_rows=on_bad_rows,  # type: ignore[arg-type]
-        progress=RichProgress(err_console),
+        storage_options=storage_options(storage_option), progress=RichProgress(err_console),
     )
     summary = result.summary()
     if json:

@@ -22,6 +22,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 ModelArgument = Annotated[
     Optional[str], typer.Argument(help="Model name (default: the project's).")
 ]
+StorageOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--storage-option",
+        help="fsspec storage option KEY=VALUE for URLs (repeatable; VALUE may be JSON, e.g. "
+        "client_kwargs='{\"endpoint_url\": \"http://minio:9000\"}'); over the config's storage_options.",
+    ),
+]
 ReasonOption = Annotated[
     Optional[str], typer.Option(help="Why; recorded in tags and the audit log.")
 ]
@@ -58,6 +66,25 @@ def print_error(exc: ConveyorError) -> None:
     err_console.print(Text("error: ", style="bold red") + Text(exc.message), soft_wrap=True)
     if exc.hint:
         err_console.print(f"  hint: {exc.hint}", markup=False, soft_wrap=True)
+
+
+def storage_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as fsspec storage options; a VALUE that parses as JSON is taken as
+    JSON (numbers, booleans, objects), any other as a string."""
+    import json
+
+    from conveyor.core.errors import UsageError
+
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--storage-option {pair!r} is not KEY=VALUE", hint="e.g. --storage-option anon=true")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
 
 
 def load_project(project: Path | None, env: str | None) -> Any:

@@ -12,8 +12,10 @@ from conveyor.cli.common import (
     JsonOption,
     ModelArgument,
     ProjectOption,
+    StorageOption,
     handle_errors,
     load_project,
+    storage_options,
 )
 from conveyor.core.errors import ExitCode
 
@@ -21,13 +23,14 @@ from conveyor.core.errors import ExitCode
 @handle_errors
 def monitor(
     name: ModelArgument = None,
-    data: Annotated[Optional[str], typer.Option("--data", help="CSV/Parquet to check (a label column enables performance).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="CSV/Parquet file, folder or glob; local or fsspec URL (a label column enables performance).")] = None,
     window: Annotated[Optional[str], typer.Option("--window", help="Captured traffic of the last 30m/24h/7d.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the HTML report here.")] = None,
     fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help=f"Exit {ExitCode.DRIFT.value} when drift is detected.")] = False,
     on_drift: Annotated[Optional[str], typer.Option("--on-drift", help="alert,retrain (default: monitor.on_drift).")] = None,
     method: Annotated[Optional[str], typer.Option("--method", help="default | evidently | psi.")] = None,
     version: Annotated[Optional[str], typer.Option("--version", help="Version to check (default: prod's, else the latest stage's).")] = None,
+    storage_option: StorageOption = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -40,6 +43,7 @@ def monitor(
     result = proj.monitor(
         name, data=data, window=window, method=method, report=report, on_drift=actions,
         version=version, reporter=RichReporter(err_console if json else console),
+        storage_options=storage_options(storage_option),
     )
     if json:
         print_json(result.to_dict())

@@ -190,6 +190,7 @@ class MonitorSpec(Strict):
     on_drift: list[Literal["alert", "retrain"]] = []
     webhook: str | None = None  # alert: POST the JSON summary here
     auto_promote: bool = False  # retrain: promote the new version through every stage
+    storage_options: dict[str, Any] = {}  # fsspec options for --data URLs (as batch.storage_options)
 
 
 DEPLOYMENT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"

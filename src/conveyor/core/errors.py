@@ -10,6 +10,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   ├── ModelRefError           not name@alias, name@latest or name@vN
     │   └── WindowError             a --window (or monitor.window) that is not 30m, 24h, 7d, 2w
     ├── DataError                   a dataset is missing, unreadable or lacks a column
+    │   ├── SourceError             a file, folder, glob or URL cannot be listed or read
+    │   │   └── SourceNotFoundError   nothing is there
     │   ├── InputError              the batch input is missing, empty or unreadable
     │   ├── UnscorableInputError [4]  the input cannot be scored; nothing was committed
     │   │   ├── SchemaMismatchError   the whole input lacks a model column or has it unusable
@@ -159,6 +161,14 @@ class WindowError(UsageError):
 
 class DataError(ConveyorError):
     """The dataset is missing, unreadable, or lacks a configured column."""
+
+
+class SourceError(DataError):
+    """A data source (file, folder, glob or URL) cannot be listed or read, or holds no data."""
+
+
+class SourceNotFoundError(SourceError):
+    """A data source that does not exist."""
 
 
 class InputError(DataError):

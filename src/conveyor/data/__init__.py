@@ -1,1 +1,29 @@
-"""Sources and sinks: CSV / Parquet files, folders and globs on fsspec as Arrow batches."""
+"""Sources and sinks: CSV / Parquet files, folders and globs on fsspec as Arrow batches, and
+the captured-traffic writer and reader.
+
+:func:`open_source` resolves a file, a folder or a glob (local or any fsspec URL with storage
+options) to a :class:`Source`: record batches with column pruning, row groups, a frame, a
+fingerprint. Training, ``conveyor predict``, ``conveyor monitor --data`` and the capture
+reader all read through it.
+"""
+
+from conveyor.core.errors import NoCapturedTrafficError, SourceError, SourceNotFoundError
+from conveyor.data.capture import CapturedTraffic, TrafficSource, write_feedback, write_part
+from conveyor.data.parquet import ParquetColumns
+from conveyor.data.source import Format, RowGroup, Source, open_source, rebatch
+
+__all__ = [
+    "CapturedTraffic",
+    "Format",
+    "NoCapturedTrafficError",
+    "ParquetColumns",
+    "RowGroup",
+    "Source",
+    "SourceError",
+    "SourceNotFoundError",
+    "TrafficSource",
+    "open_source",
+    "rebatch",
+    "write_feedback",
+    "write_part",
+]

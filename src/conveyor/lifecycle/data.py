@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,48 +37,29 @@ def resolve_source(source: str, project_dir: Path) -> str:
 
 
 def load_dataset(spec: DataSpec, project_dir: Path) -> Dataset:
-    import fsspec
-    import pandas as pd
+    """The training table (a file, folder or glob; local or an fsspec URL) and its fingerprint."""
+    from conveyor.data import SourceError, SourceNotFoundError, open_source
 
     source = resolve_source(spec.train, project_dir)
-    fmt = spec.format or _infer_format(source)
     try:
-        fs, path = fsspec.core.url_to_fs(source)
-        if not fs.exists(path):
-            raise DataError(
-                f"training data not found: {source}",
-                hint="fix data.train in conveyor.yaml (paths are relative to the project folder)",
-            )
-        digest = hashlib.sha256()
-        with fs.open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        with fs.open(path, "rb") as handle:
-            frame = pd.read_parquet(handle) if fmt == "parquet" else pd.read_csv(handle)
-    except DataError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - reader errors vary by format and filesystem
-        raise DataError(f"cannot read training data {source} as {fmt}: {exc}") from None
+        opened = open_source(source, format=spec.format)
+        frame = opened.frame()
+        digest = opened.digest()
+    except SourceNotFoundError:
+        raise DataError(
+            f"training data not found: {source}",
+            hint="fix data.train in conveyor.yaml (paths are relative to the project folder)",
+        ) from None
+    except SourceError as exc:
+        raise DataError(f"cannot read training data {source}: {exc.message}", hint=exc.hint) from None
     fingerprint = {
-        "sha256": digest.hexdigest(),
+        "sha256": digest,
         "rows": len(frame),
         "columns": int(frame.shape[1]),
         "schema": {str(c): str(t) for c, t in frame.dtypes.items()},
         "source": source,
     }
     return Dataset(frame=frame, source=source, fingerprint=fingerprint)
-
-
-def _infer_format(source: str) -> str:
-    lowered = source.lower()
-    if lowered.endswith((".parquet", ".pq")):
-        return "parquet"
-    if lowered.endswith((".csv", ".csv.gz", ".txt")):
-        return "csv"
-    raise DataError(
-        f"cannot tell the format of {source}",
-        hint="name the file .csv or .parquet, or set data.format",
-    )
 
 
 def check_columns(frame: pd.DataFrame, target: str, features: FeatureSpec, source: str) -> None:

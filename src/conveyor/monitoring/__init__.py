@@ -1,5 +1,6 @@
-"""Monitoring: mergeable profiles, data/prediction/performance drift, fairness, reports, and
-the triggers that close the loop (alert, retrain)."""
+"""Monitoring: data/prediction/performance drift, fairness, reports, and the triggers that
+close the loop (alert, retrain). Profiles live in :mod:`conveyor.profiles`, the data it reads
+in :mod:`conveyor.data`."""
 
 from conveyor.core.errors import (
     BaselineMissingError,
@@ -10,20 +11,16 @@ from conveyor.core.errors import (
     WindowError,
 )
 from conveyor.monitoring.baseline import BASELINE_ARTIFACT, build_baseline, load_baseline
-from conveyor.monitoring.capture import CapturedTraffic, TrafficSource, parse_window
 from conveyor.monitoring.drift import DriftResult, DriftSettings, FeatureDrift, compare
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
-from conveyor.monitoring.merge import merge, merge_all
 from conveyor.monitoring.monitor import MonitorResult, run_monitor
 from conveyor.monitoring.performance import PageHinkley, PerformanceResult, evaluate_performance
-from conveyor.monitoring.profile import DatasetProfile, Profiler
 from conveyor.monitoring.report import render_html
+from conveyor.monitoring.window import parse_window
 
 __all__ = [
     "BASELINE_ARTIFACT",
     "BaselineMissingError",
-    "CapturedTraffic",
-    "DatasetProfile",
     "DriftResult",
     "DriftSettings",
     "FairnessResult",
@@ -35,16 +32,12 @@ __all__ = [
     "PageHinkley",
     "PerformanceResult",
     "ProfileMismatchError",
-    "Profiler",
-    "TrafficSource",
     "WindowError",
     "build_baseline",
     "compare",
     "evaluate_fairness",
     "evaluate_performance",
     "load_baseline",
-    "merge",
-    "merge_all",
     "parse_window",
     "render_html",
     "run_monitor",

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from conveyor.core.capture import PREDICTION, SCORE
 from conveyor.core.errors import BaselineMissingError
-from conveyor.monitoring.profile import PREDICTION, SCORE, DatasetProfile, Profiler, Role
+from conveyor.profiles import DatasetProfile, Profiler, Role
 
 if TYPE_CHECKING:
     import pandas as pd

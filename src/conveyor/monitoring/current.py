@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from conveyor.core.capture import METADATA, PREDICTION, SCORE
+from conveyor.data import Source
 from conveyor.monitoring.baseline import model_outputs
-from conveyor.monitoring.capture import CAPTURE_METADATA
 from conveyor.monitoring.drift import DriftResult, DriftSettings, _exact_test_decides, compare
-from conveyor.monitoring.merge import merge
-from conveyor.monitoring.parquet import ParquetSource
 from conveyor.monitoring.performance import (
     ModelOutputs,
     OutputSource,
@@ -21,7 +20,7 @@ from conveyor.monitoring.performance import (
     evaluate_outputs,
     score_outputs,
 )
-from conveyor.monitoring.profile import PREDICTION, SCORE, DatasetProfile, Profiler
+from conveyor.profiles import DatasetProfile, Profiler, merge
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,12 +104,12 @@ def _failed(exc: Exception) -> OutputSource:
 
 def _unknown(columns: list[str], baseline: DatasetProfile, cfg: Any) -> list[str]:
     """Columns neither profiled nor known to the project (training columns, sensitive, capture)."""
-    known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, *CAPTURE_METADATA}
+    known = {*baseline.meta.get("columns", []), *cfg.features.sensitive, *METADATA}
     return [c for c in columns if c not in known]
 
 
 def stream_pass(
-    source: ParquetSource, baseline: DatasetProfile, cfg: Any, model: Any,
+    source: Source, baseline: DatasetProfile, cfg: Any, model: Any,
     settings: DriftSettings, messages: list[str],
 ) -> CheckedData:
     """Profile and compare a Parquet file chunk by chunk (see :class:`_Stream`); the result
@@ -142,10 +141,10 @@ def stream_pass(
     return CheckedData(current, drift, frame, predictions, outputs)
 
 
-def _can_score(source: ParquetSource, cfg: Any, model: Any, captured: bool, messages: list[str]) -> bool:
+def _can_score(source: Source, cfg: Any, model: Any, captured: bool, messages: list[str]) -> bool:
     """Whether to score the chunks: for prediction drift and fairness when no predictions were
     captured, and for performance when the file is labelled."""
-    if model is None or source.rows == 0:
+    if model is None or source.total_rows() == 0:
         return False
     lacking = [c for c in cfg.features.inputs if c not in source.columns]
     if lacking:

@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from conveyor.monitoring import stats
-from conveyor.monitoring.profile import (
+from conveyor.profiles import (
     CategoricalProfile,
     ColumnSchema,
     DatasetProfile,
     NumericProfile,
+    stats,
 )
 
 if TYPE_CHECKING:

@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 import numpy as np
 
+from conveyor.core.capture import SCORE
 from conveyor.core.errors import BaselineMissingError, MonitorDataError, RegistryError
+from conveyor.data import CapturedTraffic, Source
 from conveyor.lifecycle import tags
 from conveyor.lifecycle.retraining import RetrainRequest, TriggerOutcome
 from conveyor.monitoring import current as current_data
 from conveyor.monitoring import triggers
 from conveyor.monitoring.baseline import load_baseline, recompute_baseline
-from conveyor.monitoring.capture import CapturedTraffic, parse_window
 from conveyor.monitoring.drift import DriftResult, DriftSettings, Method
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
-from conveyor.monitoring.parquet import ParquetSource
 from conveyor.monitoring.performance import (
     PerformanceResult,
 )
-from conveyor.monitoring.profile import SCORE
 from conveyor.monitoring.report import render_html
+from conveyor.monitoring.window import parse_window
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +42,6 @@ REPORT_ARTIFACT = "monitoring/report.html"
 PROFILE_ARTIFACT = "monitoring/profile.json"
 MONITORED_VERSION = "conveyor.monitor.version"
 DRIFT_TAG = "conveyor.drift"
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @dataclass
@@ -103,6 +102,7 @@ def run_monitor(
     version: str | None = None,
     reporter: Reporter | None = None,
     now: datetime | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> MonitorResult:
     """Run every check once and return the result (also logged as an MLflow run)."""
     from conveyor.lifecycle.progress import SilentReporter
@@ -125,7 +125,10 @@ def run_monitor(
         version, stage = resolve_version(project, name, version, spec.stage)
         run_id = project.registry.version(name, version).run_id
     with step("read current data"):
-        data_in, window_info = _read_current(project, name, data, window or (None if data else spec.window), end)
+        options = {**spec.storage_options, **(storage_options or {})}
+        data_in, window_info = _read_current(
+            project, name, data, window or (None if data else spec.window), end, options
+        )
     with step("load model and baseline"):
         loaded_model = _load_model(client, name, version, project.config.features.inputs, messages)
         baseline = load_baseline(client, run_id) if run_id else None
@@ -141,16 +144,16 @@ def run_monitor(
             except BaselineMissingError as exc:
                 messages.append(f"{exc.message} — drift cannot be measured; {exc.hint}")
     cfg = project.config
-    if isinstance(data_in, ParquetSource) and baseline is None:  # no schema to stream with:
-        data_in = read_data(data_in.source, project.path)  # the standalone profile fits on all rows
-    rows = data_in.rows if isinstance(data_in, ParquetSource) else len(data_in)
+    if isinstance(data_in, Source) and baseline is None:  # no schema to stream with:
+        data_in = _frame(data_in)  # the standalone profile fits on all rows
+    rows = (data_in.total_rows() or 0) if isinstance(data_in, Source) else len(data_in)
     if rows == 0:
         messages.append("the window is empty (0 rows): nothing to compare")
     elif rows < settings.min_rows:
         messages.append(f"only {rows} rows; at least {settings.min_rows} are needed for a verdict")
 
     with step("profile and compare"):
-        if isinstance(data_in, ParquetSource):
+        if isinstance(data_in, Source):
             assert baseline is not None
             checked = current_data.stream_pass(data_in, baseline, cfg, loaded_model, settings, messages)
         else:
@@ -248,55 +251,66 @@ def resolve_version(
     return versions[0].version, None
 
 
-def read_data(path: str | Path, project_dir: Path) -> pd.DataFrame:
-    """A CSV or Parquet file (local path or fsspec URL) as a frame."""
-    import pandas as pd
+def read_data(
+    path: str | Path, project_dir: Path, storage_options: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """CSV or Parquet (a file, a folder or a glob; local or an fsspec URL) as one frame."""
+    return _frame(_open(path, project_dir, storage_options))
 
-    fs, location, source = _locate(path, project_dir)
-    lowered = source.lower()
+
+def open_data(
+    path: str | Path, project_dir: Path, storage_options: dict[str, Any] | None = None
+) -> Source | pd.DataFrame:
+    """Parquet opened for streaming (footers read, no rows); CSV read as a frame."""
+    source = _open(path, project_dir, storage_options)
+    return source if source.format == "parquet" else _frame(source)
+
+
+def _open(path: str | Path, project_dir: Path, storage_options: dict[str, Any] | None) -> Source:
+    from conveyor.data import SourceError, SourceNotFoundError, open_source
+
+    location = _resolve(str(path), project_dir)
     try:
-        with fs.open(location, "rb") as handle:
-            if lowered.endswith(PARQUET_SUFFIXES):
-                return pd.read_parquet(handle)
-            if lowered.endswith((".csv", ".csv.gz", ".txt")):
-                return pd.read_csv(handle)
-    except Exception as exc:  # noqa: BLE001 - reader errors vary by format
-        raise MonitorDataError(f"cannot read {source}: {exc}") from None
-    raise MonitorDataError(f"cannot tell the format of {source}", hint="name it .csv or .parquet")
+        source = open_source(location, storage_options=storage_options)
+        source.schema()  # fail here on a file that is not what its name says
+    except SourceNotFoundError:
+        raise MonitorDataError(f"data to monitor not found: {location}",
+                               hint="pass --data a file, a folder or a glob (local or a URL)") from None
+    except SourceError as exc:
+        raise MonitorDataError(exc.message, hint=exc.hint) from None
+    return source
 
 
-def open_data(path: str | Path, project_dir: Path) -> ParquetSource | pd.DataFrame:
-    """A Parquet file opened for streaming (footer read, no rows); any other file as a frame."""
-    fs, location, source = _locate(path, project_dir)
-    if source.lower().endswith(PARQUET_SUFFIXES):
-        return ParquetSource.open(fs, location, source)
-    return read_data(path, project_dir)
+def _frame(source: Source) -> pd.DataFrame:
+    from conveyor.data import SourceError
+
+    try:
+        return source.frame()
+    except SourceError as exc:
+        raise MonitorDataError(exc.message, hint=exc.hint) from None
 
 
-def _locate(path: str | Path, project_dir: Path) -> tuple[Any, str, str]:
-    """The filesystem, location and resolved name of an existing data file."""
-    import fsspec
-
+def _resolve(path: str, project_dir: Path) -> str:
+    """A URL or an absolute path as given; a relative one against the working folder when
+    something is there, else against the project folder."""
     from conveyor.lifecycle.data import resolve_source
 
-    source = resolve_source(str(path), Path.cwd() if Path(str(path)).exists() else project_dir)
-    try:
-        fs, location = fsspec.core.url_to_fs(source)
-        found = fs.exists(location)
-    except Exception as exc:  # noqa: BLE001 - unknown protocol, unreachable store
-        raise MonitorDataError(f"cannot read {source}: {exc}") from None
-    if not found:
-        raise MonitorDataError(f"data to monitor not found: {source}")
-    return fs, location, source
+    if "://" in path or Path(path).is_absolute():
+        return path
+    here = Path.cwd()
+    found_here = (here / path).exists() or any(here.glob(path))
+    return resolve_source(path, here if found_here else project_dir)
 
 
 def _read_current(
-    project: LifecycleContext, name: str, data: str | Path | None, window: str | None, end: datetime
-) -> tuple[ParquetSource | pd.DataFrame, dict[str, Any]]:
+    project: LifecycleContext, name: str, data: str | Path | None, window: str | None, end: datetime,
+    storage_options: dict[str, Any],
+) -> tuple[Source | pd.DataFrame, dict[str, Any]]:
     if data is not None and window is not None:
         raise MonitorDataError("use either --data or --window, not both")
     if data is not None:
-        return open_data(data, project.path), {"source": str(data), "start": None, "end": end.isoformat()}
+        opened = open_data(data, project.path, storage_options)
+        return opened, {"source": str(data), "start": None, "end": end.isoformat()}
     if window is None:
         raise MonitorDataError(
             "nothing to monitor: pass --data PATH or --window 24h",

@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from conveyor.monitoring import stats
-from conveyor.monitoring.profile import (
-    PREDICTION,
-    SCORE,
+from conveyor.core.capture import PREDICTION, SCORE
+from conveyor.profiles import (
     CategoricalProfile,
     ColumnSchema,
     DatasetProfile,
     NumericProfile,
+    stats,
 )
 
 BASELINE_COLOUR = "#8a94a6"

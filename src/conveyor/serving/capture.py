@@ -1,37 +1,27 @@
 """Prediction capture for monitoring: sampled in the request path, written off it.
 
 Rows go to a bounded in-memory queue; a background thread writes them in batches as
-Parquet under the artifact store::
-
-    <store>/captures/<model>/date=YYYY-MM-DD/<stamp>-<pid>-<id>.parquet          (served)
-    <store>/captures/<model>/shadow/date=YYYY-MM-DD/<stamp>-<pid>-<id>.parquet   (shadow)
-    <store>/captures/<model>/feedback/date=YYYY-MM-DD/<stamp>-<pid>-<id>.parquet (labels)
-
-Columns: the model's input columns, ``__prediction__``, ``__score__`` (classifiers),
-``timestamp`` (UTC), ``request_id``, ``row`` (index in the request), ``deployment``,
-``version``, ``latency_ms``. When the queue is full, rows are dropped and counted.
+Parquet parts under the artifact store, in the layout of :mod:`conveyor.core.capture`
+(served and shadow predictions; feedback labels are written by
+:func:`conveyor.data.capture.write_feedback`). When the queue is full, rows are dropped and
+counted.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import random
 import threading
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from conveyor.core import capture as layout
+from conveyor.data.capture import column, write_part
 from conveyor.scoring import Columns
 
 log = logging.getLogger("conveyor.serving")
-
-CAPTURE_PREFIX = "captures"
-PREDICTION = "__prediction__"
-SCORE = "__score__"
 
 
 @dataclass
@@ -45,10 +35,6 @@ class _Record:
     scores: list[float] | None
     latency_ms: float
     shadow: bool
-
-
-def capture_root(store: str, model: str) -> str:
-    return f"{store.rstrip('/')}/{CAPTURE_PREFIX}/{model}"
 
 
 class CaptureWriter:
@@ -65,7 +51,8 @@ class CaptureWriter:
         on_written: Any = None,
         on_dropped: Any = None,
     ) -> None:
-        self.root = capture_root(store, model)
+        self.store = store
+        self.root = layout.model_root(store, model)
         self.model = model
         self.sample = sample
         self.flush_s = flush_s
@@ -151,81 +138,28 @@ class CaptureWriter:
                 if name not in names:
                     names.append(name)
         data: dict[str, list[Any]] = {name: [] for name in names}
-        meta: dict[str, list[Any]] = {
-            PREDICTION: [], SCORE: [], "timestamp": [], "request_id": [], "row": [],
-            "deployment": [], "version": [], "latency_ms": [],
-        }
+        meta: dict[str, list[Any]] = {name: [] for name in layout.METADATA}
         has_scores = False
         for r in records:
             n = len(r.labels)
             for name in names:
                 values = r.columns.get(name)
                 data[name].extend(values if values is not None else [None] * n)
-            meta[PREDICTION].extend(r.labels)
+            meta[layout.PREDICTION].extend(r.labels)
             if r.scores is not None:
                 has_scores = True
-                meta[SCORE].extend(r.scores)
+                meta[layout.SCORE].extend(r.scores)
             else:
-                meta[SCORE].extend([None] * n)
-            meta["timestamp"].extend([r.at] * n)
-            meta["request_id"].extend([r.request_id] * n)
-            meta["row"].extend(range(n))
-            meta["deployment"].extend([r.deployment] * n)
-            meta["version"].extend([r.version] * n)
-            meta["latency_ms"].extend([r.latency_ms] * n)
+                meta[layout.SCORE].extend([None] * n)
+            meta[layout.TIMESTAMP].extend([r.at] * n)
+            meta[layout.REQUEST_ID].extend([r.request_id] * n)
+            meta[layout.ROW].extend(range(n))
+            meta[layout.DEPLOYMENT].extend([r.deployment] * n)
+            meta[layout.VERSION].extend([r.version] * n)
+            meta[layout.LATENCY_MS].extend([r.latency_ms] * n)
         if not has_scores:
-            del meta[SCORE]
-        arrays = {name: _array(values) for name, values in {**data, **meta}.items()}
-        table = pa.table(arrays)
-        folder = f"{self.root}/shadow" if shadow else self.root
-        write_parquet(table, f"{folder}/date={day}")
+            del meta[layout.SCORE]
+        table = pa.table({name: column(values) for name, values in {**data, **meta}.items()})
+        folder = (layout.shadow_folder if shadow else layout.served_folder)(self.store, self.model, day)
+        write_part(table, folder)
         return table.num_rows
-
-
-def _array(values: list[Any]) -> Any:
-    import pyarrow as pa
-
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: keep them as text
-        return pa.array([None if v is None else str(v) for v in values])
-
-
-def write_parquet(table: Any, folder: str) -> str:
-    """Write one new Parquet part under `folder` (local: temp name + rename, so readers
-    never see a partial file)."""
-    import fsspec
-    import pyarrow.parquet as pq
-
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    name = f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
-    fs, base = fsspec.core.url_to_fs(folder)
-    fs.makedirs(base, exist_ok=True)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    target = f"{base}/{name}"
-    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
-        temp = f"{base}/.{name}.tmp"
-        with fs.open(temp, "wb") as handle:
-            handle.write(buffer.getvalue())
-        fs.mv(temp, target)
-    else:
-        with fs.open(target, "wb") as handle:
-            handle.write(buffer.getvalue())
-    return target
-
-
-def write_feedback(store: str, model: str, items: list[dict[str, Any]]) -> str:
-    """Ground-truth labels by request id, next to the capture (one part per call)."""
-    import pyarrow as pa
-
-    now = datetime.now(UTC)
-    table = pa.table({
-        "request_id": pa.array([str(i["request_id"]) for i in items]),
-        "row": pa.array([i.get("row") for i in items], type=pa.int64()),
-        "label": _array([i["label"] for i in items]),
-        "timestamp": pa.array([now] * len(items)),
-    })
-    return write_parquet(table, f"{capture_root(store, model)}/feedback/date={now:%Y-%m-%d}")
-
-

@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor.data.capture import write_feedback
 from conveyor.serving import protocols
-from conveyor.serving.capture import write_feedback
 from conveyor.serving.errors import InvalidInput, MalformedRequest, NotFound
 from conveyor.serving.openapi import NOT_READY, body, errors
 from conveyor.serving.requests import read_body

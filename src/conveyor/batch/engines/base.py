@@ -7,15 +7,15 @@ from typing import Protocol
 
 from conveyor.batch.manifest import PartResult
 from conveyor.batch.progress import RowProgress, SilentProgress
-from conveyor.batch.source import InputSource
 from conveyor.batch.worker import PartSpec
+from conveyor.data import Source
 
 
 @dataclass
 class RunPlan:
     """One batch run: the input, how to score a part, parts already committed (resume)."""
 
-    source: InputSource
+    source: Source
     spec: PartSpec
     model_payload: bytes | None
     batch_size: int

@@ -36,7 +36,6 @@ from typing import Any
 
 from conveyor.batch.engines.base import RunPlan
 from conveyor.batch.manifest import PartResult
-from conveyor.batch.source import RowGroup
 from conveyor.batch.worker import (
     PartContext,
     PartSpec,
@@ -51,6 +50,7 @@ from conveyor.batch.worker import (
     warm_up,
 )
 from conveyor.core.errors import EngineError
+from conveyor.data import RowGroup
 
 TASKS_PER_WORKER = 3  # enough tasks that workers finish together
 MAX_TASK_PARTS = 16  # progress and failure granularity

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.batch.engines.base import RunPlan
 from conveyor.batch.manifest import PartResult
-from conveyor.batch.source import InputSource
 from conveyor.core.errors import EngineError
+from conveyor.data import Source
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -166,7 +166,7 @@ class SparkEngine:
                 payload.unpersist()
 
 
-def plan_slices(source: InputSource, batch_size: int, parallelism: int) -> list[PartSlice]:
+def plan_slices(source: Source, batch_size: int, parallelism: int) -> list[PartSlice]:
     """Deterministic parts: row groups (split so there are at least 2× parallelism parts,
     and none bigger than 16 batches); CSV files whole."""
     if source.format != "parquet":
@@ -193,11 +193,11 @@ def plan_slices(source: InputSource, batch_size: int, parallelism: int) -> list[
     return slices
 
 
-def read_slice(source: InputSource, path: str, row_group: int, start: int, stop: int) -> Any:
+def read_slice(source: Source, path: str, row_group: int, start: int, stop: int) -> Any:
     """One part's rows as an Arrow table, read in the executor."""
     fs = source.filesystem
     if row_group < 0:
-        one = InputSource(source.url, [path], source.format, source.storage_options, source.text_columns)
+        one = Source(source.url, [path], source.format, source.storage_options, source.text_columns)
         return one.dataset().to_table()
     import pyarrow.parquet as pq
 

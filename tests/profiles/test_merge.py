@@ -7,9 +7,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conveyor.monitoring import profile as profile_module
-from conveyor.monitoring.merge import merge_all
-from conveyor.monitoring.profile import Profiler
+from conveyor.profiles import Profiler, merge_all
+from conveyor.profiles import profile as profile_module
 
 numbers = st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, 1.0, 2.5]))
 labels = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]), st.text("xyz", min_size=1, max_size=3))

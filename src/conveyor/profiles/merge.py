@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import reduce
 
 from conveyor.core.errors import ProfileMismatchError
-from conveyor.monitoring.profile import (
+from conveyor.profiles.profile import (
     CategoricalProfile,
     ColumnProfile,
     DatasetProfile,

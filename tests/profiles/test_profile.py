@@ -4,9 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conveyor.core.errors import ProfileMismatchError
-from conveyor.monitoring.merge import merge, merge_all
-from conveyor.monitoring.profile import CategoricalProfile, DatasetProfile, NumericProfile, Profiler
+from conveyor.profiles import (
+    CategoricalProfile,
+    DatasetProfile,
+    NumericProfile,
+    ProfileMismatchError,
+    Profiler,
+    merge,
+    merge_all,
+)
 
 NUMERIC, CATEGORICAL = ["x", "y", "calls"], ["colour", "size"]
 
@@ -79,7 +85,7 @@ def test_profiles_with_different_schemas_do_not_merge(frame_factory):
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.monitoring.profile import _bin_index, _searched_bins, fit_edges
+from conveyor.profiles.histogram import _bin_index, _searched_bins, fit_edges
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from conveyor.monitoring import stats
-from conveyor.monitoring.profile import bin_index
+from conveyor.profiles import bin_index, stats
 
 
 def _hist(values, edges):

@@ -4,8 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conveyor.core.errors import MonitorDataError
-from conveyor.monitoring.profile import DatasetProfile, Profiler, bin_index, fit_edges, histogram
+from conveyor.core.errors import SourceError
+from conveyor.profiles import (
+    DatasetProfile,
+    Profiler,
+    bin_index,
+    fit_edges,
+    fit_parquet,
+    histogram,
+    profile_parquet,
+)
 
 NUMERIC, CATEGORICAL = ["x", "y", "calls"], ["colour", "size"]
 
@@ -37,9 +45,9 @@ def test_parquet_profile_equals_frame_profile(tmp_path, messy, batch_rows):
     path = tmp_path / "data.parquet"
     messy.to_parquet(path)
     whole = Profiler(NUMERIC, CATEGORICAL, bins=20).fit(messy)
-    streamed = Profiler(NUMERIC, CATEGORICAL, bins=20).fit_parquet(path, batch_rows=batch_rows)
+    streamed = fit_parquet(Profiler(NUMERIC, CATEGORICAL, bins=20), path, batch_rows=batch_rows)
     assert streamed.schema_ == whole.schema_
-    _assert_same(streamed.profile_parquet(path, sample=50, seed=3, batch_rows=batch_rows),
+    _assert_same(profile_parquet(streamed, path, sample=50, seed=3, batch_rows=batch_rows),
                  whole.profile(messy, sample=50, seed=3))
 
 
@@ -50,7 +58,7 @@ def test_parquet_profile_keeps_type_changes_absent_and_new_columns(tmp_path, fra
                             "extra": range(100)}, index=pd.Index(range(100, 200), name="row"))
     path = tmp_path / "current.parquet"
     current.to_parquet(path)
-    streamed = profiler.profile_parquet(path, batch_rows=30)
+    streamed = profile_parquet(profiler, path, batch_rows=30)
     _assert_same(streamed, profiler.profile(pd.read_parquet(path)))
     assert streamed.columns["x"].invalid == 40 and "abc" in streamed.columns["x"].invalid_examples
     assert streamed.absent == ["y", "calls", "size"] and streamed.unexpected == ["extra"]
@@ -59,8 +67,8 @@ def test_parquet_profile_keeps_type_changes_absent_and_new_columns(tmp_path, fra
 def test_fitting_on_a_parquet_file_without_a_column_says_which(tmp_path, frame_factory):
     path = tmp_path / "data.parquet"
     frame_factory(rows=50).drop(columns=["size"]).to_parquet(path)
-    with pytest.raises(MonitorDataError, match="size"):
-        Profiler(NUMERIC, CATEGORICAL).fit_parquet(path)
+    with pytest.raises(SourceError, match="size"):
+        fit_parquet(Profiler(NUMERIC, CATEGORICAL), path)
 
 
 def test_sorted_histogram_and_quantiles_match_the_definitions():

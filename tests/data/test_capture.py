@@ -1,19 +1,11 @@
+"""The captured-traffic reader: date partitions, the time window, feedback labels."""
+
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from conveyor.core.errors import NoCapturedTrafficError, WindowError
-from conveyor.monitoring.capture import CapturedTraffic, parse_window
-
-
-def test_parse_window():
-    assert parse_window("24h") == timedelta(hours=24)
-    assert parse_window("30m") == timedelta(minutes=30)
-    assert parse_window("7d") == timedelta(days=7)
-    for bad in ("", "24", "h", "0h", "1 year"):
-        with pytest.raises(WindowError):
-            parse_window(bad)
+from conveyor.data import CapturedTraffic, NoCapturedTrafficError
 
 
 def test_no_captured_traffic_is_a_clear_error(tmp_path):

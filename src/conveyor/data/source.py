@@ -1,5 +1,11 @@
-"""The batch input: a file, a folder or a glob of CSV or Parquet, local or any fsspec URL,
-read as a stream of Arrow record batches of a fixed size."""
+"""One data source: a file, a folder or a glob of CSV or Parquet, local or any fsspec URL with
+storage options, read as Arrow record batches (only the columns asked for) or as a frame.
+
+Training (``data.train``), batch scoring (``conveyor predict --input``), monitoring
+(``conveyor monitor --data``) and the captured-traffic reader all open their data here.
+A folder means every CSV/Parquet file under it (names starting with ``_`` or ``.`` are
+metadata, as Spark and Hadoop write them); files are sorted so part numbers are stable.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from conveyor.core.errors import InputError
-from conveyor.scoring import InputField
+from conveyor.core.errors import SourceError, SourceNotFoundError
 
 if TYPE_CHECKING:
     import fsspec
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.dataset as ds
 
 Format = Literal["csv", "parquet"]
-SUFFIXES: dict[str, Format] = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+SUFFIXES: dict[str, Format] = {
+    ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv",
+}
 GLOB_CHARS = "*?["
 READ_BUFFER = 1 << 20  # stream column chunks in 1 MiB reads instead of holding whole chunks
 
@@ -34,8 +42,9 @@ class RowGroup:
 
 
 @dataclass
-class InputSource:
-    """Resolved input files (sorted, so part numbers are stable) and how to read them."""
+class Source:
+    """Resolved files (sorted, so part numbers are stable) and how to read them; open one
+    with :func:`open_source`."""
 
     url: str
     files: list[str]
@@ -43,23 +52,7 @@ class InputSource:
     storage_options: dict[str, Any] = field(default_factory=dict)
     text_columns: list[str] = field(default_factory=list)  # CSV: read as strings, coerced per row
     _footers: tuple[list[RowGroup] | None] | None = field(default=None, repr=False, compare=False)
-
-    @classmethod
-    def open(
-        cls,
-        url: str,
-        format: Format | None = None,
-        storage_options: dict[str, Any] | None = None,
-        columns: Sequence[InputField] = (),
-    ) -> InputSource:
-        options = dict(storage_options or {})
-        fs, path = _filesystem(url, options)
-        files = _discover(fs, path, url)
-        fmt = format or _detect_format(files, url)
-        files = [f for f in files if format is None or _suffix_format(f) in (fmt, None)]
-        if not files:
-            raise InputError(f"no {fmt} files in {url}", hint="check --input (a file, a folder or a glob)")
-        return cls(url, files, fmt, options, [c.name for c in columns if c.numeric or c.text])
+    _schema: pa.Schema | None = field(default=None, repr=False, compare=False)
 
     @property
     def filesystem(self) -> fsspec.AbstractFileSystem:
@@ -71,10 +64,21 @@ class InputSource:
         try:
             return ds.dataset(self.files, format=self._format(), filesystem=self._arrow_fs())
         except Exception as exc:  # noqa: BLE001 - pyarrow's many error types, one message
-            raise InputError(f"cannot read {self.url}: {exc}") from None
+            raise SourceError(f"cannot read {self.url}: {exc}") from None
 
     def schema(self) -> pa.Schema:
-        return self.dataset().schema
+        """The first file's schema (footer or CSV header; read once)."""
+        if self._schema is None:
+            self._schema = self.dataset().schema
+        return self._schema
+
+    @property
+    def columns(self) -> list[str]:
+        """Data column names as pandas shows them (a stored pandas index left out)."""
+        schema = self.schema()
+        meta = schema.pandas_metadata or {}
+        index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+        return [n for n in schema.names if n not in index]
 
     def file_schemas(self, limit: int = 1000) -> list[tuple[str, pa.Schema]]:
         """Every Parquet file's own schema (footers only); CSV files share the dataset's."""
@@ -89,7 +93,7 @@ class InputSource:
                 with fs.open(path, "rb") as handle:
                     out.append((path, pq.read_schema(handle)))
             except Exception as exc:  # noqa: BLE001
-                raise InputError(f"cannot read {path}: {exc}") from None
+                raise SourceError(f"cannot read {path}: {exc}") from None
         return out
 
     def total_rows(self) -> int | None:
@@ -115,6 +119,78 @@ class InputSource:
         digest = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
         return {"sha256": digest, "files": len(entries), "bytes": sum(e[1] for e in entries)}
 
+    def digest(self) -> str:
+        """SHA-256 of the contents: of the bytes of a single file, else of every file's name
+        (relative to the source) and bytes, in file order."""
+        fs, digest = self.filesystem, hashlib.sha256()
+        root = _filesystem(self.url, self.storage_options)[1].rstrip("/")
+        try:
+            for path in self.files:
+                if len(self.files) > 1:
+                    digest.update(path.removeprefix(root).encode() + b"\0")
+                with fs.open(path, "rb") as handle:
+                    for block in iter(lambda: handle.read(READ_BUFFER), b""):
+                        digest.update(block)
+        except Exception as exc:  # noqa: BLE001 - permission, network, credentials
+            raise SourceError(f"cannot read {self.url}: {type(exc).__name__}: {exc}") from None
+        return digest.hexdigest()
+
+    def frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The whole source as one frame (``columns=None``: all), read by pandas' own readers so
+        types are what ``pd.read_parquet`` / ``pd.read_csv`` give; files with differing columns
+        are concatenated (missing values where a file lacks a column)."""
+        import pandas as pd
+
+        fs, names = self.filesystem, None if columns is None else list(columns)
+        frames = []
+        for path in self.files:
+            try:
+                with fs.open(path, "rb") as handle:
+                    if self.format == "parquet":
+                        frames.append(pd.read_parquet(handle, columns=names))
+                    else:
+                        frames.append(pd.read_csv(handle, usecols=names, compression=_compression(path)))
+            except Exception as exc:  # noqa: BLE001 - reader errors vary by format and filesystem
+                raise SourceError(f"cannot read {path} as {self.format}: {exc}") from None
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def frames(self, columns: Sequence[str], batch_rows: int) -> Iterator[pd.DataFrame]:
+        """``columns`` as frames of at most ``batch_rows`` rows, file after file (one empty
+        frame when there are no rows): memory holds one record batch, never the whole source."""
+        import pyarrow as pa
+
+        empty = True
+        for table in self._tables(list(columns), batch_rows):
+            empty = False
+            yield table.to_pandas()
+        if empty:
+            schema = self.schema()
+            fields = [schema.field(n) for n in columns]
+            yield pa.Table.from_batches([], schema=pa.schema(fields, metadata=schema.metadata)).to_pandas()
+
+    def _tables(self, columns: list[str], batch_rows: int) -> Iterator[pa.Table]:
+        """One table per record batch, carrying its file's schema metadata (pandas types)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.format != "parquet":
+            scanner = self.dataset().scanner(columns=columns, batch_size=batch_rows)
+            try:
+                yield from (pa.Table.from_batches([b]) for b in scanner.to_batches() if b.num_rows)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+                raise SourceError(f"cannot read {self.url}: {exc}") from None
+            return
+        fs = self.filesystem
+        for path in self.files:
+            try:
+                with fs.open(path, "rb") as handle:
+                    file = pq.ParquetFile(handle, pre_buffer=False)
+                    metadata = file.schema_arrow.metadata
+                    for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
+                        yield pa.Table.from_batches([batch]).replace_schema_metadata(metadata)
+            except Exception as exc:  # noqa: BLE001 - a corrupt row group shows only when read
+                raise SourceError(f"cannot read {path}: {exc}") from None
+
     def batches(self, batch_size: int) -> Iterator[pa.Table]:
         """Tables of exactly ``batch_size`` rows (the last may be shorter), in file order."""
         import pyarrow as pa
@@ -123,7 +199,7 @@ class InputSource:
         try:
             yield from rebatch(scanner.to_batches(), batch_size)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-            raise InputError(f"reading {self.url} failed: {exc}") from None
+            raise SourceError(f"reading {self.url} failed: {exc}") from None
 
     def row_groups(self) -> list[RowGroup] | None:
         """Every row group in file order (footers only, read once); None for CSV or files whose
@@ -186,7 +262,7 @@ class InputSource:
                         if position >= stop:
                             return
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-            raise InputError(f"reading {self.url} failed: {exc}") from None
+            raise SourceError(f"reading {self.url} failed: {exc}") from None
 
     def _format(self) -> Any:
         import pyarrow.dataset as ds
@@ -208,35 +284,63 @@ class InputSource:
         return PyFileSystem(FSSpecHandler(fs))
 
 
+def open_source(
+    url: str,
+    *,
+    format: Format | None = None,
+    storage_options: dict[str, Any] | None = None,
+    text_columns: Sequence[str] = (),
+) -> Source:
+    """Resolve ``url`` (a file, a folder or a glob; local or any fsspec URL) to its files.
+
+    ``format`` is told by the file names unless given; ``text_columns``: CSV columns read as
+    strings (the caller coerces them). Raises :class:`SourceNotFoundError` when nothing is
+    there and :class:`SourceError` when it cannot be listed or holds no data."""
+    options = dict(storage_options or {})
+    fs, path = _filesystem(url, options)
+    files = _discover(fs, path, url)
+    fmt = format or _detect_format(files, url)
+    files = [f for f in files if format is None or _suffix_format(f) in (fmt, None)]
+    if not files:
+        raise SourceError(f"no {fmt} files in {url}")
+    return Source(url, files, fmt, options, list(text_columns))
+
+
+def _compression(path: str) -> str | None:
+    return "gzip" if path.lower().endswith(".gz") else None
+
+
 def _filesystem(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem, str]:
     import fsspec
 
     try:
         return fsspec.core.url_to_fs(url, **options)
     except ImportError as exc:
-        raise InputError(f"no filesystem for {url}: {exc}", hint="pip install 'conveyor[s3]'") from None
+        raise SourceError(f"no filesystem for {url}: {exc}", hint="pip install 'conveyor[s3]'") from None
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot open {url}: {exc}") from None
+        raise SourceError(f"cannot open {url}: {exc}") from None
 
 
 def _discover(fs: fsspec.AbstractFileSystem, path: str, url: str) -> list[str]:
     try:
         if any(ch in path for ch in GLOB_CHARS):
             found = [p for p in fs.glob(path) if fs.isfile(p)]
+            if not found:
+                raise SourceNotFoundError(f"no files match {url}")
         elif fs.isdir(path):
             root = path.rstrip("/")
             found = [p for p in fs.find(root) if not _hidden(p[len(root):])]
         elif fs.isfile(path):
             found = [path]
         else:
-            raise InputError(f"input {url} does not exist", hint="check --input")
-    except InputError:
+            raise SourceNotFoundError(f"{url} does not exist")
+    except SourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - permission, network, credentials
-        raise InputError(f"cannot list {url}: {type(exc).__name__}: {exc}") from None
+        raise SourceError(f"cannot list {url}: {type(exc).__name__}: {exc}") from None
     files = sorted(p for p in found if _suffix_format(p) is not None or not any(ch in path for ch in GLOB_CHARS))
     if not files:
-        raise InputError(f"input {url} holds no CSV or Parquet files", hint="check --input")
+        raise SourceError(f"{url} holds no CSV or Parquet files")
     return files
 
 
@@ -258,8 +362,8 @@ def _detect_format(files: list[str], url: str) -> Format:
     if len(formats) == 1:
         return formats.pop()  # type: ignore[return-value]
     if not formats:
-        raise InputError(f"cannot tell the format of {url}", hint="name files .csv or .parquet, or set batch.format")
-    raise InputError(f"{url} mixes CSV and Parquet files", hint="point --input at one format, or set batch.format")
+        raise SourceError(f"cannot tell the format of {url}", hint="name files .csv or .parquet, or set the format")
+    raise SourceError(f"{url} mixes CSV and Parquet files", hint="point at one format, or set the format")
 
 
 def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
