@@ -68,3 +68,20 @@ def test_help_stays_light() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_storage_options_on_the_command_line_reach_s3(trained, new_batch, s3) -> None:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3)
+    fs.put(str(new_batch), "lake/cli/in/batch.parquet")
+    options = [f"client_kwargs={json.dumps(s3['client_kwargs'])}", f"key={s3['key']}", f"secret={s3['secret']}"]
+    flags = [arg for option in options for arg in ("--storage-option", option)]
+    result = _predict(trained, "churn@prod", "--input", "s3://lake/cli/in/", "--output", "s3://lake/cli/out/",
+                      "--workers", "1", *flags, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{"):])["rows_in"] == 2500
+    assert fs.exists("lake/cli/out/_SUCCESS")
+    bad = _predict(trained, "churn@prod", "--input", "s3://lake/cli/in/", "--output", "s3://lake/cli/o2/",
+                   "--storage-option", "=x")
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
