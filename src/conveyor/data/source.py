@@ -306,7 +306,7 @@ def open_source(
     return Source(url, files, fmt, options, list(text_columns))
 
 
-def _compression(path: str) -> str | None:
+def _compression(path: str) -> Literal["gzip"] | None:
     return "gzip" if path.lower().endswith(".gz") else None
 
 
@@ -314,7 +314,8 @@ def _filesystem(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileS
     import fsspec
 
     try:
-        return fsspec.core.url_to_fs(url, **options)
+        fs, path = fsspec.core.url_to_fs(url, **options)
+        return fs, str(path)
     except ImportError as exc:
         raise SourceError(f"no filesystem for {url}: {exc}", hint="pip install 'conveyor[s3]'") from None
     except Exception as exc:  # noqa: BLE001

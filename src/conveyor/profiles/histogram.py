@@ -35,7 +35,7 @@ def sorted_quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
     t = position - below
     a, b = ordered[below], ordered[above]
     diff = b - a
-    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's _lerp
+    return np.asarray(np.where(t >= 0.5, b - diff * (1 - t), a + diff * t))  # numpy's _lerp
 
 
 def histogram(finite: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:

@@ -3,7 +3,7 @@ anywhere (a batch job, a Spark executor, a day of captured traffic) and combined
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import reduce
 
 from conveyor.core.errors import ProfileMismatchError
@@ -93,9 +93,9 @@ def _merge_categorical(a: CategoricalProfile, b: CategoricalProfile) -> Categori
     )
 
 
-def _pick(function: object, x: float | None, y: float | None) -> float | None:
+def _pick(function: Callable[[float, float], float], x: float | None, y: float | None) -> float | None:
     if x is None:
         return y
     if y is None:
         return x
-    return function(x, y)  # type: ignore[operator]
+    return function(x, y)

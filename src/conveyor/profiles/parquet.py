@@ -172,7 +172,7 @@ def _finite(batch: pa.Array) -> np.ndarray:
         import pandas as pd
 
         values = pd.to_numeric(batch.to_pandas(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return values[np.isfinite(values)]
+    return np.asarray(values[np.isfinite(values)])
 
 
 def _keep_smallest(keys: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
