@@ -70,6 +70,7 @@ def test_csv_is_read_with_pandas_types_and_gzip(tmp_path: Path) -> None:
     frame = source.frame()
     assert source.format == "csv" and frame["x"].tolist() == [1, 2]
     assert frame["when"].tolist() == ["2026-01-01", "2026-01-02"]  # text, as pd.read_csv gives
+    assert [f["x"].tolist() for f in source.frames(["x"], 1)] == [[1], [2]]
 
 
 def test_the_digest_of_one_file_is_the_sha256_of_its_bytes(folder: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -120,14 +121,14 @@ class Source:
         return {"sha256": digest, "files": len(entries), "bytes": sum(e[1] for e in entries)}
 
     def digest(self) -> str:
-        """SHA-256 of the contents: of the bytes of a single file, else of every file's name
-        (relative to the source) and bytes, in file order."""
+        """SHA-256 of the contents: of the bytes of a single file, else of every file's path
+        (relative to the folder the files share) and bytes, in file order."""
         fs, digest = self.filesystem, hashlib.sha256()
-        root = _filesystem(self.url, self.storage_options)[1].rstrip("/")
+        shared = posixpath.commonpath(self.files) if len(self.files) > 1 else ""
         try:
             for path in self.files:
-                if len(self.files) > 1:
-                    digest.update(path.removeprefix(root).encode() + b"\0")
+                if shared:
+                    digest.update(posixpath.relpath(path, shared).encode() + b"\0")
                 with fs.open(path, "rb") as handle:
                     for block in iter(lambda: handle.read(READ_BUFFER), b""):
                         digest.update(block)
