@@ -63,3 +63,26 @@ def test_feedback_without_row_labels_every_row_of_the_request(tmp_path):
     frame = CapturedTraffic(str(tmp_path), target="churned").read("churn", end - timedelta(days=1), end)
     assert frame["churned"].tolist() == [1, 1]
     assert frame["churned"].dtype.kind in "if"  # numeric, so sklearn sees a binary target
+
+
+def test_parts_written_in_the_layout_are_read_back_with_their_feedback(tmp_path):
+    import pyarrow as pa
+
+    from conveyor.core import capture
+    from conveyor.data import write_feedback, write_part
+
+    now = datetime.now(UTC)
+    table = pa.table({
+        "x": [1.0, 2.0],
+        capture.PREDICTION: [0, 1],
+        capture.TIMESTAMP: [now, now],
+        capture.REQUEST_ID: ["r1", "r1"],
+        capture.ROW: [0, 1],
+    })
+    written = write_part(table, capture.served_folder(str(tmp_path), "churn", now.date()))
+    assert capture.partition_date(written) == now.date().isoformat()
+    write_feedback(str(tmp_path), "churn", [{"request_id": "r1", "row": 1, "label": 1}])
+    frame = CapturedTraffic(str(tmp_path), target="churned").read("churn", now - timedelta(hours=1),
+                                                                    now + timedelta(seconds=1))
+    assert frame["x"].tolist() == [1.0, 2.0]
+    assert frame["churned"].isna().tolist() == [True, False] and frame["churned"].iloc[1] == 1
