@@ -82,3 +82,19 @@ def test_sorted_histogram_and_quantiles_match_the_definitions():
             probe = np.concatenate([values, rng.normal(size=100) * 3, edges])
             assert np.array_equal(histogram(probe, edges),
                                   np.bincount(bin_index(probe, edges), minlength=len(edges) + 1))
+
+
+def test_a_parquet_file_on_s3_profiles_as_the_local_file(tmp_path, messy, s3):
+    import s3fs
+
+    path = tmp_path / "data.parquet"
+    messy.to_parquet(path)
+    s3fs.S3FileSystem(**s3).put(str(path), "lake/profiles/data.parquet")
+    url = "s3://lake/profiles/data.parquet"
+    local = fit_parquet(Profiler(NUMERIC, CATEGORICAL, bins=20), path)
+    remote = fit_parquet(Profiler(NUMERIC, CATEGORICAL, bins=20), url, storage_options=s3)
+    assert remote.schema_ == local.schema_
+    _assert_same(profile_parquet(remote, url, batch_rows=500, storage_options=s3),
+                 profile_parquet(local, path, batch_rows=500))
+    with pytest.raises(SourceError, match="does not exist"):
+        fit_parquet(Profiler(NUMERIC, CATEGORICAL), "s3://lake/profiles/missing.parquet", storage_options=s3)

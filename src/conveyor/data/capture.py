@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.core import capture as layout
 from conveyor.core.errors import NoCapturedTrafficError
-from conveyor.data.source import Source
+from conveyor.data.source import Source, url_to_fs
 
 if TYPE_CHECKING:
     import fsspec
@@ -65,9 +65,7 @@ class CapturedTraffic:
         return frame
 
     def _filesystem(self, model: str) -> tuple[fsspec.AbstractFileSystem, str]:
-        import fsspec
-
-        fs, base = fsspec.core.url_to_fs(self.location(model), **self.storage_options)
+        fs, base = url_to_fs(self.location(model), self.storage_options)
         return fs, base.rstrip("/")
 
     def _frame(self, model: str, files: list[str]) -> pd.DataFrame:
@@ -128,12 +126,11 @@ def column(values: list[Any]) -> pa.Array:
 def write_part(table: pa.Table, folder: str, storage_options: dict[str, Any] | None = None) -> str:
     """Write one new Parquet part under ``folder`` (local: temp name + rename, so readers
     never see a partial file); returns its path."""
-    import fsspec
     import pyarrow.parquet as pq
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     name = f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}{layout.PART_SUFFIX}"
-    fs, base = fsspec.core.url_to_fs(folder, **(storage_options or {}))
+    fs, base = url_to_fs(folder, storage_options or {})
     fs.makedirs(base, exist_ok=True)
     buffer = io.BytesIO()
     pq.write_table(table, buffer)

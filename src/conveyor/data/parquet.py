@@ -1,14 +1,16 @@
 """One Parquet file read a column at a time: the reader profiling uses to fit and profile a
-file without loading it whole (one record batch of one column in memory per reader)."""
+file without loading it whole (one record batch of one column in memory per reader). A local
+path is read by Arrow directly; any other fsspec URL through its filesystem."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.core.errors import SourceError, SourceNotFoundError
+from conveyor.data.source import arrow_filesystem, url_to_fs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -22,23 +24,25 @@ class ParquetColumns:
     """A local Parquet file opened for column-at-a-time reads; string columns named in
     ``dictionary`` are read dictionary-encoded (category counts on the indices are fast)."""
 
-    path: str
+    path: str  # local path, or the location on ``filesystem``
     file: pq.ParquetFile
     schema: pa.Schema  # as written (the file's readers may decode strings as dictionaries)
     dictionary: tuple[str, ...] = ()
+    filesystem: Any = None  # a pyarrow filesystem for URLs; None: a local path
 
     @classmethod
-    def open(cls, path: str | Path, dictionary: Sequence[str] = ()) -> ParquetColumns:
+    def open(
+        cls, path: str | Path, dictionary: Sequence[str] = (), storage_options: dict[str, Any] | None = None
+    ) -> ParquetColumns:
         """Read the footer (no rows); a missing or unreadable file is a :class:`SourceError`."""
         import pyarrow.parquet as pq
 
-        if not Path(path).exists():
-            raise SourceNotFoundError(f"{path} does not exist")
+        where, filesystem = _locate(str(path), storage_options or {})
         try:
-            schema = pq.read_schema(path)
+            schema = pq.read_schema(where, filesystem=filesystem)
             strings = tuple(n for n in dictionary if n in schema.names and is_text(schema.field(n).type))
-            file = pq.ParquetFile(path, read_dictionary=strings, pre_buffer=False)
-            return cls(str(path), file, schema, strings)
+            file = pq.ParquetFile(where, read_dictionary=strings, pre_buffer=False, filesystem=filesystem)
+            return cls(where, file, schema, strings, filesystem)
         except Exception as exc:  # noqa: BLE001 - pyarrow's errors vary by corruption
             raise SourceError(f"cannot read {path}: {exc}") from None
 
@@ -47,8 +51,8 @@ class ParquetColumns:
         import pyarrow.parquet as pq
 
         file = pq.ParquetFile(self.path, metadata=self.file.metadata, read_dictionary=self.dictionary,
-                              pre_buffer=False)
-        return ParquetColumns(self.path, file, self.schema, self.dictionary)
+                              pre_buffer=False, filesystem=self.filesystem)
+        return ParquetColumns(self.path, file, self.schema, self.dictionary, self.filesystem)
 
     @property
     def rows(self) -> int:
@@ -74,6 +78,22 @@ class ParquetColumns:
     def column(self, name: str) -> pa.ChunkedArray:
         """The whole column ``name``."""
         return self.file.read(columns=[name]).column(0)
+
+
+def _locate(url: str, options: dict[str, Any]) -> tuple[str, Any]:
+    """A local path as it is (Arrow reads it natively), a URL as its location and filesystem."""
+    if "://" not in url:
+        if not Path(url).exists():
+            raise SourceNotFoundError(f"{url} does not exist")
+        return url, None
+    fs, location = url_to_fs(url, options)
+    try:
+        found = fs.isfile(location)
+    except Exception as exc:  # noqa: BLE001 - permission, network, credentials
+        raise SourceError(f"cannot open {url}: {type(exc).__name__}: {exc}") from None
+    if not found:
+        raise SourceNotFoundError(f"{url} does not exist")
+    return location, arrow_filesystem(fs)
 
 
 def is_number(kind: pa.DataType) -> bool:

@@ -57,7 +57,7 @@ class Source:
 
     @property
     def filesystem(self) -> fsspec.AbstractFileSystem:
-        return _filesystem(self.url, self.storage_options)[0]
+        return url_to_fs(self.url, self.storage_options)[0]
 
     def dataset(self) -> ds.Dataset:
         import pyarrow.dataset as ds
@@ -277,12 +277,7 @@ class Source:
         return ds.CsvFileFormat(convert_options=csv.ConvertOptions(column_types=types, strings_can_be_null=True))
 
     def _arrow_fs(self) -> Any:
-        from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
-
-        fs = self.filesystem
-        if _is_local(fs):
-            return LocalFileSystem()
-        return PyFileSystem(FSSpecHandler(fs))
+        return arrow_filesystem(self.filesystem)
 
 
 def open_source(
@@ -298,7 +293,7 @@ def open_source(
     strings (the caller coerces them). Raises :class:`SourceNotFoundError` when nothing is
     there and :class:`SourceError` when it cannot be listed or holds no data."""
     options = dict(storage_options or {})
-    fs, path = _filesystem(url, options)
+    fs, path = url_to_fs(url, options)
     files = _discover(fs, path, url)
     fmt = format or _detect_format(files, url)
     files = [f for f in files if format is None or _suffix_format(f) in (fmt, None)]
@@ -311,7 +306,8 @@ def _compression(path: str) -> Literal["gzip"] | None:
     return "gzip" if path.lower().endswith(".gz") else None
 
 
-def _filesystem(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem, str]:
+def url_to_fs(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem, str]:
+    """fsspec's filesystem and path for ``url``; a missing driver or bad option is a SourceError."""
     import fsspec
 
     try:
@@ -366,6 +362,13 @@ def _detect_format(files: list[str], url: str) -> Format:
     if not formats:
         raise SourceError(f"cannot tell the format of {url}", hint="name files .csv or .parquet, or set the format")
     raise SourceError(f"{url} mixes CSV and Parquet files", hint="point at one format, or set the format")
+
+
+def arrow_filesystem(fs: fsspec.AbstractFileSystem) -> Any:
+    """The pyarrow filesystem for an fsspec one (Arrow's own for local files)."""
+    from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
+
+    return LocalFileSystem() if _is_local(fs) else PyFileSystem(FSSpecHandler(fs))
 
 
 def _is_local(fs: fsspec.AbstractFileSystem) -> bool:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,10 +42,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def fit_parquet(profiler: Profiler, path: str | Path, *, batch_rows: int | None = None) -> Profiler:
-    """Fit ``profiler`` on the file: edges from each numeric column read whole, the vocabulary
-    from category counts summed over batches."""
-    file = ParquetColumns.open(path, profiler.categorical)
+def fit_parquet(
+    profiler: Profiler,
+    path: str | Path,
+    *,
+    batch_rows: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> Profiler:
+    """Fit ``profiler`` on the file (a local path or an fsspec URL): edges from each numeric
+    column read whole, the vocabulary from category counts summed over batches."""
+    file = ParquetColumns.open(path, profiler.categorical, storage_options)
     dtypes = file.pandas_dtypes()
     lacking = [n for n in [*profiler.numeric, *profiler.categorical] if n not in dtypes]
     if lacking:
@@ -90,12 +96,13 @@ def profile_parquet(
     sample: int = 0,
     seed: int = 0,
     batch_rows: int | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> DatasetProfile:
     """Profile the file with a fitted ``profiler``, batch by batch (see the module docstring)."""
     if profiler.schema_ is None:
         raise RuntimeError("call fit() before profile()")
     categorical = [n for n, c in profiler.schema_.items() if c.kind == "categorical"]
-    file = ParquetColumns.open(path, categorical)
+    file = ParquetColumns.open(path, categorical, storage_options)
     present = file.columns
     wanted = [(name, col) for name, col in profiler.schema_.items() if name in present]
 
