@@ -7,7 +7,9 @@ retrain job — in the same process (``conveyor monitor``) or as the next task o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from conveyor.core.errors import ExitCode
 from conveyor.jobs.base import Job, JobResult, JobSpec
@@ -22,13 +24,14 @@ if TYPE_CHECKING:
 class MonitorSpec(JobSpec):
     kind: Literal["monitor"] = "monitor"
     model: str | None = None
-    data: str | None = None  # file to check; else window
+    data: str | None = None  # file, folder or glob (local or URL) to check; else window
     window: str | None = None  # captured traffic of the last 30m / 24h / 7d
     method: str | None = None
     report: str | None = None
     on_drift: list[str] | None = None  # alert, retrain (default: monitor.on_drift)
     version: str | None = None
     fail_on_drift: bool = False  # exit ExitCode.DRIFT when drift is detected
+    storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec options for data URLs
 
 
 class RetrainSpec(JobSpec):
@@ -52,6 +55,7 @@ class MonitorJob(Job):
         result = run_monitor(
             context, spec.model, data=spec.data, window=spec.window, method=spec.method,
             report=spec.report, on_drift=spec.on_drift, version=spec.version, reporter=reporter,
+            storage_options=spec.storage_options,
         )
         code = ExitCode.DRIFT if spec.fail_on_drift and result.drift_detected else ExitCode.OK
         return JobResult(spec.kind, exit_code=code, result=result.to_dict())
