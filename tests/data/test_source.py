@@ -125,3 +125,14 @@ def test_an_s3_folder_with_storage_options(s3: dict, folder: Path) -> None:
     assert sum(t.num_rows for t in source.batches(2)) == 3
     with pytest.raises(SourceNotFoundError):
         open_source("s3://lake/elsewhere/", storage_options=s3)
+
+
+def test_frames_fill_a_column_a_later_part_lacks_with_missing_values(tmp_path: Path) -> None:
+    pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]}).to_parquet(tmp_path / "part-0.parquet")
+    pd.DataFrame({"x": [3.0]}).to_parquet(tmp_path / "part-1.parquet")
+    source = open_source(str(tmp_path))
+    streamed = pd.concat(source.frames(["x", "c"], 10), ignore_index=True)
+    assert streamed["x"].tolist() == [1.0, 2.0, 3.0]
+    assert streamed["c"].tolist()[:2] == ["a", "b"] and pd.isna(streamed["c"].iloc[2])
+    with pytest.raises(SourceError, match="no column"):
+        list(source.frames(["nope"], 10))

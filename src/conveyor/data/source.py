@@ -181,14 +181,21 @@ class Source:
             except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
                 raise SourceError(f"cannot read {self.url}: {exc}") from None
             return
-        fs = self.filesystem
+        fs, first = self.filesystem, self.schema()
+        lacking = [c for c in columns if c not in first.names]
+        if lacking:
+            raise SourceError(f"{self.url} has no column(s) {lacking}")
         for path in self.files:
             try:
                 with fs.open(path, "rb") as handle:
                     file = pq.ParquetFile(handle, pre_buffer=False)
-                    metadata = file.schema_arrow.metadata
-                    for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
-                        yield pa.Table.from_batches([batch]).replace_schema_metadata(metadata)
+                    metadata, names = file.schema_arrow.metadata, file.schema_arrow.names
+                    present = [c for c in columns if c in names]
+                    for batch in file.iter_batches(batch_size=batch_rows, columns=present):
+                        table = pa.Table.from_batches([batch])
+                        if len(present) < len(columns):  # a part written without the column
+                            table = _with_nulls(table, columns, first)
+                        yield table.replace_schema_metadata(metadata)
             except Exception as exc:  # noqa: BLE001 - a corrupt row group shows only when read
                 raise SourceError(f"cannot read {path}: {exc}") from None
 
@@ -278,6 +285,15 @@ class Source:
 
     def _arrow_fs(self) -> Any:
         return arrow_filesystem(self.filesystem)
+
+
+def _with_nulls(table: pa.Table, columns: list[str], schema: pa.Schema) -> pa.Table:
+    """``table`` with ``columns`` in order, the ones it lacks as nulls of the source's type."""
+    import pyarrow as pa
+
+    arrays = [table.column(c) if c in table.column_names else pa.nulls(table.num_rows, schema.field(c).type)
+              for c in columns]
+    return pa.table(arrays, names=columns)
 
 
 def open_source(
