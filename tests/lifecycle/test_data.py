@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conveyor.errors import DataError
 
 from conveyor.config.schema import DataSpec
+from conveyor.core.errors import DataError
 from conveyor.lifecycle.data import load_dataset
 
 

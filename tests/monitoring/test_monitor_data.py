@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conveyor.project import Project
 
 from conveyor.app import Project
 from conveyor.monitoring.monitor import MonitorResult, run_monitor
