@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conveyor.lifecycle.registration import TrainResult
     from conveyor.lifecycle.registry import Registry, VersionInfo
     from conveyor.monitoring.monitor import MonitorResult
+    from conveyor.serving.context import ServingContext
     from conveyor.stack.artifacts import ArtifactStore
 
 
@@ -89,6 +90,13 @@ class Project:
 
         return LifecycleContext(self.loaded, self.stack, self.client, self.registry, self.promoter)
 
+    @cached_property
+    def serving(self) -> ServingContext:
+        """What `conveyor serve` and the serving app get."""
+        from conveyor.serving.context import ServingContext
+
+        return ServingContext.of(self.loaded, self.client, self.artifacts)
+
     # -- the operations ---------------------------------------------------------------
 
     def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> TrainResult:
@@ -150,3 +158,9 @@ class Project:
         from conveyor.jobs import run_job
 
         return run_job(spec, self.lifecycle, reporter or SilentReporter())
+
+
+def serving_worker_context(project_dir: str, env: str | None) -> ServingContext:
+    """The serving context of one `conveyor serve` worker process (uvicorn spawns it and
+    imports this function by name)."""
+    return Project.load(project_dir, env=env).serving

@@ -116,12 +116,11 @@ def _serve_once(project: Project) -> None:
         warnings.simplefilter("ignore")  # starlette's note about its test client's transport
         from fastapi.testclient import TestClient
 
-    from conveyor.cli.serving import serving_context
     from conveyor.serving import build_service, create_app
 
     frame = pd.read_parquet(project.path / "data" / "train.parquet").head(3)[project.config.features.inputs]
     records = json.loads(frame.to_json(orient="records"))
-    with TestClient(create_app(build_service(serving_context(project)))) as http:
+    with TestClient(create_app(build_service(project.serving))) as http:
         deadline = time.monotonic() + 60
         while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.2)  # deployments load and warm in the background

@@ -129,10 +129,8 @@ def free_port() -> int:
 
 
 def serving_context(project: Any) -> Any:
-    """What serving gets from a loaded project (the CLI builds it the same way)."""
-    from conveyor.cli.serving import serving_context
-
-    return serving_context(project)
+    """What serving gets from a loaded project (the composition root builds it)."""
+    return project.serving
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -25,23 +24,6 @@ TokenOption = Annotated[
     typer.Option("--token", envvar="CONVEYOR_TOKEN", help="Bearer token with role deploy (default: the local one `conveyor serve` wrote)."),
 ]
 
-if TYPE_CHECKING:
-    from conveyor.app import Project
-    from conveyor.serving.context import ServingContext
-
-
-def serving_context(proj: Project) -> ServingContext:
-    """What serving needs from a loaded project."""
-    from conveyor.serving.context import ServingContext
-
-    return ServingContext.of(proj.loaded, proj.client, proj.artifacts)
-
-
-def worker_context(project_dir: str, env: str | None) -> ServingContext:
-    """The context of one `conveyor serve` worker process (uvicorn spawns it)."""
-    return serving_context(load_project(Path(project_dir), env))
-
-
 @handle_errors
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address (default: serve.host, 127.0.0.1).")] = None,
@@ -59,7 +41,7 @@ def serve(
 
     proj = load_project(project, env)
     options = replace(options_for(proj.config.serve, host, port, workers), access_log=access_log)
-    run(serving_context(proj), options, worker_context=f"{__name__}:worker_context", poll_s=poll)
+    run(proj.serving, options, worker_context="conveyor.app:serving_worker_context", poll_s=poll)
 
 
 def _admin_client(proj: Any, url: str | None, token: str | None) -> Any:
