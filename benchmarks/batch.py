@@ -83,7 +83,7 @@ def child(side: str, project_dir: Path, data: Path, out: Path) -> dict:
         rows = len(frame)
     elif side in ("local", "spark"):
         from conveyor.batch import predict
-        from conveyor.config.schema import BatchSpec
+        from conveyor.core.config.schema import BatchSpec
 
         project.config.batch = BatchSpec(keep=["customer_id"])
         engine = "local"

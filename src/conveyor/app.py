@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.config.loader import LoadedConfig, load_config
+from conveyor.core.config.loader import LoadedConfig, load_config
 from conveyor.lifecycle.progress import Reporter, SilentReporter
 from conveyor.stack.resolve import Stack, resolve_stack
 

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from conveyor.config.schema import NAME_PATTERN
+from conveyor.core.config.schema import NAME_PATTERN
 from conveyor.core.errors import ConveyorError
 from conveyor.examples import example_path
 

@@ -10,7 +10,7 @@ import pytest
 
 from conveyor.batch import OutputError, predict
 from conveyor.batch.engines.local import LocalEngine
-from conveyor.config.schema import BatchSpec
+from conveyor.core.config.schema import BatchSpec
 
 
 def test_output_equals_direct_model_predictions(trained, new_batch, expected, tmp_path: Path) -> None:

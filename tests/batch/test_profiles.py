@@ -11,7 +11,7 @@ from conveyor.batch import predict
 from conveyor.batch.engines.local import LocalEngine
 from conveyor.batch.engines.spark import SparkEngine
 from conveyor.batch.profiling import NoProfiles, part_frame
-from conveyor.monitoring.baseline import load_baseline
+from conveyor.lifecycle.baseline import load_baseline
 from conveyor.profiles import DatasetProfile, Profiler
 
 
@@ -68,7 +68,7 @@ def test_spark_writes_the_merged_profile(trained, spark, new_batch, tmp_path: Pa
 
 
 def test_no_baseline_means_no_profiles(trained, new_batch, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("conveyor.monitoring.baseline.load_baseline", lambda client, run_id: None)
+    monkeypatch.setattr("conveyor.lifecycle.baseline.load_baseline", lambda client, run_id: None)
     out = tmp_path / "scores"
     result = predict(trained.project, "churn@prod", str(new_batch), str(out), batch_size=1000, workers=1)
     manifest = json.loads((out / "_manifest.json").read_text())

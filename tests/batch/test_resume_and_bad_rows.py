@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conveyor.batch import BadRowError, HookError, SchemaMismatchError, predict
-from conveyor.config.schema import BatchSpec
+from conveyor.core.config.schema import BatchSpec
 
 HOOK = '''
 from pathlib import Path

@@ -12,8 +12,8 @@ import pytest
 from mlflow import MlflowClient
 
 from conveyor.app import Project
+from conveyor.core import tags
 from conveyor.jobs import JOBS, parse_spec
-from conveyor.lifecycle import tags
 from conveyor.scaffold import generate_example_data
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conveyor.config.schema import DataSpec
+from conveyor.core.config.schema import DataSpec
 from conveyor.core.errors import DataError
 from conveyor.lifecycle.data import load_dataset
 

@@ -1,6 +1,6 @@
 """Quality gate verdicts: thresholds, fairness limits, champion comparison."""
 
-from conveyor.config.schema import GateSpec
+from conveyor.core.config.schema import GateSpec
 from conveyor.lifecycle.gate import Champion, evaluate_gate
 
 

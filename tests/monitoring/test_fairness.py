@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from conveyor.config.thresholds import Condition
+from conveyor.core.config.thresholds import Condition
 from conveyor.monitoring.fairness import evaluate_fairness
 
 LIMIT = {"demographic_parity_difference": Condition.parse("<= 0.1")}

@@ -9,7 +9,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from conveyor.app import Project
-from conveyor.lifecycle import tags
+from conveyor.core import tags
 from conveyor.monitoring import triggers
 from conveyor.monitoring.monitor import run_monitor
 from conveyor.scaffold import generate_example_data

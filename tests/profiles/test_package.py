@@ -14,7 +14,7 @@ import pandas as pd
 from conveyor.batch.profiling import BatchProfiler
 from conveyor.profiles import Profiler
 
-FORBIDDEN = ("conveyor.monitoring", "conveyor.config", "conveyor.lifecycle", "conveyor.serving")
+FORBIDDEN = ("conveyor.monitoring", "conveyor.core.config", "conveyor.lifecycle", "conveyor.serving")
 
 REPORT_MODULES = """
 import json, sys

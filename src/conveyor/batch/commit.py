@@ -55,7 +55,7 @@ class OutputStore:
     def root(self) -> str:
         import fsspec
 
-        return fsspec.core.url_to_fs(self.url, **self.storage_options)[1].rstrip("/")
+        return str(fsspec.core.url_to_fs(self.url, **self.storage_options)[1]).rstrip("/")
 
     def _path(self, *names: str) -> str:
         return "/".join([self.root, *names])

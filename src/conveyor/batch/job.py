@@ -16,7 +16,7 @@ from conveyor.batch.profiling import NoProfiles, profiler_for
 from conveyor.batch.progress import RowProgress, SilentProgress
 from conveyor.batch.validation import check_schema
 from conveyor.batch.worker import PartSpec
-from conveyor.config.schema import BatchSpec
+from conveyor.core.config.schema import BatchSpec
 from conveyor.core.errors import InputError, UsageError
 from conveyor.core.refs import ModelRef
 from conveyor.data import Source, SourceError, open_source

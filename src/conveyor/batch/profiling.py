@@ -60,7 +60,8 @@ class BatchProfiler:
 
     def profile(self, inputs: pd.DataFrame, outputs: pd.DataFrame) -> dict[str, Any] | None:
         """The part's profile as JSON-able data."""
-        return self.profiler().profile(part_frame(inputs, outputs, self.inputs)).to_dict()
+        profile: dict[str, Any] = self.profiler().profile(part_frame(inputs, outputs, self.inputs)).to_dict()
+        return profile
 
     def merge(self, profiles: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         """The profile of all parts together (None when there are none)."""
@@ -91,7 +92,7 @@ def part_frame(inputs: pd.DataFrame, outputs: pd.DataFrame, columns: Sequence[st
 
 def profiler_for(client: MlflowClient, run_id: str, inputs: Sequence[str]) -> PartProfiler:
     """A :class:`BatchProfiler` from the run's baseline, or :class:`NoProfiles` saying why not."""
-    from conveyor.monitoring.baseline import BASELINE_ARTIFACT, load_baseline
+    from conveyor.lifecycle.baseline import BASELINE_ARTIFACT, load_baseline
 
     baseline = load_baseline(client, run_id) if run_id else None
     if baseline is None:

@@ -152,6 +152,6 @@ def demo(
     workspace: Annotated[Optional[Path], typer.Option(help="Folder to run in (default: a temp dir).")] = None,
 ) -> None:
     """Run the whole loop on the example, embedded default stack, in a temporary workspace."""
-    from conveyor.demo import run_demo
+    from conveyor.cli.demo import run_demo
 
     run_demo(workspace)

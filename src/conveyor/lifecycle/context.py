@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conveyor.config.loader import LoadedConfig
+from conveyor.core.config.loader import LoadedConfig
 from conveyor.lifecycle.promotion import Promoter
 from conveyor.lifecycle.registry import Registry
 from conveyor.stack.resolve import Stack
@@ -14,7 +14,7 @@ from conveyor.stack.resolve import Stack
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from conveyor.config.schema import ProjectConfig
+    from conveyor.core.config.schema import ProjectConfig
 
 
 @dataclass(frozen=True)

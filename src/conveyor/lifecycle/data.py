@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.config.schema import DataSpec, FeatureSpec
+from conveyor.core.config.schema import DataSpec, FeatureSpec
 from conveyor.core.errors import DataError
 
 if TYPE_CHECKING:

@@ -6,9 +6,9 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from conveyor.config.schema import ENTRYPOINT_PATTERN
+from conveyor.core.config.schema import ENTRYPOINT_PATTERN
 from conveyor.core.errors import EntrypointError
 
 
@@ -45,4 +45,4 @@ def load_entrypoint(reference: str, project_dir: Path) -> Callable[..., Any]:
             f"function {function_name!r} not found in {module_path.name}",
             hint=f"define `def {function_name}(...)` there or fix the entrypoint in conveyor.yaml",
         )
-    return function
+    return cast("Callable[..., Any]", function)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conveyor.config.schema import GateSpec
+from conveyor.core.config.schema import GateSpec
 from conveyor.lifecycle.metrics import higher_is_better
 
 PASSED = "passed"

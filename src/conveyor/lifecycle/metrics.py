@@ -67,8 +67,8 @@ def _class_scores(scores: Any, classes: list[Any], label: Any) -> np.ndarray:
     scores = np.asarray(scores)
     column = classes.index(label)  # ValueError for a label the model never saw
     if scores.ndim == 2:
-        return scores[:, column]
-    return scores if label == max(classes) else 1.0 - scores
+        return np.asarray(scores[:, column])
+    return np.asarray(scores if label == max(classes) else 1.0 - scores)
 
 
 def _positive_label(classes: np.ndarray) -> Any:

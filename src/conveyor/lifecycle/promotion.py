@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from conveyor.core import tags
 from conveyor.core.errors import PromotionError
-from conveyor.lifecycle import tags
 from conveyor.lifecycle.audit import AuditEvent, AuditLog
 from conveyor.lifecycle.gate import PASSED
 from conveyor.lifecycle.registry import Registry

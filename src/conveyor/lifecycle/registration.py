@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor.core import tags
 from conveyor.core.errors import ConveyorError, GateFailedError, RegistryError
-from conveyor.lifecycle import tags
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, load_dataset, split_dataset
 from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.lifecycle import tags
+from conveyor.core import tags
 from conveyor.scoring import model_version, not_found, registered_model
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from conveyor.core import tags as tag_names
 from conveyor.core.errors import ConveyorError, GateFailedError
-from conveyor.lifecycle import tags as tag_names
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.progress import Reporter
 from conveyor.lifecycle.registration import TrainResult, gate_and_register

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.core import tags
 from conveyor.core.errors import TrainingError
-from conveyor.lifecycle import tags
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, check_columns, load_dataset, split_dataset
 from conveyor.lifecycle.entrypoint import load_entrypoint
@@ -135,7 +135,7 @@ def _tracked(
 
         log_plan(run, model)
     with step("baseline profile"):  # what monitoring compares new data with
-        from conveyor.monitoring.baseline import log_baseline
+        from conveyor.lifecycle.baseline import log_baseline
 
         log_baseline(run, cfg, split, model, metrics)
     return TrainedRun(run.run_id, metrics, fairness, split, model)

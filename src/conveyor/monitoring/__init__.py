@@ -10,7 +10,7 @@ from conveyor.core.errors import (
     ProfileMismatchError,
     WindowError,
 )
-from conveyor.monitoring.baseline import BASELINE_ARTIFACT, build_baseline, load_baseline
+from conveyor.lifecycle.baseline import BASELINE_ARTIFACT, build_baseline, load_baseline
 from conveyor.monitoring.drift import DriftResult, DriftSettings, FeatureDrift, compare
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
 from conveyor.monitoring.monitor import MonitorResult, run_monitor

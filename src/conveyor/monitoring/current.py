@@ -11,7 +11,7 @@ import numpy as np
 
 from conveyor.core.capture import METADATA, PREDICTION, SCORE
 from conveyor.data import Source
-from conveyor.monitoring.baseline import model_outputs
+from conveyor.lifecycle.baseline import model_outputs
 from conveyor.monitoring.drift import DriftResult, DriftSettings, _exact_test_decides, compare
 from conveyor.monitoring.performance import (
     ModelOutputs,
@@ -240,7 +240,7 @@ def _finite(series: pd.Series) -> np.ndarray:
     import pandas as pd
 
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return values[np.isfinite(values)]
+    return np.asarray(values[np.isfinite(values)])
 
 
 def _chunk_outputs(

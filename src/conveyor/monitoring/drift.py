@@ -372,4 +372,4 @@ def _raw_numbers(values: pd.Series | None) -> np.ndarray | None:
     import pandas as pd
 
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return numbers[np.isfinite(numbers)]
+    return np.asarray(numbers[np.isfinite(numbers)])

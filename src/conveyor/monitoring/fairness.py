@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.config.thresholds import Condition
+from conveyor.core.config.thresholds import Condition
 from conveyor.lifecycle.metrics import fairness_metrics
 
 if TYPE_CHECKING:

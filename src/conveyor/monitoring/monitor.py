@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 import numpy as np
 
+from conveyor.core import tags
 from conveyor.core.capture import SCORE
 from conveyor.core.errors import BaselineMissingError, MonitorDataError, RegistryError
 from conveyor.data import CapturedTraffic, Source
-from conveyor.lifecycle import tags
+from conveyor.lifecycle.baseline import load_baseline, recompute_baseline
 from conveyor.lifecycle.retraining import RetrainRequest, TriggerOutcome
 from conveyor.monitoring import current as current_data
 from conveyor.monitoring import triggers
-from conveyor.monitoring.baseline import load_baseline, recompute_baseline
 from conveyor.monitoring.drift import DriftResult, DriftSettings, Method
 from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
 from conveyor.monitoring.performance import (

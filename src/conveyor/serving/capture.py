@@ -162,4 +162,4 @@ class CaptureWriter:
         table = pa.table({name: column(values) for name, values in {**data, **meta}.items()})
         folder = (layout.shadow_folder if shadow else layout.served_folder)(self.store, self.model, day)
         write_part(table, folder)
-        return table.num_rows
+        return int(table.num_rows)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from conveyor.core.errors import AdminError
 
@@ -59,4 +59,4 @@ class AdminClient:
                     if response.status_code in (401, 403) else None
                 ),
             )
-        return body
+        return cast("dict[str, Any]", body)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from conveyor.config.loader import LoadedConfig
-    from conveyor.config.schema import ProjectConfig
+    from conveyor.core.config.loader import LoadedConfig
+    from conveyor.core.config.schema import ProjectConfig
     from conveyor.stack.artifacts import ArtifactStore
 
 STATE_SUBDIR = ".conveyor/serving"

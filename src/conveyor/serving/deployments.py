@@ -21,7 +21,7 @@ from conveyor.serving.router import Router
 from conveyor.serving.traffic import VERSION_NAME, TrafficState, check_total
 
 if TYPE_CHECKING:
-    from conveyor.config.schema import ServeSpec
+    from conveyor.core.config.schema import ServeSpec
     from conveyor.scoring import Scorer
     from conveyor.serving.metrics import Metrics
 

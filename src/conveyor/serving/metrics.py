@@ -91,6 +91,6 @@ class Metrics:
             from prometheus_client import multiprocess as mp
 
             registry = CollectorRegistry()
-            mp.MultiProcessCollector(registry)
+            mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
             return generate_latest(registry)
         return generate_latest(self.registry)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core.errors import RolloutError
 
 if TYPE_CHECKING:
-    from conveyor.config.schema import RolloutSpec
+    from conveyor.core.config.schema import RolloutSpec
     from conveyor.lifecycle.audit import AuditLog
     from conveyor.serving.client import AdminClient
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conveyor.config.schema import ServeSpec
+    from conveyor.core.config.schema import ServeSpec
     from conveyor.serving.context import ServingContext
     from conveyor.serving.hotpath import HotPath
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from conveyor.config.secrets import redact_uri_password
+from conveyor.core.config.secrets import redact_uri_password
 from conveyor.core.errors import ConveyorError, StoreUnreachableError
 
 TIMEOUT_SECONDS = 5.0

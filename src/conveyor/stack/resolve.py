@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.config.loader import LoadedConfig
+from conveyor.core.config.loader import LoadedConfig
 
 STATE_DIR = ".conveyor"
 TRACKING_ENV_VARIABLES = ("CONVEYOR_TRACKING_URI", "MLFLOW_TRACKING_URI")

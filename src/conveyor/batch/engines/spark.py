@@ -26,7 +26,7 @@ from conveyor.data import Source
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from conveyor.config.schema import SparkSpec
+    from conveyor.core.config.schema import SparkSpec
 
 DEFAULT_MASTER = "local[*]"
 RESULT_SCHEMA = "index long, first_row long, rows_in long, rows_out long, rejected long, error string"

@@ -1,6 +1,6 @@
 """Redaction of resolved secrets and URI passwords."""
 
-from conveyor.config.secrets import Secrets, redact_uri_password
+from conveyor.core.config.secrets import Secrets, redact_uri_password
 
 
 def test_uri_password_masked() -> None:

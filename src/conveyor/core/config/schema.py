@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from conveyor.config.thresholds import Threshold
+from conveyor.core.config.thresholds import Threshold
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 ENTRYPOINT_PATTERN = re.compile(r"^(?P<module>[^:]+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")

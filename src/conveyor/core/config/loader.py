@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from conveyor.config.schema import NOT_READ_YET, EnvironmentSpec, ProjectConfig
-from conveyor.config.secrets import Secrets, interpolate_tree
+from conveyor.core.config.schema import NOT_READ_YET, EnvironmentSpec, ProjectConfig
+from conveyor.core.config.secrets import Secrets, interpolate_tree
 from conveyor.core.errors import ConfigError, MissingVariable
 
 CONFIG_FILE = "conveyor.yaml"

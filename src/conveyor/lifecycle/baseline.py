@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
 
-    from conveyor.config.schema import ProjectConfig
+    from conveyor.core.config.schema import ProjectConfig
 
 BASELINE_ARTIFACT = "conveyor/baseline_profile.json"
 BASELINE_SAMPLE = 1000
@@ -144,4 +144,5 @@ def _fingerprint(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
             path = client.download_artifacts(run_id, "conveyor/data_fingerprint.json", folder)
         except Exception:  # noqa: BLE001
             return None
-        return json.loads(Path(path).read_text())
+        loaded: dict[str, Any] = json.loads(Path(path).read_text())
+        return loaded

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.config import load_config
+from conveyor.core.config import load_config
 from conveyor.core.errors import ConfigError
 
 VALID = """\
