@@ -61,6 +61,11 @@ def child(side: str, project_dir: Path, data: Path, out: Path) -> dict:
     project.client  # noqa: B018 - connect
     version = project.registry.alias_holder("churn", "prod")
     uri = f"models:/churn/{version}"
+    if side in ("anchor", "spark_udf"):  # a plain MLflow script points MLflow at the store itself
+        import mlflow
+
+        mlflow.set_tracking_uri(project.stack.tracking_uri)
+        mlflow.set_registry_uri(project.stack.registry_uri)
     spark = None
     if side in ("spark", "spark_udf"):
         os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -91,7 +96,7 @@ def child(side: str, project_dir: Path, data: Path, out: Path) -> dict:
             from conveyor.batch.engines.spark import SparkEngine
 
             engine = SparkEngine(master="local[2]")
-        rows = predict(project, "churn@prod", str(data), str(out), engine=engine).manifest.rows_out  # type: ignore[arg-type]
+        rows = predict(project.lifecycle, "churn@prod", str(data), str(out), engine=engine).manifest.rows_out
     else:
         import mlflow
         from pyspark.sql.functions import col

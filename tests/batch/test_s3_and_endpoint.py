@@ -49,8 +49,8 @@ def conveyor_endpoint(trained, tmp_path_factory):
         with httpx.Client(base_url=served.url, timeout=30) as http:
             served.wait_ready(http)
         yield served.url
-        # one worker: after its graceful shutdown uvicorn re-raises the signal it caught
-        assert served.stop() == -signal.SIGTERM, served.output[-2000:]
+        # one worker: a graceful shutdown on SIGTERM exits 0, as with several workers
+        assert served.stop(signal.SIGTERM) == 0, served.output[-2000:]
         assert "Waiting for application shutdown" in served.output
     finally:
         served.kill()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.core.errors import ExitCode, RolloutError
+from conveyor.core.errors import ExitCode, OptionError
 from conveyor.serving.rollout import parse_duration, parse_steps
 
 
@@ -110,12 +110,18 @@ def test_cli_traffic_sets_and_shows_weights(serve: Any, cli: Any) -> None:
     shown = cli("traffic", "--url", running.url, "--project", running.project.path, "--json")
     assert shown.exit_code == 0 and '"staging": 10.0' in shown.output
     bad = cli("traffic", "churn", "prod=x", "--url", running.url, "--project", running.project.path)
-    assert bad.exit_code != 0 and "DEPLOYMENT=WEIGHT" in bad.output
+    assert bad.exit_code == ExitCode.USAGE and "DEPLOYMENT=WEIGHT" in bad.output
+    nothing = cli("traffic", "churn", "prod=0", "--url", running.url, "--project", running.project.path)
+    assert nothing.exit_code == ExitCode.USAGE and "at least one positive weight" in nothing.output
+    assert running.service.endpoints["churn"].weights == {"prod": 90.0, "staging": 10.0}
+    steps = cli("rollout", "churn", "--to", "staging", "--steps", "50,10", "--url", running.url,
+                "--project", running.project.path)
+    assert steps.exit_code == ExitCode.USAGE and "must rise" in steps.output
 
 
 def test_parsing() -> None:
     assert parse_duration("5m") == 300 and parse_duration("30s") == 30 and parse_duration("250ms") == 0.25
     assert parse_steps("10,50,100") == [10, 50, 100]
     for bad in ("50,10", "0,100", "abc", "10,150"):
-        with pytest.raises(RolloutError):
+        with pytest.raises(OptionError):
             parse_steps(bad)

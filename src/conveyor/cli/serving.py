@@ -70,12 +70,19 @@ def traffic(
     from rich.table import Table
 
     from conveyor.cli.output import console, print_json
-    from conveyor.serving.traffic import parse_weights
+    from conveyor.core.errors import OptionError, RequestError
+    from conveyor.serving.traffic import check_weights, parse_weights
 
+    try:
+        wanted = parse_weights(weights) if weights else None
+        if wanted is not None:
+            check_weights(wanted)
+    except RequestError as exc:  # the same check a server's admin API answers with a 422
+        raise OptionError(exc.message, hint=exc.hint or "e.g. conveyor traffic churn prod=90 staging=10") from None
     proj = load_project(project, env)
     model = name or proj.name
     client = _admin_client(proj, url, token)
-    status = client.set_weights(model, parse_weights(weights)) if weights else client.status(model)
+    status = client.set_weights(model, wanted) if wanted is not None else client.status(model)
     if json:
         print_json(status)
         return

@@ -8,7 +8,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   ├── ConfigError             conveyor.yaml missing, malformed or invalid (file:line [field])
     │   ├── MissingVariable         a ${VAR} in conveyor.yaml names an unset variable
     │   ├── ModelRefError           not name@alias, name@latest or name@vN
-    │   └── WindowError             a --window (or monitor.window) that is not 30m, 24h, 7d, 2w
+    │   ├── WindowError             a --window (or monitor.window) that is not 30m, 24h, 7d, 2w
+    │   └── OptionError             an option value that does not parse (steps, durations, weights)
     ├── DataError                   a dataset is missing, unreadable or lacks a column
     │   ├── SourceError             a file, folder, glob or URL cannot be listed or read
     │   │   └── SourceNotFoundError   nothing is there
@@ -158,6 +159,11 @@ class WindowError(UsageError):
 
 # -- data -------------------------------------------------------------------------------------
 
+
+
+class OptionError(UsageError):
+    """A command-line option whose value does not parse: rollout steps or durations, traffic
+    weights (the same values sent to a server's admin API are a 422 there)."""
 
 class DataError(ConveyorError):
     """The dataset is missing, unreadable, or lacks a configured column."""

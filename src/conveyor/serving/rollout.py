@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.core.errors import RolloutError
+from conveyor.core.errors import OptionError, RolloutError
 
 if TYPE_CHECKING:
     from conveyor.core.config.schema import RolloutSpec
@@ -27,7 +27,7 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 def parse_duration(text: str) -> float:
     match = _DURATION.match(text or "")
     if not match:
-        raise RolloutError(f"{text!r} is not a duration", hint="use 30s, 5m, 1h")
+        raise OptionError(f"{text!r} is not a duration", hint="use 30s, 5m, 1h")
     return float(match.group(1)) * _UNIT[match.group(2)]
 
 
@@ -35,9 +35,9 @@ def parse_steps(text: str) -> list[float]:
     try:
         steps = [float(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise RolloutError(f"{text!r} is not a list of percentages", hint="e.g. 10,50,100") from None
+        raise OptionError(f"{text!r} is not a list of percentages", hint="e.g. 10,50,100") from None
     if not steps or any(not 0 < s <= 100 for s in steps) or steps != sorted(steps):
-        raise RolloutError(f"steps {text!r} must rise within (0, 100]", hint="e.g. 10,50,100")
+        raise OptionError(f"steps {text!r} must rise within (0, 100]", hint="e.g. 10,50,100")
     return steps
 
 

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from conveyor.core.errors import ExitCode
+
 if TYPE_CHECKING:
+    from types import FrameType
+
     from conveyor.core.config.schema import ServeSpec
     from conveyor.serving.context import ServingContext
     from conveyor.serving.hotpath import HotPath
@@ -110,6 +115,9 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
     from conveyor.serving.logs import configure, uvicorn_log_config
 
     configure(options.log_level)
+    # A single-process uvicorn re-raises the signal it shut down on once it is done; a stop
+    # asked for with SIGTERM then exits 0 (as the multi-worker supervisor does), not -15.
+    signal.signal(signal.SIGTERM, _stopped)
     prepare(context, worker_context, poll_s)
     if options.workers > 1:
         folder = tempfile.mkdtemp(prefix="conveyor-metrics-")
@@ -127,6 +135,10 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
         timeout_graceful_shutdown=30,
         backlog=4096,
     )
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(ExitCode.OK)
 
 
 def _best(module: str, fallback: str) -> str:
