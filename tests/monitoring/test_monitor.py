@@ -14,7 +14,7 @@ from conveyor.monitoring.monitor import run_monitor
 
 @pytest.fixture(scope="module")
 def drifted(trained_project):
-    return run_monitor(Project.load(trained_project), data=trained_project / "data/drifted.parquet",
+    return run_monitor(Project.load(trained_project).lifecycle, data=trained_project / "data/drifted.parquet",
                        report=trained_project / "out/drift.html")
 
 
@@ -30,7 +30,7 @@ def test_drifted_batch_is_detected_with_prediction_drift(drifted):
 
 
 def test_fresh_batch_from_the_same_distribution_is_stable(trained_project):
-    result = run_monitor(Project.load(trained_project), data=trained_project / "data/fresh.parquet")
+    result = run_monitor(Project.load(trained_project).lifecycle, data=trained_project / "data/fresh.parquet")
     assert result.drift.dataset_drift is False and result.drift.drifted_features == []
     assert result.performance.degraded is False
     assert result.drift_detected is False
@@ -73,7 +73,7 @@ def test_baseline_profile_is_logged_at_training_time(trained_project):
 def test_empty_window_still_reports(trained_project, tmp_path):
     empty = tmp_path / "empty.parquet"
     pd.read_parquet(trained_project / "data/fresh.parquet").head(0).to_parquet(empty)
-    result = run_monitor(Project.load(trained_project), data=empty, report=tmp_path / "r.html")
+    result = run_monitor(Project.load(trained_project).lifecycle, data=empty, report=tmp_path / "r.html")
     assert result.drift_detected is None and result.rows == 0
     assert any("window is empty" in m for m in result.messages)
     assert (tmp_path / "r.html").exists()
@@ -82,7 +82,7 @@ def test_empty_window_still_reports(trained_project, tmp_path):
 def test_too_few_rows(trained_project, tmp_path):
     few = tmp_path / "few.csv"
     pd.read_parquet(trained_project / "data/drifted.parquet").head(12).to_csv(few, index=False)
-    result = run_monitor(Project.load(trained_project), data=few)
+    result = run_monitor(Project.load(trained_project).lifecycle, data=few)
     assert result.drift.dataset_drift is None
     assert any("only 12 rows" in m for m in result.messages)
 
@@ -94,7 +94,7 @@ def test_missing_new_and_retyped_columns(trained_project, tmp_path):
     frame.loc[:300, "tenure_months"] = "unknown"
     path = tmp_path / "bad.parquet"
     frame.to_parquet(path)
-    result = run_monitor(Project.load(trained_project), data=path)
+    result = run_monitor(Project.load(trained_project).lifecycle, data=path)
     text = " | ".join(result.messages)
     assert "'plan' is missing" in text and "'coupon' is new" in text
     assert "cannot score the data" in text
@@ -105,14 +105,14 @@ def test_missing_new_and_retyped_columns(trained_project, tmp_path):
 def test_data_file_not_found_and_no_source(trained_project):
     project = Project.load(trained_project)
     with pytest.raises(MonitorDataError, match="not found"):
-        run_monitor(project, data="nope.parquet")
+        run_monitor(project.lifecycle, data="nope.parquet")
     with pytest.raises(MonitorDataError, match="--data PATH or --window"):
-        run_monitor(project)
+        run_monitor(project.lifecycle)
 
 
 def test_window_without_captured_traffic(trained_project):
     with pytest.raises(NoCapturedTrafficError, match="no captured traffic"):
-        run_monitor(Project.load(trained_project), window="24h")
+        run_monitor(Project.load(trained_project).lifecycle, window="24h")
 
 
 def test_cli_json_and_fail_on_drift(trained_project, cli):

@@ -17,7 +17,7 @@ from conveyor.monitoring.monitor import MonitorResult, run_monitor
 @pytest.fixture(scope="module")
 def reference(trained_project: Path) -> MonitorResult:
     """The drifted batch monitored as one file."""
-    return run_monitor(Project.load(trained_project), data=trained_project / "data/drifted.parquet")
+    return run_monitor(Project.load(trained_project).lifecycle, data=trained_project / "data/drifted.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_the_python_api_takes_storage_options_too(trained_project, parts, refere
     import s3fs
 
     s3fs.S3FileSystem(**s3).put(str(parts / "part-00000.parquet"), "lake/monitor/one/part-00000.parquet")
-    result = run_monitor(Project.load(trained_project), data="s3://lake/monitor/one/part-00000.parquet",
+    result = run_monitor(Project.load(trained_project).lifecycle, data="s3://lake/monitor/one/part-00000.parquet",
                          storage_options=s3)
     assert result.rows == 700
 

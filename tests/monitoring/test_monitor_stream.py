@@ -28,14 +28,14 @@ def _run(project: Path, data: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows:
                 yield frame
 
         monkeypatch.setattr(Source, "frames", spy)
-    result = run_monitor(Project.load(project), data=data)
+    result = run_monitor(Project.load(project).lifecycle, data=data)
     monkeypatch.undo()
     return result
 
 
 def _whole_frame(project: Path, data: Path, monkeypatch: pytest.MonkeyPatch) -> MonitorResult:
     monkeypatch.setattr(monitor, "open_data", monitor.read_data)
-    result = run_monitor(Project.load(project), data=data)
+    result = run_monitor(Project.load(project).lifecycle, data=data)
     monkeypatch.undo()
     return result
 
@@ -136,7 +136,7 @@ def test_monitor_reads_only_the_columns_it_needs(trained_project, monkeypatch):
         yield from frames(self, columns, batch_rows)
 
     monkeypatch.setattr(Source, "frames", spy)
-    run_monitor(Project.load(trained_project), data=trained_project / "data/fresh.parquet")
+    run_monitor(Project.load(trained_project).lifecycle, data=trained_project / "data/fresh.parquet")
     assert len(read) == 1
     assert {"monthly_charges", "plan", "gender", "churned"} <= set(read[0])
     assert "customer_id" not in read[0] and "signup_date" not in read[0]
@@ -153,6 +153,6 @@ def test_unreadable_parquet_is_a_clear_error(trained_project, tmp_path):
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"not parquet at all")
     with pytest.raises(MonitorDataError, match="cannot read"):
-        run_monitor(Project.load(trained_project), data=broken)
+        run_monitor(Project.load(trained_project).lifecycle, data=broken)
     with pytest.raises(MonitorDataError, match="not found"):
-        run_monitor(Project.load(trained_project), data=tmp_path / "missing.parquet")
+        run_monitor(Project.load(trained_project).lifecycle, data=tmp_path / "missing.parquet")

@@ -54,14 +54,14 @@ def test_old_version_without_baseline(fresh_trained_project):
     data = fresh_trained_project / "data/train.parquet"
 
     baseline_file.unlink()  # as if trained before monitoring existed
-    result = run_monitor(project, data=data)
+    result = run_monitor(project.lifecycle, data=data)
     assert any("recomputed from the logged training data" in m for m in result.messages)
     assert result.drift.dataset_drift is False and baseline_file.exists()
 
     baseline_file.unlink()
     pd.read_parquet(data).head(100).to_parquet(data)  # the training data has changed since
     report = fresh_trained_project / "r.html"
-    result = run_monitor(project, data=data, report=report)
+    result = run_monitor(project.lifecycle, data=data, report=report)
     assert result.drift is None
     assert any("has no baseline profile and it cannot be recomputed" in m and "SHA-256" in m
                for m in result.messages)

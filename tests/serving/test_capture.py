@@ -86,7 +86,7 @@ def test_monitor_window_reads_capture_and_joins_feedback(serve: Any, records: An
         return set(ids) <= set(frame["request_id"]) and frame["churned"].notna().sum() == 60
 
     running.wait(labelled)
-    result = run_monitor(running.project, window="1h", now=now + timedelta(minutes=1))
+    result = run_monitor(running.project.lifecycle, window="1h", now=now + timedelta(minutes=1))
     assert result.rows == 60
     assert result.performance is not None  # labels from /feedback reached the performance check
     assert not any("unexpected" in m for m in result.messages)
