@@ -9,7 +9,7 @@ from conveyor.core.refs import ModelRef
     [
         ("churn@prod", "alias", "prod"),
         ("churn@latest", "latest", None),
-        ("churn", "latest", None),
+        ("churn", "last_stage", None),
         ("churn@v3", "version", "3"),
         ("my.model-2@staging", "alias", "staging"),
     ],

@@ -15,7 +15,8 @@ def test_aliases_latest_and_versions_resolve_to_registry_versions(registered: Re
     assert resolve(client, "churn@prod").version == "1"
     latest = resolve(client, "churn@latest")
     assert latest.version == max(registered.versions.values(), key=int)
-    assert resolve(client, "churn").version == latest.version
+    assert resolve(client, "churn", ["dev", "staging", "prod"]).version == "1"  # the last stage's holder
+    assert resolve(client, "churn", ["dev", "staging", "prod"]).to_dict()["ref"] == "churn"
     pinned = resolve(client, "churn@v2")
     assert (pinned.name, pinned.version) == ("churn", "2") and pinned.run_id
     assert pinned.to_dict() == {"ref": "churn@v2", "name": "churn", "version": "2",
@@ -39,3 +40,13 @@ def test_the_schema_is_read_from_the_signature_alone(registered: Registered) -> 
     assert schema.names == FEATURES
     assert {f.name for f in schema.fields if f.text} == {"plan", "region", "payment_method"}
     assert all(f.numeric for f in schema.fields if f.name in FEATURES[:4])
+
+
+def test_a_bare_name_never_scores_an_unpromoted_version(registered: Registered) -> None:
+    client = registered.project.client
+    with pytest.raises(ModelRefError, match="means churn@canary") as info:
+        resolve(client, "churn", ["dev", "prod", "canary"])
+    assert "conveyor promote churn --to canary" in (info.value.hint or "")
+    assert "churn@prod" in (info.value.hint or "") and "churn@latest" in (info.value.hint or "")
+    with pytest.raises(ModelRefError, match="names no stage"):
+        resolve(client, "churn")  # no project, no stages: say which forms exist

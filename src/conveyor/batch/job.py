@@ -20,7 +20,15 @@ from conveyor.core.config.schema import BatchSpec
 from conveyor.core.errors import InputError, UsageError
 from conveyor.core.refs import ModelRef
 from conveyor.data import Source, SourceError, open_source
-from conveyor.scoring import load_version, pack, payload_key, read_schema, resolve
+from conveyor.lifecycle.gate import FAILED
+from conveyor.scoring import (
+    RegisteredVersion,
+    load_version,
+    pack,
+    payload_key,
+    read_schema,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from conveyor.lifecycle.context import LifecycleContext
@@ -35,6 +43,11 @@ class BatchResult:
     manifest: Manifest
     manifest_path: str
     already_committed: bool = False
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the caller should see on stderr (also in the manifest's ``extra``)."""
+        return list(self.manifest.extra.get("warnings", []))
 
     def summary(self) -> dict[str, Any]:
         m = self.manifest
@@ -51,6 +64,7 @@ class BatchResult:
             "duration_s": m.duration_s,
             "rows_per_s": round(m.rows_in / m.duration_s) if m.duration_s > 0 else None,
             "already_committed": self.already_committed,
+            "warnings": self.warnings,
         }
 
 
@@ -90,7 +104,8 @@ def predict(
     policy = on_bad_rows or settings.on_bad_rows
 
     ref = ModelRef.parse(model)
-    resolved = resolve(project.client, ref)
+    resolved = resolve(project.client, ref, project.config.stages)
+    warnings = _gate_warnings(resolved)
     fallback = project.config.features.inputs
     inputs = read_schema(project.client, resolved, fallback).fields
     source = _open_input(input_url, settings, options, inputs)
@@ -162,6 +177,7 @@ def predict(
             profiles=profiles,
             extra={
                 **({"scoring": scorer.describe()} if scorer is not None else {}),
+                **({"warnings": warnings} if warnings else {}),
                 **({"profiles": profiler.reason} if isinstance(profiler, NoProfiles) else {}),
             },
         )
@@ -169,6 +185,16 @@ def predict(
         return BatchResult(manifest, path)
     finally:
         runner.close()
+
+
+def _gate_warnings(resolved: RegisteredVersion) -> list[str]:
+    """``@latest`` (or ``@vN``) may name a version that failed the quality gate: say so."""
+    if resolved.gate != FAILED:
+        return []
+    warning = (f"{resolved.name} v{resolved.version} ({resolved.to_dict()['ref']}) failed the quality "
+               f"gate; scoring with it anyway (name a stage, e.g. {resolved.name}@prod, to score only "
+               "promoted versions)")
+    return [warning]
 
 
 def _open_input(url: str, settings: BatchSpec, options: dict[str, Any], inputs: Any) -> Source:

@@ -19,7 +19,7 @@ from conveyor.cli.common import (
 
 @handle_errors
 def predict(
-    model: Annotated[str, typer.Argument(help="NAME@STAGE (churn@prod), NAME@latest or NAME@vN.")],
+    model: Annotated[str, typer.Argument(help="NAME (the last stage's holder, e.g. churn = churn@prod), NAME@STAGE, NAME@latest (may be gate-failed: warned) or NAME@vN.")],
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="File, folder or glob; local or fsspec URL (default: batch.input).")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output folder; local or fsspec URL (default: batch.output).")] = None,
     engine: Annotated[str, typer.Option(help="local (Arrow, N processes) or spark.")] = "local",
@@ -51,6 +51,8 @@ def predict(
         storage_options=storage_options(storage_option), progress=RichProgress(err_console),
     )
     summary = result.summary()
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if json:
         print_json(summary)
         return

@@ -1,7 +1,8 @@
 """Model references (pure: parsing only; resolution against the registry is in scoring):
-``churn@prod`` (stage alias), ``churn@latest``, ``churn@v3`` (version 3).
-
-A bare ``churn`` means ``churn@latest``. ``@v3`` rather than ``@3`` keeps versions apart from
+``churn@prod`` (stage alias), ``churn@latest``, ``churn@v3`` (version 3), and a bare
+``churn``: the holder of the project's last stage (``churn@prod`` with the default stages),
+so a bare name never picks a version that has not been promoted (``@latest`` may be one
+that failed the gate; scoring with it says so). ``@v3`` rather than ``@3`` keeps versions apart from
 alias names, which MLflow forbids from being all digits but not from starting with ``v``; an
 alias literally named like ``v3`` is therefore not addressable here, by design.
 """
@@ -17,7 +18,7 @@ from conveyor.core.errors import ModelRefError
 _REF = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.-]*)(?:@(?P<selector>[A-Za-z0-9_-]+))?$")
 _VERSION = re.compile(r"^[vV](?P<number>[0-9]+)$")
 
-Kind = Literal["alias", "version", "latest"]
+Kind = Literal["alias", "version", "latest", "last_stage"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,13 @@ class ModelRef:
         if match is None:
             raise ModelRefError(
                 f"{text!r} is not a model reference",
-                hint="use NAME@STAGE (churn@prod), NAME@latest, or NAME@vN (churn@v3)",
+                hint="use NAME (the last stage's holder), NAME@STAGE (churn@prod), NAME@latest, "
+                "or NAME@vN (churn@v3)",
             )
         name, selector = match.group("name"), match.group("selector")
-        if selector is None or selector == "latest":
+        if selector is None:
+            return cls(name, "last_stage")
+        if selector == "latest":
             return cls(name, "latest")
         version = _VERSION.match(selector)
         if version is not None:
@@ -50,6 +54,8 @@ class ModelRef:
         return cls(name, "alias", selector)
 
     def __str__(self) -> str:
+        if self.kind == "last_stage":
+            return self.name
         if self.kind == "latest":
             return f"{self.name}@latest"
         if self.kind == "version":

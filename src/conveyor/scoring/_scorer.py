@@ -36,6 +36,7 @@ class RegisteredVersion:
     version: str
     run_id: str = ""
     ref: ModelRef | None = None
+    gate: str | None = None  # the version's gate verdict tag (passed / failed), if any
 
     @property
     def uri(self) -> str:
