@@ -72,6 +72,21 @@ def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     assert "unknown setting" in error.message
 
 
+def test_a_misspelt_key_names_the_key_it_was_meant_to_be(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace("target: churned", "tagret: churned"))
+    assert (error.field, error.line) == ("tagret", 3)
+    assert "unknown setting" in error.message and error.hint == "did you mean 'target'?"
+    assert "also" not in error.message  # the missing `target` is the same mistake
+
+
+def test_every_problem_is_named_with_its_line(tmp_path: Path) -> None:
+    text = VALID.replace("task: classification", "task: clasification").replace('">= 0.8"', '"lots"')
+    error = error_for(tmp_path, text.replace("  numeric: [a, b]", "  numeric: [a, b]\n  colour: [d]"))
+    assert (error.field, error.line) == ("features.colour", 8)  # an unknown key first: it may explain others
+    assert "also: task (line 2):" in error.message
+    assert "; gate.metrics.roc_auc (line 13):" in error.message
+
+
 def test_invalid_yaml_reports_line(tmp_path: Path) -> None:
     error = error_for(tmp_path, VALID.replace("  numeric: [a, b]", "  numeric: [a, b"))
     assert "invalid YAML" in error.message

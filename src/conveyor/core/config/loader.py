@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,22 +140,38 @@ def _matches(node: object, pattern: tuple[str, ...], prefix: tuple[str, ...] = (
 
 
 def _config_error(exc: ValidationError, path: Path, lines: _LineIndex, secrets: Secrets) -> ConfigError:
-    first = exc.errors()[0]
-    loc = tuple(first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
-        message = "required setting is missing"
-    elif first["type"] == "extra_forbidden":
-        message = "unknown setting (check the spelling)"
-    more = len(exc.errors()) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    """One error naming the first problem (a misspelt key before the setting it leaves
+    missing, then in file order), the key it was probably meant to be, and the others."""
+    problems = [(tuple(e["loc"]), e["type"], _message(e)) for e in exc.errors()]
+    problems.sort(key=lambda p: (p[1] != "extra_forbidden", lines.line_of(p[0]) or 0))
+    loc, kind, message = problems[0]
+    hint = None
+    if kind == "extra_forbidden":
+        missing = [str(p[0][-1]) for p in problems if p[1] == "missing" and p[0][:-1] == loc[:-1]]
+        close = difflib.get_close_matches(str(loc[-1]), missing, n=1)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+            problems = [p for p in problems if p[0] != (*loc[:-1], close[0])]
+    others = [f"{_dotted(p[0]) or '(top)'}" + (f" (line {lines.line_of(p[0])})" if lines.line_of(p[0]) else "")
+              + f": {p[2]}" for p in problems[1:]]
+    if others:
+        shown = "; ".join(others[:3]) + (f"; and {len(others) - 3} more" if len(others) > 3 else "")
+        message += f" (also: {shown})"
     return ConfigError(
         secrets.redact(message),
         file=str(path),
         field=_dotted(loc) or None,
         line=lines.line_of(loc),
+        hint=None if hint is None else secrets.redact(hint),
     )
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "missing":
+        return "required setting is missing"
+    if error["type"] == "extra_forbidden":
+        return "unknown setting (check the spelling)"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _dotted(loc: tuple[object, ...]) -> str:
