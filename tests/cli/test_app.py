@@ -76,3 +76,10 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "rollback" in out.stdout
     assert (tmp_path / "churn-model" / ".conveyor" / "mlflow.db").exists()
+
+
+def test_version(cli) -> None:
+    import conveyor
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"conveyor {conveyor.__version__}"
