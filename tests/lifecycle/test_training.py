@@ -117,6 +117,18 @@ def test_user_train_error_marks_run_failed_and_registers_nothing(cli, project_di
     assert client.search_registered_models() == []
 
 
+def test_a_train_function_that_returns_nothing_is_named_without_a_traceback(cli, project_dir: Path) -> None:
+    (project_dir / "train.py").write_text("def train(X, y, params):\n    X.shape\n")
+    result = cli("train", "--project", project_dir)
+    assert result.exit_code == 1
+    assert "the user train function (train) returned None, not a fitted model" in result.output
+    assert "return model" in result.output and "Traceback" not in result.output
+    client = client_for(project_dir)
+    runs = client.search_runs([client.get_experiment_by_name("churn").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert client.search_registered_models() == []
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [

@@ -47,7 +47,7 @@ def handle_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except ConveyorError as exc:
-            if isinstance(exc, TrainingError):
+            if isinstance(exc, TrainingError) and exc.user_traceback:
                 err_console.print(exc.user_traceback, markup=False, highlight=False)
             print_error(exc)
             if isinstance(exc, GateFailedError):

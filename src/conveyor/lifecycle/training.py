@@ -113,6 +113,7 @@ def _tracked(
 
     with step("train"):
         model = _call_user(train_fn, "user train function", split.X_train, split.y_train, params)
+        _check_estimator(model, train_fn)
     with step("evaluate"):
         metrics = _call_user(evaluate_model, "model evaluation", model, split.X_test, split.y_test, cfg.task)
         if evaluate_fn is not None:
@@ -182,6 +183,20 @@ def _requirements(context: LifecycleContext) -> list[str]:
     runtime = context.config.runtime
     extra = runtime.requirements if runtime else []
     return [*pins, *[str(r) for r in extra]]
+
+
+def _check_estimator(model: Any, train_fn: Any) -> None:
+    """The train function must return something fitted that predicts; say so in its terms."""
+    if callable(getattr(model, "predict", None)):
+        return
+    name = getattr(train_fn, "__name__", str(train_fn))
+    got = "None" if model is None else f"a {type(model).__name__}"
+    raise TrainingError(
+        f"the user train function ({name}) returned {got}, not a fitted model with predict()",
+        user_traceback="",
+        hint=f"end {name}(X, y, params) with `return model` (a fitted scikit-learn estimator or "
+        "pipeline); the MLflow run is marked FAILED and nothing was registered",
+    )
 
 
 def _call_user(function: Any, label: str, *args: Any) -> Any:
