@@ -1,40 +1,50 @@
-"""The output commit protocol: nothing looks complete until the manifest is written.
+"""The output commit protocol: nothing looks complete until the manifest is written, and on
+a local filesystem nothing is there at all until the whole output appears in one rename.
 
-Layout of an output folder (local or any fsspec URL)::
+An attempt is written into its attempt folder (see :mod:`conveyor.core.output`): on a local
+or POSIX filesystem the hidden sibling ``.out.conveyor-staging/``, on an object store
+``out/`` itself::
 
     _temporary/run.json               what this attempt scores (resume must match it)
     _temporary/part-000003.parquet    a part (done once its record exists)
     _temporary/profile-000003.json    its monitoring profile (when the model has a baseline)
     _temporary/part-000003.json       its record: written last, so it marks the part done
     _temporary/_rejects/part-000003.parquet
-    part-000003.parquet               after commit
-    _rejects/part-000003.parquet      after commit
-    _profile.json                     the part profiles merged (before the manifest)
-    _manifest.json, _SUCCESS          written last: the output is complete
+    _profile.json                     the part profiles merged (before the commit)
 
-Readers that follow the Spark/Hadoop convention skip names starting with ``_``, so a failed
-run leaves only ``_temporary/`` behind, which no reader takes for data.
+The commit moves the recorded parts to the top of the attempt folder, writes
+``_manifest.json`` (the commit record) and ``_SUCCESS``, removes ``_temporary/`` and, on a
+local filesystem, renames the attempt folder onto ``out/`` (absent or empty): readers see
+nothing, then everything. An object store has no rename: there readers must go by the
+manifest (``open_source`` does), and the parts a killed commit copied are read by no one.
+A commit killed after its manifest is finished by the next ``--resume``.
+
+``CONVEYOR_KILL_AT_COMMIT=<step>`` (one of :data:`COMMIT_STEPS`) makes the process kill
+itself with SIGKILL at that step: the fault-injection hook the commit tests use.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.batch.manifest import MANIFEST, Manifest, PartResult
-from conveyor.batch.profiling import PROFILE, PartProfiler
+from conveyor.batch.manifest import Manifest, PartResult
+from conveyor.batch.profiling import PartProfiler
 from conveyor.core.errors import OutputError
+from conveyor.core.output import MANIFEST, PROFILE, REJECTS, RUN, STAGING, SUCCESS, staging_folder
 
 if TYPE_CHECKING:
     import fsspec
     import pandas as pd
 
-STAGING = "_temporary"
-REJECTS = "_rejects"
-SUCCESS = "_SUCCESS"
-RUN = "run.json"
+__all__ = ["COMMIT_STEPS", "KILL_AT_COMMIT", "REJECTS", "RUN", "STAGING", "SUCCESS", "OutputStore"]
+
+KILL_AT_COMMIT = "CONVEYOR_KILL_AT_COMMIT"
+COMMIT_STEPS = ("start", "first-part", "parts", "manifest", "success", "cleanup")
 _OURS = re.compile(r"^(part-\d{6}\.parquet|_manifest\.json|_profile\.json|_SUCCESS|_temporary|_rejects)$")
 
 
@@ -57,18 +67,47 @@ class OutputStore:
 
         return str(fsspec.core.url_to_fs(self.url, **self.storage_options)[1]).rstrip("/")
 
+    @property
+    def local(self) -> bool:
+        """A local (POSIX) filesystem: the commit is one rename of the attempt folder."""
+        protocol = self.fs.protocol
+        return (protocol if isinstance(protocol, str) else protocol[0]) in ("file", "local")
+
+    @property
+    def attempt(self) -> str:
+        """Where an attempt is written: a hidden sibling locally, the output itself elsewhere."""
+        return staging_folder(self.root) if self.local else self.root
+
     def _path(self, *names: str) -> str:
         return "/".join([self.root, *names])
+
+    def _staged(self, *names: str) -> str:
+        return "/".join([self.attempt, *names])
 
     # --- before the run ---------------------------------------------------------------
 
     def committed_manifest(self) -> Manifest | None:
+        return self._manifest_at(self._path(MANIFEST))
+
+    def _manifest_at(self, path: str) -> Manifest | None:
+        data = self._read_json(path)
+        return None if data is None else Manifest.from_dict(data)
+
+    def finish_interrupted_commit(self) -> Manifest | None:
+        """Finish a commit that was killed after it wrote its manifest (the output is whole
+        then, in all but its last steps); the manifest, or None when there is none."""
         fs = self.fs
-        path = self._path(MANIFEST)
-        if not fs.exists(path):
+        manifest = self._manifest_at(self._staged(MANIFEST))
+        if manifest is None:
             return None
-        with fs.open(path, "r") as handle:
-            return Manifest.from_dict(json.load(handle))
+        if not fs.exists(self._staged(SUCCESS)):
+            with fs.open(self._staged(SUCCESS), "wb"):
+                pass
+        if fs.exists(self._staged(STAGING)):
+            fs.rm(self._staged(STAGING), recursive=True)
+        if self.local and self.attempt != self.root:
+            self._publish()
+        return manifest
 
     def prepare(self, run: dict[str, Any], resume: bool) -> dict[int, PartResult]:
         """Set up staging for ``run``; returns parts already done when resuming."""
@@ -82,15 +121,16 @@ class OutputStore:
                 f"{self.url} already holds a committed batch output",
                 hint="choose a new --output, or delete the old one first",
             )
-        if exists:
-            strangers = [p for p in fs.ls(self.root, detail=False) if not _OURS.match(p.rstrip("/").rsplit("/", 1)[-1])]
+        entries = fs.ls(self.root, detail=False) if exists else []
+        if entries:
+            strangers = [p for p in entries if not _OURS.match(p.rstrip("/").rsplit("/", 1)[-1])]
             if strangers:
                 raise OutputError(
                     f"{self.url} is not empty and is not a conveyor output ({len(strangers)} other entries)",
                     hint="point --output at an empty or new folder",
                 )
         done: dict[int, PartResult] = {}
-        previous = self._read_json(self._path(STAGING, RUN))
+        previous = self._read_json(self._staged(STAGING, RUN))
         if resume and previous is not None:
             if previous != run:
                 changed = sorted(k for k in set(previous) | set(run) if previous.get(k) != run.get(k))
@@ -100,17 +140,22 @@ class OutputStore:
                     "or drop --resume to start over",
                 )
             done = self.finished_parts()
-        else:
-            for entry in fs.ls(self.root, detail=False) if exists else []:
+        elif self.attempt == self.root:
+            for entry in entries:
                 fs.rm(entry, recursive=True)
-        fs.makedirs(self._path(STAGING, REJECTS), exist_ok=True)
-        self._write_json(self._path(STAGING, RUN), run)
+        elif fs.exists(self.attempt):
+            fs.rm(self.attempt, recursive=True)
+        if self.attempt != self.root:  # the rename needs an absent or empty output folder
+            for entry in entries:
+                fs.rm(entry, recursive=True)
+        fs.makedirs(self._staged(STAGING, REJECTS), exist_ok=True)
+        self._write_json(self._staged(STAGING, RUN), run)
         return done
 
     def finished_parts(self) -> dict[int, PartResult]:
         fs = self.fs
         out: dict[int, PartResult] = {}
-        for path in fs.glob(self._path(STAGING, "part-*.json")):
+        for path in fs.glob(self._staged(STAGING, "part-*.json")):
             record = self._read_json(path)
             if record is not None:
                 part = PartResult.from_dict(record)
@@ -132,12 +177,12 @@ class OutputStore:
         The Parquet files go straight to their staged names: until the record exists a
         resume rewrites them, and only recorded parts are ever committed.
         """
-        self._write_parquet(output, self._path(STAGING, part.name), constants or {})
+        self._write_parquet(output, self._staged(STAGING, part.name), constants or {})
         if len(rejected):
-            self._write_parquet(rejected, self._path(STAGING, REJECTS, part.name), {})
+            self._write_parquet(rejected, self._staged(STAGING, REJECTS, part.name), {})
         if profile is not None:
             self._write_json(self._profile_path(part), profile)
-        self._write_json(self._path(STAGING, part.name.replace(".parquet", ".json")), part.to_dict())
+        self._write_json(self._staged(STAGING, part.name.replace(".parquet", ".json")), part.to_dict())
 
     # --- at the end -----------------------------------------------------------------------
 
@@ -147,31 +192,51 @@ class OutputStore:
         merged = profiler.merge(profiles)
         if merged is None:
             return None
-        self._write_json(self._path(PROFILE), merged)
+        self._write_json(self._staged(PROFILE), merged)
         return {"path": PROFILE, "rows": int(merged["rows"]), "parts": len(profiles)}
 
     def _profile_path(self, part: PartResult) -> str:
-        return self._path(STAGING, f"profile-{part.index:06d}.json")
+        return self._staged(STAGING, f"profile-{part.index:06d}.json")
 
     def commit(self, manifest: Manifest) -> str:
-        """Move staged parts into place, then write the manifest and _SUCCESS last."""
+        """Move the staged parts to the top of the attempt folder, write the manifest and
+        _SUCCESS, drop ``_temporary/``; locally, rename the attempt folder onto the output."""
         fs = self.fs
-        for part in manifest.parts:
-            staged, final = self._path(STAGING, part.name), self._path(part.name)
+        _kill_at("start")
+        for number, part in enumerate(manifest.parts):
+            staged, final = self._staged(STAGING, part.name), self._staged(part.name)
             if fs.exists(staged):
                 fs.mv(staged, final)
             elif not fs.exists(final):  # moved by an interrupted commit, or never written
                 raise OutputError(f"part {part.name} is missing from {self.url}", hint="rerun without --resume")
             if part.rejected:
-                staged = self._path(STAGING, REJECTS, part.name)
+                staged = self._staged(STAGING, REJECTS, part.name)
                 if fs.exists(staged):
-                    fs.makedirs(self._path(REJECTS), exist_ok=True)
-                    fs.mv(staged, self._path(REJECTS, part.name))
-        self._write_json(self._path(MANIFEST), manifest.to_dict())
-        with fs.open(self._path(SUCCESS), "wb"):
+                    fs.makedirs(self._staged(REJECTS), exist_ok=True)
+                    fs.mv(staged, self._staged(REJECTS, part.name))
+            if number == 0:
+                _kill_at("first-part")
+        _kill_at("parts")
+        self._write_json(self._staged(MANIFEST), manifest.to_dict())
+        _kill_at("manifest")
+        with fs.open(self._staged(SUCCESS), "wb"):
             pass
-        fs.rm(self._path(STAGING), recursive=True)
+        _kill_at("success")
+        fs.rm(self._staged(STAGING), recursive=True)
+        _kill_at("cleanup")
+        if self.attempt != self.root:
+            self._publish()
         return self._path(MANIFEST)
+
+    def _publish(self) -> None:
+        """The one rename that makes a local output appear whole (onto an absent or empty folder)."""
+        try:
+            os.rename(self.attempt, self.root)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot commit {self.url}: {exc.strerror or exc}",
+                hint=f"the scored output is complete in {self.attempt}; empty {self.url} and rerun with --resume",
+            ) from None
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -205,3 +270,9 @@ class OutputStore:
             return None
         with fs.open(path, "r") as handle:
             return json.load(handle)
+
+
+def _kill_at(step: str) -> None:
+    """The fault-injection hook: SIGKILL this process at commit step ``step`` when asked."""
+    if os.environ.get(KILL_AT_COMMIT) == step:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -132,6 +132,7 @@ def predict(
     }
     store = OutputStore(output_url, options)
     if resume:
+        store.finish_interrupted_commit()  # killed after its manifest: whole, now in place
         existing = store.committed_manifest()
         if existing is not None and existing.model == resolved.to_dict() and existing.input.get("sha256") == fingerprint["sha256"]:
             return BatchResult(existing, store._path("_manifest.json"), already_committed=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-MANIFEST = "_manifest.json"
+from conveyor.core.output import MANIFEST, part_name
+
+__all__ = ["FORMAT_VERSION", "MANIFEST", "Manifest", "PartResult", "part_name"]
+
 FORMAT_VERSION = 1
 
 
@@ -105,7 +108,3 @@ class Manifest:
             format_version=int(data.get("format_version", FORMAT_VERSION)),
             extra=data.get("extra", {}),
         )
-
-
-def part_name(index: int) -> str:
-    return f"part-{index:06d}.parquet"

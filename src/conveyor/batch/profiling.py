@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
     from conveyor.profiles import ColumnSchema
 
-PROFILE = "_profile.json"
 # batch output column → the baseline's column for it
 OUTPUT_COLUMNS = {"prediction": PREDICTION, "probability": SCORE}
 

@@ -12,7 +12,9 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   └── OptionError             an option value that does not parse (steps, durations, weights)
     ├── DataError                   a dataset is missing, unreadable or lacks a column
     │   ├── SourceError             a file, folder, glob or URL cannot be listed or read
-    │   │   └── SourceNotFoundError   nothing is there
+    │   │   ├── SourceNotFoundError   nothing is there
+    │   │   ├── UncommittedOutputError  a batch output whose commit has not finished
+    │   │   └── OutputInSourceError   a folder or glob that takes in an earlier batch output
     │   ├── InputError              the batch input is missing, empty or unreadable
     │   ├── UnscorableInputError [4]  the input cannot be scored; nothing was committed
     │   │   ├── SchemaMismatchError   the whole input lacks a model column or has it unusable
@@ -175,6 +177,16 @@ class SourceError(DataError):
 
 class SourceNotFoundError(SourceError):
     """A data source that does not exist."""
+
+
+class UncommittedOutputError(SourceError):
+    """A batch output folder with no manifest yet: a run or its commit in progress or killed;
+    none of its parts is read."""
+
+
+class OutputInSourceError(SourceError):
+    """A folder or glob whose files include the parts of a conveyor batch output (read it as an
+    output by opening its folder, or leave it out of the source)."""
 
 
 class InputError(DataError):

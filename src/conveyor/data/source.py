@@ -4,7 +4,9 @@ storage options, read as Arrow record batches (only the columns asked for) or as
 Training (``data.train``), batch scoring (``conveyor predict --input``), monitoring
 (``conveyor monitor --data``) and the captured-traffic reader all open their data here.
 A folder means every CSV/Parquet file under it (names starting with ``_`` or ``.`` are
-metadata, as Spark and Hadoop write them); files are sorted so part numbers are stable.
+metadata, as Spark and Hadoop write them); files are sorted so part numbers are stable. A
+folder that is a conveyor batch output means the parts its manifest lists
+(:mod:`conveyor.data.output`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.core.errors import SourceError, SourceNotFoundError
+from conveyor.core.output import MANIFEST
+from conveyor.data.output import committed_files, marked_in, marked_on, refuse_outputs_within
 
 if TYPE_CHECKING:
     import fsspec
@@ -318,6 +322,29 @@ def open_source(
     return Source(url, files, fmt, options, list(text_columns))
 
 
+def open_output(url: str, *, storage_options: dict[str, Any] | None = None) -> Source:
+    """A committed batch output folder as a source of exactly the parts its manifest lists.
+
+    Raises :class:`SourceNotFoundError` when nothing is there, :class:`UncommittedOutputError`
+    while (or after a kill) the output is being written, and :class:`SourceError` for a
+    folder that is no conveyor output."""
+    options = dict(storage_options or {})
+    fs, path = url_to_fs(url, options)
+    root = path.rstrip("/")
+    try:
+        listing = set(fs.find(root)) if fs.isdir(root) else set()
+    except Exception as exc:  # noqa: BLE001 - permission, network, credentials
+        raise SourceError(f"cannot list {url}: {type(exc).__name__}: {exc}") from None
+    if not listing:
+        raise SourceNotFoundError(f"{url} does not exist or is empty")
+    files = committed_files(fs, root, url, listing)
+    if files is None:
+        raise SourceError(f"{url} is not a conveyor batch output (no {MANIFEST})")
+    if not files:
+        raise SourceError(f"the batch output {url} holds no parts")
+    return Source(url, files, "parquet", options)
+
+
 def _compression(path: str) -> Literal["gzip"] | None:
     return "gzip" if path.lower().endswith(".gz") else None
 
@@ -336,14 +363,22 @@ def url_to_fs(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileSys
 
 
 def _discover(fs: fsspec.AbstractFileSystem, path: str, url: str) -> list[str]:
+    """The files of ``url``; a committed batch output folder is the parts its manifest lists,
+    and a folder or glob that takes in a batch output (or one being committed) is refused."""
     try:
         if any(ch in path for ch in GLOB_CHARS):
             found = [p for p in fs.glob(path) if fs.isfile(p)]
             if not found:
                 raise SourceNotFoundError(f"no files match {url}")
+            refuse_outputs_within(url, "", found, marked_on(fs))
         elif fs.isdir(path):
             root = path.rstrip("/")
-            found = [p for p in fs.find(root) if not _hidden(p[len(root):])]
+            listing = set(fs.find(root))
+            committed = committed_files(fs, root, url, listing)
+            if committed is not None:
+                return committed
+            found = [p for p in listing if not _hidden(p[len(root):])]
+            refuse_outputs_within(url, root, found, marked_in(listing))
         elif fs.isfile(path):
             found = [path]
         else:
