@@ -8,6 +8,7 @@ only the CLI and users' code do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,14 +35,16 @@ if TYPE_CHECKING:
 class Project:
     """One conveyor project (a folder with conveyor.yaml) in one environment."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
+    def __init__(self, loaded: LoadedConfig, notify: Callable[[str], None] | None = None) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.stack: Stack = resolve_stack(loaded)
+        self.notify = notify or _log_notice  # one line about something done on the side
 
     @classmethod
-    def load(cls, path: str | Path | None = None, env: str | None = None) -> Project:
-        return cls(load_config(path, env=env))
+    def load(cls, path: str | Path | None = None, env: str | None = None,
+             notify: Callable[[str], None] | None = None) -> Project:
+        return cls(load_config(path, env=env), notify)
 
     @property
     def name(self) -> str:
@@ -55,9 +58,15 @@ class Project:
 
     @cached_property
     def client(self) -> MlflowClient:
+        """The stack's client; connecting marks KILLED the model's runs left RUNNING by a
+        process that is gone (each said in one line)."""
+        from conveyor.lifecycle.orphans import reap_orphans
         from conveyor.stack.tracking import connect
 
-        return connect(self.stack)
+        client = connect(self.stack)
+        for reaped in reap_orphans(client, self.name):
+            self.notify(reaped.line(self.name))
+        return client
 
     @cached_property
     def artifacts(self) -> ArtifactStore:
@@ -158,6 +167,12 @@ class Project:
         from conveyor.jobs import run_job
 
         return run_job(spec, self.lifecycle, reporter or SilentReporter())
+
+
+def _log_notice(message: str) -> None:
+    import logging
+
+    logging.getLogger("conveyor").warning(message)
 
 
 def serving_worker_context(project_dir: str, env: str | None) -> ServingContext:

@@ -90,4 +90,11 @@ def storage_options(pairs: list[str] | None) -> dict[str, Any]:
 def load_project(project: Path | None, env: str | None) -> Any:
     from conveyor.app import Project
 
-    return Project.load(project, env=env)
+    return Project.load(project, env=env, notify=print_notice)
+
+
+def print_notice(message: str) -> None:
+    """One line on stderr about something a command did on the side (an orphaned run closed)."""
+    from conveyor.cli.output import err_console
+
+    err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)

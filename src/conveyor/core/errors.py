@@ -68,6 +68,7 @@ class ExitCode(IntEnum):
     OUTPUT_CONFLICT = 5
     ROLLED_BACK = 6
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 EXIT_CODES: Mapping[ExitCode, str] = MappingProxyType({
@@ -83,6 +84,7 @@ EXIT_CODES: Mapping[ExitCode, str] = MappingProxyType({
     "`--resume`",
     ExitCode.ROLLED_BACK: "a rollout rolled back: the candidate did worse than the champion",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.TERMINATED: "terminated by SIGTERM (a training run it owned is marked KILLED first)",
 })
 
 

@@ -10,6 +10,10 @@ GIT_DIRTY = "conveyor.git.dirty"
 ENVIRONMENT = "conveyor.env"
 MODEL = "conveyor.model"
 PIPELINE = "conveyor.pipeline"
+OWNER_HOST = "conveyor.owner.host"  # the process that owns a RUNNING run: host, PID, start time
+OWNER_PID = "conveyor.owner.pid"
+OWNER_STARTED = "conveyor.owner.started"
+ENDED_BY = "conveyor.ended_by"  # why conveyor ended a run itself: "owner-gone", "SIGTERM", "SIGINT"
 
 
 def stage_move(stage: str) -> str:

@@ -22,7 +22,9 @@ from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, check_columns, load_dataset, split_dataset
 from conveyor.lifecycle.entrypoint import load_entrypoint
 from conveyor.lifecycle.metrics import evaluate_model, fairness_metrics
+from conveyor.lifecycle.orphans import owner_tags
 from conveyor.lifecycle.progress import Reporter, SilentReporter
+from conveyor.stack.processes import terminate_as_exit
 from conveyor.stack.tracking import RunLog, ensure_experiment, fluent_run
 
 if TYPE_CHECKING:
@@ -49,7 +51,16 @@ def train(
     reporter: Reporter | None = None,
     extra_tags: dict[str, str] | None = None,
 ) -> TrainedRun:
-    """Fit, evaluate and log one run; raises TrainingError (run FAILED) if user code fails."""
+    """Fit, evaluate and log one run; raises TrainingError (run FAILED) if user code fails.
+
+    The run is tagged with the process that owns it (a killed owner's run is marked KILLED by
+    the next command, :mod:`conveyor.lifecycle.orphans`); SIGTERM and Ctrl-C end it KILLED
+    before the process exits (143, 130)."""
+    with terminate_as_exit():
+        return _train(context, reporter, extra_tags)
+
+
+def _train(context: LifecycleContext, reporter: Reporter | None, extra_tags: dict[str, str] | None) -> TrainedRun:
     cfg = context.config
     project_dir = context.loaded.project_dir
     step = (reporter or SilentReporter()).step
@@ -72,12 +83,17 @@ def train(
         tags.DATA_SHA256: dataset.fingerprint["sha256"],
         tags.DATA_ROWS: str(dataset.fingerprint["rows"]),
         **_git_tags(project_dir),
+        **owner_tags(),
         **(extra_tags or {}),
     }
     run_id = str(client.create_run(experiment_id, tags=run_tags).info.run_id)
     run = RunLog(client, run_id)
     try:
         trained = _tracked(context, run, dataset.fingerprint, split, train_fn, evaluate_fn, step)
+    except (KeyboardInterrupt, SystemExit) as stopped:  # Ctrl-C, SIGTERM (terminate_as_exit)
+        client.set_tag(run_id, tags.ENDED_BY, "SIGINT" if isinstance(stopped, KeyboardInterrupt) else "SIGTERM")
+        client.set_terminated(run_id, status="KILLED")
+        raise
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise

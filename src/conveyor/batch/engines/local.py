@@ -20,6 +20,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
@@ -51,6 +52,7 @@ from conveyor.batch.worker import (
 )
 from conveyor.core.errors import EngineError
 from conveyor.data import RowGroup
+from conveyor.stack.processes import ProcessId, pid_alive
 
 TASKS_PER_WORKER = 3  # enough tasks that workers finish together
 MAX_TASK_PARTS = 16  # progress and failure granularity
@@ -244,14 +246,35 @@ def child_environment(variables: dict[str, str]) -> Iterator[None]:
             os.environ.pop(key, None)
 
 
+PAYLOAD_PREFIX, PAYLOAD_SUFFIX = "conveyor-model-", ".pkl"
+_PAYLOAD_NAME = re.compile(rf"^{PAYLOAD_PREFIX}(\d+)-(\d*)-.*{re.escape(PAYLOAD_SUFFIX)}$")
+
+
 def write_payload(payload: bytes | None) -> str | None:
-    """The model's bytes in a private temporary file that each worker reads once."""
+    """The model's bytes in a private temporary file that each worker reads once, named by
+    the owner's PID and start time: files that killed runs left behind are swept first."""
     if payload is None:
         return None
-    handle, path = tempfile.mkstemp(prefix="conveyor-model-", suffix=".pkl")
+    sweep_payloads()
+    owner = ProcessId.current()
+    handle, path = tempfile.mkstemp(prefix=f"{PAYLOAD_PREFIX}{owner.pid}-{owner.started}-", suffix=PAYLOAD_SUFFIX)
     with os.fdopen(handle, "wb") as out:
         out.write(payload)
     return path
+
+
+def sweep_payloads(folder: str | None = None) -> list[str]:
+    """Remove the model files in the temporary folder whose owner process is gone; their paths."""
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            match = _PAYLOAD_NAME.match(name)
+            if match and not pid_alive(int(match.group(1)), match.group(2)):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
+                    removed.append(os.path.join(folder, name))
+    return removed
 
 
 def plan_tasks(groups: Sequence[RowGroup], batch_size: int, done: set[int], workers: int) -> list[Task]:
