@@ -95,3 +95,28 @@ def test_refuses_a_folder_with_other_files(trained, new_batch, tmp_path: Path) -
     with pytest.raises(OutputError, match="not a conveyor output"):
         predict(trained.project, "churn@prod", str(new_batch), str(tmp_path / "scores"))
     assert (tmp_path / "scores" / "precious.txt").read_text() == "keep me"
+
+
+def test_model_files_left_by_gone_processes_are_swept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conveyor.batch.engines.local import sweep_payloads, write_payload
+    from conveyor.stack.processes import ProcessId
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a process that has ended: what a killed run leaves behind looks like this
+    me = ProcessId.current()
+    left = tmp_path / f"conveyor-model-{child.pid}--abc.pkl"
+    reused = tmp_path / f"conveyor-model-{me.pid}-1-abc.pkl"  # this PID, but another start time
+    mine = tmp_path / f"conveyor-model-{me.pid}-{me.started}-abc.pkl"
+    other = tmp_path / "conveyor-model-abc.pkl"  # not ours to judge: no owner in the name
+    for path in (left, reused, mine, other):
+        path.write_bytes(b"model")
+    assert sorted(sweep_payloads(str(tmp_path))) == sorted([str(left), str(reused)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
+
+    path = write_payload(b"model")
+    assert path is not None and os.path.basename(path).startswith(f"conveyor-model-{me.pid}-{me.started}-")
+    os.unlink(path)

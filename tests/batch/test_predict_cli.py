@@ -85,3 +85,15 @@ def test_storage_options_on_the_command_line_reach_s3(trained, new_batch, s3) ->
     bad = _predict(trained, "churn@prod", "--input", "s3://lake/cli/in/", "--output", "s3://lake/cli/o2/",
                    "--storage-option", "=x")
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+def test_an_input_that_takes_in_an_earlier_output_is_refused(trained, new_batch, tmp_path: Path) -> None:
+    data = tmp_path / "lake"
+    data.mkdir()
+    (data / "daily.parquet").write_bytes(new_batch.read_bytes())
+    first = _predict(trained, "churn@prod", "--input", f"{data}/**/*.parquet", "--output", str(data / "scores"), "--workers", "1")
+    assert first.exit_code == 0, first.output
+    again = _predict(trained, "churn@prod", "--input", f"{data}/**/*.parquet", "--output", str(tmp_path / "again"))
+    assert again.exit_code == 1, again.output
+    assert f"takes in the batch output {data / 'scores'}" in again.output
+    assert "Traceback" not in again.output and not (tmp_path / "again").exists()

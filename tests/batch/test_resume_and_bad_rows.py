@@ -30,8 +30,8 @@ def test_failed_run_leaves_nothing_complete_and_resume_finishes(own_project, new
     out = tmp_path / "scores"
     with pytest.raises(HookError, match="injected failure"):
         predict(trained.project, "churn@prod", str(new_batch), str(out), batch_size=500, workers=1)
-    assert not (out / "_manifest.json").exists() and not list(out.glob("part-*.parquet"))
-    staged = sorted(p.name for p in (out / "_temporary").glob("part-*.parquet"))
+    assert not out.exists()  # a local output appears only when it is committed, in one rename
+    staged = sorted(p.name for p in (tmp_path / ".scores.conveyor-staging" / "_temporary").glob("part-*.parquet"))
     assert staged[:3] == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
     assert "part-000003.parquet" not in staged  # the failed chunk; a later one may have finished
 
@@ -46,6 +46,7 @@ def test_failed_run_leaves_nothing_complete_and_resume_finishes(own_project, new
     # the merged profile covers the parts of both runs: staged profiles survive the failure
     assert result.manifest.profiles == {"path": "_profile.json", "rows": 2500, "parts": 5}
     assert json.loads((out / "_profile.json").read_text())["rows"] == 2500
+    assert not (tmp_path / ".scores.conveyor-staging").exists()
 
     again = predict(trained.project, "churn@prod", str(new_batch), str(out), batch_size=500, resume=True)
     assert again.already_committed and again.manifest.rows_out == 2500
