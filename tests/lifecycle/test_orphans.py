@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 
 from conveyor.core import tags
@@ -88,20 +89,18 @@ def test_a_killed_train_leaves_a_run_the_next_command_marks_killed(project_dir: 
     assert "marked it KILLED" not in again.output
 
 
-def test_sigterm_ends_the_run_killed_and_exits_143(project_dir: Path, edit_config) -> None:
+@pytest.mark.parametrize(("signum", "code", "ended_by"), [
+    (signal.SIGTERM, ExitCode.TERMINATED, "SIGTERM"),
+    (signal.SIGINT, ExitCode.INTERRUPTED, "SIGINT"),  # Ctrl-C
+])
+def test_a_signal_ends_the_run_killed_and_exits_with_its_code(
+    project_dir: Path, edit_config, signum: int, code: int, ended_by: str
+) -> None:
     with _training(project_dir, edit_config) as process:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait() == ExitCode.TERMINATED, process.communicate()[0].decode()[-3000:]
+        process.send_signal(signum)
+        assert process.wait() == code, process.communicate()[0].decode()[-3000:]
     [run] = _runs(project_dir)
-    assert run.info.status == "KILLED" and run.data.tags[tags.ENDED_BY] == "SIGTERM"
-
-
-def test_ctrl_c_ends_the_run_killed_and_exits_130(project_dir: Path, edit_config) -> None:
-    with _training(project_dir, edit_config) as process:
-        process.send_signal(signal.SIGINT)
-        assert process.wait() == ExitCode.INTERRUPTED, process.communicate()[0].decode()[-3000:]
-    [run] = _runs(project_dir)
-    assert run.info.status == "KILLED" and run.data.tags[tags.ENDED_BY] == "SIGINT"
+    assert run.info.status == "KILLED" and run.data.tags[tags.ENDED_BY] == ended_by
 
 
 def _ended_process() -> ProcessId:
