@@ -45,7 +45,9 @@ def register(app: FastAPI, service: Service) -> None:
         status = endpoint.status()
         poller = service.pollers[name]
         status["poller"] = {"polls": poller.polls, "failures": poller.failures, "last_error": poller.last_error}
-        status["capture"] = {"written": service.captures[name].written, "dropped": service.captures[name].dropped}
+        capture = service.captures[name]
+        status["capture"] = {"written": capture.written, "dropped": capture.dropped,
+                             "write_failures": capture.write_failures}
         status["pid"] = os.getpid()
         return json_response(status)
 

@@ -5,6 +5,14 @@ Parquet parts under the artifact store, in the layout of :mod:`conveyor.core.cap
 (served and shadow predictions; feedback labels are written by
 :func:`conveyor.data.capture.write_feedback`). When the queue is full, rows are dropped and
 counted.
+
+One request never costs another its rows: values the signature check lets through are
+already what the capture can hold (integers in float columns arrive as floats, integers
+past int64 in integer columns are refused with a 422), and a batch whose table still
+cannot be built is written request by request, so only a request that cannot be written
+even alone is dropped. A part that fails to write (a store outage) is counted in
+``conveyor_capture_write_failures`` and retried with the next flushes, up to
+:data:`WRITE_ATTEMPTS` times, before its rows are dropped and counted.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from conveyor.scoring import Columns
 
 log = logging.getLogger("conveyor.serving")
 
+WRITE_ATTEMPTS = 3  # a part is written at most this many times (one per flush) before its rows are dropped
+
 
 @dataclass
 class _Record:
@@ -35,6 +45,7 @@ class _Record:
     scores: list[float] | None
     latency_ms: float
     shadow: bool
+    attempts: int = 0  # failed writes so far
 
 
 class CaptureWriter:
@@ -50,6 +61,7 @@ class CaptureWriter:
         max_rows: int = 100_000,
         on_written: Any = None,
         on_dropped: Any = None,
+        on_write_failed: Any = None,
     ) -> None:
         self.store = store
         self.root = layout.model_root(store, model)
@@ -59,9 +71,12 @@ class CaptureWriter:
         self.max_rows = max_rows
         self.on_written = on_written or (lambda n: None)
         self.on_dropped = on_dropped or (lambda n: None)
+        self.on_write_failed = on_write_failed or (lambda: None)
         self.dropped = 0
         self.written = 0
+        self.write_failures = 0
         self._queue: deque[_Record] = deque()
+        self._retry: list[_Record] = []  # records of parts that failed to write, for the next flush
         self._pending = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -99,67 +114,111 @@ class CaptureWriter:
             self._thread.join(timeout=30)
             self._thread = None
         self.flush()
+        while self._retry:  # a store that failed a write gets its remaining attempts now
+            self.flush()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.flush_s):
             self.flush()
 
     def flush(self) -> int:
-        records: list[_Record] = []
+        """Write what is queued (and what failed to write before); returns the rows written."""
+        records, self._retry = self._retry, []
         while self._queue:
             records.append(self._queue.popleft())
         if not records:
             return 0
-        rows = sum(len(r.labels) for r in records)
-        with self._lock:
-            self._pending -= rows
         groups: dict[tuple[bool, str], list[_Record]] = {}
         for record in records:
             groups.setdefault((record.shadow, record.at.strftime("%Y-%m-%d")), []).append(record)
         written = 0
         for (shadow, day), group in groups.items():
-            try:
-                written += self._write(group, shadow, day)
-            except Exception as exc:  # noqa: BLE001 - a store outage must not stop serving
-                lost = sum(len(r.labels) for r in group)
-                self.dropped += lost
-                self.on_dropped(lost)
-                log.error("capture write failed, %d rows dropped: %s", lost, exc)
+            folder = (layout.shadow_folder if shadow else layout.served_folder)(self.store, self.model, day)
+            for table, members in self._tables(group):
+                written += self._write(table, members, folder)
+        done = sum(len(r.labels) for r in records) - sum(len(r.labels) for r in self._retry)
+        with self._lock:
+            self._pending -= done
         self.written += written
         self.on_written(written)
         return written
 
-    def _write(self, records: list[_Record], shadow: bool, day: str) -> int:
-        import pyarrow as pa
-
-        names: list[str] = []
+    def _tables(self, records: list[_Record]) -> list[tuple[Any, list[_Record]]]:
+        """One table for the group; if a value breaks it, one table per request (a request
+        that cannot be written even alone is dropped and counted, alone)."""
+        try:
+            return [(_table(records), records)]
+        except Exception as exc:  # noqa: BLE001 - isolate the request, keep the others
+            log.warning("capture batch of %d requests cannot be written together (%s): "
+                        "writing request by request", len(records), _short(exc))
+        out = []
         for record in records:
-            for name in record.columns:
-                if name not in names:
-                    names.append(name)
-        data: dict[str, list[Any]] = {name: [] for name in names}
-        meta: dict[str, list[Any]] = {name: [] for name in layout.METADATA}
-        has_scores = False
-        for r in records:
-            n = len(r.labels)
-            for name in names:
-                values = r.columns.get(name)
-                data[name].extend(values if values is not None else [None] * n)
-            meta[layout.PREDICTION].extend(r.labels)
-            if r.scores is not None:
-                has_scores = True
-                meta[layout.SCORE].extend(r.scores)
-            else:
-                meta[layout.SCORE].extend([None] * n)
-            meta[layout.TIMESTAMP].extend([r.at] * n)
-            meta[layout.REQUEST_ID].extend([r.request_id] * n)
-            meta[layout.ROW].extend(range(n))
-            meta[layout.DEPLOYMENT].extend([r.deployment] * n)
-            meta[layout.VERSION].extend([r.version] * n)
-            meta[layout.LATENCY_MS].extend([r.latency_ms] * n)
-        if not has_scores:
-            del meta[layout.SCORE]
-        table = pa.table({name: column(values) for name, values in {**data, **meta}.items()})
-        folder = (layout.shadow_folder if shadow else layout.served_folder)(self.store, self.model, day)
-        write_part(table, folder)
+            try:
+                out.append((_table([record]), [record]))
+            except Exception as exc:  # noqa: BLE001
+                self._drop(len(record.labels))
+                log.error("capture of request %s dropped (%d rows): %s",
+                          record.request_id, len(record.labels), _short(exc))
+        return out
+
+    def _write(self, table: Any, records: list[_Record], folder: str) -> int:
+        """Write one part; on failure count it and keep the records for the next flush."""
+        try:
+            write_part(table, folder)
+        except Exception as exc:  # noqa: BLE001 - a store outage must not stop serving
+            self.write_failures += 1
+            self.on_write_failed()
+            rows = sum(len(r.labels) for r in records)
+            for record in records:
+                record.attempts += 1
+            retry = [r for r in records if r.attempts < WRITE_ATTEMPTS]
+            lost = rows - sum(len(r.labels) for r in retry)
+            self._retry.extend(retry)
+            if lost:
+                self._drop(lost)
+            log.error("capture write failed (%d rows; %d kept for a retry, %d dropped after %d attempts): %s",
+                      rows, rows - lost, lost, WRITE_ATTEMPTS, _short(exc))
+            return 0
         return int(table.num_rows)
+
+    def _drop(self, rows: int) -> None:
+        self.dropped += rows
+        self.on_dropped(rows)
+
+
+def _table(records: list[_Record]) -> Any:
+    """The capture rows of these requests as one Arrow table (inputs, then metadata)."""
+    import pyarrow as pa
+
+    names: list[str] = []
+    for record in records:
+        for name in record.columns:
+            if name not in names:
+                names.append(name)
+    data: dict[str, list[Any]] = {name: [] for name in names}
+    meta: dict[str, list[Any]] = {name: [] for name in layout.METADATA}
+    has_scores = False
+    for r in records:
+        n = len(r.labels)
+        for name in names:
+            values = r.columns.get(name)
+            data[name].extend(values if values is not None else [None] * n)
+        meta[layout.PREDICTION].extend(r.labels)
+        if r.scores is not None:
+            has_scores = True
+            meta[layout.SCORE].extend(r.scores)
+        else:
+            meta[layout.SCORE].extend([None] * n)
+        meta[layout.TIMESTAMP].extend([r.at] * n)
+        meta[layout.REQUEST_ID].extend([r.request_id] * n)
+        meta[layout.ROW].extend(range(n))
+        meta[layout.DEPLOYMENT].extend([r.deployment] * n)
+        meta[layout.VERSION].extend([r.version] * n)
+        meta[layout.LATENCY_MS].extend([r.latency_ms] * n)
+    if not has_scores:
+        del meta[layout.SCORE]
+    return pa.table({name: column(values) for name, values in {**data, **meta}.items()})
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -57,6 +57,14 @@ class Metrics:
             "conveyor_capture_dropped_rows", "Captured rows dropped (queue full or write failed).",
             ["model"], registry=r,
         )
+        self.capture_write_failures = Counter(
+            "conveyor_capture_write_failures", "Capture part writes that failed (their rows are retried).",
+            ["model"], registry=r,
+        )
+        self.shed = Counter(
+            "conveyor_shed_requests", "Prediction requests shed with 503 (in-flight limit or queue time).",
+            ["model", "reason"], registry=r,
+        )
         self.swaps = Counter(
             "conveyor_model_swaps", "Model versions swapped in.", ["model", "deployment"], registry=r
         )

@@ -135,6 +135,7 @@ def build_service(
         store, name, sample=spec.capture.sample, flush_s=spec.capture.flush_s,
         max_rows=spec.capture.max_rows,
         on_written=metrics.captured.labels(name).inc, on_dropped=metrics.capture_dropped.labels(name).inc,
+        on_write_failed=metrics.capture_write_failures.labels(name).inc,
     )
     poller = Poller(
         endpoint,

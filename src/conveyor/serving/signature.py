@@ -62,6 +62,12 @@ def validate(schema: InputSchema, columns: Columns) -> int:
 def _check_values(field: InputField, values: list[Any]) -> dict[str, Any] | None:
     kind = field.type
     if kind in ("double", "float"):
+        for index, value in enumerate(values):
+            if type(value) is int:  # what the model sees; the capture's float column holds it
+                try:
+                    values[index] = float(value)
+                except OverflowError:
+                    return {"row": index, "got": "int past the float range"}
         allowed: tuple[type, ...] = _NUMBER
     elif kind in ("long", "integer"):
         for index, value in enumerate(values):
