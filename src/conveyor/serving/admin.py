@@ -40,8 +40,8 @@ def register(app: FastAPI, service: Service) -> None:
     @app.get("/admin/models/{name}", tags=["admin"], summary="Deployments, versions, weights, state.",
              responses=errors(401, 403, 404), openapi_extra=BEARER)
     async def admin_status(name: str, request: Request) -> Response:
-        service.auth.check(request.headers.get("authorization"), "deploy")
-        endpoint = service.endpoint(name)
+        who = service.auth.check(request.headers.get("authorization"), "deploy")
+        endpoint = service.endpoint(name, caller=who)
         status = endpoint.status()
         poller = service.pollers[name]
         status["poller"] = {"polls": poller.polls, "failures": poller.failures, "last_error": poller.last_error}
@@ -57,7 +57,7 @@ def register(app: FastAPI, service: Service) -> None:
         """Body: `{"weights": {"prod": 90, "staging": 10}}`. New deployments load in the
         background and take traffic once warm."""
         who = service.auth.check(request.headers.get("authorization"), "deploy")
-        endpoint = service.endpoint(name)
+        endpoint = service.endpoint(name, caller=who)
         payload = protocols.loads(await read_body(request, endpoint.spec.limits.max_body_bytes))
         weights = payload.get("weights") if isinstance(payload, dict) else None
         clean = parse_weights(endpoint, weights)
@@ -69,8 +69,8 @@ def register(app: FastAPI, service: Service) -> None:
     @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.",
               responses=errors(401, 403, 404), openapi_extra=BEARER)
     async def admin_reload(name: str, request: Request) -> Response:
-        service.auth.check(request.headers.get("authorization"), "deploy")
-        service.endpoint(name)
+        who = service.auth.check(request.headers.get("authorization"), "deploy")
+        service.endpoint(name, caller=who)
         service.pollers[name].poke()
         return json_response({"polling": True})
 

@@ -1,7 +1,10 @@
 """Bearer tokens with roles. Only SHA-256 digests are kept; comparison is constant-time.
 
-Roles nest: admin ⊇ deploy ⊇ predict. Admin endpoints always need a token; prediction
-endpoints only when `serve.auth.predict` is true.
+Roles grant permissions: admin ⊇ deploy ⊇ {predict, feedback}; `predict` and `feedback`
+grant only themselves (a labelling job posts feedback, a client predicts). Admin
+endpoints always need a token; prediction endpoints only when `serve.auth.predict` is
+true; feedback (`POST /models/{name}/feedback`, the labels monitoring and retraining
+trust) whenever tokens are configured or prediction needs one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from pathlib import Path
 
 from conveyor.serving.errors import Forbidden, Unauthorized
 
-ROLE_RANK = {"predict": 0, "deploy": 1, "admin": 2}
+GRANTS: dict[str, frozenset[str]] = {
+    "predict": frozenset({"predict"}),
+    "feedback": frozenset({"feedback"}),
+    "deploy": frozenset({"deploy", "predict", "feedback"}),
+    "admin": frozenset({"admin", "deploy", "predict", "feedback"}),
+}
 TOKEN_FILE = "admin.token"
 
 
@@ -22,7 +30,7 @@ TOKEN_FILE = "admin.token"
 class Credential:
     name: str
     digest: bytes
-    rank: int
+    grants: frozenset[str]
 
 
 def digest(token: str) -> bytes:
@@ -30,25 +38,35 @@ def digest(token: str) -> bytes:
 
 
 class Authenticator:
-    def __init__(self, credentials: list[Credential], *, predict_open: bool = True) -> None:
+    """`predict_open`: predictions need no token; `feedback_open`: nor does feedback (only
+    when no token is configured and predictions are open: the laptop default)."""
+
+    def __init__(self, credentials: list[Credential], *, predict_open: bool = True, feedback_open: bool = True) -> None:
         self.credentials = credentials
         self.predict_open = predict_open
+        self.feedback_open = feedback_open
 
     @classmethod
     def from_config(cls, auth: object, extra: list[Credential] | None = None) -> Authenticator:
+        tokens = getattr(auth, "tokens", [])
         creds = [
-            Credential(t.name, bytes.fromhex(t.sha256), max(ROLE_RANK[r] for r in t.roles))
-            for t in getattr(auth, "tokens", [])
+            Credential(t.name, bytes.fromhex(t.sha256), frozenset().union(*(GRANTS[r] for r in t.roles)))
+            for t in tokens
         ]
-        return cls(creds + list(extra or []), predict_open=not getattr(auth, "predict", False))
+        predict_open = not getattr(auth, "predict", False)
+        return cls(creds + list(extra or []), predict_open=predict_open, feedback_open=predict_open and not tokens)
 
-    def check(self, authorization: str | None, role: str) -> str | None:
-        """The caller's token name, or raise 401/403. Predict may be open (returns None)."""
-        need = ROLE_RANK[role]
-        if role == "predict" and self.predict_open:
+    def open_to(self, permission: str) -> bool:
+        """Whether this permission needs no token here."""
+        return (permission == "predict" and self.predict_open) or (permission == "feedback" and self.feedback_open)
+
+    def check(self, authorization: str | None, permission: str) -> str | None:
+        """The caller's token name, or raise 401/403. Predict and feedback may be open
+        (returns None: the caller is anonymous)."""
+        if self.open_to(permission):
             return None
         if not authorization:
-            raise Unauthorized(f"this endpoint needs a bearer token with role {role!r}")
+            raise Unauthorized(f"this endpoint needs a bearer token with role {permission!r}")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
@@ -59,8 +77,8 @@ class Authenticator:
                 match = cred
         if match is None:
             raise Unauthorized("the token is not valid")
-        if match.rank < need:
-            raise Forbidden(f"token {match.name!r} lacks role {role!r}")
+        if permission not in match.grants:
+            raise Forbidden(f"token {match.name!r} lacks role {permission!r}")
         return match.name
 
 
@@ -74,7 +92,7 @@ def local_admin_token(state_dir: Path) -> tuple[str, Credential]:
     temp.write_text(token)
     temp.chmod(0o600)
     temp.replace(path)
-    return token, Credential("local-admin", digest(token), ROLE_RANK["admin"])
+    return token, Credential("local-admin", digest(token), GRANTS["admin"])
 
 
 def read_local_token(state_dir: Path) -> str | None:
@@ -83,4 +101,4 @@ def read_local_token(state_dir: Path) -> str | None:
 
 
 def credential_from_digest(name: str, hex_digest: str, role: str = "admin") -> Credential:
-    return Credential(name, bytes.fromhex(hex_digest), ROLE_RANK[role])
+    return Credential(name, bytes.fromhex(hex_digest), GRANTS[role])

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from conveyor.data.capture import write_feedback
 from conveyor.serving import protocols
 from conveyor.serving.errors import InvalidInput, MalformedRequest, NotFound
-from conveyor.serving.openapi import NOT_READY, body, errors
+from conveyor.serving.openapi import BEARER, NOT_READY, body, errors
 from conveyor.serving.requests import read_body
 from conveyor.serving.responses import json_response
 
@@ -62,12 +62,13 @@ def register(app: FastAPI, service: Service) -> None:
         return json_response({"name": name, "ready": endpoint.ready}, 200 if endpoint.ready else 503)
 
     @app.post("/models/{name}/feedback", tags=["models"], summary="Ground-truth labels by request id.",
-              responses=errors(400, 401, 403, 404, 413, 422), openapi_extra=body(FEEDBACK))
+              responses=errors(400, 401, 403, 404, 413, 422), openapi_extra={**body(FEEDBACK), **BEARER})
     async def feedback(name: str, request: Request) -> Response:
         """Body: `{"request_id": "...", "label": 1}` (optionally `"row": 0`), or
-        `{"feedback": [{"request_id": ..., "label": ...}, ...]}`."""
-        endpoint = service.endpoint(name)
-        service.auth.check(request.headers.get("authorization"), "predict")
+        `{"feedback": [{"request_id": ..., "label": ...}, ...]}`. Needs a token with role
+        `feedback` (or deploy/admin) once tokens are configured or predictions need one."""
+        caller = service.auth.check(request.headers.get("authorization"), "feedback")  # before the model: see endpoint()
+        endpoint = service.endpoint(name, caller=caller)
         payload = protocols.loads(await read_body(request, endpoint.spec.limits.max_body_bytes))
         items = payload.get("feedback") if isinstance(payload, dict) and "feedback" in payload else [payload]
         if not isinstance(items, list) or not items:

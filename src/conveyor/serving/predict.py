@@ -82,9 +82,8 @@ def predict_handler(service: Service, protocol: protocols.Protocol) -> Handler:
         dep_name = "-"
         endpoint: Endpoint | None = None
         try:
-            endpoint = service.endpoint(name)
-            if not auth.predict_open:
-                auth.check(headers.get("authorization"), "predict")
+            caller = None if auth.predict_open else auth.check(headers.get("authorization"), "predict")
+            endpoint = service.endpoint(name, caller=caller)  # after the token: a 404 lists models to callers only
             spec = endpoint.spec
             body = await read_body(request, spec.limits.max_body_bytes)
             pinned = request.path_params.get("version")

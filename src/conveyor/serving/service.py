@@ -48,10 +48,13 @@ class Service:
     started: float = field(default_factory=time.time)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # mirrored shadow requests
 
-    def endpoint(self, name: str) -> Endpoint:
+    def endpoint(self, name: str, *, caller: str | None = None) -> Endpoint:
+        """The endpoint of a served model, or 404. The 404 names the served models only to
+        an authenticated `caller` (a token's name): an anonymous one learns nothing."""
         endpoint = self.endpoints.get(name)
         if endpoint is None:
-            raise NotFound(f"no model named {name!r} is served here", hint=f"models: {sorted(self.endpoints)}")
+            hint = f"models: {sorted(self.endpoints)}" if caller is not None else None
+            raise NotFound(f"no model named {name!r} is served here", hint=hint)
         return endpoint
 
     @property

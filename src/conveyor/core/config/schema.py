@@ -251,7 +251,7 @@ class TokenSpec(Strict):
     """One bearer token: `sha256` (hex digest, preferred at rest) or `token` (e.g. ${ENV})."""
 
     name: str
-    roles: list[Literal["predict", "deploy", "admin"]] = ["predict"]
+    roles: list[Literal["predict", "feedback", "deploy", "admin"]] = ["predict"]
     sha256: str | None = Field(None, pattern=r"^(sha256:)?[0-9a-fA-F]{64}$")
     token: str | None = Field(None, repr=False, exclude=True)
 
