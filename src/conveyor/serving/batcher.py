@@ -2,8 +2,12 @@
 
 By default a batch is whatever is already queued when the model becomes free (no added
 wait). Models with a numpy inference plan predict on the event loop (microseconds per row);
-any other model predicts in the deployment's own thread, so a slow one never blocks the loop. The queue is bounded: past it, `submit` raises Overloaded at once (429) instead
-of letting memory grow; requests that waited longer than the timeout get 503.
+any other model predicts in the deployment's own thread, so a slow one never blocks the loop.
+The queue is bounded: past it, `submit` raises Overloaded at once (429) instead of letting
+memory grow. Its wait is bounded too (`serve.limits.timeout_s`, the latency budget): a
+request still queued when its time is up is answered 503 + Retry-After right then, even
+while the model is busy with an earlier batch (one timer per queue, armed for its oldest
+request).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Batcher:
         timeout_s: float = 10.0,
         retry_after: int = 1,
         on_batch: Callable[[int], None] | None = None,
+        on_expired: Callable[[], None] | None = None,
         name: str = "deployment",
     ) -> None:
         self.get_model = get_model
@@ -62,8 +67,10 @@ class Batcher:
         self.timeout_s = timeout_s
         self.retry_after = retry_after
         self.on_batch = on_batch
+        self.on_expired = on_expired
         self.name = name
         self._queue: deque[_Item] = deque()
+        self._expiry: asyncio.TimerHandle | None = None  # fires when the oldest queued request's time is up
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         # One thread per deployment: a slow model (or shadow) never blocks another one.
@@ -90,6 +97,9 @@ class Batcher:
             if not item.future.done():
                 item.future.set_exception(NotReady("the server is shutting down"))
         self._queue.clear()
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         self._executor.shutdown(wait=False)
 
     def submit(self, columns: Columns, rows: int) -> asyncio.Future[Result]:
@@ -103,10 +113,34 @@ class Batcher:
             )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
-        self._queue.append(_Item(columns, rows, future, time.monotonic()))
+        now = time.monotonic()
+        self._queue.append(_Item(columns, rows, future, now))
+        if self._expiry is None:
+            self._expiry = loop.call_later(self.timeout_s, self._expire)
         assert self._wakeup is not None
         self._wakeup.set()
         return future
+
+    def _expire(self) -> None:
+        """Answer every request whose queue time is up; re-arm for the oldest one left."""
+        self._expiry = None
+        queue = self._queue
+        now = time.monotonic()
+        while queue and (queue[0].future.done() or now - queue[0].queued_at >= self.timeout_s):
+            self._shed(queue.popleft())
+        if queue:
+            wait = queue[0].queued_at + self.timeout_s - now
+            self._expiry = asyncio.get_running_loop().call_later(max(wait, 0.0), self._expire)
+
+    def _shed(self, item: _Item) -> None:
+        if item.future.done():  # the client went away
+            return
+        item.future.set_exception(Overloaded(
+            f"request waited more than {self.timeout_s:g}s in the queue of {self.name!r}",
+            retry_after=self.retry_after, status=503,
+        ))
+        if self.on_expired is not None:
+            self.on_expired()
 
     async def _run(self) -> None:
         assert self._wakeup is not None
@@ -156,12 +190,8 @@ class Batcher:
             if item.future.done():  # the client went away
                 queue.popleft()
                 continue
-            if now - item.queued_at > self.timeout_s:
-                queue.popleft()
-                _fail(item, Overloaded(
-                    f"request waited more than {self.timeout_s:g}s in the queue of {self.name!r}",
-                    retry_after=self.retry_after, status=503,
-                ))
+            if now - item.queued_at >= self.timeout_s:  # its timer is late (the loop was busy)
+                self._shed(queue.popleft())
                 continue
             if batch and rows + item.rows > self.max_batch:
                 break

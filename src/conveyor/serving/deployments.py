@@ -100,6 +100,7 @@ class Endpoint:
             timeout_s=limits.timeout_s,
             retry_after=limits.retry_after_s,
             on_batch=batch_rows.observe,
+            on_expired=self.metrics.shed.labels(self.name, "queue_time").inc,
             name=name,
         )
         dep = Deployment(name, stage, version, batcher, wanted=version)

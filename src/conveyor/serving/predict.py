@@ -68,10 +68,12 @@ def handlers(service: Service) -> dict[str, Handler]:
 
 
 def predict_handler(service: Service, protocol: protocols.Protocol) -> Handler:
-    """One request: route → read → batch → answer; capture and shadow off the response path.
-    Every failure becomes its response through `error_response` (and is counted)."""
+    """One request: admit → route → read → batch → answer; capture and shadow off the
+    response path. Past the in-flight limit: 503 at once. Every failure becomes its
+    response through `error_response` (and is counted)."""
     metrics = service.metrics
     auth = service.auth
+    admission = service.admission
     default_model = service.default_model
 
     async def handler(request: Request) -> Response:
@@ -79,6 +81,12 @@ def predict_handler(service: Service, protocol: protocols.Protocol) -> Handler:
         headers = request.headers
         rid = request_id(request)
         name = request.path_params.get("name") or default_model
+        if admission.full():  # shed at once, before the body is read
+            served = name if name in service.endpoints else "-"
+            metrics.shed.labels(served, "in_flight").inc()
+            metrics.request(served, "-", 503, None)
+            return error_response(admission.refusal(), rid)
+        admission.in_flight += 1
         dep_name = "-"
         endpoint: Endpoint | None = None
         try:
@@ -123,6 +131,8 @@ def predict_handler(service: Service, protocol: protocols.Protocol) -> Handler:
             metrics.request(name if endpoint else "-", dep_name, status,
                             time.perf_counter() - started if status >= 500 else None)
             return response
+        finally:
+            admission.in_flight -= 1
 
     return handler
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
+from conveyor.serving.admission import Admission
 from conveyor.serving.auth import Authenticator, Credential
 from conveyor.serving.capture import CaptureWriter
 from conveyor.serving.deployments import Endpoint
@@ -42,6 +43,7 @@ class Service:
     traffic: dict[str, TrafficStore]
     auth: Authenticator
     metrics: Metrics
+    admission: Admission  # the in-flight limit of this worker
     artifact_store: str
     environment: str | None = None
     audit: AuditLog | None = None  # traffic changes are audited like stage moves
@@ -155,6 +157,7 @@ def build_service(
         auth=Authenticator.from_config(spec.auth, extra_credentials),
         metrics=metrics,
         artifact_store=store,
+        admission=Admission(spec.limits.max_in_flight, spec.limits.retry_after_s),
         environment=context.environment,
         audit=AuditLog(context.artifacts),
     )

@@ -243,7 +243,11 @@ class LimitsSpec(Strict):
     max_body_bytes: int = Field(1_048_576, ge=1)
     max_rows: int = Field(10_000, ge=1)  # rows per request
     queue: int = Field(256, ge=1)  # requests waiting per deployment; past it: 429
-    timeout_s: float = Field(10.0, gt=0)  # queued longer than this: 503
+    # the latency budget: a request still in a deployment's queue after this is answered 503 then
+    timeout_s: float = Field(0.5, gt=0)
+    # prediction requests in flight per worker process, every model and deployment together;
+    # past it: 503 + Retry-After at once, before the body is read
+    max_in_flight: int = Field(128, ge=1)
     retry_after_s: int = Field(1, ge=0)
 
 
