@@ -94,6 +94,13 @@ class Metrics:
                 hist = self._children[lkey] = self.latency.labels(*lkey)
             hist.observe(seconds)
 
+    def shed_request(self, model: str, reason: str) -> None:
+        key = ("shed", model, reason)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.shed.labels(model, reason)
+        child.inc()
+
     def render(self) -> bytes:
         if multiprocess():
             from prometheus_client import multiprocess as mp

@@ -83,7 +83,7 @@ def predict_handler(service: Service, protocol: protocols.Protocol) -> Handler:
         name = request.path_params.get("name") or default_model
         if admission.full():  # shed at once, before the body is read
             served = name if name in service.endpoints else "-"
-            metrics.shed.labels(served, "in_flight").inc()
+            metrics.shed_request(served, "in_flight")
             metrics.request(served, "-", 503, None)
             return error_response(admission.refusal(), rid)
         admission.in_flight += 1
