@@ -194,7 +194,7 @@ class MonitorSpec(Strict):
 
 
 DEPLOYMENT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
-ROLES = ("predict", "deploy", "admin")
+ROLES = ("predict", "feedback", "deploy", "admin")
 
 
 class DeploymentSpec(Strict):
