@@ -24,13 +24,12 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from serving import RECORD, Server, free_port, prepare_project
+from serving import RECORD, Server, free_port, prepare_project, require_wrk
 
 WORKERS = 2
 LOADS = (256, 1024)
@@ -170,10 +169,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=WORKERS)
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install -y wrk); cannot run", file=sys.stderr)
-        print("RESULT " + json.dumps({"benchmark": "overload", "error": "wrk not installed"}))
-        sys.exit(1)
+    require_wrk("overload")
 
     project, _ = prepare_project()
     work = Path(tempfile.mkdtemp(prefix="bench-overload-"))

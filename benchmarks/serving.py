@@ -148,6 +148,14 @@ def _tree(root: int) -> list[int]:
     return out
 
 
+def require_wrk(benchmark: str) -> None:
+    """Exit 1 with a RESULT line saying so when wrk is not installed."""
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install -y wrk); cannot run", file=sys.stderr)
+        print("RESULT " + json.dumps({"benchmark": benchmark, "error": "wrk not installed"}))
+        sys.exit(1)
+
+
 def wrk(url: str, concurrency: int, seconds: int, script: Path) -> dict[str, float]:
     threads = min(concurrency, 2)
     out = subprocess.run(
@@ -180,10 +188,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = args.rounds or (1 if args.quick else 3)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install -y wrk); cannot run", file=sys.stderr)
-        print("RESULT " + json.dumps({"benchmark": "serving", "error": "wrk not installed"}))
-        sys.exit(1)
+    require_wrk("serving")
 
     project, model_dir = prepare_project()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
