@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,27 @@ from typer.testing import CliRunner, Result
 from conveyor.scaffold import init_project
 
 MIGRATED_DB = "mlflow.db"
+PG_HOST = os.environ.get("CONVEYOR_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("CONVEYOR_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("CONVEYOR_TEST_PG_USER", "postgres")
+
+
+@pytest.fixture
+def postgres_uri() -> Iterator[str]:
+    """A throwaway database on the local PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    name = f"conveyor_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        # FORCE: MLflow's cached store still holds pooled connections to it.
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,28 +15,6 @@ from mlflow import MlflowClient
 from conveyor import Project
 from conveyor.core.errors import StoreUnreachableError
 from conveyor.stack.reachability import check_tracking_store
-
-PG_HOST = os.environ.get("CONVEYOR_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("CONVEYOR_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("CONVEYOR_TEST_PG_USER", "postgres")
-
-
-@pytest.fixture
-def postgres_uri() -> Iterator[str]:
-    """A throwaway database on the local PostgreSQL server, dropped afterwards."""
-    import psycopg
-
-    name = f"conveyor_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        # FORCE: MLflow's cached store still holds pooled connections to it.
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def use_store(project: Path, edit_config, uri: str) -> None:

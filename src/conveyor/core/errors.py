@@ -26,6 +26,7 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── StoreUnreachableError       the tracking, registry or artifact store cannot be reached
     ├── RegistryError               an unknown model, version or alias
     ├── PromotionError              a promotion or rollback the rules forbid
+    ├── MoveLockTimeout             another move of the model held its lock past the timeout
     ├── EntrypointError             a `module.py:function` entrypoint cannot be imported
     ├── TrainingError               the user's train or evaluate function raised
     ├── GateFailedError             the candidate failed the quality gate (registered, no alias)
@@ -250,6 +251,11 @@ class RegistryError(ConveyorError):
 
 class PromotionError(ConveyorError):
     """A promotion or rollback that the rules forbid."""
+
+
+class MoveLockTimeout(ConveyorError):
+    """Another process kept the lock that serialises a model's moves (promote, rollback,
+    traffic) past the timeout; nothing was changed."""
 
 
 # -- the user's code, training and the gate -------------------------------------------------------
