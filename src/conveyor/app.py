@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from conveyor.monitoring.monitor import MonitorResult
     from conveyor.serving.context import ServingContext
     from conveyor.stack.artifacts import ArtifactStore
+    from conveyor.stack.locks import MoveLock
 
 
 class Project:
@@ -90,7 +91,16 @@ class Project:
     def promoter(self) -> Promoter:
         from conveyor.lifecycle.promotion import Promoter
 
-        return Promoter(self.registry, self.audit_log, self.config.stages, self.loaded.env_name)
+        return Promoter(
+            self.registry, self.audit_log, self.config.stages, self.loaded.env_name, self.move_lock
+        )
+
+    @cached_property
+    def move_lock(self) -> MoveLock:
+        """Serialises this model's promotions, rollbacks and traffic changes (stack/locks.py)."""
+        from conveyor.stack.locks import move_lock
+
+        return move_lock(self.stack)
 
     @cached_property
     def lifecycle(self) -> LifecycleContext:
@@ -104,7 +114,7 @@ class Project:
         """What `conveyor serve` and the serving app get."""
         from conveyor.serving.context import ServingContext
 
-        return ServingContext.of(self.loaded, self.client, self.artifacts)
+        return ServingContext.of(self.loaded, self.client, self.artifacts, self.move_lock)
 
     # -- the operations ---------------------------------------------------------------
 

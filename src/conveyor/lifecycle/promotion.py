@@ -2,6 +2,11 @@
 
 Every move is written three times: the alias itself, tags on the version and the
 registered model (who, when, from, to, reason), and an event in the audit log.
+
+Moves of one model are serialised (:mod:`conveyor.stack.locks`): each reads the registry,
+decides and writes under the model's move lock, so a move that lost a race waits and then
+applies against the state the winner left: its ``from_version`` is the real previous holder,
+and ``changed`` is true only for the move that changed the alias.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from conveyor.core.errors import PromotionError
 from conveyor.lifecycle.audit import AuditEvent, AuditLog
 from conveyor.lifecycle.gate import PASSED
 from conveyor.lifecycle.registry import Registry
+from conveyor.stack.locks import MoveLock
 
 HISTORY_LIMIT = 100
 
@@ -35,12 +41,18 @@ class Move:
 
 class Promoter:
     def __init__(
-        self, registry: Registry, audit: AuditLog, stages: list[str], environment: str | None
+        self,
+        registry: Registry,
+        audit: AuditLog,
+        stages: list[str],
+        environment: str | None,
+        lock: MoveLock,
     ) -> None:
         self.registry = registry
         self.audit = audit
         self.stages = stages
         self.environment = environment
+        self.lock = lock
 
     def promote(
         self,
@@ -55,6 +67,12 @@ class Promoter:
         self._check_stage(to)
         if force and not reason:
             raise PromotionError("--force needs --reason \"...\" (it is recorded in the audit log)")
+        with self.lock.hold(model):
+            return self._promote(model, to, version, force, reason, action)
+
+    def _promote(
+        self, model: str, to: str, version: str | None, force: bool, reason: str | None, action: str
+    ) -> Move:
         previous = self._previous_stage(to)
         aliases, model_tags = self.registry.model_state(model)
         if version is None:
@@ -96,6 +114,10 @@ class Promoter:
 
     def rollback(self, model: str, stage: str, *, reason: str | None = None) -> Move:
         self._check_stage(stage)
+        with self.lock.hold(model):
+            return self._rollback(model, stage, reason)
+
+    def _rollback(self, model: str, stage: str, reason: str | None) -> Move:
         aliases, model_tags = self.registry.model_state(model)
         current = aliases.get(stage)
         if current is None:
