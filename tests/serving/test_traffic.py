@@ -98,3 +98,38 @@ def test_parse_weights_refuses_what_the_router_cannot_draw_from() -> None:
     for bad in (["prod=inf"], ["prod=nan"], ["prod=-1"], ["prod"]):
         with pytest.raises(InvalidInput):
             parse_weights(bad)
+
+
+def test_concurrent_traffic_changes_take_turns_and_chain_in_the_audit_log(tmp_path: Any) -> None:
+    """Eight changers at once (each its own store object, as separate workers or replicas
+    would be), under the SQLite move lock: each event's weights_before is the previous
+    event's weights_after, and the last one is the live weights."""
+    import threading
+
+    from conveyor.lifecycle.audit import AuditLog
+    from conveyor.stack.artifacts import ArtifactStore
+    from conveyor.stack.locks import SqliteMoveLock
+
+    audit = AuditLog(ArtifactStore(str(tmp_path)))
+    TrafficStore(str(tmp_path), "churn").seed({"prod": 100.0})
+    start = threading.Barrier(8)
+
+    def change(number: int) -> None:
+        store = TrafficStore(str(tmp_path), "churn", SqliteMoveLock(tmp_path / "mlflow.db.moves"))
+        start.wait()
+        for step in range(3):
+            store.change({"prod": float(100 - number), f"v{number}": float(step + 1)}, f"token:{number}", audit)
+
+    threads = [threading.Thread(target=change, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    events = audit.events("churn")
+    assert len(events) == 24
+    before: dict[str, float] = {"prod": 100.0}
+    for event in events:
+        assert event["weights_before"] == before
+        before = event["weights_after"]
+    live = TrafficStore(str(tmp_path), "churn").read()
+    assert live is not None and live.weights == before and live.config == {"prod": 100.0}

@@ -15,7 +15,7 @@ from conveyor.serving.errors import InvalidInput, MalformedRequest
 from conveyor.serving.openapi import BEARER, body, errors
 from conveyor.serving.requests import read_body
 from conveyor.serving.responses import json_response
-from conveyor.serving.traffic import TrafficState, check_weights, traffic_event
+from conveyor.serving.traffic import check_weights
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -94,15 +94,6 @@ def parse_weights(endpoint: Endpoint, weights: object) -> dict[str, float]:
 
 
 def change_traffic(service: Service, name: str, weights: dict[str, float], who: str) -> None:
-    """Write the shared weights, then the audit event (old and new weights, the token's name)."""
-    store = service.traffic[name]
-    before = store.read()
-    store.write(TrafficState(weights, by=who, config=before.config if before else None))
-    log.info("traffic changed", extra={"model": name, "weights": weights, "by": who})
-    if service.audit is None:
-        return
-    event = traffic_event(name, before.weights if before else None, weights, who, service.environment)
-    try:
-        service.audit.append(event)
-    except Exception as exc:  # noqa: BLE001 - the change is made: keep the record in the logs
-        log.error("audit event not written: %s", exc, extra={"event": event.to_dict()})
+    """Write the shared weights, then the audit event (old and new weights, the token's name),
+    under the model's move lock (`TrafficStore.change`)."""
+    service.traffic[name].change(weights, who, service.audit, service.environment)

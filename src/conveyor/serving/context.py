@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from conveyor.core.config.loader import LoadedConfig
     from conveyor.core.config.schema import ProjectConfig
     from conveyor.stack.artifacts import ArtifactStore
+    from conveyor.stack.locks import MoveLock
 
 STATE_SUBDIR = ".conveyor/serving"
 
@@ -30,10 +31,13 @@ class ServingContext:
     artifacts: ArtifactStore  # traffic state, captures, feedback, audit log
     project_dir: Path  # the worker processes rebuild the context from it
     environment: str | None = None  # audit events name it
+    move_lock: MoveLock | None = None  # traffic changes take it, like promotions (stack/locks.py)
 
     @classmethod
-    def of(cls, loaded: LoadedConfig, client: MlflowClient, artifacts: ArtifactStore) -> ServingContext:
-        return cls(loaded.config, client, artifacts, loaded.project_dir, loaded.env_name)
+    def of(
+        cls, loaded: LoadedConfig, client: MlflowClient, artifacts: ArtifactStore, move_lock: MoveLock | None = None
+    ) -> ServingContext:
+        return cls(loaded.config, client, artifacts, loaded.project_dir, loaded.env_name, move_lock)
 
     @property
     def name(self) -> str:

@@ -76,7 +76,7 @@ def prepare(context: ServingContext, worker_context: str, poll_s: float | None =
         token, credential = local_admin_token(context.state_dir)
         os.environ[ENV_ADMIN_DIGEST] = credential.digest.hex()
     endpoint = Endpoint(config.name, config.serve, list(config.stages), None)  # type: ignore[arg-type]
-    seed_weights(Registry(context.client), endpoint, TrafficStore(context.artifacts.root, config.name))
+    seed_weights(Registry(context.client), endpoint, TrafficStore(context.artifacts.root, config.name, context.move_lock))
     return token
 
 

@@ -133,7 +133,7 @@ def build_service(
     fallback = config.features.inputs
     name = config.name
     endpoint = Endpoint(name, spec, list(config.stages), metrics, seed=seed)
-    traffic = TrafficStore(store, name)
+    traffic = TrafficStore(store, name, context.move_lock)
     if seed_traffic:
         seed_weights(registry, endpoint, traffic)
     capture = CaptureWriter(

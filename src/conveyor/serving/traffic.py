@@ -6,6 +6,10 @@ object in the artifact store: ``<store>/serving/<model>/traffic.json``.
 
 The object also keeps the config weights it descends from (``config``), so a replica that
 starts with the same config keeps the live weights, and a changed config replaces them.
+
+Changes (`change`, `seed`) read, decide and write under the model's move lock, the same
+lock promotions and rollbacks take (:mod:`conveyor.stack.locks`): two concurrent changes
+take turns, and each audit event's ``weights_before`` is what the change replaced.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.lifecycle.audit import AuditEvent
+from conveyor.lifecycle.audit import AuditEvent, AuditLog
 from conveyor.serving.errors import InvalidInput
+from conveyor.stack.locks import LeaseMoveLock, MoveLock
 
 SERVING_PREFIX = "serving"
 VERSION_NAME = re.compile(r"^v(\d+)$")
@@ -103,8 +108,27 @@ def check_total(weights: dict[str, float]) -> None:
 
 
 class TrafficStore:
-    def __init__(self, artifact_store: str, model: str) -> None:
+    def __init__(self, artifact_store: str, model: str, lock: MoveLock | None = None) -> None:
         self.path = f"{artifact_store.rstrip('/')}/{SERVING_PREFIX}/{model}/traffic.json"
+        self.model = model
+        self.lock = lock or LeaseMoveLock(artifact_store)
+
+    def change(
+        self, weights: dict[str, float], who: str, audit: AuditLog | None = None, environment: str | None = None
+    ) -> TrafficEvent:
+        """Set the live weights (keeping the config they descend from) and append the audit
+        event, in one step under the move lock; returns the event."""
+        with self.lock.hold(self.model):
+            before = self.read()
+            self.write(TrafficState(weights, by=who, config=before.config if before else None))
+            log.info("traffic changed", extra={"model": self.model, "weights": weights, "by": who})
+            event = traffic_event(self.model, before.weights if before else None, weights, who, environment)
+            if audit is not None:
+                try:
+                    audit.append(event)
+                except Exception as exc:  # noqa: BLE001 - the change is made: keep the record in the logs
+                    log.error("audit event not written: %s", exc, extra={"event": event.to_dict()})
+            return event
 
     def read(self) -> TrafficState | None:
         import fsspec
@@ -123,6 +147,10 @@ class TrafficStore:
     def seed(self, config: dict[str, float]) -> TrafficState:
         """At start: write the config's weights unless the live ones descend from the same
         config (another replica, or a restart, must not undo `conveyor traffic`)."""
+        with self.lock.hold(self.model):
+            return self._seed(config)
+
+    def _seed(self, config: dict[str, float]) -> TrafficState:
         current = self.read()
         if current is not None and current.config == config:
             if current.weights != config:
