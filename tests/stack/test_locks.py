@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,14 +40,20 @@ with lock.hold("churn"):
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres", "lease"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+@pytest.fixture(params=["sqlite", "postgres", "lease", "lease-s3"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str]]:
     if request.param == "sqlite":
         yield "sqlite", str(tmp_path / "mlflow.db.moves")
     elif request.param == "postgres":
         yield "postgres", request.getfixturevalue("postgres_uri")
-    else:
+    elif request.param == "lease":
         yield "lease", str(tmp_path / "artifacts")
+    else:  # a lease on S3 (moto): the exclusive create is a put with If-None-Match: *
+        options = request.getfixturevalue("s3")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", options["client_kwargs"]["endpoint_url"])
+        yield "lease", f"s3://lake/{uuid.uuid4().hex[:8]}"
 
 
 def make(kind: str, where: str, timeout_s: float) -> MoveLock:

@@ -165,7 +165,7 @@ class LeaseMoveLock(MoveLock):
         try:
             yield
         finally:
-            if _read(fs, path).get("token") == token:
+            if _still_ours(fs, path, token):
                 fs.rm(path)
 
 
@@ -222,16 +222,30 @@ def _create(fs: Any, path: str, payload: bytes) -> bool:
 
 
 def _read(fs: Any, path: str) -> dict[str, Any]:
+    """The lease as it is now ({} if absent or being replaced): one plain GET, no cached
+    listing or ETag (an object store's cache would show a lease that is gone)."""
+    fs.invalidate_cache(path)
     try:
-        with fs.open(path, "rb") as handle:
-            raw = handle.read()
+        raw = fs.cat_file(path)
     except FileNotFoundError:
         return {}
+    except OSError:
+        return {}  # replaced between two requests of one read
     try:
         found = json.loads(raw)
     except ValueError:
         return {}  # being written this instant
     return found if isinstance(found, dict) else {}
+
+
+def _still_ours(fs: Any, path: str, token: str) -> bool:
+    """Whether the lease still has our token (a read can fail while nobody else may write it:
+    retried, so a transient error does not leave the lease to expire)."""
+    for _ in range(3):
+        lease = _read(fs, path)
+        if lease:
+            return lease.get("token") == token
+    return False
 
 
 def _take_over_if_expired(fs: Any, path: str) -> None:
