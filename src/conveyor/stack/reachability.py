@@ -36,12 +36,32 @@ def check_tracking_store(uri: str) -> None:
 
 
 def _probe_http(uri: str) -> None:
-    url = uri.rstrip("/") + "/health"
+    """GET ``/health``; credentials in the URI (``http://user:pass@host``) are sent as HTTP
+    basic auth, as MLflow's client sends them, never as part of the address."""
+    url, headers = _without_credentials(uri.rstrip("/") + "/health")
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+        request = urllib.request.Request(url, headers=headers)
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             response.read(64)
     except urllib.error.HTTPError:
         return  # the server answered; an auth or 404 on /health still means it is up
+
+
+def _without_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its ``user:password@`` part, and the basic-auth header it stood for."""
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    return urlunsplit(parts._replace(netloc=netloc)), headers
 
 
 def _probe_database(uri: str) -> None:
