@@ -13,6 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 from conveyor import Project
+from conveyor.core import tags
 from conveyor.core.errors import StoreUnreachableError
 from conveyor.stack.reachability import check_tracking_store
 
@@ -35,6 +36,32 @@ def test_postgres_backed_store(project_dir: Path, edit_config, postgres_uri: str
     embedded = f"sqlite:///{project_dir / '.conveyor' / 'mlflow.db'}"
     local = MlflowClient(tracking_uri=embedded, registry_uri=embedded)
     assert local.search_registered_models() == []
+
+
+def test_train_on_postgres_hits_no_database_error(project_dir: Path, edit_config, postgres_uri: str) -> None:
+    """MLflow's log_model used to re-insert the run's metrics with the model id, hit their
+    primary key and recover; on PostgreSQL psycopg printed "error ignored terminating
+    <psycopg.Pipeline ...>". Every statement of a train now succeeds."""
+    import sqlalchemy
+    from sqlalchemy import event
+
+    errors: list[str] = []
+
+    def record(context: sqlalchemy.engine.ExceptionContext) -> None:
+        errors.append(f"{type(context.original_exception).__name__}: {context.statement}")
+
+    use_store(project_dir, edit_config, postgres_uri)
+    project = Project.load(project_dir, env="dev")
+    event.listen(sqlalchemy.engine.Engine, "handle_error", record)
+    try:
+        result = project.train()
+    finally:
+        event.remove(sqlalchemy.engine.Engine, "handle_error", record)
+    assert errors == []
+    client = MlflowClient(tracking_uri=postgres_uri, registry_uri=postgres_uri)
+    run = client.get_run(result.run_id)
+    logged = client.get_logged_model(run.data.tags[tags.MODEL_ID])
+    assert {m.key for m in logged.metrics} == set(run.data.metrics) and "roc_auc" in run.data.metrics
 
 
 def test_unreachable_postgres_is_one_clear_error() -> None:

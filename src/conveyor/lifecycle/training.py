@@ -138,15 +138,20 @@ def _tracked(
         fairness: dict[str, dict[str, float]] = {}
         if cfg.features.sensitive and cfg.task == "classification":
             fairness = fairness_metrics(split.y_test, model.predict(split.X_test), split.sensitive_test)
-        run.log_metrics(metrics)
-        for column, values in fairness.items():
-            run.log_metrics({f"{FAIRNESS_PREFIX}{column}.{k}": v for k, v in values.items()})
 
     with step("log model"):
         model_info = _log_model(context, run, model, split.X_train, train_fn)
         run.set_tag(tags.MODEL_URI, model_info.model_uri)
         if model_info.model_id:
             run.set_tag(tags.MODEL_ID, model_info.model_id)
+        # Metrics go in after the model, already linked to it: logged before, MLflow's
+        # log_model re-inserts them with the model id, hits their primary key and recovers
+        # from the IntegrityError (on PostgreSQL psycopg then prints "error ignored
+        # terminating <psycopg.Pipeline ...>").
+        model_id = model_info.model_id or None
+        run.log_metrics(metrics, model_id=model_id)
+        for column, values in fairness.items():
+            run.log_metrics({f"{FAIRNESS_PREFIX}{column}.{k}": v for k, v in values.items()}, model_id=model_id)
     with step("inference plan"):  # lets scoring jobs skip scikit-learn (conveyor.inference)
         from conveyor.inference.artifact import log_plan
 

@@ -115,14 +115,16 @@ class RunLog:
 
         self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
-    def log_metrics(self, metrics: dict[str, float]) -> None:
+    def log_metrics(self, metrics: dict[str, float], model_id: str | None = None) -> None:
+        """Step-0 metrics of the run (linked to the logged model ``model_id`` when given)."""
         import time
 
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         self.client.log_batch(
-            self.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
+            self.run_id,
+            metrics=[Metric(k, float(v), now, 0, model_id=model_id) for k, v in metrics.items()],
         )
 
     def set_tag(self, key: str, value: str) -> None:
