@@ -161,15 +161,16 @@ class Project:
         """One monitoring run (drift, performance, fairness); a retrain it requests is run
         here, and its outcome recorded on the monitoring run."""
         from conveyor.lifecycle.retraining import retrain
-        from conveyor.monitoring.monitor import record_retrain, run_monitor
+        from conveyor.monitoring.monitor import published, record_retrain, run_monitor
 
         reporter = reporter or SilentReporter()
         result = run_monitor(self.lifecycle, model, reporter=reporter, **options)
         if result.retrain is not None:
             with reporter.step("retrain"):
                 outcome = retrain(self.lifecycle, result.retrain, reporter)
+            outcome.detail = self.loaded.secrets.redact(outcome.detail)
             result.triggers.append(outcome)
-            record_retrain(self.client, result.run_id, outcome, result.to_dict())
+            record_retrain(self.client, result.run_id, outcome, published(result, self.loaded.secrets))
         return result
 
     def run_job(self, spec: AnySpec, reporter: Reporter | None = None) -> JobResult:

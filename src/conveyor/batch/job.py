@@ -164,8 +164,9 @@ def predict(
         profiles = store.merge_profiles(profiler, parts)
         manifest = Manifest(
             model=resolved.to_dict(),
-            input={"url": input_url, "format": source.format, **fingerprint},
-            output=output_url,
+            # A location from a ${VAR} (a signed URL, a bucket with a key in it) is masked.
+            input=project.loaded.secrets.redact_tree({"url": input_url, "format": source.format, **fingerprint}),
+            output=project.loaded.secrets.redact(output_url),
             engine=runner.name,
             policy=policy,
             batch_size=size,

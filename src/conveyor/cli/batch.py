@@ -13,6 +13,7 @@ from conveyor.cli.common import (
     StorageOption,
     handle_errors,
     load_project,
+    redact,
     storage_options,
 )
 
@@ -35,6 +36,8 @@ def predict(
     json: JsonOption = False,
 ) -> None:
     """Score a batch with a registered model; commit Parquet parts and a manifest atomically."""
+    from rich.markup import escape
+
     from conveyor.batch import predict as run_predict
     from conveyor.batch.progress import RichProgress
     from conveyor.cli.output import console, err_console, print_json
@@ -52,9 +55,10 @@ def predict(
     )
     summary = result.summary()
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(redact(warning))}", soft_wrap=True)
+    summary["manifest"] = redact(str(summary["manifest"]))
     if json:
-        print_json(summary)
+        print_json(summary)  # from the manifest: its locations are already redacted
         return
     m = result.manifest
     if result.already_committed:
@@ -65,4 +69,4 @@ def predict(
         + (f" ({m.resumed_parts} resumed)" if m.resumed_parts else "")
     )
     rate = f", {summary['rows_per_s']:,} rows/s" if summary["rows_per_s"] else ""
-    console.print(f"  manifest: {result.manifest_path}  [dim]{m.duration_s:.1f}s{rate}[/]")
+    console.print(f"  manifest: {redact(str(result.manifest_path))}  [dim]{m.duration_s:.1f}s{rate}[/]")

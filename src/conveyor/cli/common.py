@@ -36,6 +36,19 @@ ReasonOption = Annotated[
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The secrets of the projects this command loaded: an error message built deep inside
+# (a path, a URL, a driver's text) is redacted with them before it reaches the terminal.
+_LOADED_SECRETS: list[Any] = []
+
+
+def redact(text: str) -> str:
+    """``text`` with every value that came from a ``${VAR}`` of a loaded config masked."""
+    from conveyor.core.config.secrets import redact_uri_password
+
+    for secrets in _LOADED_SECRETS:
+        text = secrets.redact(text)
+    return redact_uri_password(text)
+
 
 def handle_errors(function: F) -> F:
     """Turn conveyor errors into one clear line on stderr and the right exit code."""
@@ -48,11 +61,11 @@ def handle_errors(function: F) -> F:
             return function(*args, **kwargs)
         except ConveyorError as exc:
             if isinstance(exc, TrainingError) and exc.user_traceback:
-                err_console.print(exc.user_traceback, markup=False, highlight=False)
+                err_console.print(redact(exc.user_traceback), markup=False, highlight=False)
             print_error(exc)
             if isinstance(exc, GateFailedError):
                 for reason in exc.reasons:
-                    err_console.print(f"  - {reason}", markup=False)
+                    err_console.print(f"  - {redact(reason)}", markup=False)
             raise typer.Exit(exit_code_of(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -63,9 +76,9 @@ def print_error(exc: ConveyorError) -> None:
 
     from conveyor.cli.output import err_console
 
-    err_console.print(Text("error: ", style="bold red") + Text(exc.message), soft_wrap=True)
+    err_console.print(Text("error: ", style="bold red") + Text(redact(exc.message)), soft_wrap=True)
     if exc.hint:
-        err_console.print(f"  hint: {exc.hint}", markup=False, soft_wrap=True)
+        err_console.print(f"  hint: {redact(exc.hint)}", markup=False, soft_wrap=True)
 
 
 def storage_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -90,11 +103,13 @@ def storage_options(pairs: list[str] | None) -> dict[str, Any]:
 def load_project(project: Path | None, env: str | None) -> Any:
     from conveyor.app import Project
 
-    return Project.load(project, env=env, notify=print_notice)
+    loaded = Project.load(project, env=env, notify=print_notice)
+    _LOADED_SECRETS.append(loaded.loaded.secrets)
+    return loaded
 
 
 def print_notice(message: str) -> None:
     """One line on stderr about something a command did on the side (an orphaned run closed)."""
     from conveyor.cli.output import err_console
 
-    err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
+    err_console.print(f"note: {redact(message)}", markup=False, highlight=False, soft_wrap=True)

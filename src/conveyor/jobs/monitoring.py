@@ -50,7 +50,7 @@ class MonitorJob(Job):
     spec = MonitorSpec
 
     def run(self, spec: MonitorSpec, context: LifecycleContext, reporter: Reporter) -> JobResult:
-        from conveyor.monitoring.monitor import run_monitor
+        from conveyor.monitoring.monitor import published, run_monitor
 
         result = run_monitor(
             context, spec.model, data=spec.data, window=spec.window, method=spec.method,
@@ -58,7 +58,7 @@ class MonitorJob(Job):
             storage_options=spec.storage_options,
         )
         code = ExitCode.DRIFT if spec.fail_on_drift and result.drift_detected else ExitCode.OK
-        return JobResult(spec.kind, exit_code=code, result=result.to_dict())
+        return JobResult(spec.kind, exit_code=code, result=published(result, context.loaded.secrets))
 
 
 class RetrainJob(Job):
@@ -70,5 +70,6 @@ class RetrainJob(Job):
 
         request = RetrainRequest(spec.model, spec.monitoring_run_id, spec.reason, spec.auto_promote)
         outcome = retrain(context, request, reporter)
+        outcome.detail = context.loaded.secrets.redact(outcome.detail)
         record_retrain(context.client, spec.monitoring_run_id, outcome)
         return JobResult(spec.kind, exit_code=ExitCode.OK if outcome.ok else ExitCode.FAILED, result=outcome.to_dict())

@@ -125,7 +125,7 @@ def _tracked(
             }
         )
         run.log_text(context.loaded.snapshot(), "conveyor/config.yaml")
-        run.log_dict(fingerprint, "conveyor/data_fingerprint.json")
+        run.log_dict(context.loaded.secrets.redact_tree(fingerprint), "conveyor/data_fingerprint.json")
 
     with step("train"):
         model = _call_user(train_fn, "user train function", split.X_train, split.y_train, params)

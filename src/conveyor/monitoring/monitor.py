@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
 
+    from conveyor.core.config.secrets import Secrets
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.progress import Reporter
 
@@ -182,24 +183,28 @@ def run_monitor(
                 tags.ENVIRONMENT: project.loaded.env_name or "default",
                 MONITORED_VERSION: version,
                 "conveyor.monitor.method": settings.method,
-                "conveyor.monitor.source": str(window_info.get("source", "")),
+                "conveyor.monitor.source": project.loaded.secrets.redact(str(window_info.get("source", ""))),
                 DRIFT_TAG: str(result.drift_detected).lower(),
             },
         )
         result.run_id = run.info.run_id
         _log_metrics(client, result, end)
+    secrets = project.loaded.secrets
+    _redact(result, secrets)
     if result.drift_detected and actions:
         reason = "; ".join(result.reasons) or "drift detected"
-        summary = result.to_dict()
+        summary = published(result, secrets)
         if "alert" in actions:
             with step("alert"):
-                result.triggers.append(triggers.alert(summary, reason, spec.webhook))
+                outcome = triggers.alert(summary, reason, spec.webhook)
+                outcome.detail = secrets.redact(outcome.detail)
+                result.triggers.append(outcome)
         if "retrain" in actions:
             result.retrain = RetrainRequest(name, result.run_id, reason, auto_promote=spec.auto_promote)
     with step("write the report"):
         if report is not None:
             result.report = str(Path(report).resolve())
-        summary = result.to_dict()
+        summary = published(result, secrets)
         page = render_html(summary, baseline, current)
         client.log_dict(result.run_id, summary, SUMMARY_ARTIFACT)
         client.log_text(result.run_id, page, REPORT_ARTIFACT)
@@ -209,6 +214,32 @@ def run_monitor(
             Path(report).write_text(page, encoding="utf-8")
         client.set_terminated(result.run_id)
     return result
+
+
+MAX_TEXT = 4000  # characters of any one string in a published summary (report, webhook)
+
+
+def published(result: MonitorResult, secrets: Secrets) -> dict[str, Any]:
+    """The result as it leaves the process (summary.json, report, webhook body): every value
+    that came from a ``${VAR}`` redacted and every string at most ``MAX_TEXT`` characters."""
+    return cast(dict[str, Any], _bounded(secrets.redact_tree(result.to_dict())))
+
+
+def _bounded(data: Any) -> Any:
+    if isinstance(data, str):
+        return data if len(data) <= MAX_TEXT else f"{data[:MAX_TEXT]}… ({len(data):,} characters)"
+    if isinstance(data, dict):
+        return {_bounded(k): _bounded(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_bounded(v) for v in data]
+    return data
+
+
+def _redact(result: MonitorResult, secrets: Secrets) -> None:
+    """Redact, in place, what the terminal prints of the result (its messages and reasons)."""
+    result.messages[:] = [secrets.redact(m) for m in result.messages]
+    result.reasons[:] = [secrets.redact(r) for r in result.reasons]
+    result.window = secrets.redact_tree(result.window)
 
 
 def record_retrain(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from conveyor.monitoring.drift import sorted_by_severity
@@ -52,10 +53,10 @@ def print_result(result: MonitorResult, out: Console) -> None:
         out.print(f"fairness: {_verdict(result.fairness.violated, 'violated')}  "
                   + "; ".join(result.fairness.violations))
     for message in result.messages:
-        out.print(f"[yellow]note:[/] {message}", markup=True, highlight=False)
+        out.print(f"[yellow]note:[/] {escape(message)}", markup=True, highlight=False)
     for trigger in result.triggers:
         mark = "[green]✓[/]" if trigger.ok else "[red]✗[/]"
-        out.print(f"{mark} {trigger.action}: {trigger.detail}")
+        out.print(f"{mark} {trigger.action}: {escape(trigger.detail)}", highlight=False)
     verdict = result.drift_detected
     out.print(f"[bold]{'DRIFT DETECTED' if verdict else 'no drift' if verdict is False else 'no verdict'}[/]"
               f"  (MLflow run {result.run_id}{', report ' + result.report if result.report else ''})")

@@ -26,9 +26,28 @@ def alert(summary: dict[str, Any], reason: str, webhook: str | None = None, time
     request = urllib.request.Request(
         webhook, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
+    shown = webhook_origin(webhook)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return TriggerOutcome("alert", False, f"{line}; webhook {webhook} failed: {exc}")
-    return TriggerOutcome("alert", 200 <= status < 300, f"{line}; webhook {webhook} answered {status}")
+    except urllib.error.HTTPError as exc:  # its text can quote the URL: only the status
+        return TriggerOutcome("alert", False, f"{line}; webhook {shown} answered {exc.code}")
+    except urllib.error.URLError as exc:
+        return TriggerOutcome("alert", False, f"{line}; webhook {shown} failed: {exc.reason}")
+    except (OSError, ValueError) as exc:
+        return TriggerOutcome("alert", False, f"{line}; webhook {shown} failed: {type(exc).__name__}")
+    return TriggerOutcome("alert", 200 <= status < 300, f"{line}; webhook {shown} answered {status}")
+
+
+def webhook_origin(url: str) -> str:
+    """How a webhook is named in messages: scheme, host and port only. Its path, query and
+    user info are often the credential itself (``https://hooks.example/services/T0/B0/XYZ``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(invalid URL)"
+    return f"{parts.scheme}://{host}{port}/…" if host else "(invalid URL)"

@@ -42,6 +42,16 @@ class Secrets:
             text = text.replace(value, MASK)
         return redact_uri_password(text)
 
+    def redact_tree(self, data: Any) -> Any:
+        """`redact` applied to every string (keys included) of a JSON-like tree."""
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, dict):
+            return {self.redact_tree(k): self.redact_tree(v) for k, v in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.redact_tree(v) for v in data]
+        return data
+
 
 def redact_uri_password(text: str) -> str:
     """Mask the password of ``scheme://user:password@host`` URIs anywhere in `text`."""
