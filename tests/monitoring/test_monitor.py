@@ -128,3 +128,49 @@ def test_cli_json_and_fail_on_drift(trained_project, cli):
     assert missing.exit_code == 1 and "no captured traffic" in missing.output
     unparsable = cli("monitor", "--project", trained_project, "--window", "1 year")
     assert unparsable.exit_code == 2 and "window '1 year' is not a duration" in unparsable.output
+
+
+REPORT_BOUND = 1_000_000  # bytes: the report of the example's 9 columns, whatever the cells hold
+PROFILE_BOUND = 200_000
+
+
+@pytest.mark.parametrize("share", [0.002, 0.5])
+def test_multi_megabyte_strings_keep_report_and_profile_bounded(trained_project, tmp_path, share):
+    """Three distinct 4 MB strings in `plan` (on 0.2 % or half of the rows): each counts as
+    one (new) category under a bounded name; the report, the profile and the terminal stay
+    small; the verdict is what the same data with short names would get."""
+    import io
+
+    from rich.console import Console
+
+    from conveyor.monitoring.terminal import print_result
+    from conveyor.profiles.profile import MAX_NAME_CHARS, NAME_PREFIX
+
+    frame = pd.read_parquet(trained_project / "data/fresh.parquet")
+    giants = [letter * 4_000_000 for letter in "xyz"]
+    rows = frame.sample(frac=share, random_state=1).index
+    frame["plan"] = frame["plan"].astype(object)
+    frame.loc[rows, "plan"] = [giants[i % 3] for i in range(len(rows))]
+    frame.to_parquet(tmp_path / "giant.parquet")
+    short = frame.assign(plan=frame["plan"].map(lambda v: f"long-{v[0]}" if len(v) > 1000 else v))
+    short.to_parquet(tmp_path / "short.parquet")
+
+    report = tmp_path / "report.html"
+    result = run_monitor(Project.load(trained_project), data=tmp_path / "giant.parquet", report=report)
+    same = run_monitor(Project.load(trained_project), data=tmp_path / "short.parquet")
+
+    plan = next(f for f in result.drift.features if f.column == "plan")
+    assert len(plan.new_categories) == 3
+    assert all(len(name) <= NAME_PREFIX + 18 < MAX_NAME_CHARS for name in plan.new_categories)
+    assert plan.drifted == next(f for f in same.drift.features if f.column == "plan").drifted
+    assert result.drift.dataset_drift == same.drift.dataset_drift
+    assert plan.drifted is (share > 0.1)
+    assert report.stat().st_size < REPORT_BOUND
+    client = MlflowClient(Project.load(trained_project).stack.tracking_uri)
+    artifacts = Path(client.get_run(result.run_id).info.artifact_uri.removeprefix("file://"))
+    assert (artifacts / "monitoring/profile.json").stat().st_size < PROFILE_BOUND
+    assert (artifacts / "monitoring/report.html").stat().st_size < REPORT_BOUND
+    assert (artifacts / "monitoring/summary.json").stat().st_size < PROFILE_BOUND
+    terminal = io.StringIO()
+    print_result(result, Console(file=terminal, width=120))
+    assert len(terminal.getvalue()) < 50_000

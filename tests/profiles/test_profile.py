@@ -113,3 +113,22 @@ def test_lookup_table_bins_equal_the_binary_search(seed: int, scale: float, disc
     ])
     rng.shuffle(values)
     assert np.array_equal(_bin_index(values, edges), _searched_bins(values, np.asarray(edges)))
+
+
+def test_long_categories_are_counted_under_bounded_distinct_names(tmp_path) -> None:
+    import pandas as pd
+
+    from conveyor.profiles import Profiler, profile_parquet
+    from conveyor.profiles.profile import MAX_NAME_CHARS, NAME_PREFIX, category_name
+
+    assert category_name("basic") == "basic" and category_name(3) == "3"
+    a, b = "a" * 1_000_000, "a" * 999_999 + "b"
+    assert category_name(a) != category_name(b) and category_name(a) == category_name("a" * 1_000_000)
+    assert len(category_name(a)) == NAME_PREFIX + 18 < MAX_NAME_CHARS
+    frame = pd.DataFrame({"plan": ["basic", a, b, a, None] * 20})
+    profiler = Profiler([], ["plan"]).fit(frame.head(1))
+    by_frame = profiler.profile(frame).columns["plan"]
+    frame.to_parquet(tmp_path / "p.parquet")
+    by_parquet = profile_parquet(profiler, tmp_path / "p.parquet").columns["plan"]
+    assert by_frame.new == by_parquet.new == {category_name(a): 40, category_name(b): 20}
+    assert by_frame.missing == 20 and by_frame.counts == {"basic": 20}

@@ -10,6 +10,7 @@ import numpy as np
 
 from conveyor.core.config.thresholds import Condition
 from conveyor.lifecycle.metrics import fairness_metrics
+from conveyor.profiles.profile import category_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,7 +56,7 @@ def evaluate_fairness(
         )
         top = float(selection.max()) if len(selection) else 0.0
         values: dict[str, Any] = {
-            "selection_rate": {str(k): float(v) for k, v in selection.items()},
+            "selection_rate": {category_name(k): float(v) for k, v in selection.items()},
             "demographic_parity_difference": float(selection.max() - selection.min()),
             "demographic_parity_ratio": float(selection.min() / top) if top > 0 else 1.0,
         }

@@ -33,6 +33,7 @@ from conveyor.profiles.profile import (
     DatasetProfile,
     NumericProfile,
     categorical_profile,
+    category_name,
     numeric_profile,
     smallest,
 )
@@ -166,7 +167,7 @@ def _numeric_batch(batch: pa.Array, edges: tuple[float, ...]) -> NumericProfile:
     missing = int(np.count_nonzero(np.isnan(values)))
     examples: list[str] = []
     if invalid.any():  # as the frame path: +-inf cannot be binned, counted as invalid
-        examples = list(dict.fromkeys(str(v) for v in values[invalid].tolist()))[:3]
+        examples = list(dict.fromkeys(category_name(v) for v in values[invalid].tolist()))[:3]
         values = np.where(invalid, np.nan, values)
     return numeric_profile(values, missing, int(invalid.sum()), edges, examples=examples)
 
@@ -198,7 +199,7 @@ def _arrow_category_counts(batch: pa.Array) -> dict[str, int]:
     for key, value in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
         if key is None or (isinstance(key, float) and np.isnan(key)):
             continue
-        name = str(key)
+        name = category_name(key)
         out[name] = out.get(name, 0) + int(value)
     return out
 

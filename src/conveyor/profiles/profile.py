@@ -20,6 +20,23 @@ Role = Literal["feature", "prediction", "target"]
 
 NEW_CATEGORY_CAP = 50
 FORMAT_VERSION = 1
+# A category (or an invalid-value example) longer than this is kept as its first
+# ``NAME_PREFIX`` characters plus a hash of the whole value: profiles, reports and terminal
+# lines stay bounded whatever the cells hold, and distinct long values stay distinct.
+MAX_NAME_CHARS = 200
+NAME_PREFIX = 64
+
+
+def category_name(value: object) -> str:
+    """The name a value is counted under: ``str(value)``, or for a long one its prefix and
+    ``…#`` plus 16 hex digits of its SHA-256 (at most ``NAME_PREFIX + 18`` characters)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= MAX_NAME_CHARS:
+        return text
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{text[:NAME_PREFIX]}…#{digest}"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from conveyor.profiles.profile import (
     NumericProfile,
     Role,
     categorical_profile,
+    category_name,
     numeric_profile,
 )
 
@@ -81,7 +82,7 @@ class Profiler:
     def categorical_schema(self, name: str, counts: dict[str, int], dtype: str) -> ColumnSchema:
         """Schema of a categorical column: the ``category_cap`` most frequent categories."""
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        vocab = tuple(str(k) for k, _ in ranked[: self.category_cap])
+        vocab = tuple(category_name(k) for k, _ in ranked[: self.category_cap])
         return ColumnSchema(name, "categorical", self.roles.get(name, "feature"), categories=vocab, dtype=dtype)
 
     def profile(self, frame: pd.DataFrame, *, sample: int = 0, seed: int = 0) -> DatasetProfile:
@@ -122,7 +123,7 @@ def _invalid_examples(series: pd.Series) -> list[str]:
 
     coerced = pd.to_numeric(series, errors="coerce")
     bad = series[(coerced.isna() | np.isinf(coerced.astype(float))) & series.notna()]
-    return [str(v) for v in bad.astype(str).unique()[:3]]
+    return [category_name(v) for v in bad.drop_duplicates().head(3)]
 
 
 def profile_categorical(series: pd.Series, categories: tuple[str, ...]) -> CategoricalProfile:
@@ -165,6 +166,6 @@ def category_counts(series: pd.Series) -> dict[str, int]:
     for key, value in pairs:
         if key is None or (isinstance(key, float) and key != key):
             continue
-        name = str(key)
+        name = category_name(key)
         out[name] = out.get(name, 0) + int(value)
     return out
