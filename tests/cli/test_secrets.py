@@ -184,31 +184,41 @@ def _mlflow_texts(tracking_uri: str, registry_uri: str) -> dict[str, str]:
 
 
 def _serve_briefly(project_dir: Path, env: dict[str, str], token: str) -> str:
-    """Start `conveyor serve`, wait for its ready line, answer one authorised request, stop."""
+    """Start `conveyor serve`, wait until /readyz answers, send one authorised request, stop."""
+    import tempfile
+    import time
+
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "serve", "--port", str(port), "--workers", "1"],
-        cwd=project_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    lines: list[str] = []
-    try:
-        assert server.stdout is not None
-        for line in server.stdout:
-            lines.append(line)
-            if "Uvicorn running" in line or "Application startup complete" in line:
-                break
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/models/churn/invocations",
-            data=json.dumps({"dataframe_records": [{"tenure_months": 3, "monthly_charges": 70.0,
-                                                     "total_charges": 210.0, "support_calls": 1,
-                                                     "plan": "basic", "region": "north",
-                                                     "payment_method": "card"}]}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    with tempfile.TemporaryFile("w+") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "conveyor", "serve", "--port", str(port), "--workers", "1"],
+            cwd=project_dir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 200
-    finally:
-        server.terminate()
-        rest, _ = server.communicate(timeout=60)
-        lines.append(rest or "")
-    return "".join(lines)
+        try:
+            deadline = time.monotonic() + 120  # bounds a failing test only
+            while not _answers(f"http://127.0.0.1:{port}/readyz"):
+                assert server.poll() is None and time.monotonic() < deadline, "serve did not get ready"
+                time.sleep(0.05)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/models/churn/invocations",
+                data=json.dumps({"dataframe_records": [{
+                    "tenure_months": 3, "monthly_charges": 70.0, "total_charges": 210.0,
+                    "support_calls": 1, "plan": "basic", "region": "north", "payment_method": "card",
+                }]}).encode(),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        log.seek(0)
+        return log.read()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
