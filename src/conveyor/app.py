@@ -36,16 +36,19 @@ if TYPE_CHECKING:
 class Project:
     """One conveyor project (a folder with conveyor.yaml) in one environment."""
 
-    def __init__(self, loaded: LoadedConfig, notify: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, notify: Callable[[str], None] | None = None, *, reap_orphans: bool = True
+    ) -> None:
         self.loaded = loaded
+        self.reap_orphans = reap_orphans  # a serving worker leaves it to the command that started it
         self.config = loaded.config
         self.stack: Stack = resolve_stack(loaded)
         self.notify = notify or _log_notice  # one line about something done on the side
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: str | None = None,
-             notify: Callable[[str], None] | None = None) -> Project:
-        return cls(load_config(path, env=env), notify)
+             notify: Callable[[str], None] | None = None, *, reap_orphans: bool = True) -> Project:
+        return cls(load_config(path, env=env), notify, reap_orphans=reap_orphans)
 
     @property
     def name(self) -> str:
@@ -65,7 +68,7 @@ class Project:
         from conveyor.stack.tracking import connect
 
         client = connect(self.stack)
-        for reaped in reap_orphans(client, self.name):
+        for reaped in reap_orphans(client, self.name) if self.reap_orphans else []:
             self.notify(reaped.line(self.name))
         return client
 
@@ -189,4 +192,5 @@ def _log_notice(message: str) -> None:
 def serving_worker_context(project_dir: str, env: str | None) -> ServingContext:
     """The serving context of one `conveyor serve` worker process (uvicorn spawns it and
     imports this function by name)."""
-    return Project.load(project_dir, env=env).serving
+    # `conveyor serve` reaped orphaned runs once before it started the workers
+    return Project.load(project_dir, env=env, reap_orphans=False).serving

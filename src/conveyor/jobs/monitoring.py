@@ -17,7 +17,6 @@ from conveyor.jobs.base import Job, JobResult, JobSpec
 if TYPE_CHECKING:
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.progress import Reporter
-    from conveyor.lifecycle.retraining import RetrainRequest
 
 
 
@@ -40,10 +39,6 @@ class RetrainSpec(JobSpec):
     monitoring_run_id: str
     reason: str
     auto_promote: bool = False
-
-    @classmethod
-    def from_request(cls, request: RetrainRequest, project: str, env: str | None) -> RetrainSpec:
-        return cls(project=project, env=env, **request.to_dict())
 
 
 class MonitorJob(Job):
