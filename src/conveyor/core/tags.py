@@ -29,9 +29,16 @@ def stage_history(stage: str) -> str:
 def last_move(stage: str) -> str:
     """Registered-model tag: the latest move of the stage alias (JSON)."""
     return f"conveyor.last_move.{stage}"
+
+
 MODEL_URI = "conveyor.model.uri"
 MODEL_ID = "conveyor.model.id"
 TRIGGER = "conveyor.trigger"  # what caused a training run: "drift" (lineage)
 TRIGGER_RUN_ID = "conveyor.trigger.run_id"  # the monitoring run that asked for it
 TRIGGER_REASON = "conveyor.trigger.reason"
 RETRAIN_VERSION = "conveyor.retrain.version"  # on a monitoring run: the version it led to
+PACK_PREFIX = "conveyor.pack."  # version tags of the version's environment pack
+PACK_URI = "conveyor.pack.uri"  # where the pack's tar.gz lies in the stand's artifact store
+PACK_SHA256 = "conveyor.pack.sha256"  # the tar.gz's SHA-256: checked before every use
+PACK_KEY = "conveyor.pack.key"  # content address: hash of (lock, Python version, platform)
+LINEAGE_SOURCE = "conveyor.lineage.source"  # copied version: its source (JSON)
