@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from conveyor.lifecycle.registration import TrainResult
     from conveyor.lifecycle.registry import Registry, VersionInfo
     from conveyor.monitoring.monitor import MonitorResult
+    from conveyor.scheduling import Clock, Entry, RunHistory, Scheduler
     from conveyor.serving.context import ServingContext
     from conveyor.stack.artifacts import ArtifactStore
     from conveyor.stack.locks import MoveLock
@@ -119,6 +120,21 @@ class Project:
 
         return ServingContext.of(self.loaded, self.client, self.artifacts, self.move_lock)
 
+    def history(self, name: str | None = None) -> RunHistory:
+        """The run history of the model's scheduled pipelines (MLflow experiment <model>-runs)."""
+        from conveyor.scheduling import RunHistory
+
+        return RunHistory(self.client, name or self.name, self.stack.mlflow_artifact_root, self.loaded.env_name)
+
+    def scheduler(self, clock: Clock | None = None, notify: Callable[[str], None] | None = None) -> Scheduler:
+        """The embedded scheduler of this project and stand (`conveyor scheduler`); leases in
+        the stand's artifact store, history in its tracking store."""
+        from conveyor.scheduling import Scheduler, SchedulerContext
+        from conveyor.stack.leases import Leases
+
+        context = SchedulerContext(self.lifecycle, self.history(), Leases(self.stack.artifact_store))
+        return Scheduler(context, clock, notify=notify or self.notify)
+
     # -- the operations ---------------------------------------------------------------
 
     def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> TrainResult:
@@ -175,6 +191,10 @@ class Project:
             result.triggers.append(outcome)
             record_retrain(self.client, result.run_id, outcome, published(result, self.loaded.secrets))
         return result
+
+    def runs(self, name: str | None = None, pipeline: str | None = None, limit: int = 50) -> list[Entry]:
+        """The latest runs of the scheduled pipelines, newest first (`conveyor runs`)."""
+        return self.history(name).entries(pipeline, limit)
 
     def run_job(self, spec: AnySpec, reporter: Reporter | None = None) -> JobResult:
         """Run one job spec against this project (the spec's project and env are this one's)."""

@@ -18,6 +18,7 @@ from conveyor.batch.validation import check_schema
 from conveyor.batch.worker import PartSpec
 from conveyor.core.config.schema import BatchSpec
 from conveyor.core.errors import InputError, UsageError
+from conveyor.core.output import has_slot_placeholder
 from conveyor.core.refs import ModelRef
 from conveyor.data import Source, SourceError, open_source
 from conveyor.lifecycle.gate import FAILED
@@ -98,6 +99,12 @@ def predict(
         raise UsageError(
             "batch scoring needs an input and an output",
             hint="pass --input and --output, or set batch.input and batch.output in conveyor.yaml",
+        )
+    if has_slot_placeholder(output_url):
+        raise UsageError(
+            f"the output {output_url} has a {{slot}}/{{date}} placeholder, which only "
+            "`conveyor scheduler` fills in",
+            hint="pass --output with a plain folder or URL",
         )
     options = {**settings.storage_options, **(storage_options or {})}
     size = batch_size or settings.batch_size

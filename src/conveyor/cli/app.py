@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli import batch, lifecycle, monitoring, serving
+from conveyor.cli import batch, lifecycle, monitoring, scheduling, serving
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode
 
@@ -31,6 +31,8 @@ for command in (
     serving.serve,
     serving.traffic,
     serving.rollout,
+    scheduling.scheduler,
+    scheduling.runs,
     lifecycle.demo,
 ):
     app.command()(command)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from conveyor.lifecycle.registry import VersionInfo
+    from conveyor.scheduling import Entry
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -65,5 +66,20 @@ def versions_table(model: str, versions: list[VersionInfo]) -> Table:
             *[f"{info.metrics[m]:.4f}" if m in info.metrics else "-" for m in metric_names],
             datetime.fromtimestamp(info.created / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "; ".join(info.reasons) or "",
+        )
+    return table
+
+
+def runs_table(model: str, entries: list[Entry]) -> Table:
+    """The scheduler's run history, newest first."""
+    table = Table(title=f"{model}: pipeline runs", title_justify="left")
+    for column in ("pipeline", "trigger", "slot", "status", "start", "duration", "MLflow run", "detail", "log"):
+        table.add_column(column, overflow="fold")
+    styles = {"succeeded": "green", "rejected": "yellow", "skipped": "dim", "running": "cyan"}
+    for e in entries:
+        duration = "" if e.duration_s is None else f"{e.duration_s:.1f}s"
+        table.add_row(
+            e.pipeline, e.trigger, e.slot, f"[{styles.get(e.status, 'red')}]{e.status}[/]",
+            f"{e.start:%Y-%m-%d %H:%M:%S}", duration, e.job_run_id or e.run_id, e.detail, e.log or "",
         )
     return table

@@ -27,6 +27,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── RegistryError               an unknown model, version or alias
     ├── PromotionError              a promotion or rollback the rules forbid
     ├── MoveLockTimeout             another move of the model held its lock past the timeout
+    ├── LeaseHeld                   a lease another live process holds (stack/leases.py)
+    ├── SchedulerBusyError          another scheduler runs the project on this stand
     ├── EntrypointError             a `module.py:function` entrypoint cannot be imported
     ├── TrainingError               the user's train or evaluate function raised
     ├── GateFailedError             the candidate failed the quality gate (registered, no alias)
@@ -259,6 +261,23 @@ class MoveLockTimeout(ConveyorError):
 
 
 # -- the user's code, training and the gate -------------------------------------------------------
+
+
+class LeaseHeld(ConveyorError):
+    """A lease (:mod:`conveyor.stack.leases`) is held by another process that may still be
+    working under it; ``holder`` says who. The scheduler turns it into SchedulerBusyError, or
+    lets a pipeline's slot wait."""
+
+    def __init__(self, name: str, holder: object, description: str) -> None:
+        self.name = name
+        self.holder = holder
+        self.description = description
+        super().__init__(f"{name}: held by {description}")
+
+
+class SchedulerBusyError(ConveyorError):
+    """Another `conveyor scheduler` holds the project's lease on this stand (or took it over
+    from this one): at most one runs the project's pipelines."""
 
 
 class EntrypointError(ConveyorError):

@@ -16,6 +16,12 @@ so ``out/`` is either absent (or empty) or complete; on an object store (no rena
 copied into place before the manifest, so a reader that lists files may see some parts of
 an output being committed, and only the manifest tells which are whole.
 
+A scheduled run (``conveyor scheduler``) writes each cron slot into its own output:
+``batch.output`` with ``{slot}`` (the slot in UTC, ``2026-12-01T0200Z``) and ``{date}`` (its
+day in the scheduler's time zone, ``2026-12-01``) filled in, or — with neither — the folder
+``slot=<slot>/`` under it (:func:`slot_output`). Slots never share an output, and a slot run
+again resumes its own. Outside the scheduler an output with a placeholder is refused.
+
 While a run is in progress its attempt lives under ``_temporary/`` of the attempt folder:
 ``out/`` itself on an object store, the hidden sibling :func:`staging_folder` on a local
 filesystem.
@@ -34,6 +40,8 @@ REJECTS = "_rejects"
 RUN = "run.json"  # under STAGING: what the attempt scores (a resume must match it)
 STAGING_SUFFIX = ".conveyor-staging"
 PART = re.compile(r"^part-\d{6}\.parquet$")
+SLOT_PLACEHOLDER = "{slot}"
+DATE_PLACEHOLDER = "{date}"
 # where a part sits relative to its output's root folder
 _PART_FOLDERS = ((), (STAGING,), (REJECTS,), (STAGING, REJECTS))
 
@@ -64,3 +72,14 @@ def markers(root: str) -> tuple[str, str]:
     """The files that make ``root`` a conveyor output: its manifest (committed) and its
     attempt record (a run in progress or interrupted)."""
     return posixpath.join(root, MANIFEST), posixpath.join(root, STAGING, RUN)
+
+
+def has_slot_placeholder(output: str) -> bool:
+    return SLOT_PLACEHOLDER in output or DATE_PLACEHOLDER in output
+
+
+def slot_output(output: str, slot: str, date: str) -> str:
+    """The output of one scheduled slot (see the module docstring)."""
+    if has_slot_placeholder(output):
+        return output.replace(SLOT_PLACEHOLDER, slot).replace(DATE_PLACEHOLDER, date)
+    return f"{output.rstrip('/')}/slot={slot}"

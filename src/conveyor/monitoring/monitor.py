@@ -125,6 +125,8 @@ def run_monitor(
         client = project.client
         version, stage = resolve_version(project, name, version, spec.stage)
         run_id = project.registry.version(name, version).run_id
+    if data is None and window is None:
+        data = spec.data  # monitor.data; else monitor.window's captured traffic
     with step("read current data"):
         options = {**spec.storage_options, **(storage_options or {})}
         data_in, window_info = _read_current(

@@ -156,7 +156,7 @@ class LeaseMoveLock(MoveLock):
         token = uuid.uuid4().hex
         deadline = time.monotonic() + self.timeout_s
         wait = _POLL_S[0]
-        while not _create(fs, path, _lease(token, self.ttl_s)):
+        while not create_exclusive(fs, path, _lease(token, self.ttl_s)):
             _take_over_if_expired(fs, path)
             if time.monotonic() >= deadline:
                 raise self._timeout(model, f"lease {self.lease_path(model)}")
@@ -211,7 +211,7 @@ def _lease(token: str, ttl_s: float) -> bytes:
     }).encode()
 
 
-def _create(fs: Any, path: str, payload: bytes) -> bool:
+def create_exclusive(fs: Any, path: str, payload: bytes) -> bool:
     """Create ``path`` only if it does not exist (O_EXCL / If-None-Match); False if it does."""
     try:
         with fs.open(path, "xb") as handle:
@@ -221,7 +221,7 @@ def _create(fs: Any, path: str, payload: bytes) -> bool:
     return True
 
 
-def _read(fs: Any, path: str) -> dict[str, Any]:
+def read_lease(fs: Any, path: str) -> dict[str, Any]:
     """The lease as it is now ({} if absent or being replaced): one plain GET, no cached
     listing or ETag (an object store's cache would show a lease that is gone)."""
     fs.invalidate_cache(path)
@@ -242,7 +242,7 @@ def _still_ours(fs: Any, path: str, token: str) -> bool:
     """Whether the lease still has our token (a read can fail while nobody else may write it:
     retried, so a transient error does not leave the lease to expire)."""
     for _ in range(3):
-        lease = _read(fs, path)
+        lease = read_lease(fs, path)
         if lease:
             return lease.get("token") == token
     return False
@@ -253,15 +253,15 @@ def _take_over_if_expired(fs: Any, path: str) -> None:
 
     Only one process removes a given expired lease: it must first create the marker
     ``<lease>.<token>.expired`` exclusively, then checks the lease still has that token."""
-    lease = _read(fs, path)
+    lease = read_lease(fs, path)
     token, expires = lease.get("token"), lease.get("expires")
     if not isinstance(token, str) or not isinstance(expires, (int, float)) or time.time() < expires:
         return
     marker = f"{path}.{token}.expired"
-    if not _create(fs, marker, b""):
+    if not create_exclusive(fs, marker, b""):
         return
     try:
-        if _read(fs, path).get("token") == token:
+        if read_lease(fs, path).get("token") == token:
             fs.rm(path)
     finally:
         fs.rm(marker)

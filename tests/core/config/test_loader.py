@@ -169,8 +169,6 @@ def test_traffic_weights_must_be_finite(tmp_path: Path, weights: str, expected: 
 
 UNREAD = [
     # (YAML added at the end of VALID, the setting, its line, what will read it)
-    ("batch:\n  input: in/\n  schedule: '0 2 * * *'\n", "batch.schedule", 20, "the embedded scheduler (`conveyor scheduler`)"),
-    ("monitor:\n  schedule: '0 * * * *'\n", "monitor.schedule", 19, "the embedded scheduler (`conveyor scheduler`)"),
     ("runtime:\n  requirements: [lightgbm]\n  python: '3.11'\n", "runtime.python", 20, "environment packs (`conveyor pack`)"),
     ("  staging:\n    broker: kafka://kafka:9092\n", "environments.staging.broker", 19, "the stream scorer (`conveyor stream`)"),
 ]
@@ -206,8 +204,8 @@ def test_the_command_line_exits_2_on_an_unread_setting(tmp_path: Path) -> None:
 
     from conveyor.cli.app import app
 
-    write(tmp_path, VALID + "monitor:\n  schedule: '0 * * * *'\n")
+    write(tmp_path, VALID + "runtime:\n  python: '3.11'\n")
     result = CliRunner().invoke(app, ["models", "--project", str(tmp_path)])
     assert result.exit_code == 2, result.output
-    assert "conveyor.yaml:19 [monitor.schedule]: nothing reads this setting yet" in result.output
+    assert "conveyor.yaml:19 [runtime.python]: nothing reads this setting yet" in result.output
     assert "Traceback" not in result.output

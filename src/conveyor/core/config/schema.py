@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from conveyor.core.config.cron import Cron, TimeZone
 from conveyor.core.config.thresholds import Threshold
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
@@ -19,8 +20,6 @@ ENTRYPOINT_PATTERN = re.compile(r"^(?P<module>[^:]+\.py):(?P<function>[A-Za-z_][
 # them with their line, so a schedule or a broker is never silently ignored. A feature that
 # starts reading one adds the field to its spec below and removes it here. ``*`` matches any key.
 NOT_READ_YET: Mapping[tuple[str, ...], str] = MappingProxyType({
-    ("batch", "schedule"): "the embedded scheduler (`conveyor scheduler`)",
-    ("monitor", "schedule"): "the embedded scheduler (`conveyor scheduler`)",
     ("environments", "*", "broker"): "the stream scorer (`conveyor stream`)",
     ("runtime", "python"): "environment packs (`conveyor pack`)",
 })
@@ -82,6 +81,7 @@ class TrainSpec(Strict):
     entrypoint: str
     params: dict[str, Any] = {}
     evaluate: str | None = None
+    schedule: Cron | None = None  # `conveyor scheduler`: train → gate on this cron
 
     @field_validator("entrypoint")
     @classmethod
@@ -154,11 +154,20 @@ class BatchSpec(Strict):
     postprocess: str | None = None
     storage_options: dict[str, Any] = {}
     endpoint: EndpointSpec = EndpointSpec()
+    # `conveyor scheduler`: score batch.input on this cron, each slot into its own partition
+    schedule: Cron | None = None
+    stage: str | None = None  # the stage a scheduled run scores; default: the last stage
 
     @field_validator("preprocess", "score", "postprocess")
     @classmethod
     def _hook_form(cls, value: str | None) -> str | None:
         return None if value is None else _check_entrypoint(value)
+
+    @model_validator(mode="after")
+    def _scheduled_needs_paths(self) -> BatchSpec:
+        if self.schedule is not None and not (self.input and self.output):
+            raise ValueError("batch.schedule needs batch.input and batch.output (what to score, where)")
+        return self
 
 
 class DriftSpec(Strict):
@@ -191,6 +200,17 @@ class MonitorSpec(Strict):
     webhook: str | None = None  # alert: POST the JSON summary here
     auto_promote: bool = False  # retrain: promote the new version through every stage
     storage_options: dict[str, Any] = {}  # fsspec options for --data URLs (as batch.storage_options)
+    schedule: Cron | None = None  # `conveyor scheduler`: monitor (→ retrain on drift) on this cron
+    data: str | None = None  # what a run without --data/--window checks; default: monitor.window
+
+    @model_validator(mode="after")
+    def _scheduled_needs_data(self) -> MonitorSpec:
+        if self.schedule is not None and not (self.data or self.window):
+            raise ValueError(
+                "monitor.schedule needs monitor.data (a file, folder or glob to check) or "
+                "monitor.window (captured traffic, e.g. 24h)"
+            )
+        return self
 
 
 DEPLOYMENT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
@@ -321,6 +341,18 @@ class ServeSpec(Strict):
         return value
 
 
+class SchedulerSpec(Strict):
+    """`scheduler`: how `conveyor scheduler` runs the pipelines that have a `schedule`."""
+
+    timezone: TimeZone = "UTC"  # the zone the cron fields are read in
+    # slots missed by more than grace_s (downtime): skip them, run the latest once, or run all
+    catch_up: Literal["skip", "latest", "all"] = "latest"
+    grace_s: float = Field(300.0, ge=0)  # a slot started at most this late is on time
+    retries: int = Field(2, ge=0)  # further attempts of a failing step
+    backoff_s: float = Field(30.0, ge=0)  # wait before the first retry; doubled for each next
+    lease_s: float = Field(300.0, ge=10)  # a crashed scheduler's leases expire after this
+
+
 class EnvironmentSpec(Strict):
     """One stand's stack; anything left out falls back to the embedded default."""
 
@@ -345,8 +377,9 @@ class ProjectConfig(Strict):
     batch: BatchSpec | None = None
     monitor: MonitorSpec = MonitorSpec()
     runtime: RuntimeSpec | None = None
+    scheduler: SchedulerSpec = SchedulerSpec()
 
-    @field_validator("monitor", "serve", mode="before")
+    @field_validator("monitor", "serve", "scheduler", mode="before")
     @classmethod
     def _monitor_empty(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -370,12 +403,20 @@ class ProjectConfig(Strict):
         if self.monitor.stage is not None and self.monitor.stage not in self.stages:
             raise ValueError(f"monitor.stage {self.monitor.stage!r} is not one of stages {self.stages}")
         self._check_serve()
+        self._check_batch_schedule()
         champion = self.gate.champion
         if champion is not None and champion.stage not in self.stages:
             raise ValueError(
                 f"gate.champion.stage {champion.stage!r} is not one of stages {self.stages}"
             )
         return self
+
+    def _check_batch_schedule(self) -> None:
+        batch = self.batch
+        if batch is None:
+            return
+        if batch.stage is not None and batch.stage not in self.stages:
+            raise ValueError(f"batch.stage {batch.stage!r} is not one of stages {self.stages}")
 
     def _check_serve(self) -> None:
         """Every deployment named in serve.traffic/shadow must be a stage, vN, or declared."""

@@ -1,0 +1,206 @@
+"""The run history: one MLflow run per pipeline run, in the experiment ``<model>-runs``.
+
+MLflow is the system of record, so the history survives restarts and every scheduler of a
+stand (and anyone with the MLflow UI or client) sees the same runs. A history run's tags say
+which pipeline ran, why (``schedule``, ``catch-up``, ``drift``), for which cron slot, with what
+status, after how many attempts, and which MLflow run the job itself made; its start and end
+times are the scheduler's clock; its artifact ``log.txt`` holds the steps and each attempt's
+result. The latest slot recorded for a pipeline — whatever its status — is the one the
+scheduler has handled: a slot is never run twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from conveyor.core import tags
+from conveyor.scheduling.slots import format_slot, parse_slot
+from conveyor.stack.processes import ProcessId
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+EXPERIMENT_SUFFIX = "-runs"
+LOG_FILE = "log.txt"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+REJECTED = "rejected"  # the gate refused the candidate: an outcome, not retried
+FAILED = "failed"
+INTERRUPTED = "interrupted"  # the scheduler was stopped (SIGTERM, Ctrl-C) during the run
+KILLED = "killed"  # the scheduler died during the run; the next one marked it
+SKIPPED = "skipped"  # missed slots the catch-up policy did not run
+MLFLOW_STATUS = {
+    SUCCEEDED: "FINISHED", REJECTED: "FINISHED", SKIPPED: "FINISHED", FAILED: "FAILED",
+    INTERRUPTED: "KILLED", KILLED: "KILLED",
+}
+_MAX_RUNNING = 1000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One pipeline run as the history holds it."""
+
+    run_id: str
+    pipeline: str
+    trigger: str
+    slot: str
+    status: str
+    start: datetime
+    end: datetime | None
+    attempts: int
+    job_run_id: str | None
+    detail: str
+    log: str | None
+    owner: ProcessId | None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end is None else round((self.end - self.start).total_seconds(), 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("owner")
+        data.update(start=self.start.isoformat(), end=None if self.end is None else self.end.isoformat(),
+                    duration_s=self.duration_s)
+        return data
+
+    @classmethod
+    def of(cls, run: Run) -> Entry:
+        t = run.data.tags
+        end = run.info.end_time
+        try:
+            owner: ProcessId | None = ProcessId(t[tags.OWNER_HOST], int(t[tags.OWNER_PID]), t.get(tags.OWNER_STARTED, ""))
+        except (KeyError, ValueError):
+            owner = None
+        return cls(
+            run_id=run.info.run_id,
+            pipeline=t.get(tags.RUN_PIPELINE, "?"),
+            trigger=t.get(tags.RUN_TRIGGER, "?"),
+            slot=t.get(tags.RUN_SLOT, ""),
+            status=t.get(tags.RUN_STATUS, "?"),
+            start=_time(run.info.start_time),
+            end=None if end is None else _time(end),
+            attempts=int(t.get(tags.RUN_ATTEMPTS, "0") or 0),
+            job_run_id=t.get(tags.RUN_JOB_RUN_ID),
+            detail=t.get(tags.RUN_DETAIL, ""),
+            log=f"{run.info.artifact_uri.rstrip('/')}/{LOG_FILE}" if t.get(tags.RUN_STATUS) != RUNNING
+            and t.get(tags.RUN_STATUS) != SKIPPED else None,
+            owner=owner,
+        )
+
+
+class RunHistory:
+    """The history of one model's pipeline runs on one stand."""
+
+    def __init__(self, client: MlflowClient, model: str, artifact_root: str, env: str | None) -> None:
+        self.client = client
+        self.model = model
+        self.artifact_root = artifact_root
+        self.env = env
+
+    @property
+    def experiment_name(self) -> str:
+        return f"{self.model}{EXPERIMENT_SUFFIX}"
+
+    @cached_property
+    def experiment_id(self) -> str:
+        from conveyor.stack.tracking import ensure_experiment
+
+        return ensure_experiment(self.client, self.experiment_name, self.artifact_root)
+
+    # -- what the scheduler has handled -----------------------------------------------
+
+    def since(self, now: datetime) -> datetime:
+        """When a scheduler first ran this model here (set to ``now`` the first time): slots
+        before it were never the scheduler's to run."""
+        experiment = self.client.get_experiment(self.experiment_id)
+        found = experiment.tags.get(tags.SCHEDULER_SINCE)
+        if found:
+            return datetime.fromisoformat(found)
+        self.client.set_experiment_tag(self.experiment_id, tags.SCHEDULER_SINCE, now.astimezone(UTC).isoformat())
+        return now.astimezone(UTC)
+
+    def last_slot(self, pipeline: str) -> datetime | None:
+        """The latest slot recorded for ``pipeline`` (run, failed, killed or skipped)."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{tags.RUN_PIPELINE}` = '{pipeline}'",
+            order_by=[f"tags.`{tags.RUN_SLOT}` DESC"], max_results=1,
+        )
+        slot = runs[0].data.tags.get(tags.RUN_SLOT) if runs else None
+        return parse_slot(slot) if slot else None
+
+    # -- writing ------------------------------------------------------------------------
+
+    def start(self, pipeline: str, trigger: str, slot: datetime, now: datetime) -> str:
+        """A new RUNNING history run owned by this process; its id."""
+        from conveyor.lifecycle.orphans import owner_tags
+
+        run = self.client.create_run(
+            self.experiment_id, start_time=_ms(now), run_name=f"{pipeline} {format_slot(slot)}",
+            tags={
+                tags.MODEL: self.model, tags.ENVIRONMENT: self.env or "", tags.RUN_PIPELINE: pipeline,
+                tags.RUN_TRIGGER: trigger, tags.RUN_SLOT: format_slot(slot), tags.RUN_STATUS: RUNNING,
+                tags.RUN_ATTEMPTS: "0", **owner_tags(),
+            },
+        )
+        return str(run.info.run_id)
+
+    def attempt(self, run_id: str, attempts: int) -> None:
+        self.client.set_tag(run_id, tags.RUN_ATTEMPTS, str(attempts))
+
+    def finish(self, run_id: str, status: str, now: datetime, *, detail: str = "",
+               job_run_id: str | None = None, log: str = "") -> None:
+        """Close a history run with its status, what came of it and its log."""
+        if job_run_id:
+            self.client.set_tag(run_id, tags.RUN_JOB_RUN_ID, job_run_id)
+        self.client.set_tag(run_id, tags.RUN_DETAIL, detail[:4000])
+        self.client.log_text(run_id, log, LOG_FILE)
+        self.client.set_tag(run_id, tags.RUN_STATUS, status)
+        self.client.set_terminated(run_id, status=MLFLOW_STATUS[status], end_time=_ms(now))
+
+    def record_skipped(self, pipeline: str, until: datetime, now: datetime, detail: str) -> None:
+        """One finished entry saying the missed slots up to ``until`` were skipped."""
+        run_id = self.start(pipeline, "catch-up", until, now)
+        self.client.set_tag(run_id, tags.RUN_DETAIL, detail[:4000])
+        self.client.set_tag(run_id, tags.RUN_STATUS, SKIPPED)
+        self.client.set_terminated(run_id, status="FINISHED", end_time=_ms(now))
+
+    def mark_killed(self, now: datetime, keep: ProcessId) -> list[Entry]:
+        """Close as ``killed`` every RUNNING entry not owned by ``keep`` (the scheduler that
+        holds the project's lease now: any other that left one running is gone)."""
+        runs = self.client.search_runs([self.experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                       max_results=_MAX_RUNNING)
+        marked = []
+        for run in runs:
+            entry = Entry.of(run)
+            if entry.owner == keep:
+                continue
+            holder = f"process {entry.owner.pid} on {entry.owner.host}" if entry.owner else "a scheduler"
+            self.finish(run.info.run_id, KILLED, now,
+                        detail=f"{holder} stopped during the run (killed or crashed); marked by the next scheduler",
+                        log=f"{holder} stopped during the run; no log was written\n")
+            marked.append(entry)
+        return marked
+
+    # -- reading --------------------------------------------------------------------------
+
+    def entries(self, pipeline: str | None = None, limit: int = 50) -> list[Entry]:
+        """The latest ``limit`` entries, newest first."""
+        if self.client.get_experiment_by_name(self.experiment_name) is None:
+            return []
+        where = f"tags.`{tags.RUN_PIPELINE}` = '{pipeline}'" if pipeline else ""
+        runs = self.client.search_runs([self.experiment_id], filter_string=where,
+                                       order_by=["attributes.start_time DESC"], max_results=limit)
+        return [Entry.of(run) for run in runs]
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
