@@ -194,7 +194,8 @@ class RunHistory:
             return []
         where = f"tags.`{tags.RUN_PIPELINE}` = '{pipeline}'" if pipeline else ""
         runs = self.client.search_runs([self.experiment_id], filter_string=where,
-                                       order_by=["attributes.start_time DESC"], max_results=limit)
+                                       order_by=["attributes.start_time DESC", f"tags.`{tags.RUN_SLOT}` DESC"],
+                                       max_results=limit)
         return [Entry.of(run) for run in runs]
 
 
