@@ -36,6 +36,8 @@ def test_bad_inputs_exit_non_zero_with_one_message(trained, new_batch, tmp_path:
         (["churn@gold", "--input", str(new_batch), "--output", str(tmp_path / "b")], 2, "no version at stage 'gold'"),
         (["nomodel@prod", "--input", str(new_batch), "--output", str(tmp_path / "c")], 1, "no registered model"),
         (["churn@prod", "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "d")], 1, "does not exist"),
+        (["churn@prod", "--input", str(new_batch), "--output", str(tmp_path / "s" / "{slot}")], 2,
+         "placeholder, which only `conveyor scheduler` fills in"),
         (["churn@prod", "--input", str(new_batch)], 2, "needs an input and an output"),
         (["churn@prod", "--input", str(new_batch), "--output", str(tmp_path / "e"), "--engine", "dask"], 2, "unknown engine"),
         (["churn@prod", "--input", str(new_batch), "--output", str(tmp_path / "occupied")], 5, "not a conveyor output"),

@@ -255,3 +255,37 @@ def test_the_scheduler_never_reruns_a_slot_across_restarts(project_dir: Path, sc
     assert again.tick() == []
     assert [e["slot"] for e in _history(project_dir)] == ["2026-12-01T1000Z"]
     assert timedelta(0) <= at("2026-12-01T10:02") - START
+
+
+def test_a_scheduler_whose_lease_was_taken_over_stops(project_dir: Path, schedule, schedulers) -> None:
+    schedule(project_dir, train=HOURLY)
+    scheduler, clock = schedulers(project_dir)
+    leases = Leases(Project.load(project_dir).stack.artifact_store)
+    # it stalled past lease_s (300 s) without renewing: another scheduler took the lease over
+    leases.acquire(scheduler.lease_name, START + timedelta(seconds=301), 300, "the scheduler of churn, elsewhere")
+    clock.set(at("2026-12-01T10:00:30"))
+    with pytest.raises(SchedulerBusyError, match="was taken over by another scheduler"):
+        scheduler.tick()
+    assert _history(project_dir) == []
+
+
+def test_the_loop_waits_until_the_next_slot(project_dir: Path, schedule, schedulers) -> None:
+    schedule(project_dir, train='"*/5 * * * *"')
+    scheduler, clock = schedulers(project_dir, at=at("2026-12-01T09:31:30"))
+    assert scheduler.wait_s() == 210.0 - 150.0  # capped at a minute: the loop plans again
+    clock.set(at("2026-12-01T09:34:40"))
+    assert scheduler.wait_s() == 20.0
+
+
+def test_the_command_runs_what_is_due_once(trained: Path, schedule, cli) -> None:
+    schedule(trained, extra=BATCH.replace('schedule: "0 * * * *"', 'schedule: "* * * * *"'))
+    project = Project.load(trained)
+    project.history().since(datetime.now(UTC) - timedelta(hours=1))  # a scheduler ran here before
+    result = cli("scheduler", "--once", "--project", str(trained))
+    assert result.exit_code == 0, result.output
+    assert "scheduler of churn: batch (* * * * *), times in UTC" in result.output
+    entries = Project.load(trained).runs()
+    [ran] = [e for e in entries if e.status == "succeeded"]
+    assert ran.pipeline == "batch" and ran.trigger == "schedule" and ran.slot in result.output
+    # the slots of the hour before, past the grace: recorded as skipped (catch_up: latest)
+    assert [e.status for e in entries if e is not ran] == ["skipped"]

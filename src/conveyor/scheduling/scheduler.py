@@ -178,7 +178,7 @@ class Scheduler:
         """Run every due slot of every pipeline (each slot once); what came of each."""
         if self._lease is None:
             raise RuntimeError("start() the scheduler first")
-        if self._heartbeat is not None and self._heartbeat.lost:
+        if (self._heartbeat is not None and self._heartbeat.lost) or not self.renew():
             raise SchedulerBusyError(
                 f"the scheduler's lease on {self.model} was taken over by another scheduler "
                 "(this one did not renew it in time); stopping",
