@@ -45,6 +45,7 @@ class Entry:
     """One pipeline run as the history holds it."""
 
     run_id: str
+    env: str
     pipeline: str
     trigger: str
     slot: str
@@ -78,6 +79,7 @@ class Entry:
             owner = None
         return cls(
             run_id=run.info.run_id,
+            env=t.get(tags.ENVIRONMENT, "default"),
             pipeline=t.get(tags.RUN_PIPELINE, "?"),
             trigger=t.get(tags.RUN_TRIGGER, "?"),
             slot=t.get(tags.RUN_SLOT, ""),
@@ -103,6 +105,15 @@ class RunHistory:
         self.env = env
 
     @property
+    def stand(self) -> str:
+        """The environment the scheduler runs in, as the tag names it."""
+        return self.env or "default"
+
+    @property
+    def _here(self) -> str:
+        return f"tags.`{tags.ENVIRONMENT}` = '{self.stand}'"
+
+    @property
     def experiment_name(self) -> str:
         return f"{self.model}{EXPERIMENT_SUFFIX}"
 
@@ -125,9 +136,10 @@ class RunHistory:
         return now.astimezone(UTC)
 
     def last_slot(self, pipeline: str) -> datetime | None:
-        """The latest slot recorded for ``pipeline`` (run, failed, killed or skipped)."""
+        """The latest slot recorded for ``pipeline`` on this stand (run, failed, killed or
+        skipped)."""
         runs = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{tags.RUN_PIPELINE}` = '{pipeline}'",
+            [self.experiment_id], filter_string=f"tags.`{tags.RUN_PIPELINE}` = '{pipeline}' and {self._here}",
             order_by=[f"tags.`{tags.RUN_SLOT}` DESC"], max_results=1,
         )
         slot = runs[0].data.tags.get(tags.RUN_SLOT) if runs else None
@@ -142,7 +154,7 @@ class RunHistory:
         run = self.client.create_run(
             self.experiment_id, start_time=_ms(now), run_name=f"{pipeline} {format_slot(slot)}",
             tags={
-                tags.MODEL: self.model, tags.ENVIRONMENT: self.env or "", tags.RUN_PIPELINE: pipeline,
+                tags.MODEL: self.model, tags.ENVIRONMENT: self.stand, tags.RUN_PIPELINE: pipeline,
                 tags.RUN_TRIGGER: trigger, tags.RUN_SLOT: format_slot(slot), tags.RUN_STATUS: RUNNING,
                 tags.RUN_ATTEMPTS: "0", **owner_tags(),
             },
@@ -172,7 +184,7 @@ class RunHistory:
     def mark_killed(self, now: datetime, keep: ProcessId) -> list[Entry]:
         """Close as ``killed`` every RUNNING entry not owned by ``keep`` (the scheduler that
         holds the project's lease now: any other that left one running is gone)."""
-        runs = self.client.search_runs([self.experiment_id], filter_string="attributes.status = 'RUNNING'",
+        runs = self.client.search_runs([self.experiment_id], filter_string=f"attributes.status = 'RUNNING' and {self._here}",
                                        max_results=_MAX_RUNNING)
         marked = []
         for run in runs:
