@@ -118,3 +118,26 @@ def test_sigterm_during_a_step_marks_the_run_interrupted_and_gives_the_leases_ba
     client = MlflowClient(tracking_uri=f"sqlite:///{project_dir / '.conveyor' / 'mlflow.db'}")
     [training] = client.search_runs([client.get_experiment_by_name("churn").experiment_id])
     assert training.info.status == "KILLED" and training.data.tags[tags.ENDED_BY] == "SIGTERM"
+
+
+def test_the_command_stops_cleanly_on_sigterm_while_it_waits(project_dir: Path, schedule) -> None:
+    schedule(project_dir, train='"0 3 1 1 *"')  # not due during the test
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conveyor", "scheduler", "--project", str(project_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline().decode()  # printed once it holds the lease
+        assert "scheduler of churn: train (0 3 1 1 *), times in UTC" in first, first + process.communicate()[0].decode()
+        leases = Leases(Project.load(project_dir).stack.artifact_store)
+        assert leases.holder("scheduler/churn") is not None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait() == ExitCode.TERMINATED
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    assert leases.holder("scheduler/churn") is None
+    assert Project.load(project_dir).runs() == []

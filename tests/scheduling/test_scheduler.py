@@ -289,3 +289,17 @@ def test_the_command_runs_what_is_due_once(trained: Path, schedule, cli) -> None
     assert ran.pipeline == "batch" and ran.trigger == "schedule" and ran.slot in result.output
     # the slots of the hour before, past the grace: recorded as skipped (catch_up: latest)
     assert [e.status for e in entries if e is not ran] == ["skipped"]
+
+
+def test_a_gate_that_refuses_the_candidate_is_an_outcome_not_retried(
+    project_dir: Path, schedule, schedulers, edit_config
+) -> None:
+    schedule(project_dir, train=HOURLY)
+    edit_config(project_dir, 'roc_auc: ">= 0.80"', 'roc_auc: ">= 0.9999"')
+    scheduler, clock = schedulers(project_dir)
+    clock.set(at("2026-12-01T10:00:30"))
+    [outcome] = scheduler.tick()
+    assert (outcome.status, outcome.attempts) == ("rejected", 2)  # train once, gate once
+    assert outcome.detail.startswith("gate: ") and "quality gate" in outcome.detail
+    assert clock.slept == []
+    assert Project.load(project_dir).registry.version("churn", "1").aliases == []
