@@ -13,6 +13,7 @@ from conveyor.cli.common import (
     ProjectOption,
     handle_errors,
     load_project,
+    redact,
 )
 
 
@@ -29,7 +30,9 @@ def scheduler(
     from conveyor.stack.processes import terminate_as_exit
 
     proj = load_project(project, env)
-    running = proj.scheduler(notify=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    running = proj.scheduler(
+        notify=lambda line: console.print(redact(line), markup=False, highlight=False, soft_wrap=True)
+    )
     if not running.pipelines:
         from conveyor.core.errors import UsageError
 

@@ -160,9 +160,15 @@ class Scheduler:
         """Tick, then wait until the next slot (renewing the lease while waiting); with
         ``once``, a single tick. The caller stops it (SIGTERM as an exit, Ctrl-C)."""
         while True:
-            self.tick()
             if once:
+                self.tick()
                 return
+            try:
+                self.tick()
+            except SchedulerBusyError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. the tracking store away for a while
+                self.notify(f"this round stopped early: {type(exc).__name__}: {exc}; the next one tries again")
             self.clock.sleep(self.wait_s())
 
     def wait_s(self) -> float:
@@ -224,11 +230,14 @@ class Scheduler:
             log.info(f"{pipeline} for slot {slot.key} ({slot.trigger})")
             try:
                 steps = self._steps(spec, run_id, log)
-            except BaseException:  # SIGTERM (as SystemExit) or Ctrl-C during the run
+            except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM as an exit
                 log.info("the scheduler was stopped during the run")
                 history.finish(run_id, status.INTERRUPTED, self.clock.now(), log=log.text(),
                                detail="the scheduler was stopped (SIGTERM or Ctrl-C) during the run")
                 raise
+            except Exception as exc:  # noqa: BLE001 - the scheduler's own step failed (a store): recorded
+                steps = _Steps(status.FAILED, f"the scheduler could not run it: {type(exc).__name__}: {exc}")
+                log.info(steps.detail)
             history.finish(run_id, steps.status, self.clock.now(), detail=steps.detail,
                            job_run_id=steps.job_run_id, log=log.text())
         finally:
