@@ -303,3 +303,26 @@ def test_a_gate_that_refuses_the_candidate_is_an_outcome_not_retried(
     assert outcome.detail.startswith("gate: ") and "quality gate" in outcome.detail
     assert clock.slept == []
     assert Project.load(project_dir).registry.version("churn", "1").aliases == []
+
+
+def test_a_round_that_fails_does_not_end_the_loop(project_dir: Path, schedule, schedulers) -> None:
+    schedule(project_dir, train=HOURLY)
+    blocker = Path(Project.load(project_dir).stack.artifact_store) / "leases" / "scheduler" / "churn"
+    notes: list[str] = []
+
+    class Rounds(ManualClock):  # the first wait clears the fault, the second ends the loop
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if len(self.slept) == 1:
+                blocker.unlink()
+            else:
+                raise KeyboardInterrupt
+
+    scheduler, clock = schedulers(project_dir, clock=Rounds(START))
+    scheduler.notify = notes.append
+    blocker.write_text("a file where the pipeline leases' folder belongs")
+    clock.set(at("2026-12-01T10:00:30"))
+    with pytest.raises(KeyboardInterrupt):
+        scheduler.serve()
+    assert any(n.startswith("this round stopped early: ") for n in notes)
+    assert [(e["slot"], e["status"]) for e in _history(project_dir)] == [("2026-12-01T1000Z", "succeeded")]
