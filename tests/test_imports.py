@@ -129,7 +129,7 @@ LAYERS = [
     ("stack",),  # one environment's stores and the explicit MLflow client
     ("inference", "data"),
     ("profiles", "scoring"),  # profiles read Parquet through data; scoring runs inference plans
-    ("lifecycle", "scaffold"),
+    ("lifecycle", "scaffold", "packs"),  # packs: environment packs (scoring reads the model)
     ("monitoring",),  # may use lifecycle (tags, metrics, retrain requests); never the reverse
     ("batch", "serving"),
     ("jobs",),

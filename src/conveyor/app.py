@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from conveyor.lifecycle.registration import TrainResult
     from conveyor.lifecycle.registry import Registry, VersionInfo
     from conveyor.monitoring.monitor import MonitorResult
+    from conveyor.packs import PackResult
     from conveyor.scheduling import Clock, Entry, RunHistory, Scheduler
     from conveyor.serving.context import ServingContext
     from conveyor.stack.artifacts import ArtifactStore
@@ -195,6 +196,15 @@ class Project:
     def runs(self, name: str | None = None, pipeline: str | None = None, limit: int = 50) -> list[Entry]:
         """The latest runs of the scheduled pipelines, newest first (`conveyor runs`)."""
         return self.history(name).entries(pipeline, limit)
+
+    def pack(self, model: str | None = None, version: str | int | None = None,
+             reporter: Reporter | None = None) -> PackResult:
+        """The version's environment as a pack in the artifact store, recorded on the version
+        (``conveyor.pack.*`` tags); an identical environment already stored is reused."""
+        from conveyor.jobs.packs import pack
+
+        return pack(self.lifecycle, model, None if version is None else str(version),
+                    reporter or SilentReporter())
 
     def run_job(self, spec: AnySpec, reporter: Reporter | None = None) -> JobResult:
         """Run one job spec against this project (the spec's project and env are this one's)."""

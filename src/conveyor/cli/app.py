@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli import batch, lifecycle, monitoring, scheduling, serving
+from conveyor.cli import batch, lifecycle, monitoring, packs, scheduling, serving
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode
 
@@ -33,6 +33,7 @@ for command in (
     serving.rollout,
     scheduling.scheduler,
     scheduling.runs,
+    packs.pack,
     lifecycle.demo,
 ):
     app.command()(command)

@@ -36,6 +36,12 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── EngineError                 a batch engine (worker process, Spark session) failed
     ├── EndpointError               the scoring endpoint kept failing after retries
     ├── PlanUnsupported             a fitted model has a part an inference plan cannot replay
+    ├── PackError                   an environment pack cannot be built, found or used
+    │   ├── PackResolutionError     the version's requirements cannot be resolved or installed
+    │   ├── PackVerificationError   the built pack failed its import check; nothing was stored
+    │   ├── PackNotFoundError       no pack object at the URI given (or the version has none)
+    │   ├── PackHashMismatch        the pack's bytes do not match its recorded SHA-256
+    │   └── PackInterpreterMissing  the base Python a pack was built on is not on this machine
     ├── MonitoringError             a monitoring run cannot go on
     │   ├── BaselineMissingError    no baseline profile, and it cannot be recomputed
     │   ├── NoCapturedTrafficError  --window found no captured predictions
@@ -323,6 +329,35 @@ class EndpointError(ConveyorError):
 class PlanUnsupported(ConveyorError):
     """The estimator has a part an inference plan cannot replay exactly (the model then scores
     with scikit-learn); the message says which part."""
+
+
+# -- environment packs ------------------------------------------------------------------------
+
+
+class PackError(ConveyorError):
+    """An environment pack cannot be built, found or used."""
+
+
+class PackResolutionError(PackError):
+    """The version's pinned requirements (with conveyor and the project's code) cannot be
+    resolved or installed for the pack's Python and platform; nothing was stored or tagged."""
+
+
+class PackVerificationError(PackError):
+    """The built pack, unpacked into another folder, failed to import conveyor and the
+    model's flavor; nothing was stored or tagged."""
+
+
+class PackNotFoundError(PackError):
+    """No complete pack at the URI given (object or its record missing)."""
+
+
+class PackHashMismatch(PackError):
+    """The downloaded pack's SHA-256 differs from the one recorded: it is refused, never run."""
+
+
+class PackInterpreterMissing(PackError):
+    """The base Python interpreter the pack's environment runs on is not on this machine."""
 
 
 # -- monitoring -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from conveyor.jobs.lifecycle import (
     TrainSpec,
 )
 from conveyor.jobs.monitoring import MonitorJob, MonitorSpec, RetrainJob, RetrainSpec
+from conveyor.jobs.packs import PackJob, PackSpec
 from conveyor.jobs.scoring import ScoreJob, ScoreSpec
 
 if TYPE_CHECKING:
@@ -26,12 +27,13 @@ if TYPE_CHECKING:
     from conveyor.lifecycle.progress import Reporter
 
 AnySpec = Annotated[
-    Union[TrainSpec, GateSpec, PromoteSpec, RollbackSpec, ScoreSpec, MonitorSpec, RetrainSpec],
+    Union[TrainSpec, GateSpec, PromoteSpec, RollbackSpec, ScoreSpec, MonitorSpec, RetrainSpec, PackSpec],
     Field(discriminator="kind"),
 ]
 JOBS: dict[str, Job] = {
     job.spec.model_fields["kind"].default: job
-    for job in (TrainJob(), GateJob(), PromoteJob(), RollbackJob(), ScoreJob(), MonitorJob(), RetrainJob())
+    for job in (TrainJob(), GateJob(), PromoteJob(), RollbackJob(), ScoreJob(), MonitorJob(), RetrainJob(),
+                PackJob())
 }
 _ADAPTER: TypeAdapter[AnySpec] = TypeAdapter(AnySpec)
 

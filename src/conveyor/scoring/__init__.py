@@ -15,7 +15,7 @@ estimator's own ``predict``; the score is P(class 1) for binary, the top probabi
 
 from conveyor.scoring._estimator import EstimatorScorer
 from conveyor.scoring._frames import strings_as_objects
-from conveyor.scoring._load import from_estimator, load_version, read_schema
+from conveyor.scoring._load import download_version_file, from_estimator, load_version, read_schema
 from conveyor.scoring._pack import pack, pack_object, payload_key, unpack
 from conveyor.scoring._plan import CompiledScorer, PlanScorer
 from conveyor.scoring._prediction import Prediction
@@ -40,6 +40,7 @@ __all__ = [
     "RegisteredVersion",
     "Scorer",
     "as_estimator",
+    "download_version_file",
     "from_estimator",
     "labels_of",
     "load_version",

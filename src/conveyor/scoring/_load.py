@@ -114,6 +114,11 @@ def _metadata(client: MlflowClient, version: RegisteredVersion, folder: str) -> 
     return meta
 
 
+def download_version_file(client: MlflowClient, name: str, version: str, inner: str, folder: str) -> str:
+    """One file of a version's logged model (``MLmodel``, ``requirements.txt``) under ``folder``."""
+    return _download(client, name, version, inner, folder=folder)
+
+
 def _download(client: MlflowClient, name: str, version: str, inner: str = "", *, folder: str) -> str:
     """The version's files (or one of them, ``inner``) under ``folder``, by the client's URIs."""
     import mlflow.artifacts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,3 +39,36 @@ class ArtifactStore:
             with fs.open(path, "r") as handle:
                 out.append(json.load(handle))
         return out
+
+    def url(self, relative: str) -> str:
+        """The full location of an object under the store, as a reader elsewhere opens it."""
+        return f"{self.root.rstrip('/')}/{relative}"
+
+    def exists(self, relative: str) -> bool:
+        fs, base = self._fs()
+        return bool(fs.exists(f"{base}/{relative}"))
+
+    def read_json(self, relative: str) -> Any:
+        """One JSON object, or None when there is none."""
+        fs, base = self._fs()
+        try:
+            with fs.open(f"{base}/{relative}", "r") as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return None
+
+    def put_file(self, local: str, relative: str) -> str:
+        """Upload a local file so that it appears whole or not at all: into a hidden sibling
+        first, then moved onto its name (a rename locally; a server-side copy on S3)."""
+        fs, base = self._fs()
+        target = f"{base}/{relative}"
+        parent, _, name = target.rpartition("/")
+        staging = f"{parent}/.{name}.{uuid.uuid4().hex}.part"
+        fs.makedirs(parent, exist_ok=True)
+        try:
+            fs.put_file(local, staging)
+            fs.mv(staging, target)
+        finally:
+            if fs.exists(staging):
+                fs.rm(staging)
+        return target

@@ -169,7 +169,6 @@ def test_traffic_weights_must_be_finite(tmp_path: Path, weights: str, expected: 
 
 UNREAD = [
     # (YAML added at the end of VALID, the setting, its line, what will read it)
-    ("runtime:\n  requirements: [lightgbm]\n  python: '3.11'\n", "runtime.python", 20, "environment packs (`conveyor pack`)"),
     ("  staging:\n    broker: kafka://kafka:9092\n", "environments.staging.broker", 19, "the stream scorer (`conveyor stream`)"),
 ]
 
@@ -195,8 +194,8 @@ def test_an_unread_setting_is_rejected_in_any_environment(tmp_path: Path) -> Non
 
 
 def test_the_first_unread_setting_in_the_file_is_reported(tmp_path: Path) -> None:
-    error = error_for(tmp_path, VALID + "runtime:\n  python: '3.11'\nbatch:\n  schedule: '@daily'\n")
-    assert (error.field, error.line) == ("runtime.python", 19)
+    error = error_for(tmp_path, VALID + "monitor:\n  schedule: '@hourly'\nbatch:\n  schedule: '@daily'\n")
+    assert (error.field, error.line) == ("monitor.schedule", 19)
 
 
 def test_the_command_line_exits_2_on_an_unread_setting(tmp_path: Path) -> None:
@@ -204,8 +203,20 @@ def test_the_command_line_exits_2_on_an_unread_setting(tmp_path: Path) -> None:
 
     from conveyor.cli.app import app
 
-    write(tmp_path, VALID + "runtime:\n  python: '3.11'\n")
+    write(tmp_path, VALID + "  staging:\n    broker: kafka://kafka:9092\n")
     result = CliRunner().invoke(app, ["models", "--project", str(tmp_path)])
     assert result.exit_code == 2, result.output
-    assert "conveyor.yaml:19 [runtime.python]: nothing reads this setting yet" in result.output
+    assert "conveyor.yaml:19 [environments.staging.broker]: nothing reads this setting yet" in result.output
     assert "Traceback" not in result.output
+
+
+def test_runtime_python_is_read_as_a_major_minor_string(tmp_path: Path) -> None:
+    write(tmp_path, VALID + "runtime:\n  python: '3.12'\n")
+    assert load_config(tmp_path).config.runtime.python == "3.12"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("3.10", "quoted string"), ("'3'", "string should match")])
+def test_runtime_python_that_is_not_a_quoted_version_is_refused(tmp_path: Path, value: str, expected: str) -> None:
+    error = error_for(tmp_path, VALID + f"runtime:\n  python: {value}\n")
+    assert (error.field, error.line) == ("runtime.python", 20)
+    assert expected in error.message.lower()

@@ -21,7 +21,6 @@ ENTRYPOINT_PATTERN = re.compile(r"^(?P<module>[^:]+\.py):(?P<function>[A-Za-z_][
 # starts reading one adds the field to its spec below and removes it here. ``*`` matches any key.
 NOT_READ_YET: Mapping[tuple[str, ...], str] = MappingProxyType({
     ("environments", "*", "broker"): "the stream scorer (`conveyor stream`)",
-    ("runtime", "python"): "environment packs (`conveyor pack`)",
 })
 
 
@@ -127,7 +126,15 @@ class RuntimeSpec(Strict):
     """`runtime`: the requirements and engine settings jobs run with."""
 
     requirements: list[str] = []
+    python: str | None = Field(None, pattern=r"^3\.[0-9]+$")  # packs: default this interpreter's
     spark: SparkSpec | None = None
+
+    @field_validator("python", mode="before")
+    @classmethod
+    def _python_text(cls, value: Any) -> Any:
+        if isinstance(value, float):  # YAML reads 3.10 as 3.1: only a string says it right
+            raise ValueError(f"write the Python version as a quoted string, e.g. '3.11' (got {value})")
+        return value
 
 
 class EndpointSpec(Strict):

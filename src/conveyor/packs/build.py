@@ -1,0 +1,75 @@
+"""Building the environment folder: conveyor's wheel, a relocatable venv with the lock
+installed, the project's code beside it, and nothing left that names the build folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from conveyor.core.errors import PackError, PackInterpreterMissing
+from conveyor.packs.inputs import ConveyorSource, ProjectCode
+from conveyor.packs.lock import PackLock
+from conveyor.packs.uv import Uv
+
+PROJECT_FOLDER = "project"  # the project's code, inside the pack
+MANIFEST = "conveyor-pack.json"  # what the pack is: key, lock, Python, platform
+RELATIVE_SHEBANG = "#!/bin/sh\n'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")\"/'python' \"$0\" \"$@\"\n' '''\n"
+
+
+def conveyor_requirement(source: ConveyorSource, uv: Uv, workdir: Path) -> str:
+    """conveyor as the pack installs it: a wheel built from its source tree, never editable;
+    an installed release by its pin."""
+    if source.root is None:
+        return source.pinned
+    out = workdir / "wheel"
+    uv.run(["build", "--wheel", "--quiet", "--out-dir", str(out), str(source.root)],
+           "building conveyor's wheel", error=PackError)
+    wheels = sorted(out.glob("conveyor-*.whl"))
+    if not wheels:
+        raise PackError(f"building conveyor's wheel from {source.root} left no wheel in {out}")
+    return f"conveyor @ {wheels[0].resolve().as_uri()}"
+
+
+def build_environment(lock: PackLock, code: ProjectCode, python: str, uv: Uv, folder: Path) -> Path:
+    """A relocatable venv at ``folder`` for ``python`` with exactly the lock installed."""
+    uv.run(["venv", "--relocatable", "--quiet", "--python", python, str(folder)],
+           f"creating a Python {lock.python} environment", error=PackInterpreterMissing)
+    lock_file = folder.parent / "lock.txt"
+    lock_file.write_text(lock.install, encoding="utf-8")
+    uv.run(["pip", "install", "--quiet", "--no-deps", "--python", str(folder / "bin" / "python"),
+            "-r", str(lock_file)], "installing the locked requirements")
+    _copy_code(code, folder / PROJECT_FOLDER)
+    (folder / MANIFEST).write_text(json.dumps(
+        {"key": lock.key, "python": lock.python, "platform": lock.platform, "lock": lock.text},
+        indent=2, sort_keys=True), encoding="utf-8")
+    relocate(folder)
+    return folder
+
+
+def relocate(folder: Path) -> None:
+    """Nothing in the environment may name ``folder``: links into it become relative, and a
+    script whose shebang names its interpreter by the build path finds it beside itself."""
+    root = str(folder.resolve())
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            target = os.readlink(path)
+            if os.path.isabs(target) and (target == root or target.startswith(root + os.sep)):
+                path.unlink()
+                path.symlink_to(os.path.relpath(target, path.parent))
+    for script in (folder / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as handle:
+            first = handle.readline()
+        if first.startswith(b"#!") and root.encode() in first:
+            body = script.read_bytes()[len(first):]
+            script.write_bytes(RELATIVE_SHEBANG.encode() + body)
+
+
+def _copy_code(code: ProjectCode, target: Path) -> None:
+    for name in code.files:
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(code.root / name, destination)
