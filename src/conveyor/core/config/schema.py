@@ -133,7 +133,7 @@ class RuntimeSpec(Strict):
     @classmethod
     def _python_text(cls, value: Any) -> Any:
         if isinstance(value, float):  # YAML reads 3.10 as 3.1: only a string says it right
-            raise ValueError(f"write the Python version as a quoted string, e.g. '3.11' (got {value})")
+            raise ValueError(f"write the Python version as a quoted string, e.g. '3.11' (got {value})")  # noqa: TRY004 - pydantic reports ValueError
         return value
 
 
