@@ -44,9 +44,27 @@ def pack(context: LifecycleContext, model: str | None, version: str | None,
         resolved = resolve(context.client, name, context.config.stages)
         target, number = resolved.name, resolved.version
     runtime = context.config.runtime
-    request = PackRequest(target, number, context.path, runtime.python if runtime else None)
+    request = PackRequest(target, number, context.path, runtime.python if runtime else None,
+                          stand_extras(context))
     store = PackStore(ArtifactStore(context.stack.artifact_store))
     return pack_version(context.client, store, request, reporter)
+
+
+def stand_extras(context: LifecycleContext) -> tuple[str, ...]:
+    """conveyor's extras the project's stands need (every environment of the config, so a pack
+    that moves to another stand still reaches its stores): s3 for s3:// artifact stores,
+    postgres for PostgreSQL tracking or registry stores."""
+    locations: list[str] = [context.stack.artifact_store, context.stack.tracking_uri, context.stack.registry_uri]
+    for environment in context.config.environments.values():
+        locations += [environment.artifact_store or "", environment.tracking_uri or "",
+                      environment.registry_uri or ""]
+    extras = set()
+    for location in locations:
+        if location.startswith("s3://"):
+            extras.add("s3")
+        if location.startswith("postgresql"):
+            extras.add("postgres")
+    return tuple(sorted(extras))
 
 
 def run_in_pack(spec_json: str, folder: Path, *, quiet: bool = False) -> int:

@@ -29,7 +29,7 @@ def conveyor_requirement(source: ConveyorSource, uv: Uv, workdir: Path) -> str:
     wheels = sorted(out.glob("conveyor-*.whl"))
     if not wheels:
         raise PackError(f"building conveyor's wheel from {source.root} left no wheel in {out}")
-    return f"conveyor @ {wheels[0].resolve().as_uri()}"
+    return f"{source.name} @ {wheels[0].resolve().as_uri()}"
 
 
 def build_environment(lock: PackLock, code: ProjectCode, python: str, uv: Uv, folder: Path) -> Path:

@@ -35,11 +35,17 @@ class ConveyorSource:
 
     version: str
     root: Path | None  # the source tree (pyproject.toml) a wheel is built from
-    digest: str  # of the source files, or of the release pin
+    digest: str  # of the source files (or the release pin) and the extras
+    extras: tuple[str, ...] = ()  # conveyor's optional extras the stands need (s3, postgres)
+
+    @property
+    def name(self) -> str:
+        """The requirement's name with its extras: ``conveyor[s3]``."""
+        return f"conveyor[{','.join(self.extras)}]" if self.extras else "conveyor"
 
     @property
     def pinned(self) -> str:
-        return f"conveyor=={self.version}"
+        return f"{self.name}=={self.version}"
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ def current_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def conveyor_source() -> ConveyorSource:
+def conveyor_source(extras: tuple[str, ...] = ()) -> ConveyorSource:
     from importlib.metadata import version
 
     import conveyor
@@ -95,11 +101,12 @@ def conveyor_source() -> ConveyorSource:
     pyproject = root / "pyproject.toml"
     release = version("conveyor")
     if not (pyproject.is_file() and 'name = "conveyor"' in pyproject.read_text(encoding="utf-8")):
-        return ConveyorSource(release, None, hashlib.sha256(f"conveyor=={release}".encode()).hexdigest())
-    digest = hashlib.sha256()
+        pin = f"conveyor=={release} {extras}"
+        return ConveyorSource(release, None, hashlib.sha256(pin.encode()).hexdigest(), extras)
+    digest = hashlib.sha256(repr(extras).encode())
     for path in [pyproject, *sorted(_python_files(package))]:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return ConveyorSource(release, root, digest.hexdigest())
+    return ConveyorSource(release, root, digest.hexdigest(), extras)
 
 
 def project_code(project_dir: Path) -> ProjectCode:

@@ -47,5 +47,5 @@ def resolve_lock(inputs: PackInputs, conveyor: str, python: str, uv: Uv, workdir
 
 
 def _is_conveyor(line: str) -> bool:
-    name = line.split("@", 1)[0].split("==", 1)[0].strip().lower()
+    name = line.split("@", 1)[0].split("==", 1)[0].split("[", 1)[0].strip().lower()
     return name == "conveyor"

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 
+EXTRA_MODULES = {"s3": ("s3fs", "boto3"), "postgres": ("psycopg",)}  # what each extra must import
+
+
 class Steps(Protocol):
     def step(self, title: str) -> AbstractContextManager[None]: ...
 
@@ -61,6 +64,7 @@ class PackRequest:
     version: str
     project_dir: Path
     python: str | None = None  # runtime.python; None: this interpreter's major.minor
+    extras: tuple[str, ...] = ()  # conveyor's extras the stands need (s3, postgres)
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def pack_version(client: MlflowClient, store: PackStore, request: PackRequest,
 def _inputs(client: MlflowClient, request: PackRequest) -> PackInputs:
     return PackInputs(
         model=read_model_environment(client, request.model, request.version),
-        conveyor=conveyor_source(),
+        conveyor=conveyor_source(request.extras),
         code=project_code(request.project_dir),
         python=request.python or current_python(),
         platform=current_platform(),
@@ -130,7 +134,8 @@ def _resolve_and_build(store: PackStore, inputs: PackInputs, request: PackReques
         with steps.step("compress it"):
             tarball = write_tarball(folder, work / f"{lock.key}.tar.gz")
         with steps.step("verify it, unpacked elsewhere"):
-            verify_tarball(tarball, inputs.model.imports, work / "verify")
+            extra_modules = [m for extra in request.extras for m in EXTRA_MODULES.get(extra, ())]
+            verify_tarball(tarball, (*inputs.model.imports, *extra_modules), work / "verify")
         home = interpreter_home(folder)
         record = PackRecord(lock.key, sha256_of(tarball), tarball.stat().st_size, lock.python,
                             lock.platform, str(home or ""), lock.text)
