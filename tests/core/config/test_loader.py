@@ -218,5 +218,5 @@ def test_runtime_python_is_read_as_a_major_minor_string(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("value", "expected"), [("3.10", "quoted string"), ("'3'", "string should match")])
 def test_runtime_python_that_is_not_a_quoted_version_is_refused(tmp_path: Path, value: str, expected: str) -> None:
     error = error_for(tmp_path, VALID + f"runtime:\n  python: {value}\n")
-    assert (error.field, error.line) == ("runtime.python", 20)
+    assert (error.field, error.line) == ("runtime.python", 19)
     assert expected in error.message.lower()
