@@ -109,6 +109,14 @@ def repack_side(project: Any, folder: Path, rounds: int) -> dict[str, Any]:
             "cli_ok": done.returncode == 0, "models_cli_s": round(models_s, 2)}
 
 
+def _guarded(measure: Any) -> dict[str, Any]:
+    """One side's figures; an exception is that side's failure, shown, not the run's end."""
+    try:
+        return dict(measure())
+    except Exception as exc:  # noqa: BLE001 - any failure is reported as that side's
+        return {"ok": False, "total_s": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one round, no MLflow uv restore")
@@ -141,11 +149,14 @@ def main() -> None:
 
         managers = ["virtualenv"] if args.quick else ["virtualenv", "uv"]
         sides: dict[str, list[dict[str, Any]]] = {"pack": [], "pip": [], **{f"mlflow_{m}": [] for m in managers}}
+        print(f"built pack {packed.key[:12]} in {build_s:.1f}s; timing the sides", flush=True)
         for _ in range(rounds):  # alternating, so a noisy moment hits every side
-            sides["pack"].append(pack_side(packed.uri, work))
-            sides["pip"].append(pip_side(requirements, wheel, work))
-            for manager in managers:
-                sides[f"mlflow_{manager}"].append(mlflow_side(manager, model_dir, work))
+            runs = [("pack", lambda: pack_side(packed.uri, work)),
+                    ("pip", lambda: pip_side(requirements, wheel, work)),
+                    *[(f"mlflow_{m}", lambda m=m: mlflow_side(m, model_dir, work)) for m in managers]]
+            for side, measure in runs:
+                sides[side].append(_guarded(measure))
+                print(f"  {side}: {json.dumps(sides[side][-1])}", flush=True)
         repack = repack_side(project, folder, 3)
 
         def median(side: str) -> float | None:
