@@ -87,7 +87,9 @@ def mlflow_side(manager: str, model_dir: Path, work: Path) -> dict[str, Any]:
     root = work / f"mlflow-envs-{manager}"
     started = time.perf_counter()
     _, done = _run([str(Path(sys.executable).parent / "mlflow"), "models", "prepare-env", "-m", str(model_dir),
-                    "--env-manager", manager], env=_clean_env(MLFLOW_ENV_ROOT=str(root)))
+                    "--env-manager", manager],
+                    env=_clean_env(MLFLOW_ENV_ROOT=str(root),  # mlflow finds uv on PATH
+                                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"))
     total = time.perf_counter() - started
     shutil.rmtree(root, ignore_errors=True)
     if done.returncode != 0:
