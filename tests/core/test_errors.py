@@ -23,7 +23,7 @@ from conveyor.core.errors import (
 
 SRC = Path(conveyor.__file__).parent
 README = SRC.parents[1] / "README.md"
-OUTCOMES = {ExitCode.OK, ExitCode.DRIFT, ExitCode.ROLLED_BACK, ExitCode.INTERRUPTED, ExitCode.TERMINATED}
+OUTCOMES = {ExitCode.OK, ExitCode.DRIFT, ExitCode.ROLLED_BACK, ExitCode.INSUFFICIENT_DATA, ExitCode.INTERRUPTED, ExitCode.TERMINATED}
 
 
 def conveyor_exceptions() -> list[type[BaseException]]:

@@ -123,7 +123,8 @@ def test_cli_json_and_fail_on_drift(trained_project, cli):
     drift = cli("monitor", "churn", "--project", trained_project, "--data",
                 trained_project / "data/drifted.parquet", "--fail-on-drift", "--method", "psi")
     assert drift.exit_code == 3, drift.output
-    assert "DRIFT DETECTED" in drift.output
+    assert "drift: data, prediction" in drift.output
+    assert "no drift" not in drift.output and "DRIFT DETECTED" not in drift.output
     missing = cli("monitor", "--project", trained_project, "--window", "24h")
     assert missing.exit_code == 1 and "no captured traffic" in missing.output
     unparsable = cli("monitor", "--project", trained_project, "--window", "1 year")

@@ -28,7 +28,7 @@ def test_drift_triggers_a_retrain_linked_by_tags(fresh_trained_project):
     version = client.get_model_version("churn", "2")
     assert version.tags[tags.TRIGGER] == "drift"
     assert version.tags[tags.TRIGGER_RUN_ID] == result.run_id
-    assert version.tags[tags.TRIGGER_REASON].startswith("dataset drift:")
+    assert version.tags[tags.TRIGGER_REASON].startswith("drift: data")
     assert client.get_run(version.run_id).data.tags[tags.TRIGGER_RUN_ID] == result.run_id
     assert client.get_run(result.run_id).data.tags[tags.RETRAIN_VERSION] == "2"
     aliases = {k: str(v) for k, v in client.get_registered_model("churn").aliases.items()}

@@ -26,7 +26,7 @@ def monitor(
     data: Annotated[Optional[str], typer.Option("--data", help="CSV/Parquet file, folder or glob; local or fsspec URL (a label column enables performance).")] = None,
     window: Annotated[Optional[str], typer.Option("--window", help="Captured traffic of the last 30m/24h/7d.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the HTML report here.")] = None,
-    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help=f"Exit {ExitCode.DRIFT.value} when drift is detected.")] = False,
+    fail_on_drift: Annotated[bool, typer.Option("--fail-on-drift", help=f"Exit {ExitCode.DRIFT.value} on drift, {ExitCode.INSUFFICIENT_DATA.value} on insufficient data.")] = False,
     on_drift: Annotated[Optional[str], typer.Option("--on-drift", help="alert,retrain (default: monitor.on_drift).")] = None,
     method: Annotated[Optional[str], typer.Option("--method", help="default | evidently | psi.")] = None,
     version: Annotated[Optional[str], typer.Option("--version", help="Version to check (default: prod's, else the latest stage's).")] = None,
@@ -51,5 +51,6 @@ def monitor(
         from conveyor.monitoring.terminal import print_result
 
         print_result(result, console)
-    if fail_on_drift and result.drift_detected:
-        raise typer.Exit(ExitCode.DRIFT)
+    code = result.verdict.exit_code()
+    if fail_on_drift and code != ExitCode.OK:
+        raise typer.Exit(code)

@@ -76,6 +76,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 4
     OUTPUT_CONFLICT = 5
     ROLLED_BACK = 6
+    INSUFFICIENT_DATA = 7
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -92,6 +93,8 @@ EXIT_CODES: Mapping[ExitCode, str] = MappingProxyType({
     ExitCode.OUTPUT_CONFLICT: "the output already holds a committed result, or does not match "
     "`--resume`",
     ExitCode.ROLLED_BACK: "a rollout rolled back: the candidate did worse than the champion",
+    ExitCode.INSUFFICIENT_DATA: "no monitoring verdict (`monitor --fail-on-drift`): the window is "
+    "empty or too small, or no signal of `monitor.fail_on` could be judged",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.TERMINATED: "terminated by SIGTERM (a training run it owned is marked KILLED first)",
 })

@@ -29,7 +29,7 @@ class MonitorSpec(JobSpec):
     report: str | None = None
     on_drift: list[str] | None = None  # alert, retrain (default: monitor.on_drift)
     version: str | None = None
-    fail_on_drift: bool = False  # exit ExitCode.DRIFT when drift is detected
+    fail_on_drift: bool = False  # exit ExitCode.DRIFT on drift, INSUFFICIENT_DATA without a verdict
     storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec options for data URLs
 
 
@@ -52,7 +52,7 @@ class MonitorJob(Job):
             report=spec.report, on_drift=spec.on_drift, version=spec.version, reporter=reporter,
             storage_options=spec.storage_options,
         )
-        code = ExitCode.DRIFT if spec.fail_on_drift and result.drift_detected else ExitCode.OK
+        code = result.verdict.exit_code() if spec.fail_on_drift else ExitCode.OK
         return JobResult(spec.kind, exit_code=code, result=published(result, context.loaded.secrets))
 
 

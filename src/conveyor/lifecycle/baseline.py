@@ -86,6 +86,7 @@ def log_baseline(mlflow: Any, config: ProjectConfig, split: Any, model: Any, met
     try:
         profile = build_baseline(config, split.X_train, split.y_train, model, metrics)
         profile.meta["columns"] = [str(c) for c in getattr(split, "test_frame", split.X_train).columns]
+        profile.meta["test_rows"] = len(split.X_test)  # the baseline metrics' sample size
         mlflow.log_dict(profile.to_dict(), BASELINE_ARTIFACT)
         mlflow.set_tag(BASELINE_TAG, BASELINE_ARTIFACT)
     except Exception as exc:  # noqa: BLE001 - monitoring must not break training

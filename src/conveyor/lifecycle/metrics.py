@@ -6,17 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from conveyor.core.config.schema import FAIRNESS_BY_TASK
+
 if TYPE_CHECKING:
     import pandas as pd
 
 HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc", "r2", "precision", "recall"}
 LOWER_IS_BETTER = {"rmse", "mae", "mse", "log_loss"}
 PRIMARY_METRIC = {"classification": "roc_auc", "regression": "rmse"}
-FAIRNESS_METRICS = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-)
+FAIRNESS_METRICS = FAIRNESS_BY_TASK["classification"]
+REGRESSION_FAIRNESS_METRICS = FAIRNESS_BY_TASK["regression"]
 
 
 def higher_is_better(metric: str) -> bool:
@@ -35,7 +34,14 @@ def task_metrics(
 ) -> dict[str, float]:
     """The task's default metrics from a model's outputs: ``scores`` are its class
     probabilities (one column per class of ``model_classes``) or, for a binary model, the
-    positive class's probability alone; without them there is no roc_auc."""
+    positive class's probability alone; without them there is no roc_auc.
+
+    The classes are the model's (``model_classes``; the labels' only when it is not given),
+    never the batch's: a window holding some classes of a 3-class model is still judged with
+    macro averages. f1 (macro) and roc_auc (one-vs-rest, macro) average over the model's
+    classes that occur among the labels (all of them on a test set, where this equals
+    scikit-learn's ``average="macro"`` / ``multi_class="ovr"``); roc_auc needs two classes
+    among the labels and is left out otherwise."""
     from sklearn import metrics as skm
 
     if task == "regression":
@@ -44,21 +50,28 @@ def task_metrics(
             "mae": float(skm.mean_absolute_error(y, predictions)),
             "r2": float(skm.r2_score(y, predictions)),
         }
-    classes = np.unique(np.asarray(y))
+    truth = np.asarray(y)
+    classes = list(model_classes) if model_classes is not None else np.unique(truth).tolist()
+    present = [c for c in classes if np.any(truth == c)]
     binary = len(classes) <= 2
-    out = {
-        "accuracy": float(skm.accuracy_score(y, predictions)),
-        "f1": float(skm.f1_score(y, predictions, average="binary" if binary else "macro",
-                                 pos_label=_positive_label(classes) if binary else 1)),
-    }
-    if scores is None:
+    positive = max(classes) if classes else None
+    out = {"accuracy": float(skm.accuracy_score(y, predictions))}
+    if binary:
+        out["f1"] = float(skm.f1_score(y, predictions, average="binary", pos_label=positive,
+                                       zero_division=0.0))
+    else:
+        out["f1"] = float(skm.f1_score(y, predictions, average="macro", labels=present, zero_division=0.0))
+    if scores is None or len(present) < 2:
         return out
-    model_classes = model_classes if model_classes is not None else classes.tolist()
-    if binary and len(classes) == 2:
-        positive = _class_scores(scores, model_classes, _positive_label(classes))
-        out["roc_auc"] = float(skm.roc_auc_score(y, positive))
-    elif not binary:
-        out["roc_auc"] = float(skm.roc_auc_score(y, scores, multi_class="ovr", labels=model_classes))
+    if binary:
+        out["roc_auc"] = float(skm.roc_auc_score(truth == positive, _class_scores(scores, classes, positive)))
+    elif len(present) == len(classes):
+        out["roc_auc"] = float(skm.roc_auc_score(y, scores, multi_class="ovr", labels=classes))
+    else:
+        matrix = np.asarray(scores)
+        out["roc_auc"] = float(np.mean([
+            skm.roc_auc_score(truth == c, matrix[:, classes.index(c)]) for c in present
+        ]))
     return out
 
 
@@ -105,6 +118,26 @@ def fairness_metrics(
                 max(_spread(tpr), _spread(fpr))
             ),
         }
+    return out
+
+
+def regression_fairness_metrics(
+    y_true: pd.Series | None, y_pred: np.ndarray, groups: pd.DataFrame
+) -> dict[str, dict[str, float]]:
+    """Per sensitive column: the largest gap between groups' mean prediction and (with labels)
+    between groups' mean absolute error."""
+    import pandas as pd
+
+    predictions = np.asarray(y_pred, dtype=float)
+    out: dict[str, dict[str, float]] = {}
+    for column in groups.columns:
+        group = groups[column].astype("object").fillna("<missing>").to_numpy()
+        frame = pd.DataFrame({"g": group, "pred": predictions})
+        values = {"mean_prediction_difference": _spread(frame.groupby("g")["pred"].mean())}
+        if y_true is not None:
+            frame["error"] = np.abs(np.asarray(y_true, dtype=float) - predictions)
+            values["mae_difference"] = _spread(frame.groupby("g")["error"].mean())
+        out[column] = values
     return out
 
 

@@ -21,7 +21,7 @@ from conveyor.core.errors import TrainingError
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, check_columns, load_dataset, split_dataset
 from conveyor.lifecycle.entrypoint import load_entrypoint
-from conveyor.lifecycle.metrics import evaluate_model, fairness_metrics
+from conveyor.lifecycle.metrics import evaluate_model, fairness_metrics, regression_fairness_metrics
 from conveyor.lifecycle.orphans import owner_tags
 from conveyor.lifecycle.progress import Reporter, SilentReporter
 from conveyor.stack.processes import terminate_as_exit
@@ -120,8 +120,10 @@ def _tracked(
                 "split.method": cfg.data.split.method,
                 "split.test_size": cfg.data.split.test_size,
                 "split.seed": cfg.data.split.seed,
+                "split.stratify": cfg.data.split.stratify,
                 "train.rows": len(split.X_train),
                 "test.rows": len(split.X_test),
+                **({"split.column": cfg.data.split.column} if cfg.data.split.column else {}),
             }
         )
         run.log_text(context.loaded.snapshot(), "conveyor/config.yaml")
@@ -138,6 +140,10 @@ def _tracked(
         fairness: dict[str, dict[str, float]] = {}
         if cfg.features.sensitive and cfg.task == "classification":
             fairness = fairness_metrics(split.y_test, model.predict(split.X_test), split.sensitive_test)
+        elif cfg.features.sensitive:
+            fairness = regression_fairness_metrics(
+                split.y_test, model.predict(split.X_test), split.sensitive_test
+            )
 
     with step("log model"):
         model_info = _log_model(context, run, model, split.X_train, train_fn)

@@ -264,14 +264,18 @@ def _drop_outputs(profile: DatasetProfile) -> None:
 
 
 def performance_of(
-    checked: CheckedData, cfg: Any, spec: Any, baseline_metrics: dict[str, float], min_rows: int
+    checked: CheckedData, cfg: Any, spec: Any, baseline_metrics: dict[str, float], min_rows: int,
+    baseline_rows: int | None = None,
 ) -> PerformanceResult | None:
+    """Performance on the labelled rows: every gate threshold, and ``spec.metric`` against
+    the baseline (measured on ``baseline_rows`` test rows)."""
     frame = checked.frame
     if checked.outputs is None or cfg.target not in frame.columns or not frame[cfg.target].notna().any():
         return None
     return evaluate_outputs(
         checked.outputs, frame[cfg.target], cfg.task, baseline_metrics,
-        metric=spec.metric, tolerance=spec.tolerance, min_rows=min_rows,
+        metric=spec.metric, tolerance=spec.tolerance, min_rows=min_rows, gate=dict(cfg.gate.metrics),
+        false_alarm_rate=spec.false_alarm_rate, baseline_rows=baseline_rows,
     )
 
 

@@ -252,9 +252,7 @@ def _numeric(
     values: pd.Series | None,
 ) -> bool:
     edges = np.asarray(schema.edges, dtype=float)
-    low = min(v for v in (ref.minimum, cur.minimum) if v is not None)
-    high = max(v for v in (ref.maximum, cur.maximum) if v is not None)
-    w1 = stats.wasserstein_hist(edges, ref.counts, cur.counts, low, high) if len(edges) else 0.0
+    w1 = stats.wasserstein_hist(edges, ref.counts, cur.counts, ref.sums, cur.sums) if len(edges) else 0.0
     std = ref.std
     wasserstein = w1 / std if std > 0 else (0.0 if w1 == 0 else 1.0)
     ks_d, ks_p = stats.ks_binned(ref.counts, cur.counts)
@@ -275,7 +273,7 @@ def _numeric(
         exact_d, exact_p = stats.ks_exact(ref.sample, raw)
         out.stats.update(ks_exact=exact_d, ks_exact_p=exact_p)
     method = settings.method
-    few_distinct = len(edges) <= FEW_DISTINCT
+    few_distinct = (len(edges) - 1 if schema.discrete else len(edges)) <= FEW_DISTINCT
     if method == "psi":
         return _distance(out, "psi", out.stats["psi"], settings.distance_threshold, psi_bands=True)
     if method == "evidently":

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.core.config.thresholds import Condition
-from conveyor.lifecycle.metrics import fairness_metrics
+from conveyor.lifecycle.metrics import fairness_metrics, regression_fairness_metrics
 from conveyor.profiles.profile import category_name
 
 if TYPE_CHECKING:
@@ -36,15 +36,19 @@ def evaluate_fairness(
     thresholds: dict[str, Condition],
     y_true: pd.Series | None = None,
     min_rows: int = 30,
+    task: str = "classification",
 ) -> FairnessResult:
-    """Selection rate per group, demographic parity difference and ratio, and (with labels)
-    equalized odds difference, per sensitive column."""
+    """Per sensitive column: for a classifier, the selection rate per group, demographic parity
+    difference and ratio, and (with labels) equalized odds difference; for a regressor, the
+    largest gap between groups' mean prediction and (with labels) mean absolute error."""
     import pandas as pd
 
     result = FairnessResult()
     if len(groups) < min_rows:
         result.messages.append(f"only {len(groups)} rows; fairness needs at least {min_rows}")
         return result
+    if task == "regression":
+        return _regression(result, predictions, groups, thresholds, y_true)
     predictions = np.asarray(predictions)
     labelled = y_true is not None and y_true.notna().all() and y_true.nunique() >= 2
     classes = np.unique(np.asarray(y_true)) if labelled else np.unique(predictions)
@@ -65,13 +69,28 @@ def evaluate_fairness(
             full = fairness_metrics(y_true, predictions, groups[[column]])[column]
             values["equalized_odds_difference"] = full["equalized_odds_difference"]
         result.columns[column] = values
-        for metric, condition in thresholds.items():
-            if metric not in values:
-                continue
-            if not condition.holds(float(values[metric])):
-                result.violations.append(
-                    f"{column}: {metric} {values[metric]:.3f} violates {condition}"
-                )
+        _violations(result, column, values, thresholds)
     if not labelled:
         result.messages.append("no labels: equalized odds difference not computed")
     return result
+
+
+def _regression(
+    result: FairnessResult, predictions: np.ndarray, groups: pd.DataFrame,
+    thresholds: dict[str, Condition], y_true: pd.Series | None,
+) -> FairnessResult:
+    labelled = y_true is not None and bool(y_true.notna().all())
+    result.columns = regression_fairness_metrics(y_true if labelled else None, predictions, groups)
+    for column, values in result.columns.items():
+        _violations(result, column, values, thresholds)
+    if not labelled:
+        result.messages.append("no labels: the gap in mean absolute error is not computed")
+    return result
+
+
+def _violations(
+    result: FairnessResult, column: str, values: dict[str, Any], thresholds: dict[str, Condition]
+) -> None:
+    for metric, condition in thresholds.items():
+        if metric in values and not condition.holds(float(values[metric])):
+            result.violations.append(f"{column}: {metric} {values[metric]:.3f} violates {condition}")

@@ -27,6 +27,7 @@ from conveyor.monitoring.performance import (
     PerformanceResult,
 )
 from conveyor.monitoring.report import render_html
+from conveyor.monitoring.verdict import DRIFT, INSUFFICIENT, Verdict, decide
 from conveyor.monitoring.window import parse_window
 
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ SUMMARY_ARTIFACT = "monitoring/summary.json"
 REPORT_ARTIFACT = "monitoring/report.html"
 PROFILE_ARTIFACT = "monitoring/profile.json"
 MONITORED_VERSION = "conveyor.monitor.version"
+VERDICT_TAG = "conveyor.monitor.verdict"  # drift | no drift | insufficient data
 DRIFT_TAG = "conveyor.drift"
+NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI: the verdict sentence
 
 
 @dataclass
@@ -56,6 +59,7 @@ class MonitorResult:
     drift: DriftResult | None
     performance: PerformanceResult | None
     fairness: FairnessResult | None
+    verdict: Verdict = field(default_factory=lambda: Verdict(INSUFFICIENT, why="not judged yet"))
     reasons: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     triggers: list[TriggerOutcome] = field(default_factory=list)
@@ -64,15 +68,12 @@ class MonitorResult:
 
     @property
     def drift_detected(self) -> bool | None:
-        verdicts = [
-            None if self.drift is None else self.drift.dataset_drift,
-            None if self.performance is None else self.performance.degraded,
-        ]
-        known = [v for v in verdicts if v is not None]
-        return any(known) if known else None
+        """True for the status ``drift``, False for ``no drift``, None for ``insufficient data``."""
+        return self.verdict.drift_detected
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "verdict": self.verdict.to_dict(),
             "model": self.model,
             "version": self.version,
             "stage": self.stage,
@@ -166,14 +167,18 @@ def run_monitor(
         baseline_metrics = baseline.metrics if baseline is not None else (
             dict(client.get_run(run_id).data.metrics) if run_id else {}
         )
-        performance = current_data.performance_of(checked, cfg, spec.performance, baseline_metrics, settings.min_rows)
+        baseline_rows = _baseline_rows(client, run_id, baseline)
+        performance = current_data.performance_of(
+            checked, cfg, spec.performance, baseline_metrics, settings.min_rows, baseline_rows
+        )
         fairness = _fairness(
             checked.frame, cfg, checked.predictions, spec.fairness, settings.min_rows, messages
         )
 
     result = MonitorResult(name, version, stage, "", rows, window_info, drift, performance, fairness,
                            messages=messages)
-    result.reasons = _reasons(result)
+    result.verdict = decide(rows, settings.min_rows, list(spec.fail_on), drift, performance, fairness)
+    result.reasons = [] if result.verdict.status != DRIFT else [result.verdict.sentence]
     with step("log the monitoring run"):
         experiment_id = ensure_experiment(client, f"{name}{EXPERIMENT_SUFFIX}", project.stack.mlflow_artifact_root)
         run = client.create_run(
@@ -187,14 +192,16 @@ def run_monitor(
                 "conveyor.monitor.method": settings.method,
                 "conveyor.monitor.source": project.loaded.secrets.redact(str(window_info.get("source", ""))),
                 DRIFT_TAG: str(result.drift_detected).lower(),
+                VERDICT_TAG: result.verdict.status,
+                NOTE_TAG: project.loaded.secrets.redact(result.verdict.sentence),
             },
         )
         result.run_id = run.info.run_id
         _log_metrics(client, result, end)
     secrets = project.loaded.secrets
     _redact(result, secrets)
-    if result.drift_detected and actions:
-        reason = "; ".join(result.reasons) or "drift detected"
+    if result.verdict.status == DRIFT and actions:
+        reason = result.verdict.sentence
         summary = published(result, secrets)
         if "alert" in actions:
             with step("alert"):
@@ -381,7 +388,7 @@ def _fairness(
     min_rows: int, messages: list[str],
 ) -> FairnessResult | None:
     sensitive = cfg.features.sensitive
-    if not sensitive or cfg.task != "classification" or predictions is None:
+    if not sensitive or predictions is None:
         return None
     present = [c for c in sensitive if c in frame.columns]
     if len(present) < len(sensitive):
@@ -391,23 +398,17 @@ def _fairness(
         return None
     limits = thresholds if thresholds is not None else cfg.gate.fairness
     y = frame[cfg.target] if cfg.target in frame.columns else None
-    return evaluate_fairness(predictions, frame[present], limits, y, min_rows)
+    return evaluate_fairness(predictions, frame[present], limits, y, min_rows, task=cfg.task)
 
 
-def _reasons(result: MonitorResult) -> list[str]:
-    out = []
-    drift = result.drift
-    if drift is not None and drift.dataset_drift:
-        judged = [f for f in drift.features if f.drifted is not None]
-        out.append(
-            f"dataset drift: {len(drift.drifted_features)}/{len(judged)} features drifted "
-            f"({', '.join(drift.drifted_features)})"
-        )
-    perf = result.performance
-    if perf is not None and perf.degraded:
-        out.append(f"performance: {perf.metric} {perf.current:.4f} vs baseline {perf.baseline:.4f} "
-                   f"(tolerance {perf.tolerance:g})")
-    return out
+def _baseline_rows(client: MlflowClient, run_id: str | None, baseline: Any) -> int | None:
+    """The size of the test set the baseline metrics were measured on (their uncertainty)."""
+    if baseline is not None and baseline.meta.get("test_rows"):
+        return int(baseline.meta["test_rows"])
+    if run_id is None:
+        return None
+    logged = client.get_run(run_id).data.params.get("test.rows")
+    return int(logged) if logged and logged.isdigit() else None
 
 
 _KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -418,7 +419,8 @@ def _log_metrics(client: Any, result: MonitorResult, end: datetime) -> None:
 
     step = int(end.timestamp())
     stamp = int(end.timestamp() * 1000)
-    values: dict[str, float | None] = {"rows": result.rows}
+    values: dict[str, float | None] = {"rows": result.rows, "verdict.drift": (
+        None if result.drift_detected is None else float(result.drift_detected))}
     drift = result.drift
     if drift is not None:
         values["drift.share"] = drift.share
@@ -432,6 +434,9 @@ def _log_metrics(client: Any, result: MonitorResult, end: datetime) -> None:
             values[f"{prefix}.drifted"] = None if item.drifted is None else float(item.drifted)
             for stat in ("wasserstein", "jensenshannon", "psi", "ks", "chisquare_p", "missing_rate"):
                 values[f"{prefix}.{stat}"] = item.stats.get(stat)
+            if item.test is not None:  # the statistic that decided the verdict, as it decided
+                values[f"{prefix}.{item.test}"] = item.score
+                values[f"{prefix}.decided_by.{item.test}"] = item.score
     if result.performance is not None:
         perf = result.performance
         for key, value in perf.metrics.items():

@@ -1,5 +1,18 @@
-"""Performance (concept) drift: gate metrics on labelled current data vs the baseline's test
-metrics, and a Page-Hinkley detector over the per-row error stream."""
+"""Performance (concept) drift on labelled current data, judged with its uncertainty.
+
+Checks: every gate metric with a threshold (``gate.metrics``), and the watched metric
+(``monitor.performance.metric``, default the task's primary) against the baseline's test value
+less the tolerance (absolute for bounded scores, relative for errors). A check fails only when
+the window is *significantly* on the wrong side of its bound: a one-sided z-test whose standard
+error comes from a bootstrap of the window (``BOOTSTRAP_RESAMPLES`` resamples, fixed seed, so
+the verdict is reproducible); against the baseline the baseline's own sampling error is added,
+scaled from the window's by the two sample sizes (``se_b = se_w * sqrt(n_w / n_b)``: the same
+per-row variance under the null of one population). The checks share the false-alarm rate
+(Bonferroni: each at ``rate / checks``), so a window from the training population fails the
+performance signal with probability at most ``false_alarm_rate`` (default 5 %), as long as the
+model truly meets its gate. A Page-Hinkley detector over the per-row error stream is reported
+alongside; it does not decide.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +26,12 @@ from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better, task_me
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from conveyor.core.config.thresholds import Condition
+
+BOOTSTRAP_RESAMPLES = 200
+BOOTSTRAP_SEED = 0
+DEFAULT_FALSE_ALARM_RATE = 0.05
 
 
 @dataclass
@@ -52,6 +71,34 @@ class PageHinkley:
 
 
 @dataclass
+class PerformanceCheck:
+    """One metric against one bound: a gate threshold, or the baseline less the tolerance."""
+
+    metric: str
+    against: str  # "gate" | "baseline"
+    value: float
+    bound: float
+    higher_is_better: bool
+    standard_error: float
+    p_value: float  # of a shortfall this large if the bound were met
+    alpha: float  # the check's share of the false-alarm rate
+    failed: bool
+    baseline: float | None = None  # the baseline's value (checks against the baseline)
+
+    @property
+    def detail(self) -> str:
+        """One clause: ``accuracy 0.61 below the gate's 0.85``."""
+        relation = ("below" if self.higher_is_better else "above") if self.failed else "meets"
+        if self.against == "gate":
+            return f"{self.metric} {self.value:.4g} {relation} the gate's {self.bound:.4g}"
+        return (f"{self.metric} {self.value:.4g} {relation} the baseline's {self.baseline:.4g} "
+                f"with tolerance ({self.bound:.4g})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "detail": self.detail}
+
+
+@dataclass
 class PerformanceResult:
     metric: str
     rows: int
@@ -60,11 +107,19 @@ class PerformanceResult:
     tolerance: float
     degraded: bool | None
     metrics: dict[str, float] = field(default_factory=dict)
+    checks: list[PerformanceCheck] = field(default_factory=list)
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
     detector: dict[str, Any] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
 
+    @property
+    def failed_checks(self) -> list[PerformanceCheck]:
+        return [c for c in self.checks if c.failed]
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["checks"] = [c.to_dict() for c in self.checks]
+        return out
 
 
 @dataclass
@@ -105,11 +160,15 @@ def evaluate_performance(
     metric: str | None = None,
     tolerance: float = 0.05,
     min_rows: int = 30,
+    gate: dict[str, Condition] | None = None,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
+    baseline_rows: int | None = None,
 ) -> PerformanceResult:
     """Score ``X`` with ``model`` and judge it (see :func:`evaluate_outputs`)."""
     return evaluate_outputs(
         lambda labelled: score_outputs(model, X[labelled], task), y, task, baseline_metrics,
-        metric=metric, tolerance=tolerance, min_rows=min_rows,
+        metric=metric, tolerance=tolerance, min_rows=min_rows, gate=gate,
+        false_alarm_rate=false_alarm_rate, baseline_rows=baseline_rows,
     )
 
 
@@ -122,16 +181,21 @@ def evaluate_outputs(
     metric: str | None = None,
     tolerance: float = 0.05,
     min_rows: int = 30,
+    gate: dict[str, Condition] | None = None,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
+    baseline_rows: int | None = None,
 ) -> PerformanceResult:
-    """Degraded when the metric is worse than the baseline by more than ``tolerance``:
-    absolute for bounded scores (roc_auc, f1, accuracy, ...), relative for errors (rmse, mae).
+    """Degraded when a check fails (see the module's docstring): a gate threshold of ``gate``,
+    or the watched metric worse than the baseline by more than ``tolerance`` (``baseline_rows``:
+    the size of the baseline's test set; unknown, its sampling error is left out).
 
     ``outputs`` are the model's outputs for every row of ``y``, or a function giving them for
     the labelled rows (called only when there are enough)."""
     name = metric or PRIMARY_METRIC[task]
     labelled = y.notna().to_numpy()
     y = y[labelled]
-    result = PerformanceResult(name, len(y), None, baseline_metrics.get(name), tolerance, None)
+    result = PerformanceResult(name, len(y), None, baseline_metrics.get(name), tolerance, None,
+                               false_alarm_rate=false_alarm_rate)
     if len(y) < min_rows:
         result.messages.append(
             f"only {len(y)} labelled rows; at least {min_rows} are needed for a performance verdict"
@@ -140,21 +204,85 @@ def evaluate_outputs(
     try:
         rows = outputs(labelled) if callable(outputs) else outputs.select(labelled)
         result.metrics = task_metrics(y, rows.predictions, task, rows.scores, rows.classes)
-    except Exception as exc:  # noqa: BLE001 - e.g. one class only, or unscorable rows
+    except Exception as exc:  # noqa: BLE001 - e.g. unscorable rows
         result.messages.append(f"cannot compute metrics on the current data: {exc}")
         return result
     result.current = result.metrics.get(name)
+    bounds = _bounds(result, gate or {}, baseline_metrics, tolerance)
     if result.current is None:
         result.messages.append(f"metric {name!r} is not available for this model and data")
     elif result.baseline is None:
         result.messages.append(f"the baseline has no {name!r}; nothing to compare with")
-    else:
-        if higher_is_better(name):
-            result.degraded = result.current < result.baseline - tolerance
-        else:
-            result.degraded = result.current > result.baseline * (1 + tolerance)
+    for missing in sorted({b[0] for b in bounds} - set(result.metrics)):
+        result.messages.append(f"gate metric {missing!r} cannot be computed on the current data")
+    bounds = [b for b in bounds if b[0] in result.metrics]
+    if bounds:
+        errors = bootstrap_errors(y, rows, task, {b[0] for b in bounds})
+        alpha = false_alarm_rate / len(bounds)
+        for metric_name, against, bound, higher in bounds:
+            se = errors.get(metric_name, 0.0)
+            if against == "baseline" and baseline_rows:
+                se = float(np.hypot(se, se * np.sqrt(len(y) / baseline_rows)))
+            result.checks.append(_check(result.metrics[metric_name], metric_name, against, bound, higher, se, alpha,
+                                        result.baseline if against == "baseline" else None))
+        result.degraded = any(c.failed for c in result.checks)
     result.detector = _page_hinkley(rows.predictions, y, task, baseline_metrics)
     return result
+
+
+def _bounds(
+    result: PerformanceResult, gate: dict[str, Condition], baseline: dict[str, float], tolerance: float
+) -> list[tuple[str, str, float, bool]]:
+    """(metric, against, bound, higher is better) of every check to run."""
+    out = []
+    for name, condition in gate.items():
+        if condition.op in (">=", ">", "<=", "<"):
+            out.append((name, "gate", condition.bound, condition.op in (">=", ">")))
+    name, value = result.metric, result.baseline
+    if value is not None:
+        higher = higher_is_better(name)
+        out.append((name, "baseline", value - tolerance if higher else value * (1 + tolerance), higher))
+    return out
+
+
+def _check(
+    value: float, name: str, against: str, bound: float, higher: bool, se: float, alpha: float,
+    baseline: float | None,
+) -> PerformanceCheck:
+    from scipy.stats import norm
+
+    shortfall = (bound - value) if higher else (value - bound)
+    if se > 0:
+        p = float(norm.sf(shortfall / se))
+    else:  # every resample gave the same value: the window leaves no doubt
+        p = 0.0 if shortfall > 0 else 1.0
+    return PerformanceCheck(name, against, value, bound, higher, se, p, alpha,
+                            failed=shortfall > 0 and p < alpha, baseline=baseline)
+
+
+def bootstrap_errors(y: pd.Series, rows: ModelOutputs, task: str, names: set[str]) -> dict[str, float]:
+    """Standard error of each metric of ``names`` on the window: the spread of the metric over
+    ``BOOTSTRAP_RESAMPLES`` resamples of its rows (seeded: the same window gives the same
+    errors). Resamples where a metric is undefined (one class only) are left out for it."""
+    import warnings
+
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    truth = y.reset_index(drop=True)
+    values: dict[str, list[float]] = {n: [] for n in names}
+    n = len(truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(BOOTSTRAP_RESAMPLES):
+            pick = rng.integers(0, n, n)
+            scores = None if rows.scores is None else rows.scores[pick]
+            try:
+                metrics = task_metrics(truth.iloc[pick], rows.predictions[pick], task, scores, rows.classes)
+            except ValueError:
+                continue
+            for name in names:
+                if name in metrics and np.isfinite(metrics[name]):
+                    values[name].append(metrics[name])
+    return {k: float(np.std(v, ddof=1)) for k, v in values.items() if len(v) >= 2}
 
 
 def _page_hinkley(

@@ -61,15 +61,28 @@ def render_html(
     return "".join(parts)
 
 
+_STATUS_CLASS = {"drift": "drift", "no drift": "ok", "insufficient data": "none"}
+
+
 def _header(summary: dict[str, Any]) -> str:
-    verdict = summary.get("drift_detected")
-    badge = _badge(verdict, "drift detected", "no drift", "no verdict")
+    """The verdict sentence on top, then the signals that make it."""
+    verdict = summary.get("verdict") or {}
+    status = str(verdict.get("status", "insufficient data"))
+    badge = f"<span class='badge {_STATUS_CLASS.get(status, 'none')}'>{_e(status)}</span>"
     window = summary.get("window", {})
+    rows = "".join(
+        f"<tr><td>{_e(s.get('name'))}</td><td>{'yes' if s.get('counted') else 'no'}</td>"
+        f"<td>{_badge(s.get('moved'), 'moved', 'ok', 'not judged')}</td><td>{_e(s.get('detail', ''))}</td></tr>"
+        for s in verdict.get("signals", [])
+    )
     return (
         f"<h1>{_e(summary.get('model'))} v{_e(summary.get('version'))} — monitoring {badge}</h1>"
+        f"<p class='verdict'><strong>{_e(verdict.get('sentence', ''))}</strong></p>"
         f"<p class='muted'>{_e(window.get('source', ''))} · {summary.get('rows', 0)} rows · "
         f"window end {_e(window.get('end', ''))} · method {_e((summary.get('drift') or {}).get('method', '-'))}"
         f" · MLflow run {_e(summary.get('run_id', '-'))}</p>"
+        "<table><tr><th>signal</th><th>counts (monitor.fail_on)</th><th>verdict</th><th>details</th></tr>"
+        f"{rows}</table>"
     )
 
 
@@ -185,13 +198,22 @@ def _performance(performance: dict[str, Any] | None) -> str:
         f"<tr><td>{_e(k)}</td><td>{v:.4f}</td></tr>" for k, v in performance.get("metrics", {}).items()
     )
     notes = "".join(f"<li>{_e(m)}</li>" for m in performance.get("messages", []))
+    checks = "".join(
+        f"<tr><td>{_e(c.get('detail'))}</td><td>{_badge(c.get('failed'), 'failed', 'ok', '-')}</td>"
+        f"<td>{_fmt(c.get('standard_error'))}</td><td>{c.get('p_value', 1.0):.3g}</td>"
+        f"<td>{c.get('alpha', 0.0):.3g}</td></tr>"
+        for c in performance.get("checks", [])
+    )
+    if checks:
+        checks = ("<table><tr><th>check</th><th>verdict</th><th>std. error (bootstrap)</th><th>p</th>"
+                  f"<th>α</th></tr>{checks}</table>")
     return (
         f"<h2>Performance {_badge(performance.get('degraded'), 'degraded', 'ok', 'no verdict')}</h2>"
         f"<p>{_e(performance['metric'])}: current {_fmt(current)} vs baseline {_fmt(baseline)} "
         f"(tolerance {performance.get('tolerance')}) on {performance.get('rows')} labelled rows.</p>"
         f"<p>Page-Hinkley on per-row errors: {'alarm at row ' + str(detector.get('at_row')) if detector.get('alarm') else 'no alarm'}"
         f" (error rate {_fmt(detector.get('error'))}, reference {_fmt(detector.get('reference_error'))}).</p>"
-        f"<table>{rows}</table><ul class='msg'>{notes}</ul>"
+        f"{checks}<table>{rows}</table><ul class='msg'>{notes}</ul>"
     )
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from conveyor.monitoring.drift import sorted_by_severity
 from conveyor.monitoring.report import LABELS
+from conveyor.monitoring.verdict import DRIFT, INSUFFICIENT, NO_DRIFT
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,41 +23,45 @@ def _verdict(value: bool | None, yes: str = "drift", no: str = "ok") -> str:
     return f"[bold red]{yes}[/]" if value else f"[green]{no}[/]"
 
 
+_STATUS_STYLE = {DRIFT: "bold red", NO_DRIFT: "bold green", INSUFFICIENT: "bold yellow"}
+
+
 def print_result(result: MonitorResult, out: Console) -> None:
+    """The verdict sentence first, then each signal, the per-column table, notes, triggers."""
+    verdict = result.verdict
+    out.print(f"[{_STATUS_STYLE[verdict.status]}]{escape(verdict.sentence)}[/]", highlight=False)
+    signals = Table(title=f"{result.model} v{result.version}: signals", title_justify="left")
+    for column in ("signal", "counts", "verdict", "details"):
+        signals.add_column(column, overflow="fold")
+    for signal in verdict.signals:
+        signals.add_row(signal.name, "yes" if signal.counted else "no (not in monitor.fail_on)",
+                        _verdict(signal.moved, "moved"), escape(signal.detail))
+    out.print(signals)
     drift = result.drift
     if drift is not None:
-        table = Table(title=f"{result.model} v{result.version}: drift ({drift.method})", title_justify="left")
+        table = Table(title=f"per-column drift (method {drift.method})", title_justify="left")
         for column in ("column", "verdict", "test", "score", "threshold", "details"):
             table.add_column(column, overflow="fold")
-        for item in [*sorted_by_severity(drift.features), *drift.outputs]:
+        rows = [*sorted_by_severity(drift.features), *drift.outputs, *([drift.target] if drift.target else [])]
+        for item in rows:
+            name = LABELS.get(item.column, item.column)
             table.add_row(
-                LABELS.get(item.column, item.column),
+                f"{name} (target)" if item.role == "target" else name,
                 _verdict(item.drifted),
                 item.test or "-",
                 "-" if item.score is None else f"{item.score:.4g}",
                 "-" if item.threshold is None else f"{item.threshold:g}",
-                "; ".join(item.reasons + item.messages),
+                escape("; ".join(item.reasons + item.messages)),
             )
         out.print(table)
-        share = "-" if drift.share is None else f"{drift.share:.0%}"
-        out.print(f"dataset drift: {_verdict(drift.dataset_drift)}  ({share} of features drifted; "
-                  f"threshold {drift.share_threshold:.0%})")
     perf = result.performance
-    if perf is not None:
-        detail = "" if perf.current is None else f"{perf.metric} {perf.current:.4f}"
-        if perf.baseline is not None:
-            detail += f" vs baseline {perf.baseline:.4f}"
-        alarm = perf.detector.get("alarm")
-        out.print(f"performance: {_verdict(perf.degraded, 'degraded')}  {detail}"
-                  f"{'  (Page-Hinkley alarm)' if alarm else ''}")
-    if result.fairness is not None:
-        out.print(f"fairness: {_verdict(result.fairness.violated, 'violated')}  "
-                  + "; ".join(result.fairness.violations))
+    if perf is not None and perf.detector.get("alarm"):
+        out.print(f"Page-Hinkley alarm at labelled row {perf.detector.get('at_row')} (reported; "
+                  "the performance checks decide)", highlight=False)
     for message in result.messages:
         out.print(f"[yellow]note:[/] {escape(message)}", markup=True, highlight=False)
     for trigger in result.triggers:
         mark = "[green]✓[/]" if trigger.ok else "[red]✗[/]"
         out.print(f"{mark} {trigger.action}: {escape(trigger.detail)}", highlight=False)
-    verdict = result.drift_detected
-    out.print(f"[bold]{'DRIFT DETECTED' if verdict else 'no drift' if verdict is False else 'no verdict'}[/]"
-              f"  (MLflow run {result.run_id}{', report ' + result.report if result.report else ''})")
+    out.print(f"MLflow run {result.run_id}{', report ' + result.report if result.report else ''}",
+              highlight=False)

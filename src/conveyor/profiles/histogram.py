@@ -20,6 +20,23 @@ def fit_edges(values: np.ndarray, bins: int) -> tuple[float, ...]:
     return tuple(float(e) for e in np.unique(sorted_quantiles(finite, q)))
 
 
+PROBE_VALUES = 4096
+
+
+def discrete_edges(values: np.ndarray, bins: int) -> tuple[float, ...] | None:
+    """Edges giving one bin per distinct finite value when there are at most ``bins`` of
+    them: the values, then the next float above the largest (the last edge closes the last
+    inner bin, so the largest value has its own bin). None when there are more."""
+    finite = values[~np.isnan(values)]
+    if not len(finite) or len(np.unique(finite[:PROBE_VALUES])) > bins:
+        return None  # a continuous column is told apart on its first values, without a sort
+    distinct = np.unique(finite)
+    if len(distinct) > bins:
+        return None
+    top = float(distinct[-1])
+    return (*(float(v) for v in distinct), float(np.nextafter(top, np.inf)))
+
+
 def _quantile_neighbours(q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The ranks just below and above each quantile's position among ``n`` ordered values."""
     position = q * (n - 1)
@@ -44,6 +61,15 @@ def histogram(finite: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
         return np.array([len(finite)], dtype=np.int64)
     return np.bincount(_bin_index(finite, edges), minlength=len(edges) + 1).astype(np.int64)
 
+
+
+def histogram_sums(finite: np.ndarray, edges: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per bin (as :func:`histogram`) and the sum of the values in each bin."""
+    if not edges:
+        return np.array([len(finite)], dtype=np.int64), np.array([float(np.sum(finite))])
+    index = _bin_index(finite, edges)
+    counts = np.bincount(index, minlength=len(edges) + 1).astype(np.int64)
+    return counts, np.bincount(index, weights=finite, minlength=len(edges) + 1).astype(float)
 
 
 def bin_index(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:

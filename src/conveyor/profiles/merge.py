@@ -77,6 +77,7 @@ def _merge_numeric(a: NumericProfile, b: NumericProfile) -> NumericProfile:
         minimum=_pick(min, a.minimum, b.minimum),
         maximum=_pick(max, a.maximum, b.maximum),
         invalid_examples=list(dict.fromkeys([*a.invalid_examples, *b.invalid_examples]))[:3],
+        sums=None if a.sums is None or b.sums is None else a.sums + b.sums,
     )
 
 

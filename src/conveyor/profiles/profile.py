@@ -13,7 +13,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from conveyor.profiles.histogram import histogram
+from conveyor.profiles.histogram import histogram_sums
 
 Kind = Literal["numeric", "categorical"]
 Role = Literal["feature", "prediction", "target"]
@@ -41,7 +41,11 @@ def category_name(value: object) -> str:
 
 @dataclass(frozen=True)
 class ColumnSchema:
-    """How one column is profiled: its kind and role, and the fixed edges or vocabulary."""
+    """How one column is profiled: its kind and role, and the fixed edges or vocabulary.
+
+    A ``discrete`` numeric column had few distinct values in the reference: its edges are
+    those values plus one just above the largest, so each inner bin holds exactly one value
+    (its left edge) and proportions of every value are compared."""
 
     name: str
     kind: Kind
@@ -49,11 +53,18 @@ class ColumnSchema:
     edges: tuple[float, ...] = ()
     categories: tuple[str, ...] = ()
     dtype: str = ""
+    discrete: bool = False
+
+    @property
+    def distinct(self) -> int | None:
+        """How many distinct values a discrete column had in the reference (else None)."""
+        return len(self.edges) - 1 if self.discrete else None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "role": self.role, "dtype": self.dtype}
         if self.kind == "numeric":
             out["edges"] = list(self.edges)
+            out["discrete"] = self.discrete
         else:
             out["categories"] = list(self.categories)
         return out
@@ -67,13 +78,16 @@ class ColumnSchema:
             edges=tuple(float(e) for e in data.get("edges", ())),
             categories=tuple(str(c) for c in data.get("categories", ())),
             dtype=data.get("dtype", ""),
+            discrete=bool(data.get("discrete", False)),
         )
 
 
 @dataclass
 class NumericProfile:
     """Histogram over fixed edges (bin 0 below the first edge, the last bin above the last
-    edge), counts of missing and non-numeric values, and mergeable moments."""
+    edge), counts of missing and non-numeric values, and mergeable moments. ``sums`` holds the
+    sum of the values in each bin: where the mass lies inside a bin, and how far the outer
+    bins' tails reach (None in profiles written before it was kept)."""
 
     counts: np.ndarray
     count: int = 0
@@ -85,6 +99,7 @@ class NumericProfile:
     maximum: float | None = None
     invalid_examples: list[str] = field(default_factory=list)
     sample: np.ndarray | None = None  # a small reference sample (baseline only; not merged)
+    sums: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -106,6 +121,8 @@ class NumericProfile:
             "max": self.maximum,
             "invalid_examples": self.invalid_examples,
         }
+        if self.sums is not None:
+            out["sums"] = self.sums.tolist()
         if self.sample is not None:
             out["sample"] = self.sample.tolist()
         return out
@@ -124,6 +141,7 @@ class NumericProfile:
             maximum=None if data.get("max") is None else float(data["max"]),
             invalid_examples=list(data.get("invalid_examples", [])),
             sample=None if sample is None else np.asarray(sample, dtype=float),
+            sums=None if data.get("sums") is None else np.asarray(data["sums"], dtype=float),
         )
 
 
@@ -228,8 +246,9 @@ def numeric_profile(
     kept = None
     if sample and count and keys is not None:
         kept = np.sort(finite[smallest(keys, sample)])
+    counts, sums = histogram_sums(finite, edges)
     return NumericProfile(
-        counts=histogram(finite, edges),
+        counts=counts,
         count=count,
         missing=missing,
         invalid=invalid,
@@ -239,6 +258,7 @@ def numeric_profile(
         maximum=float(finite.max()) if count else None,
         invalid_examples=list(examples or []),
         sample=kept,
+        sums=sums,
     )
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.profiles.histogram import fit_edges
+from conveyor.profiles.histogram import discrete_edges, fit_edges
 from conveyor.profiles.profile import (
     CategoricalProfile,
     ColumnProfile,
@@ -75,9 +75,14 @@ class Profiler:
         return self
 
     def numeric_schema(self, name: str, values: np.ndarray, dtype: str) -> ColumnSchema:
-        """Schema of a numeric column: edges at the quantiles of its finite ``values``."""
-        edges = fit_edges(values, self.bins)
-        return ColumnSchema(name, "numeric", self.roles.get(name, "feature"), edges=edges, dtype=dtype)
+        """Schema of a numeric column: one bin per distinct value when it has at most
+        ``bins`` of them (:func:`discrete_edges`), else edges at the quantiles of its finite
+        ``values``."""
+        role = self.roles.get(name, "feature")
+        discrete = discrete_edges(values, self.bins)
+        if discrete is not None:
+            return ColumnSchema(name, "numeric", role, edges=discrete, dtype=dtype, discrete=True)
+        return ColumnSchema(name, "numeric", role, edges=fit_edges(values, self.bins), dtype=dtype)
 
     def categorical_schema(self, name: str, counts: dict[str, int], dtype: str) -> ColumnSchema:
         """Schema of a categorical column: the ``category_cap`` most frequent categories."""

@@ -40,27 +40,52 @@ def wasserstein_hist(
     edges: np.ndarray,
     reference: np.ndarray,
     current: np.ndarray,
-    low: float,
-    high: float,
+    reference_sums: np.ndarray | None = None,
+    current_sums: np.ndarray | None = None,
 ) -> float:
-    """Wasserstein-1 distance between two histograms over the same fixed edges.
+    """Wasserstein-1 distance (the area between the two CDFs) of two histograms over the same
+    fixed edges: bin 0 below the first edge, [e0, e1), ..., [e_k-1, e_k] closed, one above.
 
-    Bins are [low, e0), [e0, e1), ..., [e_last, high]; mass is taken as uniform within each
-    bin, so the CDF difference is linear between edges and its absolute integral is exact.
+    With the sum of the values in each bin (``*_sums``), the integral of each CDF over a bin is
+    exact: ``F(l) * width + mass * (r - mean)``, and beyond the edges ``mass * (e0 - mean)``
+    below and ``mass * (mean - e_last)`` above (how far the tails went). The area of a bin is
+    then exact whenever the CDF difference keeps its sign inside it; where it changes sign
+    between the bin's edges the mass is taken as uniform within the bin. Without sums, mass is
+    uniform within every inner bin and the outer bins add nothing.
     """
     edges = np.asarray(edges, dtype=float)
-    points = np.concatenate([[min(low, edges[0])], edges, [max(high, edges[-1])]])
-    diff = np.concatenate([[0.0], np.cumsum(proportions(reference) - proportions(current))])
-    d0, d1 = diff[:-1], diff[1:]
-    width = np.diff(points)
-    same_sign = d0 * d1 >= 0
+    counts_p, counts_q = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
+    if counts_p.sum() == 0 or counts_q.sum() == 0 or not len(edges):
+        return 0.0
+    p, q = proportions(counts_p), proportions(counts_q)
+    width = np.diff(edges)
+    d = np.cumsum(p - q)[:-1]  # the CDF difference at each edge
+    d0, d1 = d[:-1], d[1:]  # at the start and the end of each inner bin
     total = np.abs(d0) + np.abs(d1)
-    area = np.where(
-        same_sign,
+    uniform = np.where(
+        d0 * d1 >= 0,
         total / 2.0,
         np.divide(d0 * d0 + d1 * d1, 2.0 * total, out=np.zeros_like(total), where=total > 0),
-    )
-    return float(np.sum(area * width))
+    ) * width
+    if reference_sums is None or current_sums is None:
+        return float(np.sum(uniform))
+    offset_p = _within(edges, counts_p, np.asarray(reference_sums, dtype=float), p)
+    offset_q = _within(edges, counts_q, np.asarray(current_sums, dtype=float), q)
+    offset = offset_p - offset_q
+    exact = np.abs(d0 * width + offset[1:-1])
+    inner = np.where(d0 * d1 >= 0, exact, uniform)
+    return float(np.sum(inner) + abs(offset[0]) + abs(offset[-1]))
+
+
+def _within(edges: np.ndarray, counts: np.ndarray, sums: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Per bin, what its own mass adds to the integral of the CDF over it: inner bins
+    ``share * (right edge - mean)``; below the edges ``share * (e0 - mean)`` (the integral of
+    the CDF up to e0); above them ``share * (mean - e_last)`` (of the survival function)."""
+    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    right = np.concatenate([[edges[0]], edges[1:], [edges[-1]]])
+    out = share * (right - mean)
+    out[-1] = -out[-1]
+    return np.where(counts > 0, out, 0.0)
 
 
 def ks_binned(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from conveyor.core.config.cron import Cron, TimeZone
 from conveyor.core.config.thresholds import Threshold
@@ -22,6 +22,31 @@ ENTRYPOINT_PATTERN = re.compile(r"^(?P<module>[^:]+\.py):(?P<function>[A-Za-z_][
 NOT_READ_YET: Mapping[tuple[str, ...], str] = MappingProxyType({
     ("environments", "*", "broker"): "the stream scorer (`conveyor stream`)",
 })
+
+
+# The fairness metrics a gate or monitor may limit, per task (computed in lifecycle/metrics.py).
+FAIRNESS_BY_TASK: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "classification": ("demographic_parity_difference", "demographic_parity_ratio",
+                       "equalized_odds_difference"),
+    "regression": (
+        "mean_prediction_difference",  # largest gap between groups' mean predictions
+        "mae_difference",  # largest gap between groups' mean absolute errors
+    ),
+})
+
+
+def _fairness_for_task(limits: dict[str, Any] | None, task: str | None, where: str) -> None:
+    """Refuse a fairness limit the task does not compute (it would never be checked)."""
+    if not limits or task is None or task not in FAIRNESS_BY_TASK:
+        return
+    allowed = FAIRNESS_BY_TASK[task]
+    for metric in limits:
+        if metric not in allowed:
+            others = [t for t, names in FAIRNESS_BY_TASK.items() if metric in names]
+            kind = f"a {others[0]} metric" if others else "not a fairness metric"
+            raise ValueError(
+                f"{where}.{metric} is {kind}; a {task} model is checked with {', '.join(allowed)}"
+            )
 
 
 class Strict(BaseModel):
@@ -193,6 +218,12 @@ class PerformanceSpec(Strict):
 
     metric: str | None = None  # default: roc_auc (classification) or rmse (regression)
     tolerance: float = Field(0.05, ge=0)
+    # chance that a window from the training population raises a performance alarm
+    false_alarm_rate: float = Field(0.05, gt=0, lt=1)
+
+
+MonitorSignal = Literal["data", "prediction", "performance", "fairness", "target"]
+DEFAULT_FAIL_ON: tuple[MonitorSignal, ...] = ("data", "prediction", "performance")
 
 
 class MonitorSpec(Strict):
@@ -203,6 +234,8 @@ class MonitorSpec(Strict):
     drift: DriftSpec = DriftSpec()
     performance: PerformanceSpec = PerformanceSpec()
     fairness: dict[str, Threshold] | None = None  # default: gate.fairness
+    # the signals whose drift makes the verdict "drift" (the others are reported only)
+    fail_on: list[MonitorSignal] = list(DEFAULT_FAIL_ON)
     on_drift: list[Literal["alert", "retrain"]] = []
     webhook: str | None = None  # alert: POST the JSON summary here
     auto_promote: bool = False  # retrain: promote the new version through every stage
@@ -390,6 +423,18 @@ class ProjectConfig(Strict):
     @classmethod
     def _monitor_empty(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @field_validator("gate")
+    @classmethod
+    def _gate_fairness(cls, gate: GateSpec, info: ValidationInfo) -> GateSpec:
+        _fairness_for_task(gate.fairness, info.data.get("task"), "gate.fairness")
+        return gate
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor_fairness(cls, monitor: MonitorSpec, info: ValidationInfo) -> MonitorSpec:
+        _fairness_for_task(monitor.fairness, info.data.get("task"), "monitor.fairness")
+        return monitor
 
     @field_validator("stages")
     @classmethod
