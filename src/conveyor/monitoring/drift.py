@@ -252,7 +252,9 @@ def _numeric(
     values: pd.Series | None,
 ) -> bool:
     edges = np.asarray(schema.edges, dtype=float)
-    w1 = stats.wasserstein_hist(edges, ref.counts, cur.counts, ref.sums, cur.sums) if len(edges) else 0.0
+    w1 = stats.wasserstein_hist(
+        edges, ref.counts, cur.counts, ref.sums, cur.sums, discrete=schema.discrete
+    ) if len(edges) else 0.0
     std = ref.std
     wasserstein = w1 / std if std > 0 else (0.0 if w1 == 0 else 1.0)
     ks_d, ks_p = stats.ks_binned(ref.counts, cur.counts)

@@ -97,11 +97,12 @@ def _drift_table(drift: dict[str, Any]) -> str:
     share = drift.get("share")
     share_text = "-" if share is None else f"{share:.0%}"
     rows = []
-    for item in [*drift.get("features", []), *drift.get("outputs", [])]:
+    target = [drift["target"]] if drift.get("target") else []
+    for item in [*drift.get("features", []), *drift.get("outputs", []), *target]:
         score = item.get("score")
         rows.append(
             "<tr>"
-            f"<td>{_e(LABELS.get(item['column'], item['column']))}</td><td>{_e(item['kind'])}</td>"
+            f"<td>{_e(_label(item))}</td><td>{_e(item['kind'])}</td>"
             f"<td>{_badge(item.get('drifted'), 'drift', 'ok', 'no verdict')}</td>"
             f"<td>{_e(item.get('test') or '-')}</td>"
             f"<td>{_num(score)}</td><td>{_num(item.get('threshold'))}</td>"
@@ -119,7 +120,8 @@ def _plots(drift: dict[str, Any], baseline: DatasetProfile | None, current: Data
     if baseline is None:
         return ""
     cards = []
-    for item in [*drift.get("features", []), *drift.get("outputs", [])]:
+    target = [drift["target"]] if drift.get("target") else []
+    for item in [*drift.get("features", []), *drift.get("outputs", []), *target]:
         name = item["column"]
         schema = baseline.schema.get(name)
         ref, cur = baseline.columns.get(name), current.columns.get(name)
@@ -127,7 +129,7 @@ def _plots(drift: dict[str, Any], baseline: DatasetProfile | None, current: Data
             continue
         svg = _svg_for(schema, ref, cur)
         cards.append(
-            f"<div class='card'><h3>{_e(LABELS.get(name, name))} "
+            f"<div class='card'><h3>{_e(_label(item))} "
             f"{_badge(item.get('drifted'), 'drift', 'ok', 'no verdict')}</h3>{svg}</div>"
         )
     legend = (
@@ -139,13 +141,7 @@ def _plots(drift: dict[str, Any], baseline: DatasetProfile | None, current: Data
 
 def _svg_for(schema: ColumnSchema, ref: Any, cur: Any) -> str:
     if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
-        groups = stats.decile_groups(ref.counts, PLOT_GROUPS)
-        p = stats.proportions(stats.regroup(ref.counts, groups))
-        q = stats.proportions(stats.regroup(cur.counts, groups))
-        edges = schema.edges
-        low = "" if not edges else f"{edges[0]:.4g}"
-        high = "" if not edges else f"{edges[-1]:.4g}"
-        return _bars(list(p), list(q), [], low, high)
+        return _numeric_svg(schema, ref, cur)
     if isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
         keys = sorted(ref.counts, key=lambda k: -ref.counts[k])[:MAX_CATEGORIES]
         new = sorted(cur.new, key=lambda k: -cur.new[k])[:5]
@@ -154,6 +150,45 @@ def _svg_for(schema: ColumnSchema, ref: Any, cur: Any) -> str:
         cur_shares = [cur.counts.get(k, 0) / cur_total for k in keys] + [cur.new[k] / cur_total for k in new]
         return _bars(ref_shares, cur_shares, [*keys, *[f"{k} (new)" for k in new]], "", "")
     return ""
+
+
+def _numeric_svg(schema: ColumnSchema, ref: NumericProfile, cur: NumericProfile) -> str:
+    """Both histograms on one value axis spanning both distributions: the baseline's bins
+    grouped into ~``PLOT_GROUPS`` groups of equal baseline mass, and the outer bins drawn out
+    to the smallest and largest value seen, so a current distribution beyond the baseline's
+    range shows how far it went."""
+    edges = schema.edges
+    if not edges:
+        return ""
+    seen = [v for v in (ref.minimum, cur.minimum, ref.maximum, cur.maximum, edges[0], edges[-1]) if v is not None]
+    lo, hi = min(seen), max(seen)
+    inner = stats.decile_groups(ref.counts[1:-1], PLOT_GROUPS) if len(edges) > 1 else []
+    spans = [(lo, edges[0], np.array([0]))]
+    spans += [(edges[int(g[0])], edges[int(g[-1]) + 1], g + 1) for g in inner if len(g)]
+    spans.append((edges[-1], hi, np.array([len(edges)])))
+    p, q = stats.proportions(ref.counts), stats.proportions(cur.counts)
+    width, height, bottom = 340, 150, 130
+    scale = (width - 20) / (hi - lo) if hi > lo else 0.0
+    top = max(max(float(p[g].sum()), float(q[g].sum())) for _, _, g in spans) or 1e-9
+    shapes = []
+    for left, right, group in spans:
+        for share, colour in ((float(p[group].sum()), BASELINE_COLOUR), (float(q[group].sum()), CURRENT_COLOUR)):
+            if share <= 0:
+                continue
+            x = 10 + (left - lo) * scale
+            w = max((right - left) * scale, 3.0)
+            h = (bottom - 10) * share / top
+            shapes.append(
+                f"<rect x='{x:.1f}' y='{bottom - h:.1f}' width='{w:.1f}' height='{h:.1f}' fill='{colour}' "
+                f"fill-opacity='0.6'><title>{left:.4g} … {right:.4g}: {share:.1%}</title></rect>"
+            )
+    labels = (f"<text x='10' y='{bottom + 12}' font-size='9'>{lo:.4g}</text>"
+              f"<text x='{width - 10}' y='{bottom + 12}' font-size='9' text-anchor='end'>{hi:.4g}</text>")
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}'><line x1='10' y1='{bottom}' x2='{width - 10}' y2='{bottom}' "
+        f"stroke='#99a'/>{''.join(shapes)}{labels}</svg>"
+    )
 
 
 def _bars(p: list[float], q: list[float], labels: list[str], low: str, high: str) -> str:
@@ -244,6 +279,11 @@ def _triggers(triggers: list[dict[str, Any]]) -> str:
         return ""
     items = "".join(f"<li>{_e(t.get('action'))}: {_e(t.get('detail', ''))}</li>" for t in triggers)
     return f"<h2>Triggers</h2><ul class='msg'>{items}</ul>"
+
+
+def _label(item: dict[str, Any]) -> str:
+    name = str(item["column"])
+    return f"{name} (target)" if item.get("role") == "target" else LABELS.get(name, name)
 
 
 def _badge(value: bool | None, yes: str, no: str, unknown: str) -> str:

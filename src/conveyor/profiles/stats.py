@@ -42,6 +42,7 @@ def wasserstein_hist(
     current: np.ndarray,
     reference_sums: np.ndarray | None = None,
     current_sums: np.ndarray | None = None,
+    discrete: bool = False,
 ) -> float:
     """Wasserstein-1 distance (the area between the two CDFs) of two histograms over the same
     fixed edges: bin 0 below the first edge, [e0, e1), ..., [e_k-1, e_k] closed, one above.
@@ -49,9 +50,10 @@ def wasserstein_hist(
     With the sum of the values in each bin (``*_sums``), the integral of each CDF over a bin is
     exact: ``F(l) * width + mass * (r - mean)``, and beyond the edges ``mass * (e0 - mean)``
     below and ``mass * (mean - e_last)`` above (how far the tails went). The area of a bin is
-    then exact whenever the CDF difference keeps its sign inside it; where it changes sign
-    between the bin's edges the mass is taken as uniform within the bin. Without sums, mass is
-    uniform within every inner bin and the outer bins add nothing.
+    then exact whenever the CDF difference keeps its sign inside it (always for a ``discrete``
+    schema, whose bins each hold one value at their left edge); where it changes sign between
+    the bin's edges the mass is taken as uniform within the bin. Without sums, mass is uniform
+    within every inner bin and the outer bins add nothing.
     """
     edges = np.asarray(edges, dtype=float)
     counts_p, counts_q = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
@@ -73,7 +75,7 @@ def wasserstein_hist(
     offset_q = _within(edges, counts_q, np.asarray(current_sums, dtype=float), q)
     offset = offset_p - offset_q
     exact = np.abs(d0 * width + offset[1:-1])
-    inner = np.where(d0 * d1 >= 0, exact, uniform)
+    inner = exact if discrete else np.where(d0 * d1 >= 0, exact, uniform)
     return float(np.sum(inner) + abs(offset[0]) + abs(offset[-1]))
 
 
