@@ -73,3 +73,55 @@ def test_precomputed_outputs_give_the_metrics_of_scoring_the_model(classes):
     assert direct.metrics == evaluate_model(model, X[labelled], y_new[labelled], "classification")
     assert precomputed.metrics == pytest.approx(direct.metrics, abs=1e-12)
     assert precomputed.detector == direct.detector and precomputed.rows == direct.rows
+
+
+def _breast_cancer_model():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=37, random_state=3, stratify=y)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X_train, y_train)
+    return model, X, y, evaluate_model(model, X_test, y_test, "classification")
+
+
+def test_small_windows_from_the_training_population_alarm_at_most_at_the_false_alarm_rate():
+    """20 windows of 30 rows from breast-cancer data (the training population), the baseline
+    measured on 37 test rows. Each window fails the performance signal with probability at most
+    5 % (one-sided tests at 5 % / checks, see conveyor.monitoring.performance), so 20 windows
+    expect at most one alarm; windows and bootstrap are seeded, so the count is fixed. The
+    old rule (a fixed 0.05 below the baseline) is shown alongside for contrast."""
+    from conveyor.core.config.thresholds import Condition
+
+    model, X, y, baseline = _breast_cancer_model()
+    gate = {"roc_auc": Condition.parse(">= 0.90"), "accuracy": Condition.parse(">= 0.85")}
+    rng = np.random.default_rng(7)
+    alarms, fixed_rule = 0, 0
+    for _ in range(20):
+        rows = rng.choice(len(X), 30, replace=False)
+        result = evaluate_performance(model, X.iloc[rows], y.iloc[rows], "classification", baseline,
+                                      gate=gate, baseline_rows=37)
+        assert result.degraded is not None and len(result.checks) == 3
+        assert all(c.alpha == pytest.approx(0.05 / 3) for c in result.checks)
+        alarms += bool(result.degraded)
+        fixed_rule += result.current < baseline["roc_auc"] - 0.05
+    print(f"performance alarms: {alarms}/20 (a fixed tolerance alone: {fixed_rule}/20)")
+    assert alarms <= 1
+
+
+def test_the_baseline_check_adds_the_baselines_own_sampling_error():
+    model, X, y, baseline = _breast_cancer_model()
+    window = evaluate_performance(model, X.iloc[:60], y.iloc[:60], "classification", baseline, baseline_rows=37)
+    alone = evaluate_performance(model, X.iloc[:60], y.iloc[:60], "classification", baseline)
+    both, one = window.checks[0], alone.checks[0]
+    assert both.against == one.against == "baseline"
+    assert both.standard_error == pytest.approx(np.hypot(one.standard_error, one.standard_error * np.sqrt(60 / 37)))
+
+
+def test_a_collapse_alarms_whatever_the_window_size():
+    model, X, y, baseline = _breast_cancer_model()
+    flipped = 1 - y.iloc[:40]  # the concept turned over
+    result = evaluate_performance(model, X.iloc[:40], flipped, "classification", baseline, baseline_rows=37)
+    assert result.degraded is True and result.checks[0].p_value < 1e-6

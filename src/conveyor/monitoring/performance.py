@@ -4,8 +4,8 @@ Checks: every gate metric with a threshold (``gate.metrics``), and the watched m
 (``monitor.performance.metric``, default the task's primary) against the baseline's test value
 less the tolerance (absolute for bounded scores, relative for errors). A check fails only when
 the window is *significantly* on the wrong side of its bound: a one-sided z-test whose standard
-error comes from a bootstrap of the window (``BOOTSTRAP_RESAMPLES`` resamples, fixed seed, so
-the verdict is reproducible); against the baseline the baseline's own sampling error is added,
+error comes from a bootstrap of the window (:mod:`conveyor.monitoring.bootstrap`: 200
+resamples, fixed seed, so the verdict is reproducible); against the baseline the baseline's own sampling error is added,
 scaled from the window's by the two sample sizes (``se_b = se_w * sqrt(n_w / n_b)``: the same
 per-row variance under the null of one population). The checks share the false-alarm rate
 (Bonferroni: each at ``rate / checks``), so a window from the training population fails the
@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better, task_metrics
+from conveyor.monitoring.bootstrap import standard_errors
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.core.config.thresholds import Condition
 
-BOOTSTRAP_RESAMPLES = 200
-BOOTSTRAP_SEED = 0
 DEFAULT_FALSE_ALARM_RATE = 0.05
 
 
@@ -217,7 +216,8 @@ def evaluate_outputs(
         result.messages.append(f"gate metric {missing!r} cannot be computed on the current data")
     bounds = [b for b in bounds if b[0] in result.metrics]
     if bounds:
-        errors = bootstrap_errors(y, rows, task, {b[0] for b in bounds})
+        errors = standard_errors(np.asarray(y), rows.predictions, task, rows.scores, rows.classes,
+                                 {b[0] for b in bounds})
         alpha = false_alarm_rate / len(bounds)
         for metric_name, against, bound, higher in bounds:
             se = errors.get(metric_name, 0.0)
@@ -258,31 +258,6 @@ def _check(
         p = 0.0 if shortfall > 0 else 1.0
     return PerformanceCheck(name, against, value, bound, higher, se, p, alpha,
                             failed=shortfall > 0 and p < alpha, baseline=baseline)
-
-
-def bootstrap_errors(y: pd.Series, rows: ModelOutputs, task: str, names: set[str]) -> dict[str, float]:
-    """Standard error of each metric of ``names`` on the window: the spread of the metric over
-    ``BOOTSTRAP_RESAMPLES`` resamples of its rows (seeded: the same window gives the same
-    errors). Resamples where a metric is undefined (one class only) are left out for it."""
-    import warnings
-
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    truth = y.reset_index(drop=True)
-    values: dict[str, list[float]] = {n: [] for n in names}
-    n = len(truth)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(BOOTSTRAP_RESAMPLES):
-            pick = rng.integers(0, n, n)
-            scores = None if rows.scores is None else rows.scores[pick]
-            try:
-                metrics = task_metrics(truth.iloc[pick], rows.predictions[pick], task, scores, rows.classes)
-            except ValueError:
-                continue
-            for name in names:
-                if name in metrics and np.isfinite(metrics[name]):
-                    values[name].append(metrics[name])
-    return {k: float(np.std(v, ddof=1)) for k, v in values.items() if len(v) >= 2}
 
 
 def _page_hinkley(
