@@ -86,6 +86,8 @@ def test_every_spec_round_trips_through_json(kind: str) -> None:
 
 
 def test_monitor_requests_a_retrain_that_a_retrain_job_runs(project_dir: Path) -> None:
+    config = project_dir / "conveyor.yaml"
+    config.write_text(config.read_text() + "\nmonitor: {retrain: {data: both}}\n")
     Project.load(project_dir).train()
     batch = generate_example_data(project_dir, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
     code, monitored = _job({"kind": "monitor", "data": str(batch), "on_drift": ["retrain"],

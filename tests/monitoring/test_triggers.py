@@ -15,8 +15,9 @@ from conveyor.monitoring.monitor import run_monitor
 from conveyor.scaffold import generate_example_data
 
 
-def test_drift_triggers_a_retrain_linked_by_tags(fresh_trained_project):
+def test_drift_triggers_a_retrain_linked_by_tags(fresh_trained_project, edit_config):
     folder = fresh_trained_project
+    edit_config(folder, "stages: [dev, staging, prod]", "stages: [dev, staging, prod]\nmonitor: {retrain: {data: both}}")
     batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
     project = Project.load(folder)
     result = project.monitor(data=batch, on_drift=["alert", "retrain"])
@@ -33,11 +34,43 @@ def test_drift_triggers_a_retrain_linked_by_tags(fresh_trained_project):
     assert client.get_run(result.run_id).data.tags[tags.RETRAIN_VERSION] == "2"
     aliases = {k: str(v) for k, v in client.get_registered_model("churn").aliases.items()}
     assert aliases == {"dev": "2"}  # prod stays manual
+    trained = client.get_run(version.run_id)
+    assert int(trained.data.tags[tags.DATA_ROWS]) == len(pd.read_parquet(folder / "data/train.parquet")) + 2000
+
+
+def test_a_retrain_on_the_same_data_registers_nothing_and_says_so(fresh_trained_project):
+    folder = fresh_trained_project
+    batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
+    project = Project.load(folder)
+    result = project.monitor(data=batch, on_drift=["retrain"])  # monitor.retrain.data: training
+    outcome = next(t for t in result.triggers if t.action == "retrain")
+    assert not outcome.ok and outcome.version is None
+    assert outcome.detail.startswith("not retrained, no version registered: the data's fingerprint")
+    assert "equals v1's" in outcome.detail
+    assert [v.version for v in Project.load(folder).models()] == ["1"]
+
+
+def test_a_retrain_on_the_window_trains_on_its_labelled_rows_only(fresh_trained_project, edit_config):
+    folder = fresh_trained_project
+    edit_config(folder, "stages: [dev, staging, prod]",
+                "stages: [dev, staging, prod]\nmonitor: {retrain: {data: window, max_rows: 1500}}")
+    batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
+    frame = pd.read_parquet(batch)
+    frame.loc[:99, "churned"] = None  # unlabelled rows are not trained on
+    frame.to_parquet(batch)
+    project = Project.load(folder)
+    result = project.monitor(data=batch, on_drift=["retrain"])
+    outcome = next(t for t in result.triggers if t.action == "retrain")
+    assert outcome.version == "2", outcome.detail
+    client = MlflowClient(project.stack.tracking_uri, registry_uri=project.stack.registry_uri)
+    run = client.get_run(client.get_model_version("churn", "2").run_id)
+    assert run.data.tags[tags.DATA_ROWS] == "1500"  # the newest 1500 of 1900 labelled rows
 
 
 def test_auto_promote_moves_the_new_version_through_every_stage(fresh_trained_project, edit_config):
     edit_config(fresh_trained_project, "stages: [dev, staging, prod]",
-                "stages: [dev, staging, prod]\nmonitor: {on_drift: [retrain], auto_promote: true}")
+                "stages: [dev, staging, prod]\nmonitor: {on_drift: [retrain], auto_promote: true, "
+                "retrain: {data: both}}")
     batch = generate_example_data(fresh_trained_project, rows=2000, seed=8, drift=1.0,
                                   out=Path("data/batch.parquet"))
     result = Project.load(fresh_trained_project).monitor(data=batch)

@@ -39,6 +39,9 @@ class RetrainSpec(JobSpec):
     monitoring_run_id: str
     reason: str
     auto_promote: bool = False
+    data: Literal["training", "window", "both"] = "training"  # monitor.retrain.data
+    max_rows: int | None = None
+    version: str | None = None  # the monitored version: the same data is not retrained
 
 
 class MonitorJob(Job):
@@ -63,7 +66,8 @@ class RetrainJob(Job):
         from conveyor.lifecycle.retraining import RetrainRequest, retrain
         from conveyor.monitoring.monitor import record_retrain
 
-        request = RetrainRequest(spec.model, spec.monitoring_run_id, spec.reason, spec.auto_promote)
+        request = RetrainRequest(spec.model, spec.monitoring_run_id, spec.reason, spec.auto_promote,
+                                 data=spec.data, max_rows=spec.max_rows, version=spec.version)
         outcome = retrain(context, request, reporter)
         outcome.detail = context.loaded.secrets.redact(outcome.detail)
         record_retrain(context.client, spec.monitoring_run_id, outcome)

@@ -62,6 +62,26 @@ def load_dataset(spec: DataSpec, project_dir: Path) -> Dataset:
     return Dataset(frame=frame, source=source, fingerprint=fingerprint)
 
 
+def frame_dataset(frame: pd.DataFrame, source: str) -> Dataset:
+    """A dataset held in memory (e.g. fresh labelled rows from monitoring), fingerprinted by
+    the SHA-256 of its column names, types and row contents."""
+    import hashlib
+
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update("\0".join(f"{c}:{t}" for c, t in frame.dtypes.items()).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    fingerprint = {
+        "sha256": digest.hexdigest(),
+        "rows": len(frame),
+        "columns": int(frame.shape[1]),
+        "schema": {str(c): str(t) for c, t in frame.dtypes.items()},
+        "source": source,
+    }
+    return Dataset(frame=frame.reset_index(drop=True), source=source, fingerprint=fingerprint)
+
+
 def check_columns(frame: pd.DataFrame, target: str, features: FeatureSpec, source: str) -> None:
     """Every configured column must exist; name all missing ones at once."""
     wanted = [target, *features.inputs, *features.sensitive]

@@ -1,6 +1,12 @@
 """Retraining on request: train → gate → first stage, with lineage tags back to the
 monitoring run that asked for it; later stages only with ``auto_promote``.
 
+Where the data comes from is ``monitor.retrain.data``: the configured training source, the
+labelled rows of the monitored window (logged with the monitoring run as
+``monitoring/window.parquet``), or both appended (``max_rows``: the newest rows only). When
+the data's fingerprint equals the one the monitored version was trained on, nothing is
+trained or registered (the same data would give the same model) and the outcome says so.
+
 Monitoring never trains: it returns a :class:`RetrainRequest`, and whoever ran it (the CLI,
 the scheduler, an Airflow task) hands the request to :func:`retrain`.
 """
@@ -8,7 +14,7 @@ the scheduler, an Airflow task) hands the request to :func:`retrain`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.core import tags as tag_names
 from conveyor.core.errors import ConveyorError, GateFailedError
@@ -16,6 +22,13 @@ from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.progress import Reporter
 from conveyor.lifecycle.registration import TrainResult, gate_and_register
 from conveyor.lifecycle.training import train
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from conveyor.lifecycle.data import Dataset
+
+WINDOW_ARTIFACT = "monitoring/window.parquet"  # the labelled window rows, on the monitoring run
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,9 @@ class RetrainRequest:
     monitoring_run_id: str
     reason: str
     auto_promote: bool = False
+    data: str = "training"  # monitor.retrain.data: training | window | both
+    max_rows: int | None = None  # monitor.retrain.max_rows
+    version: str | None = None  # the monitored version (its data fingerprint is compared)
 
     @property
     def lineage(self) -> dict[str, str]:
@@ -53,18 +69,24 @@ class TriggerOutcome:
 
 
 def train_and_gate(
-    context: LifecycleContext, reporter: Reporter | None = None, tags: dict[str, str] | None = None
+    context: LifecycleContext, reporter: Reporter | None = None, tags: dict[str, str] | None = None,
+    dataset: Dataset | None = None,
 ) -> TrainResult:
     """`conveyor train`: the train step then the gate step, in this process."""
-    trained = train(context, reporter, extra_tags=tags)
+    trained = train(context, reporter, extra_tags=tags, dataset=dataset)
     return gate_and_register(context, trained.run_id, reporter, split=trained.split)
 
 
 def retrain(context: LifecycleContext, request: RetrainRequest, reporter: Reporter | None = None) -> TriggerOutcome:
-    """Train on the configured (latest) data through the same gate. Never raises for a
-    failed gate or training: the outcome says what happened."""
+    """Train on the data ``request.data`` names through the same gate. Never raises for a
+    failed gate or training: the outcome says what happened (also when the data is the
+    monitored version's own and nothing was trained)."""
     try:
-        result = train_and_gate(context, reporter, tags=request.lineage)
+        dataset = retrain_dataset(context, request)
+        same = _same_data(context, request, dataset.fingerprint["sha256"])
+        if same is not None:
+            return TriggerOutcome("retrain", False, same)
+        result = train_and_gate(context, reporter, tags=request.lineage, dataset=dataset)
     except GateFailedError as failed:
         return TriggerOutcome(
             "retrain", False,
@@ -90,3 +112,64 @@ def retrain(context: LifecycleContext, request: RetrainRequest, reporter: Report
         if outcome.promoted:
             outcome.detail += f"; auto-promoted to {', '.join(outcome.promoted)}"
     return outcome
+
+
+def retrain_dataset(context: LifecycleContext, request: RetrainRequest) -> Dataset:
+    """The data a retrain trains on (see the module's docstring)."""
+    import pandas as pd
+
+    from conveyor.lifecycle.data import frame_dataset, load_dataset
+
+    training = load_dataset(context.config.data, context.loaded.project_dir)
+    if request.data == "training" and request.max_rows is None:
+        return training
+    parts = []
+    if request.data in ("training", "both"):
+        parts.append(training.frame)
+    if request.data in ("window", "both"):
+        window = _window(context, request)
+        parts.append(window[[c for c in training.frame.columns if c in window.columns]])
+    frame = pd.concat(parts, ignore_index=True)
+    if request.max_rows is not None:
+        frame = frame.tail(request.max_rows)
+    source = {"training": training.source, "window": f"monitoring run {request.monitoring_run_id} window",
+              "both": f"{training.source} + monitoring run {request.monitoring_run_id} window"}[request.data]
+    return frame_dataset(frame, source)
+
+
+def _window(context: LifecycleContext, request: RetrainRequest) -> pd.DataFrame:
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = context.client.download_artifacts(request.monitoring_run_id, WINDOW_ARTIFACT, folder)
+        except Exception as exc:  # noqa: BLE001 - a missing artifact, an unreachable store
+            raise ConveyorError(
+                f"the monitoring run {request.monitoring_run_id} has no labelled window to train on "
+                f"({type(exc).__name__})",
+                hint="run `conveyor monitor --data FILE` with a label column, or set monitor.retrain.data: training",
+            ) from None
+        frame = pd.read_parquet(Path(path))
+    target = context.config.target
+    if target not in frame.columns or not frame[target].notna().any():
+        raise ConveyorError("the monitored window has no labelled rows to train on",
+                            hint="monitor data with the label column, or set monitor.retrain.data: training")
+    return frame[frame[target].notna()]
+
+
+def _same_data(context: LifecycleContext, request: RetrainRequest, sha256: str) -> str | None:
+    """Why not to train: the data is the one the monitored version was trained on."""
+    if request.version is None:
+        return None
+    run_id = context.registry.version(request.model, request.version).run_id
+    if not run_id:
+        return None
+    trained_on = context.client.get_run(run_id).data.tags.get(tag_names.DATA_SHA256)
+    if trained_on != sha256:
+        return None
+    return (f"not retrained, no version registered: the data's fingerprint (sha256 {sha256[:12]}…) "
+            f"equals v{request.version}'s, so it would give the same model; set monitor.retrain.data "
+            "to window or both to train on the fresh labelled rows")

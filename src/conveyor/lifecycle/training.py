@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core import tags
 from conveyor.core.errors import TrainingError
 from conveyor.lifecycle.context import LifecycleContext
-from conveyor.lifecycle.data import Split, check_columns, load_dataset, split_dataset
+from conveyor.lifecycle.data import Dataset, Split, check_columns, load_dataset, split_dataset
 from conveyor.lifecycle.entrypoint import load_entrypoint
 from conveyor.lifecycle.metrics import evaluate_model, fairness_metrics, regression_fairness_metrics
 from conveyor.lifecycle.orphans import owner_tags
@@ -50,23 +50,28 @@ def train(
     context: LifecycleContext,
     reporter: Reporter | None = None,
     extra_tags: dict[str, str] | None = None,
+    dataset: Dataset | None = None,
 ) -> TrainedRun:
     """Fit, evaluate and log one run; raises TrainingError (run FAILED) if user code fails.
+    ``dataset``: the data to train on (default: the configured ``data.train``).
 
     The run is tagged with the process that owns it (a killed owner's run is marked KILLED by
     the next command, :mod:`conveyor.lifecycle.orphans`); SIGTERM and Ctrl-C end it KILLED
     before the process exits (143, 130)."""
     with terminate_as_exit():
-        return _train(context, reporter, extra_tags)
+        return _train(context, reporter, extra_tags, dataset)
 
 
-def _train(context: LifecycleContext, reporter: Reporter | None, extra_tags: dict[str, str] | None) -> TrainedRun:
+def _train(
+    context: LifecycleContext, reporter: Reporter | None, extra_tags: dict[str, str] | None,
+    given: Dataset | None = None,
+) -> TrainedRun:
     cfg = context.config
     project_dir = context.loaded.project_dir
     step = (reporter or SilentReporter()).step
 
     with step("load data"):
-        dataset = load_dataset(cfg.data, project_dir)
+        dataset = given if given is not None else load_dataset(cfg.data, project_dir)
         check_columns(dataset.frame, cfg.target, cfg.features, dataset.source)
     with step("split"):
         split = split_dataset(dataset.frame, cfg.target, cfg.features, cfg.data, cfg.task)

@@ -209,7 +209,12 @@ def run_monitor(
                 outcome.detail = secrets.redact(outcome.detail)
                 result.triggers.append(outcome)
         if "retrain" in actions:
-            result.retrain = RetrainRequest(name, result.run_id, reason, auto_promote=spec.auto_promote)
+            fresh = spec.retrain
+            result.retrain = RetrainRequest(name, result.run_id, reason, auto_promote=spec.auto_promote,
+                                            data=fresh.data, max_rows=fresh.max_rows, version=version)
+            if fresh.data != "training":
+                with step("keep the labelled window for the retrain"):
+                    _log_window(client, result.run_id, data_in, cfg.target, messages)
     with step("write the report"):
         if report is not None:
             result.report = str(Path(report).resolve())
@@ -399,6 +404,25 @@ def _fairness(
     limits = thresholds if thresholds is not None else cfg.gate.fairness
     y = frame[cfg.target] if cfg.target in frame.columns else None
     return evaluate_fairness(predictions, frame[present], limits, y, min_rows, task=cfg.task)
+
+
+def _log_window(
+    client: MlflowClient, run_id: str, data_in: Source | pd.DataFrame, target: str, messages: list[str]
+) -> None:
+    """The labelled rows of the window, with the monitoring run (a retrain on fresh data reads
+    them from there, wherever it runs)."""
+    import tempfile
+
+    from conveyor.lifecycle.retraining import WINDOW_ARTIFACT
+
+    frame = _frame(data_in) if isinstance(data_in, Source) else data_in
+    if target not in frame.columns or not frame[target].notna().any():
+        messages.append("the window has no labelled rows: a retrain on it has nothing to train on")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(WINDOW_ARTIFACT).name
+        frame[frame[target].notna()].to_parquet(path, index=False)
+        client.log_artifact(run_id, str(path), str(Path(WINDOW_ARTIFACT).parent))
 
 
 def _baseline_rows(client: MlflowClient, run_id: str | None, baseline: Any) -> int | None:

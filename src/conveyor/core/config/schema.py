@@ -226,6 +226,15 @@ MonitorSignal = Literal["data", "prediction", "performance", "fairness", "target
 DEFAULT_FAIL_ON: tuple[MonitorSignal, ...] = ("data", "prediction", "performance")
 
 
+class RetrainDataSpec(Strict):
+    """`monitor.retrain`: where a retrain asked for by monitoring reads its data."""
+
+    # training: the configured data.train; window: the labelled rows of the monitored window;
+    # both: the training data with the window's rows appended
+    data: Literal["training", "window", "both"] = "training"
+    max_rows: int | None = Field(None, ge=1)  # keep the newest rows only (window rows come last)
+
+
 class MonitorSpec(Strict):
     """`monitor`: drift, performance and fairness checks and what happens on drift."""
 
@@ -239,6 +248,7 @@ class MonitorSpec(Strict):
     on_drift: list[Literal["alert", "retrain"]] = []
     webhook: str | None = None  # alert: POST the JSON summary here
     auto_promote: bool = False  # retrain: promote the new version through every stage
+    retrain: RetrainDataSpec = RetrainDataSpec()
     storage_options: dict[str, Any] = {}  # fsspec options for --data URLs (as batch.storage_options)
     schedule: Cron | None = None  # `conveyor scheduler`: monitor (→ retrain on drift) on this cron
     data: str | None = None  # what a run without --data/--window checks; default: monitor.window
