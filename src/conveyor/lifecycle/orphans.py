@@ -1,4 +1,4 @@
-"""No orphaned runs: every training run names the process that owns it, and a RUNNING run
+"""No orphaned runs: every training and monitoring run names the process that owns it, and a RUNNING run
 whose owner is gone is marked KILLED by the next command that sees it.
 
 A run is owned by the host, PID and start time of the process that created it
@@ -50,13 +50,16 @@ class Reaped:
                 f"{self.owner.host}, which is gone; marked it KILLED")
 
 
+MONITORING_SUFFIX = "-monitoring"  # the experiment of a model's monitoring runs
+
+
 def reap_orphans(client: MlflowClient, model: str) -> list[Reaped]:
-    """Mark KILLED the model's RUNNING training runs whose owner process is gone."""
-    experiment = client.get_experiment_by_name(model)
-    if experiment is None:
+    """Mark KILLED the model's RUNNING training and monitoring runs whose owner process is gone."""
+    experiments = [client.get_experiment_by_name(n) for n in (model, f"{model}{MONITORING_SUFFIX}")]
+    ids = [e.experiment_id for e in experiments if e is not None]
+    if not ids:
         return []
-    runs = client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'RUNNING'",
-                              max_results=_MAX_RUNNING)
+    runs = client.search_runs(ids, filter_string="attributes.status = 'RUNNING'", max_results=_MAX_RUNNING)
     reaped = []
     for run in runs:
         owner = owner_of(run.data.tags)

@@ -18,6 +18,7 @@ from conveyor.core.capture import SCORE
 from conveyor.core.errors import BaselineMissingError, MonitorDataError, RegistryError
 from conveyor.data import CapturedTraffic, Source
 from conveyor.lifecycle.baseline import load_baseline, recompute_baseline
+from conveyor.lifecycle.orphans import owner_tags
 from conveyor.lifecycle.retraining import RetrainRequest, TriggerOutcome
 from conveyor.monitoring import current as current_data
 from conveyor.monitoring import triggers
@@ -194,40 +195,62 @@ def run_monitor(
                 DRIFT_TAG: str(result.drift_detected).lower(),
                 VERDICT_TAG: result.verdict.status,
                 NOTE_TAG: project.loaded.secrets.redact(result.verdict.sentence),
+                **owner_tags(),  # a killed monitor's run is marked KILLED by the next command
             },
         )
         result.run_id = run.info.run_id
+    try:
+        kill_at("run-created")
         _log_metrics(client, result, end)
-    secrets = project.loaded.secrets
-    _redact(result, secrets)
-    if result.verdict.status == DRIFT and actions:
-        reason = result.verdict.sentence
-        summary = published(result, secrets)
-        if "alert" in actions:
-            with step("alert"):
-                outcome = triggers.alert(summary, reason, spec.webhook)
-                outcome.detail = secrets.redact(outcome.detail)
-                result.triggers.append(outcome)
-        if "retrain" in actions:
-            fresh = spec.retrain
-            result.retrain = RetrainRequest(name, result.run_id, reason, auto_promote=spec.auto_promote,
-                                            data=fresh.data, max_rows=fresh.max_rows, version=version)
-            if fresh.data != "training":
-                with step("keep the labelled window for the retrain"):
-                    _log_window(client, result.run_id, data_in, cfg.target, messages)
-    with step("write the report"):
-        if report is not None:
-            result.report = str(Path(report).resolve())
-        summary = published(result, secrets)
-        page = render_html(summary, baseline, current)
-        client.log_dict(result.run_id, summary, SUMMARY_ARTIFACT)
-        client.log_text(result.run_id, page, REPORT_ARTIFACT)
-        client.log_dict(result.run_id, current.to_dict(), PROFILE_ARTIFACT)
-        if report is not None:
-            Path(report).parent.mkdir(parents=True, exist_ok=True)
-            Path(report).write_text(page, encoding="utf-8")
-        client.set_terminated(result.run_id)
+        secrets = project.loaded.secrets
+        _redact(result, secrets)
+        if result.verdict.status == DRIFT and actions:
+            reason = result.verdict.sentence
+            summary = published(result, secrets)
+            if "alert" in actions:
+                with step("alert"):
+                    outcome = triggers.alert(summary, reason, spec.webhook)
+                    outcome.detail = secrets.redact(outcome.detail)
+                    result.triggers.append(outcome)
+            if "retrain" in actions:
+                fresh = spec.retrain
+                result.retrain = RetrainRequest(name, result.run_id, reason, auto_promote=spec.auto_promote,
+                                                data=fresh.data, max_rows=fresh.max_rows, version=version)
+                if fresh.data != "training":
+                    with step("keep the labelled window for the retrain"):
+                        _log_window(client, result.run_id, data_in, cfg.target, messages)
+        with step("write the report"):
+            if report is not None:
+                result.report = str(Path(report).resolve())
+            summary = published(result, secrets)
+            page = render_html(summary, baseline, current)
+            client.log_dict(result.run_id, summary, SUMMARY_ARTIFACT)
+            client.log_text(result.run_id, page, REPORT_ARTIFACT)
+            client.log_dict(result.run_id, current.to_dict(), PROFILE_ARTIFACT)
+            if report is not None:
+                Path(report).parent.mkdir(parents=True, exist_ok=True)
+                Path(report).write_text(page, encoding="utf-8")
+            kill_at("report-written")
+    except BaseException as stopped:  # Ctrl-C, SIGTERM, an error: the run does not stay RUNNING
+        killed = isinstance(stopped, (KeyboardInterrupt, SystemExit))
+        client.set_terminated(result.run_id, status="KILLED" if killed else "FAILED")
+        raise
+    client.set_terminated(result.run_id)
     return result
+
+
+KILL_AT = "CONVEYOR_KILL_AT_MONITOR"  # test hook: SIGKILL this process at a named point
+KILL_POINTS = ("run-created", "report-written")
+
+
+def kill_at(point: str) -> None:
+    """The fault-injection hook the orphan tests use: with ``CONVEYOR_KILL_AT_MONITOR=point``
+    the process kills itself with SIGKILL there (no clean-up code can run)."""
+    import os
+    import signal
+
+    if os.environ.get(KILL_AT) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 MAX_TEXT = 4000  # characters of any one string in a published summary (report, webhook)
