@@ -218,7 +218,7 @@ def test_a_step_that_keeps_failing_is_marked_failed_and_the_next_slot_still_runs
 def test_a_drift_outcome_of_monitor_starts_a_retrain_run(trained: Path, schedule, schedulers) -> None:
     generate_example_data(trained, rows=2000, seed=8, drift=1.0, out=Path("data/drifted.parquet"))
     schedule(trained, extra='monitor:\n  data: data/drifted.parquet\n  schedule: "0 * * * *"\n'
-             "  on_drift: [retrain]\n")
+             "  on_drift: [retrain]\n  retrain: {data: both}\n")  # fresh rows: the same data is not retrained
     scheduler, clock = schedulers(trained)
     clock.set(at("2026-12-01T10:00:00"))
     monitored, retrained = scheduler.tick()
