@@ -142,10 +142,13 @@ class Project:
         """Train, evaluate, gate and register; raises GateFailedError if the gate fails."""
         from conveyor.lifecycle.retraining import train_and_gate
 
+        from conveyor.lifecycle.preflight import prepare_training
+
         reporter = reporter or SilentReporter()
+        inputs = prepare_training(self.loaded, reporter)  # config, data, entrypoint: no store yet
         with reporter.step("connect to the tracking store"):
             context = self.lifecycle  # connect (and migrate an embedded store) up front
-        return train_and_gate(context, reporter, tags)
+        return train_and_gate(context, reporter, tags, inputs)
 
     def models(self, name: str | None = None, limit: int = 50) -> list[VersionInfo]:
         return self.registry.versions(name or self.name, limit=limit)
@@ -159,11 +162,17 @@ class Project:
         force: bool = False,
         reason: str | None = None,
     ) -> Move:
+        from conveyor.lifecycle.promotion import check_move
+
+        check_move(self.config.stages, to, force=force, reason=reason)  # before connecting
         return self.promoter.promote(
             name or self.name, to, None if version is None else str(version), force=force, reason=reason
         )
 
     def rollback(self, stage: str, *, name: str | None = None, reason: str | None = None) -> Move:
+        from conveyor.lifecycle.promotion import check_move
+
+        check_move(self.config.stages, stage)
         return self.promoter.rollback(name or self.name, stage, reason=reason)
 
     def audit(self, name: str | None = None) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ app = typer.Typer(
     name="conveyor",
     help="One config per model: train, gate, register and promote on MLflow.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 

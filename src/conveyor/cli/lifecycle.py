@@ -21,13 +21,17 @@ from conveyor.cli.common import (
 @handle_errors
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to create.")],
-    name: Annotated[Optional[str], typer.Option(help="Registered model name (default: the example's).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Registered model name (default: the template's).")] = None,
+    template: Annotated[
+        str, typer.Option(help="classification (binary, generated churn data), multiclass (wine) or "
+                          "regression (diabetes); the last two on scikit-learn's bundled data.")
+    ] = "classification",
 ) -> None:
     """Scaffold a working project: conveyor.yaml, train.py, a data generator and its data."""
     from conveyor.cli.output import console
     from conveyor.scaffold import init_project
 
-    created = init_project(folder, name=name)
+    created = init_project(folder, name=name, template=template)
     console.print(f"[green]✓[/] created {created}")
     console.print(f"  next: cd {created} && conveyor train")
 

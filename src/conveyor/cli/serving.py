@@ -37,10 +37,11 @@ def serve(
     """Serve the project's model: one endpoint, its deployments, traffic split, shadow, capture."""
     from dataclasses import replace
 
-    from conveyor.serving.server import options_for, run
+    from conveyor.serving.server import check_address, options_for, run
 
     proj = load_project(project, env)
     options = replace(options_for(proj.config.serve, host, port, workers), access_log=access_log)
+    check_address(options)  # a port in use is said before the store is connected
     run(proj.serving, options, worker_context="conveyor.app:serving_worker_context", poll_s=poll)
 
 

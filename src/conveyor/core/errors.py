@@ -23,10 +23,13 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │       ├── UnknownCategory     an unseen category for an encoder that rejects them
     │       └── EndpointRejected    the scoring endpoint answered 4xx to these rows
     ├── OutputError [5]             the output holds a committed result, or does not match --resume
-    ├── StoreUnreachableError       the tracking, registry or artifact store cannot be reached
-    ├── RegistryError               an unknown model, version or alias
+    ├── UnavailableError [8]        something the command needs is taken or cannot be reached
+    │   ├── StoreUnreachableError   the tracking, registry or artifact store cannot be reached
+    │   ├── MoveLockTimeout         another move of the model held its lock past the timeout
+    │   └── PortInUseError          `conveyor serve`: the address is already in use
+    ├── RegistryError [7]           an unknown model or version
+    │   └── NoStageHolder           no version holds the stage named (`churn@prod`, bare `churn`)
     ├── PromotionError              a promotion or rollback the rules forbid
-    ├── MoveLockTimeout             another move of the model held its lock past the timeout
     ├── LeaseHeld                   a lease another live process holds (stack/leases.py)
     ├── SchedulerBusyError          another scheduler runs the project on this stand
     ├── EntrypointError             a `module.py:function` entrypoint cannot be imported
@@ -77,6 +80,8 @@ class ExitCode(IntEnum):
     OUTPUT_CONFLICT = 5
     ROLLED_BACK = 6
     INSUFFICIENT_DATA = 7
+    NOT_FOUND = 8
+    UNAVAILABLE = 9
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -95,6 +100,10 @@ EXIT_CODES: Mapping[ExitCode, str] = MappingProxyType({
     ExitCode.ROLLED_BACK: "a rollout rolled back: the candidate did worse than the champion",
     ExitCode.INSUFFICIENT_DATA: "no monitoring verdict (`monitor --fail-on-drift`): the window is "
     "empty or too small, or no signal of `monitor.fail_on` could be judged",
+    ExitCode.NOT_FOUND: "the registry has no such model or version, or no version holds the stage "
+    "named (`churn@prod`, a bare `churn`)",
+    ExitCode.UNAVAILABLE: "something the command needs is taken or cannot be reached: the serve "
+    "address is in use, a store is unreachable, another move held the model's lock too long",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.TERMINATED: "terminated by SIGTERM (a training run it owned is marked KILLED first)",
 })
@@ -173,13 +182,14 @@ class WindowError(UsageError):
     """A `--window` (or ``monitor.window``) value that cannot be parsed (30m, 24h, 7d, 2w)."""
 
 
+class OptionError(UsageError):
+    """A command-line option whose value does not parse or a combination that cannot be:
+    rollout steps or durations, traffic weights (the same values sent to a server's admin API
+    are a 422 there), ``--force`` without ``--reason``."""
+
+
 # -- data -------------------------------------------------------------------------------------
 
-
-
-class OptionError(UsageError):
-    """A command-line option whose value does not parse: rollout steps or durations, traffic
-    weights (the same values sent to a server's admin API are a 422 there)."""
 
 class DataError(ConveyorError):
     """The dataset is missing, unreadable, or lacks a configured column."""
@@ -252,21 +262,38 @@ class OutputError(ConveyorError):
 # -- stores, registry, promotion ----------------------------------------------------------------
 
 
-class StoreUnreachableError(ConveyorError):
+class UnavailableError(ConveyorError):
+    """Something the command needs is taken or cannot be reached; retry once it is free."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class StoreUnreachableError(UnavailableError):
     """The tracking/registry store or artifact store cannot be reached."""
 
 
+class MoveLockTimeout(UnavailableError):
+    """Another process kept the lock that serialises a model's moves (promote, rollback,
+    traffic) past the timeout; nothing was changed."""
+
+
+class PortInUseError(UnavailableError):
+    """`conveyor serve` cannot listen: another process holds the address and port."""
+
+
 class RegistryError(ConveyorError):
-    """An unknown model, version or alias in the registry."""
+    """An unknown model or version in the registry."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class NoStageHolder(RegistryError):
+    """No version holds the stage a reference names (``churn@prod``, or a bare ``churn``
+    meaning its last stage)."""
 
 
 class PromotionError(ConveyorError):
     """A promotion or rollback that the rules forbid."""
-
-
-class MoveLockTimeout(ConveyorError):
-    """Another process kept the lock that serialises a model's moves (promote, rollback,
-    traffic) past the timeout; nothing was changed."""
 
 
 # -- the user's code, training and the gate -------------------------------------------------------

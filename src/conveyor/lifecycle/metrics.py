@@ -16,6 +16,11 @@ LOWER_IS_BETTER = {"rmse", "mae", "mse", "log_loss"}
 PRIMARY_METRIC = {"classification": "roc_auc", "regression": "rmse"}
 FAIRNESS_METRICS = FAIRNESS_BY_TASK["classification"]
 REGRESSION_FAIRNESS_METRICS = FAIRNESS_BY_TASK["regression"]
+# what evaluate_model computes per task (roc_auc only for a model with predict_proba)
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+}
 
 
 def higher_is_better(metric: str) -> bool:

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from conveyor.core import tags
-from conveyor.core.errors import PromotionError
+from conveyor.core.errors import OptionError, PromotionError
 from conveyor.lifecycle.audit import AuditEvent, AuditLog
 from conveyor.lifecycle.gate import PASSED
 from conveyor.lifecycle.registry import Registry
@@ -37,6 +37,21 @@ class Move:
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
+
+
+def check_move(stages: list[str], stage: str, *, force: bool = False, reason: str | None = None) -> None:
+    """What a move asks for that is wrong whatever the registry holds: an unknown stage,
+    ``--force`` without ``--reason`` (both usage errors, refused before connecting)."""
+    if stage not in stages:
+        raise OptionError(
+            f"unknown stage {stage!r}; stages are {stages}",
+            hint="stages come from `stages:` in conveyor.yaml",
+        )
+    if force and not reason:
+        raise OptionError(
+            "--force needs --reason \"...\" (it is recorded in the audit log)",
+            hint="e.g. --force --reason \"hotfix for ticket 123\"; nothing was changed",
+        )
 
 
 class Promoter:
@@ -64,9 +79,7 @@ class Promoter:
         reason: str | None = None,
         action: str = "promote",
     ) -> Move:
-        self._check_stage(to)
-        if force and not reason:
-            raise PromotionError("--force needs --reason \"...\" (it is recorded in the audit log)")
+        check_move(self.stages, to, force=force, reason=reason)
         with self.lock.hold(model):
             return self._promote(model, to, version, force, reason, action)
 
@@ -113,7 +126,7 @@ class Promoter:
         return Move(action, model, to, current, version, force, reason, changed=True)
 
     def rollback(self, model: str, stage: str, *, reason: str | None = None) -> Move:
-        self._check_stage(stage)
+        check_move(self.stages, stage)
         with self.lock.hold(model):
             return self._rollback(model, stage, reason)
 
@@ -163,13 +176,6 @@ class Promoter:
         )
         client.set_registered_model_tag(model, tags.last_move(stage), record)
         self.audit.append(event)
-
-    def _check_stage(self, stage: str) -> None:
-        if stage not in self.stages:
-            raise PromotionError(
-                f"unknown stage {stage!r}; stages are {self.stages}",
-                hint="stages come from `stages:` in conveyor.yaml",
-            )
 
     def _previous_stage(self, stage: str) -> str | None:
         index = self.stages.index(stage)

@@ -18,6 +18,7 @@ from conveyor.core.errors import ConveyorError, GateFailedError, RegistryError
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, load_dataset, split_dataset
 from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate
+from conveyor.lifecycle.gate_names import check_gate_names
 from conveyor.lifecycle.metrics import PRIMARY_METRIC, evaluate_model
 from conveyor.lifecycle.progress import Reporter, SilentReporter
 from conveyor.lifecycle.training import FAIRNESS_PREFIX
@@ -65,6 +66,7 @@ def gate_and_register(
     step = (reporter or SilentReporter()).step
     run = _training_run(context, run_id)
     metrics, fairness = _run_metrics(run)
+    check_gate_names(cfg, computed=metrics)  # refused, not registered as gate-failed
     model_uri = run.data.tags.get(tags.MODEL_URI)
     if not model_uri:
         raise ConveyorError(

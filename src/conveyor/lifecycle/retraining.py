@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core import tags as tag_names
 from conveyor.core.errors import ConveyorError, GateFailedError
 from conveyor.lifecycle.context import LifecycleContext
+from conveyor.lifecycle.preflight import TrainingInputs
 from conveyor.lifecycle.progress import Reporter
 from conveyor.lifecycle.registration import TrainResult, gate_and_register
 from conveyor.lifecycle.training import train
@@ -69,11 +70,16 @@ class TriggerOutcome:
 
 
 def train_and_gate(
-    context: LifecycleContext, reporter: Reporter | None = None, tags: dict[str, str] | None = None,
+    context: LifecycleContext,
+    reporter: Reporter | None = None,
+    tags: dict[str, str] | None = None,
     dataset: Dataset | None = None,
+    inputs: TrainingInputs | None = None,
 ) -> TrainResult:
-    """`conveyor train`: the train step then the gate step, in this process."""
-    trained = train(context, reporter, extra_tags=tags, dataset=dataset)
+    """`conveyor train`: the train step then the gate step, in this process (``dataset``: the
+    data to train on, default the configured ``data.train``; ``inputs``: checked before
+    connecting, see :mod:`conveyor.lifecycle.preflight`)."""
+    trained = train(context, reporter, extra_tags=tags, dataset=dataset, inputs=inputs)
     return gate_and_register(context, trained.run_id, reporter, split=trained.split)
 
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core import tags
 from conveyor.core.errors import TrainingError
 from conveyor.lifecycle.context import LifecycleContext
-from conveyor.lifecycle.data import Dataset, Split, check_columns, load_dataset, split_dataset
-from conveyor.lifecycle.entrypoint import load_entrypoint
+from conveyor.lifecycle.data import Dataset, Split, split_dataset
+from conveyor.lifecycle.gate_names import check_gate_names
 from conveyor.lifecycle.metrics import evaluate_model, fairness_metrics, regression_fairness_metrics
 from conveyor.lifecycle.orphans import owner_tags
+from conveyor.lifecycle.preflight import TrainingInputs, prepare_training
 from conveyor.lifecycle.progress import Reporter, SilentReporter
 from conveyor.stack.processes import terminate_as_exit
 from conveyor.stack.tracking import RunLog, ensure_experiment, fluent_run
@@ -51,33 +52,32 @@ def train(
     reporter: Reporter | None = None,
     extra_tags: dict[str, str] | None = None,
     dataset: Dataset | None = None,
+    inputs: TrainingInputs | None = None,
 ) -> TrainedRun:
     """Fit, evaluate and log one run; raises TrainingError (run FAILED) if user code fails.
     ``dataset``: the data to train on (default: the configured ``data.train``).
 
+    ``inputs`` are the checks of :func:`~conveyor.lifecycle.preflight.prepare_training`
+    when the caller made them before connecting; otherwise they are made here.
     The run is tagged with the process that owns it (a killed owner's run is marked KILLED by
     the next command, :mod:`conveyor.lifecycle.orphans`); SIGTERM and Ctrl-C end it KILLED
     before the process exits (143, 130)."""
     with terminate_as_exit():
-        return _train(context, reporter, extra_tags, dataset)
+        return _train(context, reporter, extra_tags, dataset, inputs)
 
 
 def _train(
     context: LifecycleContext, reporter: Reporter | None, extra_tags: dict[str, str] | None,
-    given: Dataset | None = None,
+    given: Dataset | None, inputs: TrainingInputs | None,
 ) -> TrainedRun:
     cfg = context.config
     project_dir = context.loaded.project_dir
     step = (reporter or SilentReporter()).step
 
-    with step("load data"):
-        dataset = given if given is not None else load_dataset(cfg.data, project_dir)
-        check_columns(dataset.frame, cfg.target, cfg.features, dataset.source)
+    inputs = inputs or prepare_training(context.loaded, reporter, given)
+    dataset, train_fn, evaluate_fn = inputs.dataset, inputs.train_fn, inputs.evaluate_fn
     with step("split"):
         split = split_dataset(dataset.frame, cfg.target, cfg.features, cfg.data, cfg.task)
-    with step("import entrypoint"):
-        train_fn = load_entrypoint(cfg.train.entrypoint, project_dir)
-        evaluate_fn = load_entrypoint(cfg.train.evaluate, project_dir) if cfg.train.evaluate else None
 
     client = context.client
     experiment_id = ensure_experiment(client, cfg.name, context.artifact_root)
@@ -142,6 +142,7 @@ def _tracked(
         if evaluate_fn is not None:
             extra = _call_user(evaluate_fn, "user evaluate function", model, split.X_test, split.y_test)
             metrics.update({str(k): float(v) for k, v in dict(extra or {}).items()})
+        check_gate_names(cfg, computed=metrics)  # a gate on a metric never computed: no version
         fairness: dict[str, dict[str, float]] = {}
         if cfg.features.sensitive and cfg.task == "classification":
             fairness = fairness_metrics(split.y_test, model.predict(split.X_test), split.sensitive_test)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from conveyor.core import tags
-from conveyor.core.errors import ModelRefError, RegistryError
+from conveyor.core.errors import ModelRefError, NoStageHolder, RegistryError
 from conveyor.core.refs import ModelRef
 from conveyor.scoring._registry import model_version, registered_model
 from conveyor.scoring._scorer import RegisteredVersion
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def resolve(client: MlflowClient, ref: ModelRef | str, stages: Sequence[str] = ()) -> RegisteredVersion:
     """The version ``ref`` points at now; a bare name needs the project's ``stages`` (its
-    last one is meant). Raises ModelRefError or RegistryError."""
+    last one is meant). Raises ModelRefError, RegistryError or NoStageHolder."""
     ref = ModelRef.parse(ref) if isinstance(ref, str) else ref
     model = registered_model(client, ref.name)
     aliases = {str(a): str(v) for a, v in (model.aliases or {}).items()}
@@ -29,7 +29,7 @@ def resolve(client: MlflowClient, ref: ModelRef | str, stages: Sequence[str] = (
     elif ref.kind == "alias":
         version = aliases.get(str(ref.value))
         if version is None:
-            raise ModelRefError(
+            raise NoStageHolder(
                 f"model {ref.name!r} has no version at stage {ref.value!r}",
                 hint=f"promote one first (`conveyor promote {ref.name} --to {ref.value}`), "
                 f"or use {ref.name}@latest",
@@ -55,7 +55,7 @@ def _last_stage_holder(name: str, aliases: dict[str, str], stages: Sequence[str]
     if last in aliases:
         return aliases[last]
     held = [f"{name}@{stage}" for stage in stages if stage in aliases]
-    raise ModelRefError(
+    raise NoStageHolder(
         f"{name!r} means {name}@{last} (the last stage), and no version holds {last!r} yet",
         hint=f"promote one (`conveyor promote {name} --to {last}`), or name one explicitly: "
         + ", ".join([*held, f"{name}@latest", f"{name}@vN"]),

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conveyor.core.errors import ExitCode
+from conveyor.core.errors import ConveyorError, ExitCode, PortInUseError
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -51,6 +51,26 @@ def options_for(spec: ServeSpec, host: str | None, port: int | None, workers: in
         port=spec.port if port is None else port,
         workers=workers or spec.workers or os.cpu_count() or 1,
     )
+
+
+def check_address(options: ServeOptions) -> None:
+    """Refuse, before anything is loaded, an address another process already listens on
+    (bound as uvicorn binds it: SO_REUSEADDR, so a port in TIME_WAIT is not refused)."""
+    import socket
+
+    if options.port == 0:
+        return  # the system picks a free port
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((options.host, options.port))
+        except OSError as exc:
+            raise PortInUseError(
+                f"cannot serve on {options.host}:{options.port}: {exc.strerror or exc}",
+                hint="stop the process holding it (e.g. an earlier `conveyor serve`), or pick "
+                "another with --port or serve.port",
+            ) from None
 
 
 def prepare(context: ServingContext, worker_context: str, poll_s: float | None = None) -> str | None:
@@ -110,9 +130,7 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
 
     `worker_context`: ``module:function`` that rebuilds the context in each worker process
     from the project folder and the environment name."""
-    import uvicorn
-
-    from conveyor.serving.logs import configure, uvicorn_log_config
+    from conveyor.serving.logs import configure
 
     configure(options.log_level)
     # A single-process uvicorn re-raises the signal it shut down on once it is done; a stop
@@ -122,6 +140,26 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
     if options.workers > 1:
         folder = tempfile.mkdtemp(prefix="conveyor-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        _run_uvicorn(options)
+    except SystemExit as stopped:
+        # uvicorn exits 3 when it could not start (it has logged why); 3 means drift here
+        if stopped.code == UVICORN_STARTUP_FAILURE:
+            raise ConveyorError(
+                f"the server on {options.host}:{options.port} did not start (see the log above)",
+                hint="a port taken since the check, or a worker that failed to load",
+            ) from None
+        raise
+
+
+UVICORN_STARTUP_FAILURE = 3
+
+
+def _run_uvicorn(options: ServeOptions) -> None:
+    import uvicorn
+
+    from conveyor.serving.logs import uvicorn_log_config
+
     uvicorn.run(
         "conveyor.serving.server:worker_app",
         factory=True,

@@ -56,11 +56,15 @@ class Strict(BaseModel):
 
 
 class SplitSpec(Strict):
-    method: Literal["random", "time"] = "random"
-    test_size: float = Field(0.2, gt=0.0, lt=1.0)
-    seed: int = 42
-    column: str | None = None
-    stratify: bool = True
+    """`data.split`: how the training data is split into train and test rows."""
+
+    method: Literal["random", "time"] = Field(
+        "random", description="How test rows are held out: at random, or the latest rows by `column`."
+    )
+    test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Share of the rows held out for the gate.")
+    seed: int = Field(42, description="Seed of the random split.")
+    column: str | None = Field(None, description="The timestamp column a `time` split orders by.")
+    stratify: bool = Field(True, description="Keep class shares equal in both parts (classification, random split).")
 
     @model_validator(mode="after")
     def _time_needs_column(self) -> SplitSpec:
@@ -70,15 +74,24 @@ class SplitSpec(Strict):
 
 
 class DataSpec(Strict):
-    train: str
-    format: Literal["csv", "parquet"] | None = None
-    split: SplitSpec = SplitSpec()
+    """`data`: where the training data is."""
+
+    train: str = Field(
+        description="The training table: a CSV or Parquet file, folder or glob; a local path "
+        "(relative to the project) or an fsspec URL."
+    )
+    format: Literal["csv", "parquet"] | None = Field(None, description="File format; default: from the file names.")
+    split: SplitSpec = Field(SplitSpec(), description="How test rows are held out.")
 
 
 class FeatureSpec(Strict):
-    numeric: list[str] = []
-    categorical: list[str] = []
-    sensitive: list[str] = []
+    """`features`: the model's input columns and the groups fairness compares."""
+
+    numeric: list[str] = Field([], description="Numeric input columns.")
+    categorical: list[str] = Field([], description="Categorical input columns.")
+    sensitive: list[str] = Field(
+        [], description="Columns whose groups fairness compares; not model inputs unless also listed above."
+    )
 
     @model_validator(mode="after")
     def _has_inputs(self) -> FeatureSpec:
@@ -102,10 +115,14 @@ def _check_entrypoint(value: str) -> str:
 
 
 class TrainSpec(Strict):
-    entrypoint: str
-    params: dict[str, Any] = {}
-    evaluate: str | None = None
-    schedule: Cron | None = None  # `conveyor scheduler`: train → gate on this cron
+    """`train`: the user's training code."""
+
+    entrypoint: str = Field(description="`module.py:function` called as `train(X, y, params)`, returning a fitted estimator.")
+    params: dict[str, Any] = Field({}, description="Passed to the train function as `params` (logged as run params).")
+    evaluate: str | None = Field(
+        None, description="`module.py:function` called as `evaluate(model, X_test, y_test)`, returning extra metrics."
+    )
+    schedule: Cron | None = Field(None, description="`conveyor scheduler`: train → gate on this cron.")
 
     @field_validator("entrypoint")
     @classmethod
@@ -119,15 +136,25 @@ class TrainSpec(Strict):
 
 
 class ChampionSpec(Strict):
-    stage: str = "prod"
-    max_drop: float = Field(0.01, ge=0.0)
-    metrics: list[str] | None = None
+    """`gate.champion`: the candidate against the stage's holder, on the same test rows."""
+
+    stage: str = Field("prod", description="The stage whose holder is the champion.")
+    max_drop: float = Field(0.01, ge=0.0, description="How much worse than the champion a metric may be.")
+    metrics: list[str] | None = Field(None, description="Metrics compared; default: roc_auc (classification) or rmse (regression).")
 
 
 class GateSpec(Strict):
-    metrics: dict[str, Threshold] = {}
-    champion: ChampionSpec | None = ChampionSpec()
-    fairness: dict[str, Threshold] = {}
+    """`gate`: what a version must meet to be registered with an alias."""
+
+    metrics: dict[str, Threshold] = Field(
+        {}, description='Metric thresholds, e.g. `roc_auc: ">= 0.80"` (accuracy, f1, roc_auc; rmse, mae, r2; '
+        "or a metric train.evaluate returns)."
+    )
+    champion: ChampionSpec | None = Field(ChampionSpec(), description="Champion/challenger check; `false` turns it off.")
+    fairness: dict[str, Threshold] = Field(
+        {}, description="Fairness limits per features.sensitive column: demographic_parity_difference, "
+        "demographic_parity_ratio, equalized_odds_difference."
+    )
 
     @field_validator("champion", mode="before")
     @classmethod
@@ -138,21 +165,24 @@ class GateSpec(Strict):
 class SparkSpec(Strict):
     """`runtime.spark`: how the Spark batch engine builds its session."""
 
-    master: str | None = None
-    app_name: str | None = None
-    driver_memory: str | None = None
-    executor_memory: str | None = None
-    executor_instances: int | None = Field(None, ge=1)
-    executor_cores: int | None = Field(None, ge=1)
-    conf: dict[str, str | int | float | bool] = {}
+    master: str | None = Field(None, description="Spark master URL; default: the environment's spark_master, else local.")
+    app_name: str | None = Field(None, description="Spark application name.")
+    driver_memory: str | None = Field(None, description="spark.driver.memory, e.g. `2g`.")
+    executor_memory: str | None = Field(None, description="spark.executor.memory, e.g. `4g`.")
+    executor_instances: int | None = Field(None, ge=1, description="spark.executor.instances.")
+    executor_cores: int | None = Field(None, ge=1, description="spark.executor.cores.")
+    conf: dict[str, str | int | float | bool] = Field({}, description="Any other Spark settings.")
 
 
 class RuntimeSpec(Strict):
     """`runtime`: the requirements and engine settings jobs run with."""
 
-    requirements: list[str] = []
-    python: str | None = Field(None, pattern=r"^3\.[0-9]+$")  # packs: default this interpreter's
-    spark: SparkSpec | None = None
+    requirements: list[str] = Field([], description="Extra pip requirements logged with the model.")
+    python: str | None = Field(
+        None, pattern=r"^3\.[0-9]+$",
+        description='The Python of the environment packs, quoted ("3.11"); default: this interpreter\'s.',
+    )
+    spark: SparkSpec | None = Field(None, description="Spark session settings of the Spark batch engine.")
 
     @field_validator("python", mode="before")
     @classmethod
@@ -165,30 +195,33 @@ class RuntimeSpec(Strict):
 class EndpointSpec(Strict):
     """`batch.endpoint`: limits for `--via-endpoint` scoring."""
 
-    concurrency: int = Field(4, ge=1)
-    retries: int = Field(3, ge=0)
-    timeout_s: float = Field(60.0, gt=0)
-    rows_per_request: int | None = Field(None, ge=1)
+    concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
+    retries: int = Field(3, ge=0, description="Retries of a failed request (5xx, connection errors).")
+    timeout_s: float = Field(60.0, gt=0, description="Timeout of one request, in seconds.")
+    rows_per_request: int | None = Field(None, ge=1, description="Rows per request; default: the endpoint's limit.")
 
 
 class BatchSpec(Strict):
     """`batch`: defaults for `conveyor predict` and the user's pipeline hooks."""
 
-    input: str | None = None
-    output: str | None = None
-    format: Literal["csv", "parquet"] | None = None
-    batch_size: int = Field(65_536, ge=1)
-    workers: int | None = Field(None, ge=1)
-    on_bad_rows: Literal["fail", "reject"] = "fail"
-    keep: list[str] | None = None
-    preprocess: str | None = None
-    score: str | None = None
-    postprocess: str | None = None
-    storage_options: dict[str, Any] = {}
-    endpoint: EndpointSpec = EndpointSpec()
-    # `conveyor scheduler`: score batch.input on this cron, each slot into its own partition
-    schedule: Cron | None = None
-    stage: str | None = None  # the stage a scheduled run scores; default: the last stage
+    input: str | None = Field(None, description="Default `--input`: a file, folder, glob or fsspec URL.")
+    output: str | None = Field(None, description="Default `--output`: the folder the output is committed to.")
+    format: Literal["csv", "parquet"] | None = Field(None, description="Input format; default: from the file names.")
+    batch_size: int = Field(65_536, ge=1, description="Rows per record batch scored at once.")
+    workers: int | None = Field(None, ge=1, description="Worker processes; default: one per CPU core.")
+    on_bad_rows: Literal["fail", "reject"] = Field(
+        "fail", description="A row that cannot be scored: fail the run (exit 4), or set it aside with its reason."
+    )
+    keep: list[str] | None = Field(None, description="Input columns copied to the output; default: all.")
+    preprocess: str | None = Field(None, description="`module.py:function` applied to each batch before scoring.")
+    score: str | None = Field(None, description="`module.py:function` that scores a batch instead of the model's predict.")
+    postprocess: str | None = Field(None, description="`module.py:function` applied to each scored batch.")
+    storage_options: dict[str, Any] = Field({}, description="fsspec options for input and output URLs (e.g. S3 endpoint, keys).")
+    endpoint: EndpointSpec = Field(EndpointSpec(), description="Limits of `--via-endpoint` scoring.")
+    schedule: Cron | None = Field(
+        None, description="`conveyor scheduler`: score batch.input on this cron, each slot into its own partition."
+    )
+    stage: str | None = Field(None, description="The stage a scheduled run scores; default: the last stage.")
 
     @field_validator("preprocess", "score", "postprocess")
     @classmethod
@@ -205,21 +238,23 @@ class BatchSpec(Strict):
 class DriftSpec(Strict):
     """`monitor.drift`: how data drift is decided (see conveyor.monitoring.drift)."""
 
-    method: Literal["default", "evidently", "psi"] = "default"
-    threshold: float | None = Field(None, gt=0)  # distance threshold; None = the method's
-    share: float = Field(0.5, gt=0, le=1)  # dataset drift when this share of features drift
-    alpha: float | None = Field(None, gt=0, lt=1)  # p-value threshold of the tests
-    min_rows: int = Field(30, ge=1)  # fewer values: no verdict
-    small_sample: int = Field(1000, ge=0)  # fewer values: exact tests on raw data
+    method: Literal["default", "evidently", "psi"] = Field("default", description="How a feature's drift is decided.")
+    threshold: float | None = Field(None, gt=0, description="Distance threshold; default: the method's.")
+    share: float = Field(0.5, gt=0, le=1, description="Dataset drift when this share of features drift.")
+    alpha: float | None = Field(None, gt=0, lt=1, description="p-value threshold of the statistical tests.")
+    min_rows: int = Field(30, ge=1, description="With fewer values a feature gets no verdict.")
+    small_sample: int = Field(1000, ge=0, description="With fewer values the exact tests run on raw data.")
 
 
 class PerformanceSpec(Strict):
     """`monitor.performance`: the metric watched on labelled data and its tolerance."""
 
-    metric: str | None = None  # default: roc_auc (classification) or rmse (regression)
-    tolerance: float = Field(0.05, ge=0)
-    # chance that a window from the training population raises a performance alarm
-    false_alarm_rate: float = Field(0.05, gt=0, lt=1)
+    metric: str | None = Field(None, description="The metric watched; default: roc_auc (classification) or rmse (regression).")
+    tolerance: float = Field(0.05, ge=0, description="How much worse than at training it may get before it counts as drift.")
+    false_alarm_rate: float = Field(
+        0.05, gt=0, lt=1,
+        description="Chance that a window from the training population raises a performance alarm.",
+    )
 
 
 MonitorSignal = Literal["data", "prediction", "performance", "fairness", "target"]
@@ -229,29 +264,43 @@ DEFAULT_FAIL_ON: tuple[MonitorSignal, ...] = ("data", "prediction", "performance
 class RetrainDataSpec(Strict):
     """`monitor.retrain`: where a retrain asked for by monitoring reads its data."""
 
-    # training: the configured data.train; window: the labelled rows of the monitored window;
-    # both: the training data with the window's rows appended
-    data: Literal["training", "window", "both"] = "training"
-    max_rows: int | None = Field(None, ge=1)  # keep the newest rows only (window rows come last)
+    data: Literal["training", "window", "both"] = Field(
+        "training",
+        description="`training`: the configured data.train; `window`: the labelled rows of the "
+        "monitored window; `both`: the training data with the window's rows appended.",
+    )
+    max_rows: int | None = Field(
+        None, ge=1, description="Keep the newest rows only (the window's rows come last)."
+    )
 
 
 class MonitorSpec(Strict):
     """`monitor`: drift, performance and fairness checks and what happens on drift."""
 
-    window: str | None = None  # default --window, e.g. "24h"
-    stage: str | None = None  # the version to watch; default: the last stage with a holder
-    drift: DriftSpec = DriftSpec()
-    performance: PerformanceSpec = PerformanceSpec()
-    fairness: dict[str, Threshold] | None = None  # default: gate.fairness
-    # the signals whose drift makes the verdict "drift" (the others are reported only)
-    fail_on: list[MonitorSignal] = list(DEFAULT_FAIL_ON)
-    on_drift: list[Literal["alert", "retrain"]] = []
-    webhook: str | None = None  # alert: POST the JSON summary here
-    auto_promote: bool = False  # retrain: promote the new version through every stage
-    retrain: RetrainDataSpec = RetrainDataSpec()
-    storage_options: dict[str, Any] = {}  # fsspec options for --data URLs (as batch.storage_options)
-    schedule: Cron | None = None  # `conveyor scheduler`: monitor (→ retrain on drift) on this cron
-    data: str | None = None  # what a run without --data/--window checks; default: monitor.window
+    window: str | None = Field(None, description='Default `--window` of captured traffic, e.g. "24h".')
+    stage: str | None = Field(None, description="The stage whose version is watched; default: the last stage with a holder.")
+    drift: DriftSpec = Field(DriftSpec(), description="How data drift is decided.")
+    performance: PerformanceSpec = Field(PerformanceSpec(), description="The metric watched on labelled data.")
+    fairness: dict[str, Threshold] | None = Field(None, description="Fairness limits on live data; default: gate.fairness.")
+    fail_on: list[MonitorSignal] = Field(
+        list(DEFAULT_FAIL_ON),
+        description="The signals whose drift makes the verdict `drift` (the others are reported only).",
+    )
+    on_drift: list[Literal["alert", "retrain"]] = Field(
+        [], description="What drift triggers: `alert` (log + webhook), `retrain` (train and gate a new version)."
+    )
+    webhook: str | None = Field(None, description="`alert` POSTs the JSON summary to this URL.")
+    auto_promote: bool = Field(False, description="`retrain`: promote a version that passes the gate through every stage.")
+    retrain: RetrainDataSpec = Field(
+        RetrainDataSpec(), description="Where a retrain asked for by monitoring reads its data."
+    )
+    storage_options: dict[str, Any] = Field({}, description="fsspec options for `--data` URLs (as batch.storage_options).")
+    schedule: Cron | None = Field(
+        None, description="`conveyor scheduler`: monitor (→ retrain on drift) on this cron."
+    )
+    data: str | None = Field(
+        None, description="What a run without --data/--window checks; default: monitor.window."
+    )
 
     @model_validator(mode="after")
     def _scheduled_needs_data(self) -> MonitorSpec:
@@ -270,8 +319,8 @@ ROLES = ("predict", "feedback", "deploy", "admin")
 class DeploymentSpec(Strict):
     """`serve.deployments.NAME`: what a deployment serves — a stage alias or a fixed version."""
 
-    stage: str | None = None
-    version: str | None = None
+    stage: str | None = Field(None, description="Serve the version holding this stage (follows promotions).")
+    version: str | None = Field(None, description="Serve this fixed version (3 or v3).")
 
     @field_validator("version", mode="before")
     @classmethod
@@ -288,46 +337,52 @@ class DeploymentSpec(Strict):
 class ShadowSpec(Strict):
     """`serve.shadow`: mirror a share of requests to a deployment whose answer is discarded."""
 
-    deployment: str
-    share: float = Field(1.0, gt=0, le=1)
+    deployment: str = Field(description="The deployment that gets the mirrored requests.")
+    share: float = Field(1.0, gt=0, le=1, description="Share of requests mirrored.")
 
 
 class CaptureSpec(Strict):
     """`serve.capture`: sampled request/response capture for monitoring."""
 
-    sample: float = Field(0.1, ge=0, le=1)
-    flush_s: float = Field(2.0, gt=0)
-    max_rows: int = Field(100_000, ge=1)  # in-memory bound; past it rows are dropped and counted
+    sample: float = Field(0.1, ge=0, le=1, description="Share of requests captured (0 turns capture off).")
+    flush_s: float = Field(2.0, gt=0, description="Seconds between writes of captured rows.")
+    max_rows: int = Field(100_000, ge=1, description="Rows held in memory; past it rows are dropped and counted.")
 
 
 class BatchingSpec(Strict):
     """`serve.batching`: dynamic micro-batching per deployment."""
 
-    max_batch: int = Field(64, ge=1)  # rows per model call
-    max_wait_ms: float = Field(0.0, ge=0)  # 0: batch only what is already queued
+    max_batch: int = Field(64, ge=1, description="Rows per model call.")
+    max_wait_ms: float = Field(0.0, ge=0, description="How long a batch waits for more requests; 0: only what is queued.")
 
 
 class LimitsSpec(Strict):
     """`serve.limits`: bounds that keep a spike from taking the server down."""
 
-    max_body_bytes: int = Field(1_048_576, ge=1)
-    max_rows: int = Field(10_000, ge=1)  # rows per request
-    queue: int = Field(256, ge=1)  # requests waiting per deployment; past it: 429
-    # the latency budget: a request still in a deployment's queue after this is answered 503 then
-    timeout_s: float = Field(0.5, gt=0)
-    # prediction requests in flight per worker process, every model and deployment together;
-    # past it: 503 + Retry-After at once, before the body is read
-    max_in_flight: int = Field(128, ge=1)
-    retry_after_s: int = Field(1, ge=0)
+    max_body_bytes: int = Field(1_048_576, ge=1, description="Largest request body; past it: 413.")
+    max_rows: int = Field(10_000, ge=1, description="Rows per request; past it: 413.")
+    queue: int = Field(256, ge=1, description="Requests waiting per deployment; past it: 429.")
+    timeout_s: float = Field(
+        0.5, gt=0, description="Latency budget: a request still queued after this many seconds is answered 503."
+    )
+    max_in_flight: int = Field(
+        128, ge=1, description="Prediction requests in flight per worker process (all models together); "
+        "past it: 503 + Retry-After at once, before the body is read."
+    )
+    retry_after_s: int = Field(1, ge=0, description="The Retry-After header of a 503 or 429, in seconds.")
 
 
 class TokenSpec(Strict):
     """One bearer token: `sha256` (hex digest, preferred at rest) or `token` (e.g. ${ENV})."""
 
-    name: str
-    roles: list[Literal["predict", "feedback", "deploy", "admin"]] = ["predict"]
-    sha256: str | None = Field(None, pattern=r"^(sha256:)?[0-9a-fA-F]{64}$")
-    token: str | None = Field(None, repr=False, exclude=True)
+    name: str = Field(description="Who holds the token (shown in logs and the audit log).")
+    roles: list[Literal["predict", "feedback", "deploy", "admin"]] = Field(
+        ["predict"], description="What the token may do: predict, feedback, deploy (traffic, rollout), admin."
+    )
+    sha256: str | None = Field(
+        None, pattern=r"^(sha256:)?[0-9a-fA-F]{64}$", description="Hex SHA-256 of the token (preferred at rest)."
+    )
+    token: str | None = Field(None, repr=False, exclude=True, description="The token itself, e.g. `${API_TOKEN}`.")
 
     @model_validator(mode="after")
     def _hash_token(self) -> TokenSpec:
@@ -346,34 +401,42 @@ class TokenSpec(Strict):
 class AuthSpec(Strict):
     """`serve.auth`: bearer tokens with roles; admin endpoints always need one."""
 
-    tokens: list[TokenSpec] = []
-    predict: bool = False  # require a predict token on prediction endpoints
+    tokens: list[TokenSpec] = Field([], description="Bearer tokens; with none, `conveyor serve` writes a local admin token.")
+    predict: bool = Field(False, description="Require a predict token on the prediction endpoints.")
 
 
 class RolloutSpec(Strict):
     """`serve.rollout`: how `conveyor rollout` judges a candidate against the champion."""
 
-    max_error_rate_increase: float = Field(0.01, ge=0)  # absolute, e.g. 0.01 = +1 point
-    max_p95_ratio: float = Field(1.5, ge=1)  # candidate p95 <= champion p95 * this
-    min_requests: int = Field(20, ge=1)  # per side before a verdict
+    max_error_rate_increase: float = Field(
+        0.01, ge=0, description="How much higher the candidate's error rate may be (absolute: 0.01 = +1 point)."
+    )
+    max_p95_ratio: float = Field(1.5, ge=1, description="Candidate p95 latency at most the champion's times this.")
+    min_requests: int = Field(20, ge=1, description="Requests per side before a step is judged.")
 
 
 class ServeSpec(Strict):
     """`serve`: the endpoint's deployments, traffic split and limits."""
 
-    deployments: dict[str, DeploymentSpec] = {}
-    traffic: dict[str, float] = {}  # deployment -> weight; empty: the highest held stage
-    shadow: ShadowSpec | None = None
-    sticky_header: str = "X-Conveyor-Key"
-    capture: CaptureSpec = CaptureSpec()
-    batching: BatchingSpec = BatchingSpec()
-    limits: LimitsSpec = LimitsSpec()
-    auth: AuthSpec = AuthSpec()
-    rollout: RolloutSpec = RolloutSpec()
-    poll_s: float = Field(10.0, gt=0)  # registry poll interval for alias moves
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    workers: int | None = Field(None, ge=1)  # default: one per CPU core
+    deployments: dict[str, DeploymentSpec] = Field(
+        {}, description="Named deployments; every stage (`prod`) and version (`v3`) is one without being listed."
+    )
+    traffic: dict[str, float] = Field(
+        {}, description="Deployment → weight (e.g. `{prod: 90, staging: 10}`); empty: the last stage with a holder."
+    )
+    shadow: ShadowSpec | None = Field(None, description="Mirror requests to a deployment whose answers are discarded.")
+    sticky_header: str = Field(
+        "X-Conveyor-Key", description="Request header whose value pins a caller to one deployment (consistent hashing)."
+    )
+    capture: CaptureSpec = Field(CaptureSpec(), description="Sampled capture of requests and responses for monitoring.")
+    batching: BatchingSpec = Field(BatchingSpec(), description="Dynamic micro-batching per deployment.")
+    limits: LimitsSpec = Field(LimitsSpec(), description="Bounds that keep a spike from taking the server down.")
+    auth: AuthSpec = Field(AuthSpec(), description="Bearer tokens and roles.")
+    rollout: RolloutSpec = Field(RolloutSpec(), description="How `conveyor rollout` judges a candidate.")
+    poll_s: float = Field(10.0, gt=0, description="Seconds between registry polls for alias moves.")
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8000, ge=0, le=65535, description="Port.")
+    workers: int | None = Field(None, ge=1, description="Worker processes; default: one per CPU core.")
 
     @field_validator("traffic")
     @classmethod
@@ -394,40 +457,51 @@ class ServeSpec(Strict):
 class SchedulerSpec(Strict):
     """`scheduler`: how `conveyor scheduler` runs the pipelines that have a `schedule`."""
 
-    timezone: TimeZone = "UTC"  # the zone the cron fields are read in
-    # slots missed by more than grace_s (downtime): skip them, run the latest once, or run all
-    catch_up: Literal["skip", "latest", "all"] = "latest"
-    grace_s: float = Field(300.0, ge=0)  # a slot started at most this late is on time
-    retries: int = Field(2, ge=0)  # further attempts of a failing step
-    backoff_s: float = Field(30.0, ge=0)  # wait before the first retry; doubled for each next
-    lease_s: float = Field(300.0, ge=10)  # a crashed scheduler's leases expire after this
+    timezone: TimeZone = Field("UTC", description="The zone the cron fields are read in.")
+    catch_up: Literal["skip", "latest", "all"] = Field(
+        "latest", description="Slots missed by more than grace_s (downtime): skip them, run the latest once, or run all."
+    )
+    grace_s: float = Field(300.0, ge=0, description="A slot started at most this many seconds late is on time.")
+    retries: int = Field(2, ge=0, description="Further attempts of a failing step.")
+    backoff_s: float = Field(30.0, ge=0, description="Wait before the first retry, in seconds; doubled for each next.")
+    lease_s: float = Field(300.0, ge=10, description="A crashed scheduler's leases expire after this many seconds.")
 
 
 class EnvironmentSpec(Strict):
     """One stand's stack; anything left out falls back to the embedded default."""
 
-    tracking_uri: str | None = None
-    registry_uri: str | None = None
-    artifact_store: str | None = None
-    spark_master: str | None = None
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (http://…, postgresql://…, sqlite:///…); default: "
+        "$CONVEYOR_TRACKING_URI, $MLFLOW_TRACKING_URI, else .conveyor/mlflow.db."
+    )
+    registry_uri: str | None = Field(None, description="MLflow registry URI; default: the tracking URI.")
+    artifact_store: str | None = Field(
+        None, description="Folder or fsspec URL (s3://…) for artifacts, captures and the audit log; default: .conveyor/artifacts."
+    )
+    spark_master: str | None = Field(None, description="Spark master of this environment's Spark batch engine.")
 
 
 class ProjectConfig(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
-    task: Literal["classification", "regression"]
-    target: str
-    data: DataSpec
-    features: FeatureSpec
-    train: TrainSpec
-    gate: GateSpec = GateSpec()
-    stages: list[str] = ["dev", "staging", "prod"]
-    environments: dict[str, EnvironmentSpec] = {}
-    # Sections owned by later features; accepted so one file serves every command.
-    serve: ServeSpec = ServeSpec()
-    batch: BatchSpec | None = None
-    monitor: MonitorSpec = MonitorSpec()
-    runtime: RuntimeSpec | None = None
-    scheduler: SchedulerSpec = SchedulerSpec()
+    """conveyor.yaml: one model, its data, training, gate, stages and how it is used."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Registered model name (letters, digits, `_`, `-`, `.`).")
+    task: Literal["classification", "regression"] = Field(description="What the model predicts: classes or a number.")
+    target: str = Field(description="The label column.")
+    data: DataSpec = Field(description="Where the training data is.")
+    features: FeatureSpec = Field(description="Input columns and fairness groups.")
+    train: TrainSpec = Field(description="The user's training code.")
+    gate: GateSpec = Field(GateSpec(), description="The quality gate.")
+    stages: list[str] = Field(
+        ["dev", "staging", "prod"], description="Stages in promotion order (MLflow aliases); a passing version gets the first."
+    )
+    environments: dict[str, EnvironmentSpec] = Field(
+        {}, description="One stack per environment (`--env NAME`); anything left out is the embedded default."
+    )
+    serve: ServeSpec = Field(ServeSpec(), description="`conveyor serve`: the endpoint.")
+    batch: BatchSpec | None = Field(None, description="`conveyor predict`: batch scoring.")
+    monitor: MonitorSpec = Field(MonitorSpec(), description="`conveyor monitor`: drift, performance and fairness.")
+    runtime: RuntimeSpec | None = Field(None, description="Requirements and engine settings.")
+    scheduler: SchedulerSpec = Field(SchedulerSpec(), description="`conveyor scheduler`: the embedded scheduler.")
 
     @field_validator("monitor", "serve", "scheduler", mode="before")
     @classmethod
