@@ -27,7 +27,7 @@ def test_bare_names_and_gate_failed_versions(
     rows = generate_example_data(folder, rows=300, seed=4, out=Path("data/day.parquet"))
 
     refused = cli("predict", "churn", "--input", rows, "--output", tmp_path / "a", "--project", folder)
-    assert refused.exit_code == ExitCode.USAGE, refused.output
+    assert refused.exit_code == ExitCode.NOT_FOUND, refused.output
     assert "means churn@prod" in refused.output and "churn@dev" in refused.output
     assert not (tmp_path / "a").exists()
 

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import yaml
 
+from conveyor.core.errors import ExitCode
+
 
 def test_help_imports_no_heavy_libraries() -> None:
     code = (
         "import sys\n"
         "from conveyor.cli.app import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('mlflow', 'pandas', 'sklearn', 'pyspark', 'numpy') if m in sys.modules]\n"
+        "heavy = [m for m in ('mlflow', 'pandas', 'sklearn', 'pyspark', 'numpy', 'pydantic', 'sqlalchemy') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -40,11 +42,14 @@ def test_init_refuses_non_empty_folder_and_leaves_it_alone(cli, tmp_path: Path) 
     target.mkdir()
     (target / "notes.txt").write_text("mine")
     result = cli("init", target)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.USAGE
     assert "not empty" in result.output
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
-    assert cli("init", tmp_path / "x", "--name", "9bad").exit_code == 1
+    assert cli("init", tmp_path / "x", "--name", "9bad").exit_code == ExitCode.USAGE
     assert not (tmp_path / "x").exists()
+    unknown = cli("init", tmp_path / "y", "--template", "clustering")
+    assert unknown.exit_code == ExitCode.USAGE and "classification, multiclass, regression" in unknown.output
+    assert not (tmp_path / "y").exists()
 
 
 def test_generated_data_is_deterministic(tmp_path: Path) -> None:
@@ -83,3 +88,9 @@ def test_version(cli) -> None:
 
     result = cli("--version")
     assert result.exit_code == 0 and result.output.strip() == f"conveyor {conveyor.__version__}"
+
+
+def test_help_lists_shell_completion() -> None:
+    out = subprocess.run([sys.executable, "-m", "conveyor", "--help"], capture_output=True, text=True,
+                         check=True, env={**os.environ, "COLUMNS": "200"})
+    assert "--install-completion" in out.stdout and "--show-completion" in out.stdout

@@ -115,6 +115,8 @@ def test_each_exit_code_means_one_thing() -> None:
         ExitCode.USAGE: ["UsageError"],
         ExitCode.BAD_INPUT: ["UnscorableInputError"],
         ExitCode.OUTPUT_CONFLICT: ["OutputError"],
+        ExitCode.NOT_FOUND: ["RegistryError"],
+        ExitCode.UNAVAILABLE: ["UnavailableError"],
     }
     assert not OUTCOMES & set(declared)  # outcomes, not errors: the commands exit with them
 
@@ -125,6 +127,9 @@ def test_exceptions_map_to_codes_through_the_table() -> None:
     assert exit_code_of(errors.SchemaMismatchError("bad")) is ExitCode.BAD_INPUT
     assert exit_code_of(errors.OutputError("exists")) is ExitCode.OUTPUT_CONFLICT
     assert exit_code_of(errors.GateFailedError("failed", version="3", reasons=[])) is ExitCode.FAILED
+    assert exit_code_of(errors.NoStageHolder("empty")) is ExitCode.NOT_FOUND
+    assert exit_code_of(errors.PortInUseError("taken")) is ExitCode.UNAVAILABLE
+    assert exit_code_of(errors.StoreUnreachableError("down")) is ExitCode.UNAVAILABLE
     assert exit_code_of(KeyboardInterrupt()) is ExitCode.INTERRUPTED
     assert exit_code_of(RuntimeError("not ours")) is ExitCode.FAILED
 

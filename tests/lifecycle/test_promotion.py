@@ -9,6 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from conveyor import Project
+from conveyor.core.errors import ExitCode
 
 
 @pytest.fixture
@@ -67,16 +68,16 @@ def test_only_from_the_previous_stage(cli, trained: Path) -> None:
 
 def test_unknown_version_and_stage(cli, trained: Path) -> None:
     result = cli("promote", "--to", "staging", "--version", "42", "--project", trained)
-    assert result.exit_code == 1 and "has no version 42" in result.output
+    assert result.exit_code == ExitCode.NOT_FOUND and "has no version 42" in result.output
     result = cli("promote", "--to", "production", "--project", trained)
-    assert result.exit_code == 1 and "unknown stage 'production'" in result.output
+    assert result.exit_code == ExitCode.USAGE and "unknown stage 'production'" in result.output
     result = cli("models", "nosuchmodel", "--project", trained)
-    assert result.exit_code == 1 and "no registered model named 'nosuchmodel'" in result.output
+    assert result.exit_code == ExitCode.NOT_FOUND and "no registered model named 'nosuchmodel'" in result.output
 
 
 def test_force_needs_reason_and_is_recorded(cli, trained: Path) -> None:
     result = cli("promote", "--to", "prod", "--version", "2", "--force", "--project", trained)
-    assert result.exit_code == 1 and "--reason" in result.output
+    assert result.exit_code == ExitCode.USAGE and "--reason" in result.output
     result = cli("promote", "--to", "prod", "--version", "2", "--force", "--reason", "hotfix",
                  "--project", trained)
     assert result.exit_code == 0, result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conveyor.batch import ModelRefError
-from conveyor.core.errors import RegistryError
+from conveyor.core.errors import NoStageHolder, RegistryError
 from conveyor.scoring import read_schema, resolve
 from tests.scoring.conftest import FEATURES, Registered
 
@@ -25,7 +25,7 @@ def test_aliases_latest_and_versions_resolve_to_registry_versions(registered: Re
 
 def test_unknown_stages_models_and_versions_say_what_to_do(registered: Registered) -> None:
     client = registered.project.client
-    with pytest.raises(ModelRefError, match="no version at stage 'canary'") as info:
+    with pytest.raises(NoStageHolder, match="no version at stage 'canary'") as info:
         resolve(client, "churn@canary")
     assert "conveyor promote churn --to canary" in (info.value.hint or "")
     with pytest.raises(RegistryError, match="no registered model named 'nope'"):
@@ -44,7 +44,7 @@ def test_the_schema_is_read_from_the_signature_alone(registered: Registered) -> 
 
 def test_a_bare_name_never_scores_an_unpromoted_version(registered: Registered) -> None:
     client = registered.project.client
-    with pytest.raises(ModelRefError, match="means churn@canary") as info:
+    with pytest.raises(NoStageHolder, match="means churn@canary") as info:
         resolve(client, "churn", ["dev", "prod", "canary"])
     assert "conveyor promote churn --to canary" in (info.value.hint or "")
     assert "churn@prod" in (info.value.hint or "") and "churn@latest" in (info.value.hint or "")

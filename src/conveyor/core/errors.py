@@ -89,7 +89,7 @@ class ExitCode(IntEnum):
 EXIT_CODES: Mapping[ExitCode, str] = MappingProxyType({
     ExitCode.OK: "done",
     ExitCode.FAILED: "the operation failed, said in one line (gate failed, data missing, user code "
-    "raised, store unreachable, promotion refused, ...)",
+    "raised, promotion refused, ...)",
     ExitCode.USAGE: "a config or usage error (`conveyor.yaml:LINE [field.path]: what is wrong`, "
     "a bad option or model reference)",
     ExitCode.DRIFT: "drift detected (`monitor --fail-on-drift`)",

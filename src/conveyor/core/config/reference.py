@@ -73,9 +73,10 @@ def render(model: type[BaseModel] = ProjectConfig) -> str:
     lines = [
         "# conveyor.yaml reference",
         "",
-        f"Generated from `src/conveyor/core/config/schema.py` by `{REGENERATE}`; do not edit by",
-        "hand. Unknown keys are refused (with the nearest known key as a suggestion); every value",
-        "may use `${VAR}` or `${VAR:-default}`; `environments.NAME` overlays the stack per `--env`.",
+        "Generated from `src/conveyor/core/config/schema.py` (the pydantic fields and their",
+        f"descriptions) by `{REGENERATE}` (or `make reference`); do not edit by hand.",
+        "Unknown keys are refused (with the nearest known key as a suggestion); every value may",
+        "use `${VAR}` or `${VAR:-default}`; `environments.NAME` overlays the stack per `--env`.",
         "",
     ]
     for section in sections(model):
