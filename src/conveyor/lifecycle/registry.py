@@ -62,9 +62,8 @@ class Registry:
         return model_version(self.client, name, version)
 
     def versions(self, name: str, limit: int = 50) -> list[VersionInfo]:
-        self._model(name)
         aliases_by_version: dict[str, list[str]] = {}
-        for alias, version in self.model_aliases(name).items():
+        for alias, version in self.model_aliases(name).items():  # one call; unknown: RegistryError
             aliases_by_version.setdefault(version, []).append(alias)
         found = self.client.search_model_versions(
             f"name = '{name}'", max_results=limit, order_by=["version_number DESC"]
