@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conveyor.scaffold import TEMPLATES
+
 MIGRATED_DB = "mlflow.db"  # the name the embedded stack opens
 
 

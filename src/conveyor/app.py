@@ -140,9 +140,8 @@ class Project:
 
     def train(self, reporter: Reporter | None = None, tags: dict[str, str] | None = None) -> TrainResult:
         """Train, evaluate, gate and register; raises GateFailedError if the gate fails."""
-        from conveyor.lifecycle.retraining import train_and_gate
-
         from conveyor.lifecycle.preflight import prepare_training
+        from conveyor.lifecycle.retraining import train_and_gate
 
         reporter = reporter or SilentReporter()
         inputs = prepare_training(self.loaded, reporter)  # config, data, entrypoint: no store yet

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.stack.reachability import check_tracking_store
 from conveyor.stack.resolve import Stack
+from conveyor.stack.schema import schema_check_skipped
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -48,7 +49,9 @@ def connect(stack: Stack) -> MlflowClient:
 
     import mlflow
 
-    return mlflow.MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.registry_uri)
+    # the tracking store starts in the constructor; an SQLite store at head skips MLflow's check
+    with schema_check_skipped(stack.tracking_uri):
+        return mlflow.MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.registry_uri)
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_location: str) -> str:

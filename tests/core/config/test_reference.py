@@ -6,7 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conveyor.core.config.reference import REFERENCE_FILE, REGENERATE, render, sections, undocumented
+from conveyor.core.config.reference import (
+    REFERENCE_FILE,
+    REGENERATE,
+    render,
+    sections,
+    undocumented,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
