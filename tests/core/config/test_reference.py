@@ -51,3 +51,21 @@ def test_check_mode_fails_on_a_stale_file_and_says_how_to_regenerate(tmp_path: P
     assert subprocess.run(command, capture_output=True, text=True, check=False).returncode == 0
     assert subprocess.run([*command, "--check"], capture_output=True, text=True, check=False).returncode == 0
     assert stale.read_text() == render()
+
+
+def test_the_readme_sections_are_a_valid_config() -> None:
+    """The serve/batch/monitor/runtime example of the README validates against the schema."""
+    import yaml
+
+    from conveyor.core.config.schema import ProjectConfig
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/config-reference.md" in readme and "X-Conveyor-Key" in readme
+    block = readme.split("The sections\nfor using a model, with their main keys:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    sections = yaml.safe_load(block)
+    assert set(sections) == {"serve", "batch", "monitor", "runtime"}
+    ProjectConfig.model_validate({
+        "name": "churn", "task": "classification", "target": "churned",
+        "data": {"train": "data/train.parquet"}, "features": {"numeric": ["tenure_months"]},
+        "train": {"entrypoint": "train.py:train"}, **sections,
+    })
