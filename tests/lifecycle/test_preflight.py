@@ -20,6 +20,8 @@ UNREACHABLE = "http://127.0.0.1:9"  # the discard port: connection refused
     [
         ('roc_auc: ">= 0.80"', 'roc_auc: ">= 0.80", auc: ">= 0.8"', ExitCode.USAGE,
          "gate.metrics.auc: classification computes no metric 'auc'"),
+        ("max_drop: 0.01}", "max_drop: 0.01, metrics: [auroc]}", ExitCode.USAGE,
+         "gate.champion.metrics[auroc]: classification computes no metric 'auroc'"),
         ("demographic_parity_difference:", "parity_gap:", ExitCode.USAGE,
          "gate.fairness.parity_gap: unknown fairness metric"),
         ("sensitive: [gender]", "sensitive: []", ExitCode.USAGE,

@@ -20,18 +20,21 @@ def check_gate_names(config: ProjectConfig, computed: Iterable[str] | None = Non
     Without ``computed`` the check uses the task's default metrics and is skipped for the
     metric thresholds when a user ``train.evaluate`` may add others."""
     gate = config.gate
+    named = {f"gate.metrics.{name}": name for name in gate.metrics}
+    if gate.champion is not None:
+        named.update({f"gate.champion.metrics[{name}]": name for name in gate.champion.metrics or []})
     problems: list[str] = []
     if computed is not None:
         known = sorted(set(computed))
         problems += [
-            f"gate.metrics.{name}: the run computed no metric {name!r} (it has {known})"
-            for name in gate.metrics if name not in known
+            f"{where}: the run computed no metric {name!r} (it has {known})"
+            for where, name in named.items() if name not in known
         ]
     elif config.train.evaluate is None:
         known = list(TASK_METRICS[config.task])
         problems += [
-            f"gate.metrics.{name}: {config.task} computes no metric {name!r} (it computes {known})"
-            for name in gate.metrics if name not in known
+            f"{where}: {config.task} computes no metric {name!r} (it computes {known})"
+            for where, name in named.items() if name not in known
         ]
     fairness = FAIRNESS_BY_TASK.get(config.task, ())  # the schema names the task of a misfit
     problems += [
