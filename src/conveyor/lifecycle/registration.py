@@ -117,12 +117,12 @@ def _training_run(context: LifecycleContext, run_id: str) -> Run:
         raise RegistryError(f"no run {run_id!r} in the tracking store: {exc}") from None
     name = context.config.name
     if run.data.tags.get(tags.MODEL) != name or run.data.tags.get(tags.PIPELINE) != "train":
-        raise RegistryError(
+        raise ConveyorError(
             f"run {run_id} is not a training run of {name!r}",
             hint="pass the run id that `conveyor job run` printed for the train step",
         )
     if run.info.status != "FINISHED":
-        raise RegistryError(f"run {run_id} is {run.info.status}, not FINISHED: nothing to gate")
+        raise ConveyorError(f"run {run_id} is {run.info.status}, not FINISHED: nothing to gate")
     return run
 
 
