@@ -147,7 +147,7 @@ class Project:
         inputs = prepare_training(self.loaded, reporter)  # config, data, entrypoint: no store yet
         with reporter.step("connect to the tracking store"):
             context = self.lifecycle  # connect (and migrate an embedded store) up front
-        return train_and_gate(context, reporter, tags, inputs)
+        return train_and_gate(context, reporter, tags, inputs=inputs)
 
     def models(self, name: str | None = None, limit: int = 50) -> list[VersionInfo]:
         return self.registry.versions(name or self.name, limit=limit)

@@ -55,9 +55,9 @@ def test_train_and_gate_run_in_separate_processes_handing_over_the_run_id(projec
 
 def test_a_failed_step_prints_its_error_and_exits_with_its_code(project_dir: Path) -> None:
     code, line = _job({"kind": "gate", "run_id": "0123456789abcdef"}, project_dir)
-    assert code == 7 and line["ok"] is False and "0123456789abcdef" in line["error"]  # NOT_FOUND
+    assert code == 8 and line["ok"] is False and "0123456789abcdef" in line["error"]  # NOT_FOUND
     code, line = _job({"kind": "promote", "to": "prod"}, project_dir)
-    assert code == 7 and line["error"] == "no registered model named 'churn'"
+    assert code == 8 and line["error"] == "no registered model named 'churn'"
 
 
 def test_bad_specs_are_config_errors_naming_the_field(project_dir: Path, cli) -> None:

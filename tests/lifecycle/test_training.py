@@ -159,7 +159,7 @@ def test_config_error_exits_2_with_location(cli, project_dir: Path, edit_config)
 def test_unreachable_tracking_store_fails_fast(cli, project_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # discard port: refused
     result = cli("train", "--project", project_dir)
-    assert result.exit_code == 8  # UNAVAILABLE
+    assert result.exit_code == 9  # UNAVAILABLE
     assert "tracking store http://127.0.0.1:9 is unreachable" in result.output
 
 
