@@ -23,7 +23,7 @@ UNREACHABLE = "http://127.0.0.1:9"  # the discard port: connection refused
         ("max_drop: 0.01}", "max_drop: 0.01, metrics: [auroc]}", ExitCode.USAGE,
          "gate.champion.metrics[auroc]: classification computes no metric 'auroc'"),
         ("demographic_parity_difference:", "parity_gap:", ExitCode.USAGE,
-         "gate.fairness.parity_gap: unknown fairness metric"),
+         "model is checked with demographic_parity_difference"),
         ("sensitive: [gender]", "sensitive: []", ExitCode.USAGE,
          "gate.fairness: list the groups to compare in features.sensitive"),
         ("train: data/train.parquet", "train: data/nope.parquet", ExitCode.FAILED, "training data not found"),

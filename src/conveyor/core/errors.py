@@ -23,11 +23,11 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │       ├── UnknownCategory     an unseen category for an encoder that rejects them
     │       └── EndpointRejected    the scoring endpoint answered 4xx to these rows
     ├── OutputError [5]             the output holds a committed result, or does not match --resume
-    ├── UnavailableError [8]        something the command needs is taken or cannot be reached
+    ├── UnavailableError [9]        something the command needs is taken or cannot be reached
     │   ├── StoreUnreachableError   the tracking, registry or artifact store cannot be reached
     │   ├── MoveLockTimeout         another move of the model held its lock past the timeout
     │   └── PortInUseError          `conveyor serve`: the address is already in use
-    ├── RegistryError [7]           an unknown model or version
+    ├── RegistryError [8]           an unknown model or version
     │   └── NoStageHolder           no version holds the stage named (`churn@prod`, bare `churn`)
     ├── PromotionError              a promotion or rollback the rules forbid
     ├── LeaseHeld                   a lease another live process holds (stack/leases.py)

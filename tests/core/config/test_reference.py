@@ -39,7 +39,7 @@ def test_every_section_and_the_routing_header_are_there() -> None:
         assert path in paths, path
     text = render()
     assert "`sticky_header` | string | `\"X-Conveyor-Key\"`" in text
-    assert "| `runtime.python` |" in text  # reserved keys listed with what will read them
+    assert "| `environments.NAME.broker` |" in text  # reserved keys listed with what will read them
 
 
 def test_check_mode_fails_on_a_stale_file_and_says_how_to_regenerate(tmp_path: Path) -> None:
