@@ -16,7 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
 
-from conveyor.core.errors import UnknownCategory
+from conveyor.core.errors import RefusedRows
 from conveyor.inference import InferencePlan, compile_model, explain_unsupported
 from conveyor.scoring import scores_of
 
@@ -135,8 +135,11 @@ def test_unknown_category_with_handle_unknown_error_raises() -> None:
     model = churn_pipeline(handle_unknown="error").fit(train, target(train))
     plan = plan_for(model)
     assert np.array_equal(plan.run(frame(seed=6)).proba, model.predict_proba(frame(seed=6)))
-    with pytest.raises(UnknownCategory, match="enterprise"):
-        plan.run(frame(seed=6, unseen=True))
+    unseen = frame(seed=6, unseen=True)
+    with pytest.raises(RefusedRows, match="enterprise") as refused:
+        plan.run(unseen)
+    assert refused.value.rows == list(np.flatnonzero((unseen["plan"] == "enterprise").to_numpy()))
+    assert {r.field for r in refused.value.refusals} == {"plan"}
 
 
 def test_other_final_estimators_run_on_the_plan_matrix() -> None:

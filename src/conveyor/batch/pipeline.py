@@ -1,8 +1,10 @@
 """The batch pipeline on one chunk: preprocess → validate → score → postprocess.
 
 Rows that fail validation or scoring are either fatal (policy ``fail``: the first one stops
-the run, with its reason) or set aside with a ``reason`` column (policy ``reject``). A model
-that fails on a whole chunk is bisected to find the rows it fails on.
+the run, with its reason) or set aside with a ``reason`` column (policy ``reject``). Rows the
+model refuses by name (:class:`~conveyor.core.errors.RefusedRows`: an inference plan refuses
+what its estimator would) are set aside with the field and reason; a model that fails on a
+whole chunk otherwise is bisected to find the rows it fails on.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.batch.scoring import FrameScorer
 from conveyor.batch.validation import validate_rows
-from conveyor.core.errors import BadRowError, ConveyorError, HookError, RowError
+from conveyor.core.errors import BadRowError, ConveyorError, HookError, RefusedRows, RowError
 from conveyor.scoring import InputField
 
 if TYPE_CHECKING:
@@ -112,6 +114,12 @@ class Pipeline:
             return pd.DataFrame(index=features.index), {}
         try:
             return self.scorer(features), {}
+        except RefusedRows as exc:  # the model names the rows it refuses: score the others
+            refused = {int(features.index[r.row]): f"{r.field}: {r.reason}" for r in exc.refusals}
+            if len(refused) == len(features):
+                return pd.DataFrame(index=features.index[:0]), refused
+            rest, failed = self._score(features.drop(index=list(refused)))
+            return rest, {**refused, **failed}
         except Exception as exc:  # a row's fault (the model, an encoder, a 4xx): find the rows
             if isinstance(exc, ConveyorError) and not isinstance(exc, RowError):
                 raise  # not a row's fault: a hook, the endpoint or the engine failed

@@ -20,7 +20,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   │   ├── SchemaMismatchError   the whole input lacks a model column or has it unusable
     │   │   └── BadRowError           a row failed under `batch.on_bad_rows: fail`
     │   └── RowError                the fault is in these rows: batch scoring sets them aside
-    │       ├── UnknownCategory     an unseen category for an encoder that rejects them
+    │       ├── RefusedRows         rows the fitted model refuses (missing value without an
+    │       │                       imputer, unknown category, not a number, infinite), by row
     │       └── EndpointRejected    the scoring endpoint answered 4xx to these rows
     ├── OutputError [5]             the output holds a committed result, or does not match --resume
     ├── UnavailableError [9]        something the command needs is taken or cannot be reached
@@ -62,7 +63,8 @@ Exit codes that are outcomes rather than errors (drift found, a rollout rolled b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import IntEnum, unique
 from types import MappingProxyType
 from typing import ClassVar
@@ -241,9 +243,38 @@ class RowError(DataError):
     narrows it down to the rows at fault and sets them aside (or fails on them)."""
 
 
-class UnknownCategory(RowError, ValueError):
-    """An unseen category reached an encoder fitted with ``handle_unknown='error'``. Also a
-    ``ValueError``, as scikit-learn raises in the same place."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why the fitted model refuses one row: the input ``field`` at fault and the ``reason``."""
+
+    row: int  # the row's position in what was scored
+    field: str
+    reason: str
+
+    def line(self) -> str:
+        return f"row {self.row}, {self.field}: {self.reason}"
+
+
+class RefusedRows(RowError, ValueError):
+    """Rows the fitted model refuses, as its estimator would (a missing value no step
+    imputes, an unknown category under ``handle_unknown='error'``, text in a numeric column,
+    an infinite or too large number). ``refusals`` holds one per refused row, in row order;
+    also a ``ValueError``, as scikit-learn raises in the same place."""
+
+    MAX_LISTED: ClassVar[int] = 3
+
+    def __init__(self, refusals: Sequence[Refusal], *, hint: str | None = None) -> None:
+        self.refusals = tuple(refusals)
+        listed = "; ".join(r.line() for r in self.refusals[: self.MAX_LISTED])
+        more = len(self.refusals) - self.MAX_LISTED
+        super().__init__(
+            f"the model refuses {len(self.refusals)} row(s): {listed}" + (f" (and {more} more)" if more > 0 else ""),
+            hint=hint,
+        )
+
+    @property
+    def rows(self) -> list[int]:
+        return [r.row for r in self.refusals]
 
 
 class EndpointRejected(RowError):

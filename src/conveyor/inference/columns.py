@@ -44,6 +44,26 @@ def numeric_values(column: Any) -> np.ndarray:
     return values
 
 
+def numbers_or_refused(column: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`numeric_values`, and the mask of values that are not numbers (None: all are).
+    What scikit-learn's float conversion takes (numbers, numeric text, booleans, None) is
+    converted the same way; anything else becomes NaN and is refused."""
+    try:
+        return numeric_values(column), None
+    except (TypeError, ValueError):
+        pass
+    items = column.tolist() if hasattr(column, "tolist") else list(column)
+    values = np.empty(len(items), dtype=np.float64)
+    bad = np.zeros(len(items), dtype=bool)
+    for row, item in enumerate(items):
+        try:
+            values[row] = np.nan if item is None else float(item)
+        except (TypeError, ValueError, OverflowError):
+            values[row] = np.nan
+            bad[row] = True
+    return values, bad
+
+
 def encoded_values(column: Any) -> Encoded:
     """The column dictionary-encoded where that is free (Arrow strings, pandas categoricals)."""
     arrow = _arrow_strings(column)

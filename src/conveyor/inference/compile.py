@@ -18,6 +18,8 @@ import numpy as np
 from conveyor.core.errors import PlanUnsupported
 from conveyor.inference.plan import ColumnPlan, InferencePlan
 from conveyor.inference.steps import (
+    REFUSES_NON_FINITE,
+    Accepts,
     EstimatorHead,
     Impute,
     LinearHead,
@@ -78,7 +80,7 @@ def build_plan(model: Any) -> InferencePlan:
     expected = getattr(final, "n_features_in_", width)
     if expected != width:
         raise PlanUnsupported(f"the final estimator expects {expected} features, the plan makes {width}")
-    head = _head(final)
+    head = _head(final, width)
     if isinstance(head, EstimatorHead) and (not transforms or hasattr(final, "feature_names_in_")):
         # nothing to replay, or an estimator that saw a DataFrame (it may read names or dtypes,
         # e.g. native categorical support): only the estimator itself gives its answers
@@ -207,17 +209,49 @@ def _one_hot(encoder: Any, count: int) -> list[OneHot]:
     ]
 
 
-def _head(final: Any) -> LinearHead | EstimatorHead:
+def _head(final: Any, width: int) -> LinearHead | EstimatorHead:
     kind = type(final).__name__
     coef = getattr(final, "coef_", None)
     if kind in LINEAR_CLASSIFIERS and coef is not None:
         return LinearHead(np.asarray(coef, dtype=np.float64), np.asarray(final.intercept_, dtype=np.float64),
-                          np.asarray(final.classes_))
+                          np.asarray(final.classes_), label=kind)
     if kind in LINEAR_REGRESSORS and coef is not None and not hasattr(final, "classes_"):
-        return LinearHead(np.asarray(coef, dtype=np.float64), np.asarray(final.intercept_, dtype=np.float64))
+        return LinearHead(np.asarray(coef, dtype=np.float64), np.asarray(final.intercept_, dtype=np.float64),
+                          label=kind)
     if not hasattr(final, "predict"):
         raise PlanUnsupported(f"the final step {kind} does not predict")
-    return EstimatorHead(final)
+    return EstimatorHead(final, probe_accepts(final, width))
+
+
+PROBE_TOO_LARGE = 1e300  # finite in float64, infinite once cast to float32
+
+
+def probe_accepts(estimator: Any, width: int) -> Accepts:
+    """Which non-finite values a kept final estimator takes, asked of the fitted estimator
+    itself, once: a row of NaN (histogram gradient boosting, trees fitted with missing
+    values take it), of infinity, and of a number past float32 (trees cast to float32).
+    An estimator that refuses even a row of zeros is taken to refuse them all."""
+    if not _predicts(estimator, np.zeros((1, width))):
+        return REFUSES_NON_FINITE
+    return Accepts(
+        nan=_predicts(estimator, np.full((1, width), np.nan)),
+        inf=_predicts(estimator, np.full((1, width), np.inf)) and _predicts(estimator, np.full((1, width), -np.inf)),
+        beyond_float32=_predicts(estimator, np.full((1, width), PROBE_TOO_LARGE)),
+    )
+
+
+def _predicts(estimator: Any, row: np.ndarray) -> bool:
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            estimator.predict(row)
+            if hasattr(estimator, "classes_") and hasattr(estimator, "predict_proba"):
+                estimator.predict_proba(row)
+        except Exception:  # noqa: BLE001 - the estimator refuses this row: that is the answer
+            return False
+    return True
 
 
 def _is_nan(value: Any) -> bool:

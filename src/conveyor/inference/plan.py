@@ -1,15 +1,24 @@
-"""An inference plan: read columns, run their steps, assemble the feature matrix, apply the head."""
+"""An inference plan: read columns, run their steps, assemble the feature matrix, apply the head.
+
+Every step checks the values it is given as its estimator does (:class:`~conveyor.inference.steps.Accepts`,
+unknown categories, text in a numeric column). Rows a step refuses are collected with the
+field and the reason, and the run raises :class:`~conveyor.core.errors.RefusedRows` naming
+them: the rows the fitted pipeline would raise on, never NaN predictions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
 
-from conveyor.inference.columns import Encoded, encoded_values, numeric_values
+from conveyor.core.errors import Refusal, RefusedRows
+from conveyor.inference.columns import Encoded, encoded_values, numbers_or_refused
 from conveyor.inference.steps import (
+    Accepts,
     EstimatorHead,
     Impute,
     LinearHead,
@@ -36,23 +45,84 @@ class ColumnPlan:
     def width(self) -> int:
         return 1 if self.encoder is None else self.encoder.width
 
-    def fill(self, source: Any, matrix: np.ndarray, offset: int) -> None:
+    def fill(self, source: Any, matrix: np.ndarray, offset: int, refusals: Refusals) -> np.ndarray | None:
+        """Write the column's block into ``matrix``; returns its input as numbers (None for a
+        column read as categories), which refusals further on quote."""
         column: Encoded | np.ndarray
+        given: np.ndarray | None = None
         if self.encoded:
             column = encoded_values(source)
             for step in self.steps:  # compile lets only imputers reach a text column
                 column = cast(Impute, step).apply(column)
         else:
-            values = numeric_values(source)
+            values, not_numbers = numbers_or_refused(source)
+            given = values
+            if not_numbers is not None:
+                items = source.tolist() if hasattr(source, "tolist") else list(source)
+                refusals.add(not_numbers, self.name, lambda row: f"{items[row]!r} is not a number")
             for step in self.steps:
+                refusals.check(values, step.accepts, step.label, self.name, given)
                 values = step.apply(values)
             column = values
         if self.encoder is None:
             matrix[:, offset] = column
-            return
-        positions = self.encoder.positions(column)
+            return given
+        if isinstance(column, np.ndarray):
+            assert given is not None
+            refusals.check(column, self.encoder.accepts, self.encoder.label, self.name, given)
+        elif column.dictionary.dtype.kind == "f":  # numbers read as categories: infinity is refused
+            refused = self.encoder.accepts.refused(column.dictionary)
+            if refused is not None:
+                label, values = self.encoder.label, column
+                refusals.add(column.take(refused), self.name,
+                             lambda row: Accepts.reason(np.inf, _value_at(values, row), label))
+        positions, unknown = self.encoder.positions(column)
+        if unknown is not None:
+            encoder, shown = self.encoder, column
+            refusals.add(unknown, self.name, lambda row: encoder.reason(_value_at(shown, row)))
         rows = np.flatnonzero(positions >= 0)
         matrix[rows, offset + positions[rows]] = 1.0
+        return given
+
+
+def _value_at(column: Encoded | np.ndarray, row: int) -> Any:
+    if isinstance(column, Encoded):
+        return column.dictionary[row if column.codes is None else column.codes[row]]
+    return column[row]
+
+
+class Refusals:
+    """The rows a plan run refuses so far, the first reason of each."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, Refusal] = {}
+
+    def add(self, mask: np.ndarray, field: str, reason: Callable[[int], str]) -> None:
+        for row in np.flatnonzero(mask).tolist():
+            if row not in self.found:
+                self.found[row] = Refusal(row, field, reason(row))
+
+    def check(self, values: np.ndarray, accepts: Accepts, step: str, field: str, given: np.ndarray) -> None:
+        """Refuse the rows of ``values`` (one column, on its way into ``step``) it does not accept."""
+        refused = accepts.refused(values)
+        if refused is not None:
+            self.add(refused, field, lambda row: accepts.reason(values[row], given[row].item(), step))
+
+    def check_matrix(self, matrix: np.ndarray, accepts: Accepts, step: str, plan: InferencePlan,
+                     given: Mapping[str, np.ndarray]) -> None:
+        """The same for every column of the feature matrix (one pass when all is fine)."""
+        if accepts.refused(matrix.reshape(-1)) is None:
+            return
+        for j, name in enumerate(plan.matrix_fields):
+            if name in given:  # one-hot blocks hold only 0 and 1
+                self.check(matrix[:, j], accepts, step, name, given[name])
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise RefusedRows(
+                [self.found[row] for row in sorted(self.found)],
+                hint="fix these values, or add a step that takes them (e.g. a SimpleImputer) and retrain",
+            )
 
 
 @dataclass(frozen=True)
@@ -88,19 +158,39 @@ class InferencePlan:
         """Whether running the plan imports scikit-learn (a final estimator kept as it is)."""
         return isinstance(self.head, EstimatorHead)
 
+    @cached_property
+    def matrix_fields(self) -> list[str]:
+        """The input column behind each column of the feature matrix."""
+        return [c.name for c in self.columns for _ in range(c.width)]
+
     def matrix(self, data: Mapping[str, Any], rows: int) -> np.ndarray:
-        """The dense feature matrix the final estimator sees."""
+        """The dense feature matrix the final estimator sees (RefusedRows: rows it refuses)."""
+        refusals = Refusals()
+        matrix = self._matrix(data, rows, refusals)
+        refusals.raise_any()
+        return matrix
+
+    def _matrix(self, data: Mapping[str, Any], rows: int, refusals: Refusals) -> np.ndarray:
         matrix = np.zeros((rows, self.width), dtype=np.float64)
+        given: dict[str, np.ndarray] = {}
         offset = 0
         for column in self.columns:
-            column.fill(data[column.name], matrix, offset)
+            numbers = column.fill(data[column.name], matrix, offset, refusals)
+            if numbers is not None:
+                given[column.name] = numbers
             offset += column.width
         for step in self.matrix_steps:
+            for j, column_step in enumerate(step.steps):
+                name = self.matrix_fields[j]
+                if name in given:
+                    refusals.check(matrix[:, j], column_step.accepts, column_step.label, name, given[name])
             matrix = step.apply(matrix)
+        refusals.check_matrix(matrix, self.head.accepts, self.head.label, self, given)
         return matrix
 
     def run(self, data: Mapping[str, Any], rows: int | None = None) -> PlanResult:
-        """Predict for ``rows`` rows of ``data`` (column name → column; a DataFrame works)."""
+        """Predict for ``rows`` rows of ``data`` (column name → column; a DataFrame works).
+        Raises RefusedRows naming every row the fitted pipeline would raise on."""
         if rows is None:
             rows = len(data[self.columns[0].name]) if self.columns else 0
         labels, proba = self.head.run(self.matrix(data, rows))

@@ -2,18 +2,59 @@
 
 Each mirrors the arithmetic of the scikit-learn estimator it replaces, in the same order, so
 results are the same numbers (not merely close) wherever the estimator computes densely.
+Each also says which values it :class:`Accepts` as the estimator does: an imputer takes
+NaN, a scaler lets NaN through, a linear model takes neither, and no step takes infinity;
+a kept estimator's own rules are probed once when the plan is compiled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 import numpy as np
 
-from conveyor.core.errors import UnknownCategory
 from conveyor.inference.columns import Encoded
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(frozen=True)
+class Accepts:
+    """Which non-finite values a step takes (the estimator raises on the others): NaN,
+    infinity, and finite values past float32's range (estimators that cast to float32)."""
+
+    nan: bool = False
+    inf: bool = False
+    beyond_float32: bool = True
+
+    def refused(self, values: np.ndarray) -> np.ndarray | None:
+        """The mask of ``values`` the step refuses, None when it takes them all (one pass)."""
+        if values.dtype.kind != "f":
+            return None
+        with np.errstate(invalid="ignore", over="ignore"):
+            fine = np.isfinite(values) if self.beyond_float32 else np.abs(values) <= FLOAT32_MAX
+        if fine.all():
+            return None
+        bad = ~fine
+        if self.nan:
+            bad &= ~np.isnan(values)
+        if self.inf:
+            bad &= ~np.isinf(values)
+        return bad if bad.any() else None
+
+    @staticmethod
+    def reason(reached: float, given: Any, step: str) -> str:
+        """Why ``step`` refuses the value ``reached`` it (from the row's input value ``given``)."""
+        if reached != reached and (given is None or given != given):
+            return f"missing value: {step} does not accept missing values (impute them in the pipeline)"
+        return f"{given!r} is infinite or too large for {step}"
+
+
+REFUSES_NON_FINITE = Accepts()
+PASSES_NAN = Accepts(nan=True)
 
 
 def missing_mask(values: np.ndarray, marker: Any) -> np.ndarray:
@@ -36,6 +77,12 @@ class Impute:
 
     marker: Any
     fill: Any
+    label: ClassVar[str] = "SimpleImputer"
+
+    @property
+    def accepts(self) -> Accepts:
+        """NaN where NaN is the missing marker; never infinity (scikit-learn's check)."""
+        return PASSES_NAN if isinstance(self.marker, float) and self.marker != self.marker else REFUSES_NON_FINITE
 
     @overload
     def apply(self, column: Encoded) -> Encoded: ...
@@ -59,6 +106,8 @@ class Scale:
 
     mean: float | None
     scale: float | None
+    label: ClassVar[str] = "StandardScaler"
+    accepts: ClassVar[Accepts] = PASSES_NAN
 
     def apply(self, column: np.ndarray) -> np.ndarray:
         out = np.asarray(column, dtype=np.float64)
@@ -76,6 +125,8 @@ class MinMax:
     scale: float
     offset: float
     clip: tuple[float, float] | None = None
+    label: ClassVar[str] = "MinMaxScaler"
+    accepts: ClassVar[Accepts] = PASSES_NAN
 
     def apply(self, column: np.ndarray) -> np.ndarray:
         out = np.asarray(column, dtype=np.float64) * self.scale
@@ -101,19 +152,27 @@ class OneHot:
     def width(self) -> int:
         return len(self.categories) - (self.dropped is not None)
 
-    def positions(self, column: Encoded | np.ndarray) -> np.ndarray:
+    label: ClassVar[str] = "OneHotEncoder"
+    accepts: ClassVar[Accepts] = PASSES_NAN  # on numbers: NaN is a category; infinity is refused
+
+    def positions(self, column: Encoded | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per row, which output column is 1 (-1 for none), and the mask of rows the encoder
+        refuses (unknown categories under ``handle_unknown='error'``; None: none)."""
         encoded = column if isinstance(column, Encoded) else Encoded(np.asarray(column))
         found = self.index_of(encoded.dictionary)
+        refused = None
         if not self.ignore_unknown and (found < 0).any():
-            missing = np.flatnonzero(found < 0)
-            if encoded.codes is None or np.isin(missing, encoded.codes).any():
-                unknown = list(encoded.dictionary[missing][:5])
-                raise UnknownCategory(
-                    f"Found unknown categories {unknown} in column {self.column_index} during transform"
-                )
+            refused = encoded.take(found < 0)
+            if not refused.any():
+                refused = None
         if self.dropped is not None:
             found = np.where(found == self.dropped, -1, np.where(found > self.dropped, found - 1, found))
-        return encoded.take(found)
+        return encoded.take(found), refused
+
+    def reason(self, value: Any) -> str:
+        known = ", ".join(repr(c) for c in self.categories.tolist()[:5]) + (", ..." if len(self.categories) > 5 else "")
+        what = "missing value" if value != value or value is None else f"unknown category {value!r}"
+        return f"{what}: OneHotEncoder(handle_unknown='error') knows only {known}"
 
     def index_of(self, values: np.ndarray) -> np.ndarray:
         """Position of each value among the categories, -1 if absent. NaN finds a NaN category
@@ -177,6 +236,8 @@ class LinearHead:
     coef: np.ndarray  # (outputs, features) or (features,)
     intercept: np.ndarray | float
     classes: np.ndarray | None = None  # None: a regressor
+    label: str = "the linear model"  # the estimator's class name, for refusals
+    accepts: ClassVar[Accepts] = REFUSES_NON_FINITE
 
     def decision(self, matrix: np.ndarray) -> np.ndarray:
         scores: np.ndarray = matrix @ self.coef.T + self.intercept
@@ -201,6 +262,11 @@ class EstimatorHead:
     """Any other fitted final estimator, called on the dense feature matrix."""
 
     estimator: Any
+    accepts: Accepts = REFUSES_NON_FINITE  # probed when compiled (see compile.probe_accepts)
+
+    @property
+    def label(self) -> str:
+        return type(self.estimator).__name__
 
     def run(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         labels = np.asarray(self.estimator.predict(matrix))

@@ -2,7 +2,9 @@
 
 A logged plan needs no scikit-learn at all (unless its head kept a scikit-learn estimator).
 A compiled one keeps its estimator, which decides whenever the plan cannot take the input;
-batch workers get the plan alone (:meth:`CompiledScorer.portable`).
+batch workers get the plan alone (:meth:`CompiledScorer.portable`). Rows the plan refuses
+(:class:`~conveyor.core.errors.RefusedRows`) are the rows the estimator raises on: the
+refusal stands, named row by row, rather than the estimator's one error for the batch.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from conveyor.core.errors import RefusedRows
 from conveyor.scoring._frames import is_frame
 from conveyor.scoring._prediction import Prediction
 from conveyor.scoring._scorer import UNREGISTERED, RegisteredVersion, Scorer
@@ -75,6 +78,8 @@ class CompiledScorer(PlanScorer):
     def predict(self, data: Any) -> Prediction:
         try:
             return super().predict(data)
+        except RefusedRows:
+            raise  # the rows the estimator refuses too, named row by row
         except Exception:  # noqa: BLE001 - the estimator decides (and raises its own error)
             return self.fallback.predict(data)
 

@@ -21,8 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from conveyor.core.errors import RefusedRows
 from conveyor.scoring import Columns, Prediction, Scorer
-from conveyor.serving.errors import ModelFailed, NotReady, Overloaded
+from conveyor.serving.errors import ModelFailed, NotReady, Overloaded, refused_input
 
 log = logging.getLogger("conveyor.serving")
 
@@ -34,6 +37,7 @@ class Result:
     labels: list[Any]
     scores: list[float] | None
     model: Scorer
+    proba: np.ndarray | None = None  # its rows of the batch's class probabilities (a view)
 
 
 @dataclass
@@ -170,12 +174,14 @@ class Batcher:
                 for item, out in zip(batch, outputs):
                     if item.future.done():
                         continue
-                    if isinstance(out, BaseException):
+                    if isinstance(out, RefusedRows):
+                        item.future.set_exception(refused_input(out))
+                    elif isinstance(out, BaseException):
                         item.future.set_exception(
                             ModelFailed(f"the model failed on this input ({type(out).__name__})")
                         )
                     else:
-                        item.future.set_result(Result(out[0], out[1], model))
+                        item.future.set_result(Result(out[0], out[1], model, out[2]))
                 if self.on_batch is not None:
                     self.on_batch(sum(item.rows for item in batch))
 
@@ -211,6 +217,8 @@ def _predict_each(model: Scorer, batch: list[_Item]) -> list[Any]:
     if len(batch) == 1:
         try:
             return [_split(model.predict(batch[0].columns), [batch[0].rows])[0]]
+        except RefusedRows as exc:  # the client's rows, named: a 422, not a model failure
+            return [exc]
         except Exception as exc:  # noqa: BLE001
             log.warning("model %s v%s failed: %s", model.name, model.version, _short(exc))
             return [exc]
@@ -227,16 +235,23 @@ def _predict_each(model: Scorer, batch: list[_Item]) -> list[Any]:
         return [_predict_each(model, [item])[0] for item in batch]
 
 
-def _split(prediction: Prediction, sizes: list[int]) -> list[tuple[list[Any], list[float] | None]]:
+Share = tuple[list[Any], list[float] | None, np.ndarray | None]
+
+
+def _split(prediction: Prediction, sizes: list[int]) -> list[Share]:
+    """Each request's labels and scores (lists, for the response) and probabilities (a view
+    of the batch's array: nothing is copied unless a request asks for them)."""
     labels = prediction.labels.tolist()
     scores = prediction.scores.tolist() if prediction.scores is not None else None
+    proba = prediction.proba
     if len(labels) != sum(sizes):
         raise ValueError(f"the model returned {len(labels)} rows for {sum(sizes)} inputs")
-    out = []
+    out: list[Share] = []
     start = 0
     for size in sizes:
         end = start + size
-        out.append((labels[start:end], scores[start:end] if scores is not None else None))
+        out.append((labels[start:end], scores[start:end] if scores is not None else None,
+                    proba[start:end] if proba is not None else None))
         start = end
     return out
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.core.errors import RequestError
+from conveyor.core.errors import RefusedRows, RequestError
+
+MAX_REFUSED = 10  # at most this many refused rows are listed in a 422
 
 
 class ServingError(RequestError):
@@ -35,6 +37,19 @@ class InvalidInput(ServingError):
 
     status = 422
     code = "INVALID_INPUT"
+
+
+def refused_input(exc: RefusedRows) -> InvalidInput:
+    """The 422 for rows the model refuses, naming the field, the row (its position in the
+    request) and the reason of each (the first ten)."""
+    first = exc.refusals[0]
+    more = len(exc.refusals) - 1
+    return InvalidInput(
+        f"the model refuses row {first.row}: {first.field}: {first.reason}"
+        + (f" (and {more} more row(s))" if more else ""),
+        hint=exc.hint,
+        fields=[{"field": r.field, "row": r.row, "reason": r.reason} for r in exc.refusals[:MAX_REFUSED]],
+    )
 
 
 class PayloadTooLarge(ServingError):

@@ -52,8 +52,7 @@ def register(app: FastAPI, service: Service) -> None:
             raise NotFound(f"model {name!r} has no deployment loaded yet")
         loaded = [d for d in endpoint.deployments.values() if d.model is not None]
         versions = sorted({d.model.version for d in loaded if d.model}, key=lambda v: int(v) if v.isdigit() else 0)
-        return json_response(protocols.v2_metadata(name, versions, primary.model.schema,
-                                                   primary.model.output_kind == "classifier"))
+        return json_response(protocols.v2_metadata(name, versions, primary.model))
 
     @app.get("/v2/models/{name}/ready", tags=["open inference protocol"], summary="Model readiness.",
              responses={**errors(404), 503: NOT_READY})

@@ -19,13 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.serving import protocols
-from conveyor.serving.errors import PayloadTooLarge, ServingError
+from conveyor.serving.errors import InvalidInput, PayloadTooLarge, ServingError
 from conveyor.serving.requests import REQUEST_ID_HEADER, read_body, request_id
 from conveyor.serving.responses import DEPLOYMENT_HEADER, JSON, VERSION_HEADER, error_response
 from conveyor.serving.signature import validate
 
 if TYPE_CHECKING:
     from conveyor.scoring import Columns
+    from conveyor.serving.batcher import Result
     from conveyor.serving.deployments import Deployment, Endpoint
     from conveyor.serving.service import Service
 
@@ -102,19 +103,23 @@ def predict_handler(service: Service, protocol: protocols.Protocol) -> Handler:
             dep_name = dep.name
             model = dep.model
             assert model is not None  # route() only returns loaded deployments
-            columns, rows, client_id = protocols.read_request(
-                protocol, body, headers.get("content-type", ""), model.schema
-            )
+            parsed = protocols.read_request(protocol, body, headers.get("content-type", ""), model.schema)
+            columns, rows = parsed.columns, parsed.rows
             if rows > spec.limits.max_rows:
                 raise PayloadTooLarge(f"{rows} rows in one request; the limit is {spec.limits.max_rows}")
+            if parsed.wanted.probabilities and model.classes is None:
+                raise no_probabilities(name, dep_name)
             shadow = endpoint.shadow_for(dep)
             result = await dep.batcher.submit(columns, rows)
             version = result.model.version
             latency = time.perf_counter() - started
+            probabilities = _probabilities(result, parsed.wanted, name, dep_name)
             if protocol == "v2":
-                content = protocols.v2_response(name, result.labels, result.scores, dep_name, version, rid, client_id)
+                content = protocols.v2_response(name, result.labels, result.scores, dep_name, version, rid,
+                                                parsed.client_id, probabilities, parsed.wanted)
             else:
-                content = protocols.mlflow_response(result.labels, dep_name, version, rid, result.scores)
+                content = protocols.mlflow_response(result.labels, dep_name, version, rid, result.scores,
+                                                    probabilities)
             capture = service.captures[name]
             if shadow is not None or capture.wanted():
                 capture.offer(rid, dep_name, version, columns, result.labels, result.scores, latency * 1000)
@@ -135,6 +140,24 @@ def predict_handler(service: Service, protocol: protocols.Protocol) -> Handler:
             admission.in_flight -= 1
 
     return handler
+
+
+def no_probabilities(model: str, deployment: str) -> InvalidInput:
+    return InvalidInput(
+        f"deployment {deployment!r} of {model!r} gives no class probabilities (a regressor, or a "
+        "classifier without predict_proba)",
+        hint="ask for predictions only: leave out params.probabilities / the 'probabilities' output",
+    )
+
+
+def _probabilities(result: Result, wanted: protocols.Wanted, model: str, deployment: str) -> protocols.Probabilities | None:
+    """The request's class probabilities, when it asks for them (nothing is built otherwise)."""
+    if not wanted.probabilities:
+        return None
+    classes = result.model.classes
+    if result.proba is None or classes is None:  # the version was swapped for one without
+        raise no_probabilities(model, deployment)
+    return protocols.Probabilities(classes, result.proba)
 
 
 def _spawn(service: Service, work: Coroutine[Any, Any, None]) -> None:

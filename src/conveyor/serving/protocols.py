@@ -1,28 +1,59 @@
 """Request and response formats: MLflow scoring protocol and Open Inference Protocol v2.
 
-Both parse straight to columns (``{name: [values]}``); no DataFrame per request.
+Both parse straight to columns (``{name: [values]}``); no DataFrame per request. A request
+may ask for per-class probabilities (:class:`Wanted`): MLflow's ``"params":
+{"probabilities": true}`` adds ``classes`` and ``probabilities`` (one list per row) to the
+answer; v2's ``"outputs": [{"name": "probabilities"}]`` returns that tensor, FP64 of shape
+[rows, classes] (v2 returns the outputs asked for; none asked: ``predict`` and ``score``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import orjson
 
 from conveyor.scoring import Columns, InputSchema
 from conveyor.serving.errors import MalformedRequest, UnsupportedMediaType
 from conveyor.serving.signature import check_numbers, coerce_text, validate
 
+if TYPE_CHECKING:
+    from conveyor.scoring import Scorer
+
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 Protocol = Literal["mlflow", "v2"]
+PARAMS = {"probabilities": "true: also the probability of every class (classifiers)"}
+V2_OUTPUTS = ("predict", "score", "probabilities")
 
 
-def read_request(
-    protocol: Protocol, body: bytes, content_type: str, schema: InputSchema
-) -> tuple[Columns, int, str | None]:
-    """A prediction request as checked columns: (columns, rows, the client's request id).
+@dataclass(frozen=True)
+class Wanted:
+    """The outputs a request asks for."""
+
+    predict: bool = True
+    score: bool = True
+    probabilities: bool = False
+
+
+DEFAULT = Wanted()
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A prediction request as checked columns, with what it asks for back."""
+
+    columns: Columns
+    rows: int
+    client_id: str | None = None  # the v2 request's own id
+    wanted: Wanted = DEFAULT
+
+
+def read_request(protocol: Protocol, body: bytes, content_type: str, schema: InputSchema) -> ParsedRequest:
+    """A prediction request as checked columns.
 
     Parses the protocol's body, checks it against the signature (422 naming the fields) and
     refuses what the model cannot take: lists nested too deeply (400), numbers past int64
@@ -30,14 +61,14 @@ def read_request(
     client_id = None
     try:
         if protocol == "v2":
-            columns, client_id = parse_v2(body, schema)
+            columns, client_id, wanted = parse_v2_request(body, schema)
         else:
-            columns = parse_mlflow(body, content_type, schema)
+            columns, wanted = parse_mlflow_request(body, content_type, schema)
     except RecursionError:
         raise MalformedRequest("the body nests lists too deeply") from None
     rows = validate(schema, columns)
     check_numbers(schema, columns, text=protocol == "mlflow" and "csv" in content_type)
-    return columns, rows, client_id
+    return ParsedRequest(columns, rows, client_id, wanted)
 
 
 def loads(body: bytes) -> Any:
@@ -51,9 +82,14 @@ def loads(body: bytes) -> Any:
 
 
 def parse_mlflow(body: bytes, content_type: str, schema: InputSchema) -> Columns:
+    return parse_mlflow_request(body, content_type, schema)[0]
+
+
+def parse_mlflow_request(body: bytes, content_type: str, schema: InputSchema) -> tuple[Columns, Wanted]:
+    """The columns of an MLflow scoring request and the outputs its ``params`` ask for."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind in ("text/csv", "application/csv"):
-        return parse_csv(body, schema)
+        return parse_csv(body, schema), DEFAULT
     if kind not in ("", "application/json", "application/x-www-form-urlencoded", "*/*"):
         raise UnsupportedMediaType(
             f"content type {kind!r} is not supported", hint="send application/json or text/csv"
@@ -70,15 +106,33 @@ def parse_mlflow(body: bytes, content_type: str, schema: InputSchema) -> Columns
             "the body must have exactly one of " + ", ".join(MLFLOW_FORMATS)
             + (f" (unknown keys: {unknown})" if unknown else f" (got {sorted(payload)})")
         )
+    wanted = _mlflow_params(payload.get("params"))
     key = keys[0]
     data = payload[key]
     if key == "dataframe_split":
-        return _from_split(data)
+        return _from_split(data), wanted
     if key == "dataframe_records":
         if not isinstance(data, list):
             raise MalformedRequest("dataframe_records must be a list of objects")
-        return _from_records(data)
-    return _from_tensor_like(key, data, schema)
+        return _from_records(data), wanted
+    return _from_tensor_like(key, data, schema), wanted
+
+
+def _mlflow_params(params: Any) -> Wanted:
+    """``"params": {"probabilities": true}``; any other parameter is refused (400)."""
+    if params is None:
+        return DEFAULT
+    if not isinstance(params, dict):
+        raise MalformedRequest("params must be an object, e.g. {\"probabilities\": true}")
+    unknown = sorted(k for k in params if k not in PARAMS)
+    if unknown:
+        raise MalformedRequest(
+            f"unknown params {unknown}", hint="the known params: " + "; ".join(f"{k}: {v}" for k, v in PARAMS.items())
+        )
+    probabilities = params.get("probabilities", False)
+    if not isinstance(probabilities, bool):
+        raise MalformedRequest(f"params.probabilities must be true or false, not {probabilities!r}")
+    return Wanted(probabilities=probabilities)
 
 
 def _from_split(data: Any) -> Columns:
@@ -160,11 +214,15 @@ def parse_csv(body: bytes, schema: InputSchema) -> Columns:
 
 
 def mlflow_response(
-    labels: list[Any], deployment: str, version: str, request_id: str, scores: list[float] | None
+    labels: list[Any], deployment: str, version: str, request_id: str, scores: list[float] | None,
+    probabilities: Probabilities | None = None,
 ) -> bytes:
     body: dict[str, Any] = {"predictions": labels}
     if scores is not None:
         body["scores"] = scores
+    if probabilities is not None:
+        body["classes"] = probabilities.classes.tolist()
+        body["probabilities"] = probabilities.values.tolist()
     body["deployment"] = deployment
     body["version"] = version
     body["request_id"] = request_id
@@ -175,11 +233,35 @@ def mlflow_response(
 
 
 def parse_v2(body: bytes, schema: InputSchema) -> tuple[Columns, str | None]:
+    columns, request_id, _ = parse_v2_request(body, schema)
+    return columns, request_id
+
+
+def parse_v2_request(body: bytes, schema: InputSchema) -> tuple[Columns, str | None, Wanted]:
+    """The columns of an inference request, its id and the outputs it asks for."""
     payload = loads(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise MalformedRequest("an inference request is an object with an 'inputs' list")
-    tensors = payload["inputs"]
-    request_id = payload.get("id")
+    columns, request_id = _v2_inputs(payload["inputs"], schema, payload.get("id"))
+    return columns, request_id, _v2_outputs(payload.get("outputs"))
+
+
+def _v2_outputs(outputs: Any) -> Wanted:
+    """``"outputs": [{"name": "probabilities"}, ...]``: only those outputs (none: the default)."""
+    if outputs is None:
+        return DEFAULT
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs):
+        raise MalformedRequest("outputs must be a list of objects with a 'name', e.g. [{\"name\": \"probabilities\"}]")
+    names = [o["name"] for o in outputs]
+    unknown = [n for n in names if n not in V2_OUTPUTS]
+    if unknown:
+        raise MalformedRequest(f"unknown outputs {unknown}", hint=f"the model's outputs are {list(V2_OUTPUTS)}")
+    if not names:
+        return DEFAULT
+    return Wanted(predict="predict" in names, score="score" in names, probabilities="probabilities" in names)
+
+
+def _v2_inputs(tensors: list[Any], schema: InputSchema, request_id: Any) -> tuple[Columns, str | None]:
     columns: Columns = {}
     for tensor in tensors:
         if not isinstance(tensor, dict) or "name" not in tensor or "data" not in tensor:
@@ -195,7 +277,7 @@ def parse_v2(body: bytes, schema: InputSchema) -> tuple[Columns, str | None]:
                     f"input {tensor['name']!r} of shape {shape} does not fit {len(schema.names)} "
                     "named inputs; send one tensor per input column"
                 )
-            return {n: data[i::width] for i, n in enumerate(schema.names)}, request_id
+            return {n: data[i::width] for i, n in enumerate(schema.names)}, _text_or_none(request_id)
         count = 1
         for dim in shape:
             count *= dim
@@ -206,7 +288,11 @@ def parse_v2(body: bytes, schema: InputSchema) -> tuple[Columns, str | None]:
         if tensor.get("datatype") == "BYTES":
             data = [v.decode() if isinstance(v, bytes) else v for v in data]
         columns[str(tensor["name"])] = data
-    return columns, request_id if isinstance(request_id, str) else None
+    return columns, _text_or_none(request_id)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _flatten(data: Any) -> list[Any]:
@@ -233,13 +319,30 @@ def v2_datatype(values: list[Any]) -> str:
     return "BYTES"
 
 
+@dataclass(frozen=True)
+class Probabilities:
+    """A request's class probabilities: ``values[i, j]`` is P(``classes[j]``) for row i."""
+
+    classes: np.ndarray
+    values: np.ndarray
+
+
 def v2_response(
     model: str, labels: list[Any], scores: list[float] | None, deployment: str, version: str,
-    request_id: str, client_id: str | None,
+    request_id: str, client_id: str | None, probabilities: Probabilities | None = None,
+    wanted: Wanted = DEFAULT,
 ) -> bytes:
-    outputs = [{"name": "predict", "datatype": v2_datatype(labels), "shape": [len(labels)], "data": labels}]
-    if scores is not None:
+    outputs: list[dict[str, Any]] = []
+    if wanted.predict:
+        outputs.append({"name": "predict", "datatype": v2_datatype(labels), "shape": [len(labels)], "data": labels})
+    if scores is not None and wanted.score:
         outputs.append({"name": "score", "datatype": "FP64", "shape": [len(scores)], "data": scores})
+    if probabilities is not None:
+        values = probabilities.values
+        outputs.append({
+            "name": "probabilities", "datatype": "FP64", "shape": list(values.shape),
+            "data": values.reshape(-1).tolist(), "parameters": {"classes": probabilities.classes.tolist()},
+        })
     body = {
         "model_name": model,
         "model_version": version,
@@ -250,14 +353,51 @@ def v2_response(
     return orjson.dumps(body)
 
 
-def v2_metadata(model: str, versions: list[str], schema: InputSchema, classifier: bool) -> dict[str, Any]:
-    outputs = [{"name": "predict", "datatype": "BYTES" if not classifier else "INT64", "shape": [-1]}]
-    if classifier:
+def array_datatype(values: np.ndarray) -> str:
+    """The Open Inference Protocol datatype of a numpy array's values."""
+    kind, size = values.dtype.kind, values.dtype.itemsize
+    if kind == "b":
+        return "BOOL"
+    if kind in "iu":
+        return f"{'UINT' if kind == 'u' else 'INT'}{size * 8}"
+    if kind == "f":
+        return "FP32" if size == 4 else "FP64"
+    if kind == "O" and len(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.tolist()):
+        return "FP64" if any(isinstance(v, float) for v in values.tolist()) else "INT64"
+    return "BYTES"
+
+
+def v2_metadata(model: str, versions: list[str], scorer: Scorer) -> dict[str, Any]:
+    """The model's metadata: its inputs from the signature; its outputs (the label's
+    datatype from the classes, FP64 for a scikit-learn regressor's values)."""
+    classes = scorer.classes
+    labels = _label_classes(scorer)
+    if labels is not None:
+        label = array_datatype(labels)
+    elif scorer.flavor in ("plan", "sklearn"):
+        label = "FP64"  # scikit-learn regressors predict float64
+    else:
+        label = "BYTES"  # a pyfunc model's output: not known before it answers
+    outputs: list[dict[str, Any]] = [{"name": "predict", "datatype": label, "shape": [-1]}]
+    if classes is not None:
         outputs.append({"name": "score", "datatype": "FP64", "shape": [-1]})
+        outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)],
+                        "parameters": {"classes": np.asarray(classes).tolist()}})
     return {
         "name": model,
         "versions": versions,
         "platform": "mlflow",
-        "inputs": [{"name": f.name, "datatype": f.v2_datatype, "shape": [-1]} for f in schema.fields],
+        "inputs": [{"name": f.name, "datatype": f.v2_datatype, "shape": [-1]} for f in scorer.schema.fields],
         "outputs": outputs,
     }
+
+
+def _label_classes(scorer: Scorer) -> np.ndarray | None:
+    """The classes a classifier's labels come from, probabilities or not."""
+    if scorer.classes is not None:
+        return np.asarray(scorer.classes)
+    plan = getattr(scorer, "plan", None)
+    for known in (getattr(plan, "classes", None), getattr(scorer.estimator, "classes_", None)):
+        if known is not None:
+            return np.asarray(known)
+    return None

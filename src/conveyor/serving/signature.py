@@ -23,6 +23,8 @@ MAX_NAMED = 10  # at most this many offending fields are listed in a 422
 
 def validate(schema: InputSchema, columns: Columns) -> int:
     """Check names and value types; return the row count. Raises InvalidInput (422)."""
+    if not columns or not any(columns.values()):  # `{"dataframe_records": []}`, no data at all
+        raise InvalidInput("the request has no rows", hint="send at least one row", expected=schema.names)
     known = {f.name for f in schema.fields}
     missing = [f.name for f in schema.fields if f.required and f.name not in columns]
     extra = [name for name in columns if name not in known]
