@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from conveyor.scaffold import init_project
+from tests.datasets import DatasetProject, diabetes_project, wine_project
 
 MIGRATED_DB = "mlflow.db"
 PG_HOST = os.environ.get("CONVEYOR_TEST_PG_HOST", "127.0.0.1")
@@ -153,3 +154,15 @@ def frame_factory() -> Callable[..., pd.DataFrame]:
     return make
 
 
+
+
+@pytest.fixture(scope="session")
+def diabetes(tmp_path_factory: pytest.TempPathFactory, migrated_store: Path) -> DatasetProject:
+    """scikit-learn's diabetes data, trained as StandardScaler + Ridge (no imputer), at prod."""
+    return diabetes_project(tmp_path_factory.mktemp("datasets") / "diabetes", migrated_store)
+
+
+@pytest.fixture(scope="session")
+def wine(tmp_path_factory: pytest.TempPathFactory, migrated_store: Path) -> DatasetProject:
+    """scikit-learn's wine data (3 classes, a text column with handle_unknown='error'), at prod."""
+    return wine_project(tmp_path_factory.mktemp("datasets") / "wine", migrated_store)

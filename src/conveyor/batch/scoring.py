@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 PREDICTION = "prediction"
 PROBABILITY = "probability"
+PER_CLASS = "probability_"  # probability_<class>: one column per class of a classifier
+
+
+def probability_column(label: object) -> str:
+    """The output column holding P(``label``): ``probability_yes``, ``probability_0``."""
+    return f"{PER_CLASS}{label}"
 
 
 class FrameScorer(Protocol):
@@ -24,8 +30,10 @@ class FrameScorer(Protocol):
 
 
 class VersionScorer:
-    """A registered version's :class:`~conveyor.scoring.Scorer`: ``prediction``, plus
-    ``probability`` for classifiers (the one rule of :mod:`conveyor.scoring`)."""
+    """A registered version's :class:`~conveyor.scoring.Scorer`: ``prediction``; for
+    classifiers ``probability`` (the one rule of :mod:`conveyor.scoring`: P(class 1) of a
+    binary classifier, the predicted class's otherwise, as before per-class columns came)
+    and ``probability_<class>`` for every class, in the classes' order (binary too)."""
 
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
@@ -37,6 +45,9 @@ class VersionScorer:
         out = pd.DataFrame({PREDICTION: prediction.labels}, index=features.index)
         if prediction.proba is not None:
             out[PROBABILITY] = prediction.scores
+            classes = prediction.classes if prediction.classes is not None else range(prediction.proba.shape[1])
+            for j, label in enumerate(classes):
+                out[probability_column(label)] = prediction.proba[:, j]
         return out
 
 
