@@ -71,11 +71,11 @@ class ColumnPlan:
             assert given is not None
             refusals.check(column, self.encoder.accepts, self.encoder.label, self.name, given)
         elif column.dictionary.dtype.kind == "f":  # numbers read as categories: infinity is refused
-            refused = self.encoder.accepts.refused(column.dictionary)
-            if refused is not None:
-                label, values = self.encoder.label, column
-                refusals.add(column.take(refused), self.name,
-                             lambda row: Accepts.reason(np.inf, _value_at(values, row), label))
+            infinite = self.encoder.accepts.refused(column.dictionary)
+            if infinite is not None:
+                label, categories = self.encoder.label, column
+                refusals.add(column.take(infinite), self.name,
+                             lambda row: Accepts.reason(np.inf, _value_at(categories, row), label))
         positions, unknown = self.encoder.positions(column)
         if unknown is not None:
             encoder, shown = self.encoder, column

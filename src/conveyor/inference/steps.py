@@ -17,7 +17,6 @@ import numpy as np
 
 from conveyor.inference.columns import Encoded
 
-
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
