@@ -46,6 +46,8 @@ class Project:
         self.config = loaded.config
         self.stack: Stack = resolve_stack(loaded)
         self.notify = notify or _log_notice  # one line about something done on the side
+        for notice in loaded.notices:  # e.g. traffic weights rescaled to 100
+            self.notify(notice)
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: str | None = None,

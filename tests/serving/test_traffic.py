@@ -133,3 +133,29 @@ def test_concurrent_traffic_changes_take_turns_and_chain_in_the_audit_log(tmp_pa
         before = event["weights_after"]
     live = TrafficStore(str(tmp_path), "churn").read()
     assert live is not None and live.weights == before and live.config == {"prod": 100.0}
+
+
+def test_weights_not_summing_to_100_are_rescaled_with_a_notice(serve: Any, cli: Any) -> None:
+    running = serve()
+    with running.admin() as http:
+        exact = http.put("/admin/models/churn/traffic", json={"weights": {"prod": 90, "staging": 10}})
+        assert exact.status_code == 200 and "notice" not in exact.json()
+        relative = http.put("/admin/models/churn/traffic", json={"weights": {"prod": 3, "staging": 1}})
+    assert relative.status_code == 200
+    assert relative.json()["notice"] == "traffic weights sum to 4, not 100: rescaled to prod 75%, staging 25%"
+    result = cli("traffic", "churn", "prod=9", "staging=1", "--url", running.url, "--project", running.project.path)
+    assert result.exit_code == 0, result.output
+    assert "note: traffic weights sum to 10, not 100: rescaled to prod 90%, staging 10%" in result.output
+
+
+def test_config_weights_not_summing_to_100_are_a_load_notice(make_served: Any) -> None:
+    from conveyor.app import Project
+
+    notices: list[str] = []
+    Project.load(make_served({"traffic": {"prod": 1, "staging": 1}}), notify=notices.append)
+    assert len(notices) == 1
+    assert notices[0].startswith("conveyor.yaml:") and notices[0].endswith(
+        "serve.traffic weights sum to 2, not 100: rescaled to prod 50%, staging 50%")
+    quiet: list[str] = []
+    Project.load(make_served({"traffic": {"prod": 90, "staging": 10}}), notify=quiet.append)
+    assert quiet == []

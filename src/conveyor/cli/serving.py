@@ -13,6 +13,7 @@ from conveyor.cli.common import (
     ProjectOption,
     handle_errors,
     load_project,
+    print_notice,
 )
 from conveyor.core.errors import ExitCode
 
@@ -84,6 +85,8 @@ def traffic(
     model = name or proj.name
     client = _admin_client(proj, url, token)
     status = client.set_weights(model, wanted) if wanted is not None else client.status(model)
+    if status.get("notice"):
+        print_notice(str(status["notice"]))
     if json:
         print_json(status)
         return

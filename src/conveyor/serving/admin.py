@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor.core.weights import rescaled_notice
 from conveyor.serving import protocols
 from conveyor.serving.errors import InvalidInput, MalformedRequest
 from conveyor.serving.openapi import BEARER, body, errors
@@ -55,7 +56,8 @@ def register(app: FastAPI, service: Service) -> None:
              responses=errors(400, 401, 403, 404, 413, 422), openapi_extra={**body(TRAFFIC), **BEARER})
     async def admin_traffic(name: str, request: Request) -> Response:
         """Body: `{"weights": {"prod": 90, "staging": 10}}`. New deployments load in the
-        background and take traffic once warm."""
+        background and take traffic once warm. Weights are relative: when they do not sum to
+        100 the answer's `notice` says how they were rescaled."""
         who = service.auth.check(request.headers.get("authorization"), "deploy")
         endpoint = service.endpoint(name, caller=who)
         payload = protocols.loads(await read_body(request, endpoint.spec.limits.max_body_bytes))
@@ -64,7 +66,11 @@ def register(app: FastAPI, service: Service) -> None:
         await run_in_threadpool(change_traffic, service, name, clean, f"token:{who}")
         endpoint.set_weights(clean)
         service.pollers[name].poke()  # load new deployments now
-        return json_response(endpoint.status())
+        status = endpoint.status()
+        notice = rescaled_notice(clean)
+        if notice is not None:  # relative weights: say how they were taken
+            status["notice"] = notice
+        return json_response(status)
 
     @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.",
               responses=errors(401, 403, 404), openapi_extra=BEARER)

@@ -31,6 +31,7 @@ class LoadedConfig:
     environment: EnvironmentSpec
     secrets: Secrets
     raw: dict[str, Any]
+    notices: tuple[str, ...] = ()  # what the config says that works, but not as written
 
     @property
     def project_dir(self) -> Path:
@@ -109,7 +110,19 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
         environment=environment or EnvironmentSpec(),
         secrets=secrets,
         raw=raw,
+        notices=_notices(config, path, lines),
     )
+
+
+def _notices(config: ProjectConfig, path: Path, lines: _LineIndex) -> tuple[str, ...]:
+    """Settings taken in a sense the file does not spell out: traffic weights not summing to 100."""
+    from conveyor.core.weights import rescaled_notice
+
+    traffic = rescaled_notice(config.serve.traffic, "serve.traffic weights")
+    if traffic is None:
+        return ()
+    line = lines.line_of(("serve", "traffic"))
+    return (f"{path.name}{f':{line}' if line else ''}: {traffic}",)
 
 
 def _reject_unread(raw: dict[str, Any], path: Path, lines: _LineIndex) -> None:
