@@ -135,8 +135,12 @@ def input_bodies(schema: InputSchema | None) -> tuple[dict[str, Any], dict[str, 
     if fields:
         columns.update(properties={n: {"type": "array", "items": v} for n, v in value.items()},
                        required=record["required"], additionalProperties=False)
+    params = {"type": "object", "additionalProperties": False, "properties": {"probabilities": {
+        "type": "boolean", "default": False,
+        "description": "Also answer `classes` and `probabilities` (one list per row): every class's probability.",
+    }}}
     mlflow = {"oneOf": [
-        {"type": "object", "required": [key], "properties": {key: shape, "params": {"type": "object"}}}
+        {"type": "object", "required": [key], "properties": {key: shape, "params": params}}
         for key, shape in (
             ("dataframe_split", split), ("dataframe_records", {"type": "array", "minItems": 1, "items": record}),
             ("instances", {"type": "array", "minItems": 1, "items": record}), ("inputs", columns),
@@ -154,5 +158,9 @@ def input_bodies(schema: InputSchema | None) -> tuple[dict[str, Any], dict[str, 
                            "datatype": {"const": f.v2_datatype}, "data": {"type": "array", "items": value[f.name]}},
         } for f in fields]}
     v2 = {"type": "object", "required": ["inputs"],
-          "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "minItems": 1, "items": tensor}}}
+          "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "minItems": 1, "items": tensor},
+                         "outputs": {"type": "array", "description": "The outputs to answer (default: predict and "
+                                     "score); `probabilities` is FP64 [rows, classes].",
+                                     "items": {"type": "object", "required": ["name"], "properties": {
+                                         "name": {"enum": ["predict", "score", "probabilities"]}}}}}}
     return mlflow, v2
