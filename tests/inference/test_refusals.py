@@ -178,3 +178,22 @@ def test_a_kept_estimator_says_which_values_it_takes() -> None:
     assert accepts.nan and not accepts.inf and not accepts.beyond_float32  # trees cast to float32
     accepts = boosted_plan.head.accepts
     assert accepts.nan and accepts.inf and accepts.beyond_float32
+
+
+def test_numbers_one_hot_encoded_refuse_infinity_as_scikit_learn_does() -> None:
+    frame, y = diabetes()
+    frame["calls"] = (frame.index % 4).astype(float)
+    model = Pipeline([
+        ("features", ColumnTransformer([("num", StandardScaler(), ["bmi"]),
+                                        ("calls", OneHotEncoder(handle_unknown="ignore"), ["calls"])])),
+        ("model", Ridge()),
+    ]).fit(frame[["bmi", "calls"]], y)
+    plan = compile_model(model)
+    assert plan is not None
+    rows = pd.DataFrame({"bmi": [0.01, 0.02, 0.03], "calls": [1.0, np.inf, 7.0]})
+    assert refuses(model, rows.iloc[[1]]) and not refuses(model, rows.iloc[[2]])  # 7 is unknown: ignored
+    with pytest.raises(RefusedRows) as refused:
+        plan.run(rows)
+    assert refused.value.rows == [1] and refused.value.refusals[0].field == "calls"
+    good = rows.iloc[[0, 2]]
+    np.testing.assert_allclose(plan.run(good).labels, model.predict(good), rtol=1e-12)
