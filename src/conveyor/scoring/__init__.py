@@ -5,6 +5,7 @@ batch, monitoring and the gate (and later streaming and online learning).
     load_version(client, name, version)      → Scorer: logged plan | compiled plan |
                                                scikit-learn estimator | MLflow pyfunc
     scorer.predict(columns or frame)         → Prediction(labels, proba, classes); .scores
+                                               (RefusedRows: the rows the estimator refuses)
     scorer.schema                            → InputSchema from the MLflow signature
     pack(scorer) / unpack(payload)           → bytes for batch workers
     as_estimator(scorer)                     → predict / predict_proba / classes_ view

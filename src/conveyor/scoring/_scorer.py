@@ -88,7 +88,9 @@ class Scorer(ABC):
 
     @abstractmethod
     def predict(self, data: Any) -> Prediction:
-        """Score ``data``: column lists (``{name: [values]}``) or a DataFrame of the inputs."""
+        """Score ``data``: column lists (``{name: [values]}``) or a DataFrame of the inputs.
+        Rows the model refuses, as its estimator would, raise
+        :class:`~conveyor.core.errors.RefusedRows` naming each (row, field, reason)."""
 
     @property
     def output_kind(self) -> OutputKind:
