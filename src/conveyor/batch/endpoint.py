@@ -1,8 +1,11 @@
 """Score through a running model endpoint (``--via-endpoint URL``) instead of loading the model.
 
-Each chunk is POSTed in the MLflow scoring format ``{"dataframe_split": ...}``. The answer's
+Each chunk is POSTed in the MLflow scoring format ``{"dataframe_split": ...}``, for a
+classification project with ``"params": {"probabilities": true}``. The answer's
 ``predictions`` become the ``prediction`` column; a classifier served by ``conveyor serve``
-also answers ``scores``, which become the ``probability`` column, as in a local run. Connection
+also answers ``scores`` and ``classes`` + ``probabilities``, which become the ``probability``
+and ``probability_<class>`` columns, as in a local run (a server that ignores the param, like
+MLflow's, gives labels only). Connection
 errors, 429 and 5xx are retried with exponential backoff; any other 4xx is the rows' fault,
 so the pipeline bisects the chunk to find and reject (or fail on) the offending rows.
 Concurrency is bounded by the number of threads the local engine runs (``concurrency``).
@@ -18,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from conveyor.batch.scoring import PREDICTION, PROBABILITY, as_prediction_frame
+from conveyor.batch.scoring import PREDICTION, PROBABILITY, as_prediction_frame, probability_column
 from conveyor.core.errors import EndpointError, EndpointRejected
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ class EndpointSettings:
     timeout_s: float = 60.0
     rows_per_request: int | None = None
     backoff_s: float = 0.2
+    probabilities: bool = False  # ask for every class's probability (a classification project)
 
     @property
     def invocations(self) -> str:
@@ -62,7 +66,8 @@ class EndpointScorer:
         return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
 
     def _post(self, features: pd.DataFrame) -> pd.DataFrame:
-        body = ('{"dataframe_split": ' + features.to_json(orient="split", index=False) + "}").encode()
+        params = ', "params": {"probabilities": true}' if self.settings.probabilities else ""
+        body = ('{"dataframe_split": ' + features.to_json(orient="split", index=False) + params + "}").encode()
         attempt = 0
         while True:
             attempt += 1
@@ -96,6 +101,13 @@ def _predictions(payload: Any, index: pd.Index) -> pd.DataFrame:
         if len(scores) != len(index):
             raise ValueError(f"the endpoint answered {len(scores)} scores for {len(index)} rows")
         frame[PROBABILITY] = [float("nan") if s is None else float(s) for s in scores]
+    classes, probabilities = (payload.get("classes"), payload.get("probabilities")) if isinstance(payload, dict) \
+        else (None, None)
+    if isinstance(classes, list) and isinstance(probabilities, list):
+        if len(probabilities) != len(index) or any(len(p) != len(classes) for p in probabilities):
+            raise ValueError(f"the endpoint answered probabilities that are not {len(index)} rows × {len(classes)} classes")
+        for j, label in enumerate(classes):
+            frame[probability_column(label)] = [float("nan") if p[j] is None else float(p[j]) for p in probabilities]
     return frame
 
 

@@ -123,7 +123,8 @@ def predict(
     endpoint = None
     if via_endpoint:
         e = settings.endpoint
-        endpoint = EndpointSettings(via_endpoint, e.concurrency, e.retries, e.timeout_s, e.rows_per_request)
+        endpoint = EndpointSettings(via_endpoint, e.concurrency, e.retries, e.timeout_s, e.rows_per_request,
+                                    probabilities=project.config.task == "classification")
         endpoint.invocations  # noqa: B018 - validate the URL before any work
     runner = _engine(engine, project, master, workers)
     hooks = {step: ref_ for step in ("preprocess", "score", "postprocess") if (ref_ := getattr(settings, step))}
