@@ -266,11 +266,9 @@ class RefusedRows(RowError, ValueError):
     def __init__(self, refusals: Sequence[Refusal], *, hint: str | None = None) -> None:
         self.refusals = tuple(refusals)
         listed = "; ".join(r.line() for r in self.refusals[: self.MAX_LISTED])
-        more = len(self.refusals) - self.MAX_LISTED
-        super().__init__(
-            f"the model refuses {len(self.refusals)} row(s): {listed}" + (f" (and {more} more)" if more > 0 else ""),
-            hint=hint,
-        )
+        more = " (and more rows)" if len(self.refusals) > self.MAX_LISTED else ""
+        # the same words for the same first rows, however many rows were scored at once
+        super().__init__(f"the model refuses {listed}{more}", hint=hint)
 
     @property
     def rows(self) -> list[int]:
