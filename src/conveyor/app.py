@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conveyor.lifecycle.promotion import Move, Promoter
     from conveyor.lifecycle.registration import TrainResult
     from conveyor.lifecycle.registry import Registry, VersionInfo
+    from conveyor.lifecycle.stands import Stand, Stands
     from conveyor.monitoring.monitor import MonitorResult
     from conveyor.packs import PackResult
     from conveyor.scheduling import Clock, Entry, RunHistory, Scheduler
@@ -98,9 +99,32 @@ class Project:
     def promoter(self) -> Promoter:
         from conveyor.lifecycle.promotion import Promoter
 
-        return Promoter(
-            self.registry, self.audit_log, self.config.stages, self.loaded.env_name, self.move_lock
-        )
+        return Promoter(self.stands, self.config.stages)
+
+    @cached_property
+    def stands(self) -> Stands:
+        """Which stand each stage lives on: this project's stack, and the `environments`
+        entries stages are mapped to (connected when a move first needs them)."""
+        from conveyor.lifecycle.stands import Stand, Stands
+
+        current = Stand(self.loaded.env_name, self.stack, self.registry, self.audit_log, self.move_lock)
+        return Stands(current, self.config.stage_envs, self._open_stand)
+
+    def _open_stand(self, env: str) -> Stand:
+        """Another stand's stores: its settings resolved now (its ${VAR}s too), its tracking
+        store and artifact store probed, its own client, audit log and move lock."""
+        from conveyor.lifecycle.audit import AuditLog
+        from conveyor.lifecycle.registry import Registry
+        from conveyor.lifecycle.stands import Stand
+        from conveyor.stack.artifacts import ArtifactStore
+        from conveyor.stack.locks import move_lock
+        from conveyor.stack.tracking import connect
+
+        stack = resolve_stack(self.loaded, self.loaded.environment_of(env))
+        client = connect(stack)
+        artifacts = ArtifactStore(stack.artifact_store)
+        artifacts.probe()
+        return Stand(env, stack, Registry(client), AuditLog(artifacts), move_lock(stack))
 
     @cached_property
     def move_lock(self) -> MoveLock:

@@ -98,6 +98,12 @@ def promote(
     else:
         frm = f"v{move.from_version}" if move.from_version else "none"
         console.print(f"[green]✓[/] {move.model}: {move.stage} {frm} → v{move.to_version}")
+    if move.copy is not None and move.changed:
+        how = "an earlier copy" if move.copy["reused"] else "copied"
+        console.print(
+            f"  on stand {move.copy['to_env'] or 'default'}: v{move.copy['to_version']} is {how} of "
+            f"v{move.copy['from_version']} on stand {move.copy['from_env'] or 'default'}"
+        )
 
 
 @handle_errors
@@ -140,13 +146,15 @@ def audit(
         print_json(events)
         return
     table = Table(title=f"{name or proj.name}: audit log", title_justify="left")
-    for column in ("at", "who", "action", "stage", "from", "to", "forced", "reason"):
+    copies = any(e.get("copy") for e in events)
+    for column in ("at", "who", "action", "stage", "from", "to", "forced", "reason",
+                   *(["across stands"] if copies else [])):
         table.add_column(column)
     for e in events:
         table.add_row(
             e["at"][:19], e["who"], e["action"], e["stage"], str(e["from_version"] or "-"),
             "-" if e["to_version"] is None else str(e["to_version"]), "yes" if e["forced"] else "",
-            e.get("reason") or "",
+            e.get("reason") or "", *([_crossing(e.get("copy"))] if copies else []),
         )
     console.print(table)
 
@@ -159,3 +167,11 @@ def demo(
     from conveyor.cli.demo import run_demo
 
     run_demo(workspace)
+
+
+def _crossing(copy: dict[str, object] | None) -> str:
+    """``mdp v3 → sim v1``: what a cross-stand promotion copied."""
+    if not copy:
+        return ""
+    return (f"{copy.get('from_env') or 'default'} v{copy.get('from_version')} → "
+            f"{copy.get('to_env') or 'default'} v{copy.get('to_version')}")

@@ -56,6 +56,9 @@ def versions_table(model: str, versions: list[VersionInfo]) -> Table:
     for name in metric_names:
         table.add_column(name, justify="right")
     table.add_column("created")
+    copied = any(info.copied_from for info in versions)
+    if copied:
+        table.add_column("copied from")
     table.add_column("reasons", overflow="fold")
     for info in versions:
         gate_style = {"passed": "green", "failed": "red"}.get(info.gate, "yellow")
@@ -65,6 +68,7 @@ def versions_table(model: str, versions: list[VersionInfo]) -> Table:
             f"[{gate_style}]{info.gate}[/]",
             *[f"{info.metrics[m]:.4f}" if m in info.metrics else "-" for m in metric_names],
             datetime.fromtimestamp(info.created / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            *([info.copied_from or "-"] if copied else []),
             "; ".join(info.reasons) or "",
         )
     return table

@@ -31,6 +31,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── RegistryError [8]           an unknown model or version
     │   └── NoStageHolder           no version holds the stage named (`churn@prod`, bare `churn`)
     ├── PromotionError              a promotion or rollback the rules forbid
+    ├── StandCopyError              copying a version to another stand failed (nothing of it
+    │                               visible there; promote again to retry)
     ├── LeaseHeld                   a lease another live process holds (stack/leases.py)
     ├── SchedulerBusyError          another scheduler runs the project on this stand
     ├── EntrypointError             a `module.py:function` entrypoint cannot be imported
@@ -323,6 +325,11 @@ class NoStageHolder(RegistryError):
 
 class PromotionError(ConveyorError):
     """A promotion or rollback that the rules forbid."""
+
+
+class StandCopyError(ConveyorError):
+    """Copying a version into another stand's registry and artifact store failed; what was
+    written there is removed (or left marked incomplete for the next attempt to clean up)."""
 
 
 # -- the user's code, training and the gate -------------------------------------------------------

@@ -51,3 +51,4 @@ RUN_ATTEMPTS = "conveyor.run.attempts"
 RUN_JOB_RUN_ID = "conveyor.run.job_run_id"  # the MLflow run the job made (training, monitoring)
 RUN_DETAIL = "conveyor.run.detail"  # one line: what came of it
 SCHEDULER_SINCE = "conveyor.scheduler.since"  # experiment tag: when a scheduler first started
+COPY_STATE = "conveyor.copy.state"  # a copied version's run: "incomplete" until the version exists

@@ -27,6 +27,18 @@ class VersionInfo:
     created: int
     tags: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def copied_from(self) -> str | None:
+        """``mdp v3``: the stand and version a cross-stand promotion copied this one from."""
+        raw = self.tags.get(tags.LINEAGE_SOURCE)
+        if not raw:
+            return None
+        try:
+            source = json.loads(raw)
+            return f"{source.get('env') or source.get('registry')} v{source['version']}"
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "?"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

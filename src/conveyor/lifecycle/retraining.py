@@ -106,15 +106,17 @@ def retrain(context: LifecycleContext, request: RetrainRequest, reporter: Report
         version=result.version, alias=result.alias,
     )
     if request.auto_promote:
+        version = result.version
         for stage in context.config.stages[1:]:
             try:
                 move = context.promoter.promote(
-                    context.config.name, stage, result.version, reason=f"auto_promote: {request.reason}"[:500]
+                    context.config.name, stage, version, reason=f"auto_promote: {request.reason}"[:500]
                 )
             except ConveyorError as exc:
                 outcome.detail += f"; promotion to {stage} refused: {exc.message}"
                 break
             outcome.promoted.append(move.stage)
+            version = move.to_version  # the version's number on the stand of the next source
         if outcome.promoted:
             outcome.detail += f"; auto-promoted to {', '.join(outcome.promoted)}"
     return outcome

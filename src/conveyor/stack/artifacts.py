@@ -41,11 +41,23 @@ class ArtifactStore:
         return out
 
     def url(self, relative: str) -> str:
-        """The full location of an object under the store, as a reader elsewhere opens it."""
-        return f"{self.root.rstrip('/')}/{relative}"
+        """The full location of ``relative`` in the store."""
+        return f"{self.root.rstrip('/')}/{relative.lstrip('/')}"
+
+    def relative(self, url: str) -> str | None:
+        """``url`` as a path inside this store, or None when it lies elsewhere."""
+        fs, base = self._fs()
+        try:
+            other_fs, path = fsspec.core.url_to_fs(url)
+        except (ValueError, ImportError):
+            return None
+        if type(other_fs) is not type(fs) or not path.startswith(base + "/"):
+            return None
+        return str(path[len(base) + 1:])
 
     def exists(self, relative: str) -> bool:
         fs, base = self._fs()
+        fs.invalidate_cache()
         return bool(fs.exists(f"{base}/{relative}"))
 
     def read_json(self, relative: str) -> Any:
@@ -72,3 +84,36 @@ class ArtifactStore:
             if fs.exists(staging):
                 fs.rm(staging)
         return target
+
+    def open(self, relative: str, mode: str = "rb") -> Any:
+        """A file object on ``relative`` (folders made for a write)."""
+        fs, base = self._fs()
+        target = f"{base}/{relative}"
+        if "w" in mode or "x" in mode:
+            fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        return fs.open(target, mode)
+
+    def remove(self, relative: str) -> None:
+        fs, base = self._fs()
+        if fs.exists(f"{base}/{relative}"):
+            fs.rm(f"{base}/{relative}")
+
+    def probe(self) -> None:
+        """Fail fast with StoreUnreachableError when the store cannot be listed (an object
+        store that does not answer, a bucket that is not there)."""
+        from conveyor.core.config.secrets import redact_uri_password
+        from conveyor.core.errors import StoreUnreachableError
+
+        try:
+            fs, base = self._fs()
+            if "://" in self.root and not self.root.startswith("file://"):
+                bucket = base.split("/", 1)[0]
+                fs.invalidate_cache()
+                fs.ls(bucket)
+        except Exception as exc:  # noqa: BLE001 - any client error means "unreachable"
+            text = str(exc).strip().splitlines()
+            raise StoreUnreachableError(
+                f"artifact store {redact_uri_password(self.root)} is unreachable: "
+                f"{redact_uri_password(text[0] if text else type(exc).__name__)}",
+                hint="check artifact_store for this environment and that the store is up",
+            ) from None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.core.config.loader import LoadedConfig
+from conveyor.core.config.schema import EnvironmentSpec
 
 STATE_DIR = ".conveyor"
 TRACKING_ENV_VARIABLES = ("CONVEYOR_TRACKING_URI", "MLFLOW_TRACKING_URI")
@@ -37,8 +38,15 @@ class Stack:
         return root
 
 
-def resolve_stack(loaded: LoadedConfig) -> Stack:
-    env = loaded.environment
+    def same_stand(self, other: Stack) -> bool:
+        """Whether both name the same registry and tracking store (then a promotion between
+        them is an alias move, whatever the environments are called)."""
+        return (self.tracking_uri, self.registry_uri) == (other.tracking_uri, other.registry_uri)
+
+
+def resolve_stack(loaded: LoadedConfig, environment: EnvironmentSpec | None = None) -> Stack:
+    """The stores of ``environment`` (default: the environment the config was loaded for)."""
+    env = loaded.environment if environment is None else environment
     state = loaded.project_dir / STATE_DIR
     tracking = env.tracking_uri or _tracking_from_environment()
     if tracking is None:

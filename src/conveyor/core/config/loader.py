@@ -6,7 +6,7 @@ import copy
 import difflib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,43 @@ class LoadedConfig:
     secrets: Secrets
     raw: dict[str, Any]
     notices: tuple[str, ...] = ()  # what the config says that works, but not as written
+    lines: _LineIndex | None = field(default=None, repr=False, compare=False)
 
     @property
     def project_dir(self) -> Path:
         return self.path.parent
+
+    def environment_of(self, name: str | None) -> EnvironmentSpec:
+        """The stack settings of environment ``name`` (a stand; None: the one chosen at load).
+
+        Only the chosen environment's ``${VAR}`` references are resolved at load; another
+        stand's are resolved here, when a command first needs that stand (a cross-stand
+        promotion), and their values join the redacted secrets."""
+        if name is None or name == self.env_name:
+            return self.environment
+        if name not in self.config.environments:
+            raise ConfigError(
+                f"unknown environment {name!r}; defined: {sorted(self.config.environments) or 'none'}",
+                file=str(self.path),
+                field="environments",
+                line=self._line(("environments",)),
+                hint="add it under `environments:` or pick one of the defined names",
+            )
+        environments = self.raw.get("environments") or {}
+        try:
+            resolved = interpolate_tree(environments.get(name) or {}, self.secrets, ("environments", name))
+        except MissingVariable as missing:
+            raise _missing_variable(missing, self.path, self.lines) from None
+        try:
+            return EnvironmentSpec.model_validate(resolved)
+        except ValidationError as exc:  # validated once at load; kept for a changed file
+            raise ConfigError(
+                self.secrets.redact(str(exc.errors()[0]["msg"])), file=str(self.path),
+                field=f"environments.{name}", line=self._line(("environments", name)),
+            ) from None
+
+    def _line(self, loc: tuple[Any, ...]) -> int | None:
+        return self.lines.line_of(loc) if self.lines is not None else None
 
     def snapshot(self) -> str:
         """The config as written (``${VAR}`` references kept, never their values), as YAML."""
@@ -87,13 +120,7 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
         chosen = environments.get(env_name) if env_name is not None else None
         chosen = interpolate_tree(chosen or {}, secrets, ("environments", env_name))
     except MissingVariable as missing:
-        raise ConfigError(
-            f"environment variable {missing.name} is not set",
-            file=str(path),
-            field=_dotted(missing.path),
-            line=lines.line_of(missing.path),
-            hint=f"export {missing.name}=... or give a default: ${{{missing.name}:-value}}",
-        ) from None
+        raise _missing_variable(missing, path, lines) from None
     resolved["environments"] = {
         name: (chosen if name == env_name else spec) for name, spec in environments.items()
     }
@@ -102,6 +129,7 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
         config = ProjectConfig.model_validate(resolved)
     except ValidationError as exc:
         raise _config_error(exc, path, lines, secrets) from None
+    _check_stands(config, path, lines)
     environment = config.environments.get(env_name) if env_name else None
     return LoadedConfig(
         config=config,
@@ -111,6 +139,36 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
         secrets=secrets,
         raw=raw,
         notices=_notices(config, path, lines),
+        lines=lines,
+    )
+
+
+def _check_stands(config: ProjectConfig, path: Path, lines: _LineIndex) -> None:
+    """Every stage mapped to a stand names an entry of `environments` (the first that does
+    not is the error, on its line)."""
+    unknown = config.unknown_stands()
+    if not unknown:
+        return
+    index, spec = unknown[0]
+    known = sorted(config.environments)
+    raise ConfigError(
+        f"stage {spec.name!r} is mapped to environment {spec.env!r}, which `environments` does "
+        f"not define (defined: {', '.join(known) if known else 'none'})",
+        file=str(path),
+        field=f"stages.{index}.env",
+        line=lines.line_of(("stages", index, "env")),
+        hint=f"add {spec.env!r} under `environments:` with its tracking_uri and artifact_store, "
+        "or map the stage to one of the defined environments",
+    )
+
+
+def _missing_variable(missing: MissingVariable, path: Path, lines: _LineIndex | None) -> ConfigError:
+    return ConfigError(
+        f"environment variable {missing.name} is not set",
+        file=str(path),
+        field=_dotted(missing.path),
+        line=lines.line_of(missing.path) if lines is not None else None,
+        hint=f"export {missing.name}=... or give a default: ${{{missing.name}:-value}}",
     )
 
 

@@ -481,6 +481,26 @@ class EnvironmentSpec(Strict):
     spark_master: str | None = Field(None, description="Spark master of this environment's Spark batch engine.")
 
 
+STAGE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+
+
+class StageSpec(Strict):
+    """One entry of `stages`: a stage name, and the stand (an entry of `environments`) it
+    lives on; ``env`` left out (or the plain-name form) means the stand a command runs on."""
+
+    name: str = Field(description="The stage: an MLflow alias name.")
+    env: str | None = Field(
+        None, description="The environment (stand) the stage lives on; default: the stand a command runs on."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _alias_name(cls, value: str) -> str:
+        if not re.match(STAGE_PATTERN, value) or value.isdigit():
+            raise ValueError(f"stage {value!r} is not a valid MLflow alias name")
+        return value
+
+
 class ProjectConfig(Strict):
     """conveyor.yaml: one model, its data, training, gate, stages and how it is used."""
 
@@ -491,8 +511,13 @@ class ProjectConfig(Strict):
     features: FeatureSpec = Field(description="Input columns and fairness groups.")
     train: TrainSpec = Field(description="The user's training code.")
     gate: GateSpec = Field(GateSpec(), description="The quality gate.")
-    stages: list[str] = Field(
-        ["dev", "staging", "prod"], description="Stages in promotion order (MLflow aliases); a passing version gets the first."
+    # `stages:` as written: plain names or {name, env} mappings; read through `stages` (the
+    # names, in order) and `stage_envs` (each stage's stand)
+    stage_specs: list[StageSpec] = Field(
+        default_factory=lambda: [StageSpec(name=n) for n in ("dev", "staging", "prod")],
+        alias="stages",
+        description="Stages in promotion order (MLflow aliases); a passing version gets the first. "
+        "Each is a name (on the stand the command runs on) or `{name, env}` (on that environment's stand).",
     )
     environments: dict[str, EnvironmentSpec] = Field(
         {}, description="One stack per environment (`--env NAME`); anything left out is the embedded default."
@@ -520,17 +545,38 @@ class ProjectConfig(Strict):
         _fairness_for_task(monitor.fairness, info.data.get("task"), "monitor.fairness")
         return monitor
 
-    @field_validator("stages")
+    @field_validator("stage_specs", mode="before")
     @classmethod
-    def _stages_valid(cls, stages: list[str]) -> list[str]:
+    def _plain_names(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+
+    @field_validator("stage_specs")
+    @classmethod
+    def _stages_valid(cls, specs: list[StageSpec]) -> list[StageSpec]:
+        stages = [spec.name for spec in specs]
         if not stages:
             raise ValueError("at least one stage is needed")
         if len(set(stages)) != len(stages):
             raise ValueError(f"stages must be unique, got {stages}")
-        for stage in stages:
-            if not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", stage) or stage.isdigit():
-                raise ValueError(f"stage {stage!r} is not a valid MLflow alias name")
-        return stages
+        return specs
+
+    @property
+    def stages(self) -> list[str]:
+        """The stage names, in promotion order."""
+        return [spec.name for spec in self.stage_specs]
+
+    @property
+    def stage_envs(self) -> dict[str, str | None]:
+        """Each stage's stand: the `environments` entry it lives on, None for the stand a
+        command runs on (a plain name in `stages`)."""
+        return {spec.name: spec.env for spec in self.stage_specs}
+
+    def unknown_stands(self) -> list[tuple[int, StageSpec]]:
+        """Stages (index, entry) mapped to an environment that `environments` lacks."""
+        return [(i, spec) for i, spec in enumerate(self.stage_specs)
+                if spec.env is not None and spec.env not in self.environments]
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ProjectConfig:
