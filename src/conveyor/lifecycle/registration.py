@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core import tags
-from conveyor.core.errors import ConveyorError, GateFailedError, RegistryError
+from conveyor.core.errors import ConveyorError, GateFailedError, RegistryError, StoreUnreachableError
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, load_dataset, split_dataset
 from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate
@@ -25,6 +25,7 @@ from conveyor.lifecycle.training import FAIRNESS_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow import MlflowClient
     from mlflow.entities import Run
 
 
@@ -153,8 +154,12 @@ def _score_champion(context: LifecycleContext, split: Split | None) -> Champion 
     spec = cfg.gate.champion
     if spec is None:
         return None
+    try:  # the champion lives on its stage's stand (another stand: opened now)
+        stand = context.promoter.stands.of_stage(spec.stage)
+    except StoreUnreachableError as exc:
+        return Champion(stage=spec.stage, version="?", error=exc.message)
     try:
-        holder = context.registry.alias_holder(cfg.name, spec.stage)
+        holder = stand.registry.alias_holder(cfg.name, spec.stage)
     except ConveyorError:
         return None  # first version of a new model
     if holder is None:
@@ -164,17 +169,17 @@ def _score_champion(context: LifecycleContext, split: Split | None) -> Champion 
         champion.error = "the training data changed since the run; the champion was not scored"
         return champion
     try:
-        champion.metrics = _champion_metrics(context, holder, split.test_frame, split.y_test)
+        champion.metrics = _champion_metrics(stand.client, context, holder, split.test_frame, split.y_test)
     except Exception as exc:  # noqa: BLE001 - any failure is reported as a gate note
         champion.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return champion
 
 
 def _champion_metrics(
-    context: LifecycleContext, version: str, test_rows: pd.DataFrame, y_test: pd.Series
+    client: MlflowClient, context: LifecycleContext, version: str, test_rows: pd.DataFrame, y_test: pd.Series
 ) -> dict[str, float]:
     from conveyor.scoring import as_estimator, load_version
 
     cfg = context.config
-    scorer = load_version(context.client, cfg.name, version, cfg.features.inputs)
+    scorer = load_version(client, cfg.name, version, cfg.features.inputs)
     return evaluate_model(as_estimator(scorer), test_rows[scorer.schema.names], y_test, cfg.task)
