@@ -58,7 +58,7 @@ def visible_on_target(stand: SimStand, model: str) -> dict[str, object]:
     runs = client.search_runs([experiment.experiment_id]) if experiment else []
     aliases = {}
     if versions:
-        aliases = dict(client.get_registered_model(model).aliases)
+        aliases = {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
     return {"versions": len(versions), "aliases": aliases, "runs": len(runs)}
 
 
@@ -146,6 +146,7 @@ def test_a_failure_half_way_leaves_nothing_on_the_target_and_a_retry_succeeds(
 
     assert visible_on_target(sim_stand, project.name) == {"versions": 0, "aliases": {}, "runs": 0}
     assert not any(k.endswith(relative) for k in s3_keys(sim_stand, f"{project.name}/packs/"))
+    assert s3_keys(sim_stand, f"{project.name}/mlflow/") == []  # the attempt's files removed too
     assert [e["action"] for e in project.audit()] == ["train"]  # no copy recorded on the source
 
     monkeypatch.delenv(FAIL_COPY_AT)

@@ -277,10 +277,10 @@ class _Attempt:
             undo_steps.append(lambda: self.target.artifacts.remove(pack))
         if self.model_id is not None:
             model_id = self.model_id
-            undo_steps.append(lambda: self.client.delete_logged_model(model_id))
+            undo_steps.append(lambda: _delete_logged_model(self.target, model_id))
         if self.run_id is not None:
             run_id = self.run_id
-            undo_steps.append(lambda: _delete_run(self.client, run_id))
+            undo_steps.append(lambda: _delete_run(self.target, run_id))
         for undo_step in undo_steps:
             try:
                 undo_step()
@@ -313,8 +313,8 @@ def _remove_leftovers(target: Stand, lineage: Lineage) -> None:
             for model in target.client.search_logged_models(
                     experiment_ids=[experiment.experiment_id],
                     filter_string=f"source_run_id = '{run.info.run_id}'"):
-                target.client.delete_logged_model(model.model_id)
-            _delete_run(target.client, run.info.run_id)
+                _delete_logged_model(target, model.model_id)
+            _delete_run(target, run.info.run_id)
 
 
 def _finish_run(client: MlflowClient, run_id: str | None) -> None:
@@ -327,9 +327,24 @@ def _finish_run(client: MlflowClient, run_id: str | None) -> None:
     client.set_terminated(run_id, status="FINISHED")
 
 
-def _delete_run(client: MlflowClient, run_id: str) -> None:
+def _delete_run(target: Stand, run_id: str) -> None:
+    """Delete a run of an unfinished copy, and its artifacts from the stand's store."""
+    client = target.client
+    _remove_files(target, client.get_run(run_id).info.artifact_uri)
     client.set_terminated(run_id, status="FAILED")
     client.delete_run(run_id)
+
+
+def _delete_logged_model(target: Stand, model_id: str) -> None:
+    _remove_files(target, target.client.get_logged_model(model_id).artifact_location)
+    target.client.delete_logged_model(model_id)
+
+
+def _remove_files(target: Stand, uri: str | None) -> None:
+    """Remove the files under ``uri`` when it lies in the stand's artifact store."""
+    relative = target.artifacts.relative(uri) if uri else None
+    if relative:
+        target.artifacts.remove_tree(relative)
 
 
 def _delete_empty_model(client: MlflowClient, name: str) -> None:

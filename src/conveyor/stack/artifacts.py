@@ -98,6 +98,13 @@ class ArtifactStore:
         if fs.exists(f"{base}/{relative}"):
             fs.rm(f"{base}/{relative}")
 
+    def remove_tree(self, relative: str) -> None:
+        """Remove everything under ``relative`` (nothing there: nothing to do)."""
+        fs, base = self._fs()
+        fs.invalidate_cache()
+        if fs.exists(f"{base}/{relative}"):
+            fs.rm(f"{base}/{relative}", recursive=True)
+
     def probe(self) -> None:
         """Fail fast with StoreUnreachableError when the store cannot be listed (an object
         store that does not answer, a bucket that is not there)."""
