@@ -84,12 +84,3 @@ class Stands:
                     "then run the command again; nothing was written to that stand",
                 ) from None
         return self._opened[env]
-
-    @classmethod
-    def single(cls, current: Stand) -> Stands:
-        """Every stage on one stand (no stage mapped elsewhere)."""
-
-        def nowhere(env: str) -> Stand:
-            raise KeyError(env)
-
-        return cls(current, {}, nowhere)

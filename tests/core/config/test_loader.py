@@ -220,3 +220,50 @@ def test_runtime_python_that_is_not_a_quoted_version_is_refused(tmp_path: Path, 
     error = error_for(tmp_path, VALID + f"runtime:\n  python: {value}\n")
     assert (error.field, error.line) == ("runtime.python", 19)
     assert expected in error.message.lower()
+
+
+STANDS = VALID.replace("environments:\n", """stages:
+  - dev
+  - {name: int, env: sim}
+  - name: prod
+    env: prom
+environments:
+  sim: {tracking_uri: "postgresql://mlflow@sim-db/mlflow", artifact_store: "s3://sim/churn"}
+""").replace("  prod:\n", "  prom:\n")
+
+
+def test_stages_map_to_stands_and_plain_names_stay_on_the_current_one(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, STANDS))
+    assert loaded.config.stages == ["dev", "int", "prod"]
+    assert loaded.config.stage_envs == {"dev": None, "int": "sim", "prod": "prom"}
+
+
+def test_a_stage_on_an_unknown_environment_is_an_error_on_its_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, STANDS.replace("env: prom", "env: production"))
+    assert error.line == STANDS.splitlines().index("    env: prom") + 1
+    assert error.field == "stages.2.env" and error.exit_code == 2
+    assert "stage 'prod'" in error.message and "'production'" in error.message
+    assert "defined: dev, prom, sim" in error.message
+
+
+def test_a_stage_mapping_is_strict(tmp_path: Path) -> None:
+    error = error_for(tmp_path, STANDS.replace("{name: int, env: sim}", "{name: int, stand: sim}"))
+    assert error.field == "stages.1.stand" and "unknown setting" in error.message
+    error = error_for(tmp_path, STANDS.replace("{name: int, env: sim}", "{name: '1', env: sim}"))
+    assert "not a valid MLflow alias name" in error.message
+    error = error_for(tmp_path, STANDS.replace("{name: int, env: sim}", "{name: dev, env: sim}"))
+    assert "stages must be unique" in error.message
+
+
+def test_another_stands_secrets_are_resolved_when_it_is_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROD_TRACKING_URI", raising=False)
+    loaded = load_config(write(tmp_path, STANDS))  # prom's ${PROD_TRACKING_URI} not needed yet
+    with pytest.raises(ConfigError, match="PROD_TRACKING_URI is not set") as missing:
+        loaded.environment_of("prom")
+    assert missing.value.line == STANDS.splitlines().index("    tracking_uri: ${PROD_TRACKING_URI}") + 1
+    monkeypatch.setenv("PROD_TRACKING_URI", "http://user:hunter2@prom:5000")
+    assert loaded.environment_of("prom").tracking_uri == "http://user:hunter2@prom:5000"
+    assert "hunter2" not in loaded.secrets.redact("uri http://user:hunter2@prom:5000")
+    assert loaded.environment_of("sim").artifact_store == "s3://sim/churn"
