@@ -176,3 +176,20 @@ def test_a_killed_copy_is_cleaned_up_by_the_next_attempt(stands_project: Path, s
     live = client.search_runs([experiment.experiment_id])
     assert [r.data.tags[tags.COPY_STATE] for r in live] == ["complete"]
     assert left[0].info.run_id not in {r.info.run_id for r in live}
+
+
+def test_a_store_that_stops_answering_half_way_is_unreachable_and_leaves_nothing(
+    stands_project: Path, sim_stand: SimStand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor.core.errors import StoreUnreachableError
+    from tests.lifecycle.conftest import free_port
+
+    project = Project.load(stands_project)
+    project.train()
+    project.stands.of_stage("int")  # reachable when the promotion starts
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # then gone
+    with pytest.raises(StoreUnreachableError) as caught:
+        project.promote("int")
+    assert "to stand 'sim' failed at step 'artifacts'" in caught.value.message
+    assert "promote again" in (caught.value.hint or "")
+    assert visible_on_target(sim_stand, project.name) == {"versions": 0, "aliases": {}, "runs": 0}

@@ -112,11 +112,10 @@ class ArtifactStore:
         from conveyor.core.errors import StoreUnreachableError
 
         try:
-            fs, base = self._fs()
             if "://" in self.root and not self.root.startswith("file://"):
-                bucket = base.split("/", 1)[0]
-                fs.invalidate_cache()
-                fs.ls(bucket)
+                # a client of its own: a cached one may predate the settings in force now
+                fs, base = fsspec.core.url_to_fs(self.root, skip_instance_cache=True)
+                fs.ls(base.split("/", 1)[0])
         except Exception as exc:  # noqa: BLE001 - any client error means "unreachable"
             text = str(exc).strip().splitlines()
             raise StoreUnreachableError(
