@@ -10,12 +10,7 @@ import pandas as pd
 import pytest
 
 from conveyor import Project
-from tests.lifecycle.conftest import (  # noqa: F401 - fixtures
-    SimStand,
-    free_port,
-    sim_stand,
-    stands_project,
-)
+from tests.lifecycle.conftest import SimStand, free_port
 from tests.lifecycle.test_version_copy import visible_on_target
 
 
@@ -66,7 +61,7 @@ def test_an_unreachable_target_registry_is_one_line_and_nothing_is_promoted(
     assert result.exit_code == 1
     first = result.output.strip().splitlines()[0]
     assert "stand 'sim' (stage 'int') cannot be reached" in first
-    assert f"postgresql://postgres:***@127.0.0.1:" in first and "topsecret" not in result.output
+    assert "postgresql://postgres:***@127.0.0.1:" in first and "topsecret" not in result.output
     assert "nothing was written to that stand" in result.output
     assert [e["action"] for e in project.audit()] == ["train"]
 

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core import tags
-from conveyor.core.errors import ConveyorError, GateFailedError, RegistryError, StoreUnreachableError
+from conveyor.core.errors import (
+    ConveyorError,
+    GateFailedError,
+    RegistryError,
+    StoreUnreachableError,
+)
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, load_dataset, split_dataset
 from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate
