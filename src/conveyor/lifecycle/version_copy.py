@@ -27,12 +27,13 @@ version again finds and reuses it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
+
+log = logging.getLogger("conveyor.lifecycle")
 
 FAIL_COPY_AT = "CONVEYOR_FAIL_COPY_AT"
 COPY_STEPS = ("run", "artifacts", "model", "pack", "register")
@@ -150,7 +153,6 @@ class _Attempt:
     model_id: str | None = None
     pack: str | None = None  # a pack object this attempt created (relative to the target store)
     created_model: bool = False
-    written: list[str] = field(default_factory=list)
 
     @property
     def client(self) -> MlflowClient:
@@ -169,7 +171,10 @@ class _Attempt:
                 version_tags = self._version_tags()
             with self._step("register"):
                 mv = self._register(version_tags)
-        _finish_run(self.client, self.run_id)
+        try:  # the version is complete from here on: nothing of it may be undone
+            _finish_run(self.client, self.run_id)
+        except Exception:  # noqa: BLE001 - the next promotion that reuses the copy finishes it
+            log.warning("the copied run %s stays marked incomplete until the next promotion", self.run_id)
         return CopiedVersion(str(mv.version), self.run_id, self.lineage, reused=False)
 
     @contextmanager
@@ -206,7 +211,7 @@ class _Attempt:
         local = self.source.client.download_artifacts(str(self.mv.run_id), "", str(folder))
         self.client.log_artifacts(str(self.run_id), local)
 
-    def _copy_model(self, folder: Path, source_run: Run) -> str | None:
+    def _copy_model(self, folder: Path, source_run: Run) -> str:
         """The logged model's files as a logged model of the target run (its id), with the
         source run's metrics linked to it."""
         import time
