@@ -88,3 +88,17 @@ def test_an_unreachable_stand_is_named_with_its_stage(tmp_path: Path) -> None:
         stands.of_stage("int")
     assert caught.value.message.startswith("stand 'sim' (stage 'int') cannot be reached: tracking store")
     assert "nothing was written to that stand" in (caught.value.hint or "")
+
+
+def test_auto_promote_carries_the_version_across_stands(stands_project: Path, sim_stand: SimStand) -> None:
+    from conveyor.lifecycle.retraining import RetrainRequest, retrain
+
+    project = Project.load(stands_project)
+    project.train()  # v1 here; the retrained v2 becomes sim's v1
+    request = RetrainRequest(project.name, "monitoring-run", "drift in tenure_months", auto_promote=True)
+    outcome = retrain(project.lifecycle, request)
+    assert outcome.ok and outcome.promoted == ["int", "prod"], outcome.detail
+    target = Project.load(stands_project, env="sim")
+    assert target.client.get_registered_model(project.name).aliases == {"int": 1, "prod": 1}
+    lineage = json.loads(target.client.get_model_version(project.name, "1").tags[tags.LINEAGE_SOURCE])
+    assert lineage["version"] == outcome.version == "2"
