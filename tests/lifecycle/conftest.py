@@ -58,6 +58,7 @@ def sim_stand() -> Iterator[SimStand]:
         "MLFLOW_S3_ENDPOINT_URL": endpoint,  # MLflow's artifact repository
     })
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+    _forget_s3_clients()  # fsspec caches clients by arguments: an earlier one has an old endpoint
 
     name = f"conveyor_stand_{uuid.uuid4().hex[:10]}"
     admin = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
@@ -77,6 +78,13 @@ def sim_stand() -> Iterator[SimStand]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        _forget_s3_clients()
+
+
+def _forget_s3_clients() -> None:
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 STAGES_ON_STANDS = """stages:
