@@ -58,7 +58,7 @@ def _rollout(running: Any, traffic: Traffic, candidate: str, steps: list[float])
     from conveyor.serving.rollout import Rollout
 
     spec = running.project.config.serve.rollout
-    return Rollout(AdminClient(running.url, running.token), running.project.promoter.audit, "churn", candidate,
+    return Rollout(AdminClient(running.url, running.token), running.project.audit_log, "churn", candidate,
                    steps=steps, interval_s=1.0, spec=spec,
                    sleep=lambda _seconds: traffic.wait_answers(candidate, spec.min_requests))
 

@@ -121,7 +121,7 @@ def rollout(
     proj = load_project(project, env)
     model = name or proj.name
     job = Rollout(
-        _admin_client(proj, url, token), proj.promoter.audit, model, to,
+        _admin_client(proj, url, token), proj.audit_log, model, to,
         steps=parse_steps(steps), interval_s=parse_duration(interval), spec=proj.config.serve.rollout,
         champion=champion, environment=proj.loaded.env_name,
         echo=lambda line: (err_console if json else console).print(line, markup=False, highlight=False),

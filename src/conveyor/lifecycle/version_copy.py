@@ -335,21 +335,28 @@ def _finish_run(client: MlflowClient, run_id: str | None) -> None:
 def _delete_run(target: Stand, run_id: str) -> None:
     """Delete a run of an unfinished copy, and its artifacts from the stand's store."""
     client = target.client
-    _remove_files(target, client.get_run(run_id).info.artifact_uri)
+    uri = client.get_run(run_id).info.artifact_uri
     client.set_terminated(run_id, status="FAILED")
-    client.delete_run(run_id)
+    client.delete_run(run_id)  # first: the registry must not show it, whatever the files do
+    _remove_files(target, uri)
 
 
 def _delete_logged_model(target: Stand, model_id: str) -> None:
-    _remove_files(target, target.client.get_logged_model(model_id).artifact_location)
+    uri = target.client.get_logged_model(model_id).artifact_location
     target.client.delete_logged_model(model_id)
+    _remove_files(target, uri)
 
 
 def _remove_files(target: Stand, uri: str | None) -> None:
-    """Remove the files under ``uri`` when it lies in the stand's artifact store."""
+    """Remove the files under ``uri`` when it lies in the stand's artifact store (best
+    effort: files nobody's registry names are only clutter)."""
     relative = target.artifacts.relative(uri) if uri else None
-    if relative:
+    if not relative:
+        return
+    try:
         target.artifacts.remove_tree(relative)
+    except Exception:  # noqa: BLE001 - logged; the registry already shows nothing
+        log.warning("could not remove %s from the stand's artifact store", uri)
 
 
 def _delete_empty_model(client: MlflowClient, name: str) -> None:
