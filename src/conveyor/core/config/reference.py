@@ -54,10 +54,10 @@ def sections(model: type[BaseModel] = ProjectConfig, path: str = "") -> list[Sec
     keys: list[Key] = []
     nested: list[Section] = []
     for name, info in model.model_fields.items():
-        keys.append(Key(name, type_name(info.annotation), default_text(info), info.description or ""))
+        keys.append(Key(info.alias or name, type_name(info.annotation), default_text(info), info.description or ""))
         for suffix, inner in _models_in(info.annotation):
-            nested += sections(inner, f"{path}{name}{suffix}.")
-    summary = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+            nested += sections(inner, f"{path}{info.alias or name}{suffix}.")
+    summary = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
     return [Section(path.rstrip(".") or "(top level)", summary, tuple(keys)), *nested]
 
 
@@ -136,7 +136,16 @@ def default_text(info: FieldInfo) -> str:
         return "(its defaults)"
     if value is None:
         return "—"
-    return f"`{json.dumps(value)}`"
+    return f"`{json.dumps(value, default=_plain)}`"
+
+
+def _plain(value: object) -> object:
+    """A nested model in a default as it would be written: its one set key's value (a stage
+    written by its name), else the mapping of the keys it sets."""
+    if not isinstance(value, BaseModel):
+        raise TypeError(f"{type(value).__name__} in a default cannot be written as YAML")
+    written = value.model_dump(exclude_defaults=True)
+    return next(iter(written.values())) if len(written) == 1 else written
 
 
 def _models_in(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
