@@ -58,7 +58,7 @@ def test_an_unreachable_target_registry_is_one_line_and_nothing_is_promoted(
     project.train()
 
     result = cli("promote", "--to", "int", "--project", stands_project)
-    assert result.exit_code == 1
+    assert result.exit_code == 9  # UNAVAILABLE
     first = result.output.strip().splitlines()[0]
     assert "stand 'sim' (stage 'int') cannot be reached" in first
     assert "postgresql://postgres:***@127.0.0.1:" in first and "topsecret" not in result.output
@@ -76,7 +76,7 @@ def test_an_unreachable_target_artifact_store_is_one_line_and_nothing_is_visible
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", dead)
 
     result = cli("promote", "--to", "int", "--project", stands_project)
-    assert result.exit_code == 1
+    assert result.exit_code == 9  # UNAVAILABLE
     first = result.output.strip().splitlines()[0]
     assert "stand 'sim' (stage 'int') cannot be reached: artifact store s3://" in first
     assert "unreachable" in first
