@@ -22,6 +22,18 @@ PG_PORT = int(os.environ.get("CONVEYOR_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("CONVEYOR_TEST_PG_USER", "postgres")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_s3_clients() -> Iterator[None]:
+    """s3fs caches its filesystems by their arguments, not by the environment: a test that
+    points AWS_ENDPOINT_URL at its own S3 server must not get a client bound to another
+    test's (stopped) server, so the cache is emptied around every test."""
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
 @pytest.fixture
 def postgres_uri() -> Iterator[str]:
     """A throwaway database on the local PostgreSQL server, dropped afterwards."""

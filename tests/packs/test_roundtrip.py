@@ -156,7 +156,7 @@ def test_env_pack_naming_a_missing_object_fails_in_one_line(packed: Packed, cli,
 def test_packing_an_unknown_version_fails_and_tags_nothing(packed: Packed, cli) -> None:
     before = _objects(packed.endpoint)
     out = cli("pack", "churn", "--version", "99", "--project", packed.path, "--env", "dev")
-    assert out.exit_code == 1
+    assert out.exit_code == 8  # NOT_FOUND
     assert "has no version 99" in out.stderr
     assert _objects(packed.endpoint) == before
 
