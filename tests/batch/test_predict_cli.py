@@ -34,7 +34,7 @@ def test_bad_inputs_exit_non_zero_with_one_message(trained, new_batch, tmp_path:
     cases = [
         (["churn@3", "--input", str(new_batch), "--output", str(tmp_path / "a")], 2, "ambiguous"),
         (["churn@gold", "--input", str(new_batch), "--output", str(tmp_path / "b")], 8, "no version at stage 'gold'"),
-        (["nomodel@prod", "--input", str(new_batch), "--output", str(tmp_path / "c")], 7, "no registered model"),
+        (["nomodel@prod", "--input", str(new_batch), "--output", str(tmp_path / "c")], 8, "no registered model"),
         (["churn@prod", "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "d")], 1, "does not exist"),
         (["churn@prod", "--input", str(new_batch), "--output", str(tmp_path / "s" / "{slot}")], 2,
          "placeholder, which only `conveyor scheduler` fills in"),
