@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.core.errors import LeaseHeld
-from conveyor.stack.locks import create_exclusive, read_lease
+from conveyor.stack.locks import create_exclusive, read_lease, take_over
 from conveyor.stack.processes import ProcessId
 
 PREFIX = "leases"
@@ -84,7 +84,7 @@ class Leases:
                 continue  # removed or being written this instant: try again
             if not holder.takeable(now):
                 raise LeaseHeld(name, holder, holder.describe())
-            _take_over(fs, path, holder.token)
+            take_over(fs, path, holder.token, "taken")
         holder = Holder.from_dict(read_lease(fs, path))
         if holder is None:  # pragma: no cover - three races lost in a row
             raise LeaseHeld(name, None, "another process, this instant")
@@ -131,14 +131,3 @@ def _payload(token: str, owner: ProcessId, now: datetime, ttl_s: float, label: s
     }).encode()
 
 
-def _take_over(fs: Any, path: str, token: str) -> None:
-    """Remove the lease with ``token`` (expired or orphaned); only one process does it: it
-    first creates the marker ``<lease>.<token>.taken`` exclusively."""
-    marker = f"{path}.{token}.taken"
-    if not create_exclusive(fs, marker, b""):
-        return
-    try:
-        if read_lease(fs, path).get("token") == token:
-            fs.rm(path)
-    finally:
-        fs.rm(marker)

@@ -257,7 +257,13 @@ def _take_over_if_expired(fs: Any, path: str) -> None:
     token, expires = lease.get("token"), lease.get("expires")
     if not isinstance(token, str) or not isinstance(expires, (int, float)) or time.time() < expires:
         return
-    marker = f"{path}.{token}.expired"
+    take_over(fs, path, token, "expired")
+
+
+def take_over(fs: Any, path: str, token: str, why: str) -> None:
+    """Remove the lease at ``path`` if it still has ``token``; only one process does it: it
+    first creates the marker ``<lease>.<token>.<why>`` exclusively."""
+    marker = f"{path}.{token}.{why}"
     if not create_exclusive(fs, marker, b""):
         return
     try:
