@@ -289,6 +289,9 @@ def gate(serve: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     opened.close()
 
 
+STARTED = "Application startup complete."  # uvicorn logs it once per worker
+
+
 class Served:
     """A `conveyor serve` subprocess and its output, read line by line as it comes."""
 
@@ -301,6 +304,7 @@ class Served:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{port}"
+        self.workers = workers
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -314,12 +318,15 @@ class Served:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_logged(self, text: str) -> None:
-        wait_for(lambda: text in self.output or self.process.poll() is not None, timeout=120)
-        assert text in self.output, self.output[-3000:]
+    def wait_logged(self, text: str, count: int = 1) -> None:
+        wait_for(lambda: self.output.count(text) >= count or self.process.poll() is not None, timeout=120)
+        assert self.output.count(text) >= count, self.output[-3000:]
 
     def wait_ready(self, http: httpx.Client, times: int = 1) -> None:
-        """`times` answers in a row: with several workers, each answer may come from another one."""
+        """Every worker has finished its start-up (each logs it once: a worker still loading
+        takes no connection, so answers alone may all come from the first one), then `times`
+        ready answers in a row."""
+        self.wait_logged(STARTED, count=self.workers)
         streak = 0
 
         def ready() -> bool:
