@@ -223,7 +223,7 @@ def test_a_drift_outcome_of_monitor_starts_a_retrain_run(trained: Path, schedule
     clock.set(at("2026-12-01T10:00:00"))
     monitored, retrained = scheduler.tick()
     assert (monitored.pipeline, monitored.status) == ("monitor", "succeeded")
-    assert monitored.detail.startswith("v1: drift detected")
+    assert monitored.detail.startswith("v1: drift: data, prediction — data: 5 of 7 features drifted")  # the verdict says why
     assert (retrained.pipeline, retrained.trigger, retrained.slot) == ("retrain", "drift", "2026-12-01T1000Z")
     assert retrained.status == "succeeded" and "v2 passed the gate → dev" in retrained.detail
     v2 = Project.load(trained).registry.version("churn", "2")

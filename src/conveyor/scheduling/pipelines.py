@@ -119,10 +119,8 @@ def summary(spec: AnySpec, result: JobResult) -> str:
         state = "already committed" if r.get("already_committed") else f"{r.get('rows_out')} rows"
         return f"{state} → {r.get('output')}"
     if isinstance(spec, MonitorSpec):
-        drift = r.get("drift_detected")
-        said = "drift detected" if drift else "no drift" if drift is False else "no verdict"
-        reasons = "; ".join(r.get("reasons") or [])
-        return f"v{r.get('version')}: {said}" + (f" ({reasons})" if reasons else "")
+        sentence = (r.get("verdict") or {}).get("sentence") or "no verdict"
+        return f"v{r.get('version')}: {sentence}"  # the verdict's own words: status, signals, why
     if isinstance(spec, RetrainSpec):
         return str(r.get("detail", "retrained"))
     return "done"
