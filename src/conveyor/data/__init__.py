@@ -18,7 +18,15 @@ from conveyor.core.errors import (
 )
 from conveyor.data.capture import CapturedTraffic, TrafficSource, write_feedback, write_part
 from conveyor.data.parquet import ParquetColumns
-from conveyor.data.source import Format, RowGroup, Source, open_output, open_source, rebatch
+from conveyor.data.source import (
+    Format,
+    RowGroup,
+    Source,
+    SourcePart,
+    open_output,
+    open_source,
+    rebatch,
+)
 
 __all__ = [
     "CapturedTraffic",
@@ -30,6 +38,7 @@ __all__ = [
     "Source",
     "SourceError",
     "SourceNotFoundError",
+    "SourcePart",
     "TrafficSource",
     "UncommittedOutputError",
     "open_output",

@@ -46,6 +46,17 @@ class RowGroup:
     rows: int
 
 
+@dataclass(frozen=True)
+class SourcePart:
+    """One file of a source, or some of its Parquet row groups: what one distributed task
+    reads (:meth:`Source.parts` plans them, :meth:`Source.frames` reads one)."""
+
+    index: int
+    path: str
+    row_groups: tuple[int, ...] = ()
+    rows: int | None = None  # known from the Parquet footers; None for CSV
+
+
 @dataclass
 class Source:
     """Resolved files (sorted, so part numbers are stable) and how to read them; open one
@@ -159,13 +170,16 @@ class Source:
                 raise SourceError(f"cannot read {path} as {self.format}: {exc}") from None
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
-    def frames(self, columns: Sequence[str], batch_rows: int) -> Iterator[pd.DataFrame]:
+    def frames(
+        self, columns: Sequence[str], batch_rows: int, *, part: SourcePart | None = None
+    ) -> Iterator[pd.DataFrame]:
         """``columns`` as frames of at most ``batch_rows`` rows, file after file (one empty
-        frame when there are no rows): memory holds one record batch, never the whole source."""
+        frame when there are no rows): memory holds one record batch, never the whole source.
+        With ``part``, only its file (and row groups), typed like the whole source."""
         import pyarrow as pa
 
         empty = True
-        for table in self._tables(list(columns), batch_rows):
+        for table in self._tables(list(columns), batch_rows, part):
             empty = False
             yield table.to_pandas()
         if empty:
@@ -173,13 +187,14 @@ class Source:
             fields = [schema.field(n) for n in columns]
             yield pa.Table.from_batches([], schema=pa.schema(fields, metadata=schema.metadata)).to_pandas()
 
-    def _tables(self, columns: list[str], batch_rows: int) -> Iterator[pa.Table]:
+    def _tables(self, columns: list[str], batch_rows: int, part: SourcePart | None = None) -> Iterator[pa.Table]:
         """One table per record batch, carrying its file's schema metadata (pandas types)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         if self.format != "parquet":
-            scanner = self.dataset().scanner(columns=columns, batch_size=batch_rows)
+            dataset = self.dataset() if part is None else self.part_source(part).dataset()
+            scanner = dataset.scanner(columns=columns, batch_size=batch_rows)
             try:
                 yield from (pa.Table.from_batches([b]) for b in scanner.to_batches() if b.num_rows)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
@@ -189,19 +204,48 @@ class Source:
         lacking = [c for c in columns if c not in first.names]
         if lacking:
             raise SourceError(f"{self.url} has no column(s) {lacking}")
-        for path in self.files:
+        for path in self.files if part is None else [part.path]:
             try:
                 with fs.open(path, "rb") as handle:
                     file = pq.ParquetFile(handle, pre_buffer=False)
                     metadata, names = file.schema_arrow.metadata, file.schema_arrow.names
                     present = [c for c in columns if c in names]
-                    for batch in file.iter_batches(batch_size=batch_rows, columns=present):
+                    groups = None if part is None else list(part.row_groups)
+                    for batch in file.iter_batches(batch_size=batch_rows, row_groups=groups, columns=present):
                         table = pa.Table.from_batches([batch])
                         if len(present) < len(columns):  # a part written without the column
                             table = _with_nulls(table, columns, first)
                         yield table.replace_schema_metadata(metadata)
             except Exception as exc:  # noqa: BLE001 - a corrupt row group shows only when read
                 raise SourceError(f"cannot read {path}: {exc}") from None
+
+    def parts(self, rows_per_part: int) -> list[SourcePart]:
+        """Parts for distributed tasks, in file order: consecutive row groups of one Parquet
+        file up to ``rows_per_part`` rows (a bigger row group is one part); a CSV file whole."""
+        if self.format != "parquet":
+            return [SourcePart(i, path) for i, path in enumerate(self.files)]
+        import pyarrow.parquet as pq
+
+        parts: list[SourcePart] = []
+        for path in self.files:
+            with self.filesystem.open(path, "rb") as handle:
+                meta = pq.ParquetFile(handle).metadata
+            groups: list[int] = []
+            rows = 0
+            for index in range(meta.num_row_groups):
+                count = meta.row_group(index).num_rows
+                if groups and rows + count > rows_per_part:
+                    parts.append(SourcePart(len(parts), path, tuple(groups), rows))
+                    groups, rows = [], 0
+                groups.append(index)
+                rows += count
+            if groups:
+                parts.append(SourcePart(len(parts), path, tuple(groups), rows))
+        return parts
+
+    def part_source(self, part: SourcePart) -> Source:
+        """The source of one part's file alone (CSV parts are read whole through it)."""
+        return Source(self.url, [part.path], self.format, self.storage_options, self.text_columns)
 
     def batches(self, batch_size: int) -> Iterator[pa.Table]:
         """Tables of exactly ``batch_size`` rows (the last may be shorter), in file order."""

@@ -12,8 +12,6 @@ driver then commits exactly like the local engine.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,13 +20,13 @@ from conveyor.batch.engines.base import RunPlan
 from conveyor.batch.manifest import PartResult
 from conveyor.core.errors import EngineError
 from conveyor.data import Source
+from conveyor.data.spark import DEFAULT_MASTER, first_line, spark_conf, spark_master, spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from conveyor.core.config.schema import SparkSpec
 
-DEFAULT_MASTER = "local[*]"
 RESULT_SCHEMA = "index long, first_row long, rows_in long, rows_out long, rejected long, error string"
 
 
@@ -65,41 +63,12 @@ class SparkEngine:
 
     @classmethod
     def from_settings(cls, spec: SparkSpec | None, master: str | None = None) -> SparkEngine:
-        conf: dict[str, str] = {}
-        if spec is not None:
-            for key, value in (
-                ("spark.driver.memory", spec.driver_memory),
-                ("spark.executor.memory", spec.executor_memory),
-                ("spark.executor.instances", spec.executor_instances),
-                ("spark.executor.cores", spec.executor_cores),
-            ):
-                if value is not None:
-                    conf[key] = str(value)
-            conf.update({k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in spec.conf.items()})
-        chosen = master or (spec.master if spec else None) or DEFAULT_MASTER
-        return cls(master=chosen, app_name=(spec.app_name if spec and spec.app_name else "conveyor-batch"), conf=conf)
+        app_name = spec.app_name if spec and spec.app_name else "conveyor-batch"
+        return cls(master=spark_master(spec, master), app_name=app_name, conf=spark_conf(spec))
 
     def session(self) -> SparkSession:
         """The active session if there is one (tests, notebooks), else a new one from settings."""
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError:
-            raise EngineError("the Spark engine needs pyspark", hint="pip install 'conveyor[spark]'") from None
-        active = SparkSession.getActiveSession()
-        if active is not None:
-            return active
-        builder = SparkSession.builder.master(self.master).appName(self.app_name)
-        builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        builder = builder.config("spark.python.worker.reuse", "true")
-        builder = builder.config("spark.ui.showConsoleProgress", "false")
-        for key, value in self.conf.items():
-            builder = builder.config(key, value)
-        try:
-            return builder.getOrCreate()
-        except Exception as exc:  # noqa: BLE001 - JVM start-up failures
-            raise EngineError(f"cannot start Spark at {self.master}: {_first_line(exc)}",
-                              hint="check --master / runtime.spark and that Java 17+ is installed") from None
+        return spark_session(self.master, self.app_name, self.conf)
 
     def run(self, plan: RunPlan) -> list[PartResult]:
         spark = self._prepared_session()
@@ -159,7 +128,7 @@ class SparkEngine:
         try:
             return tasks.mapInPandas(score_partition, RESULT_SCHEMA).collect()
         except Exception as exc:  # noqa: BLE001 - executor lost, Python worker crash
-            raise EngineError(f"the Spark job failed: {_first_line(exc)}",
+            raise EngineError(f"the Spark job failed: {first_line(exc)}",
                               hint="parts that finished are kept; rerun with --resume") from None
         finally:
             if payload is not None:
@@ -204,8 +173,3 @@ def read_slice(source: Source, path: str, row_group: int, start: int, stop: int)
     with fs.open(path, "rb") as handle:
         table = pq.ParquetFile(handle).read_row_group(row_group)
     return table.slice(start, stop - start)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
