@@ -4,6 +4,7 @@ arrays for performance and fairness, raw numbers only while the exact tests may 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -112,19 +113,64 @@ def stream_pass(
     source: Source, baseline: DatasetProfile, cfg: Any, model: Any,
     settings: DriftSettings, messages: list[str],
 ) -> CheckedData:
-    """Profile and compare a Parquet file chunk by chunk (see :class:`_Stream`); the result
+    """Profile and compare a Parquet file chunk by chunk (see :class:`Stream`); the result
     equals :func:`_frame_pass` on the whole file."""
+    plan = plan_pass(source, baseline, cfg, model, messages)
+    stream = profile_chunks(source.frames(plan.wanted, CHUNK_ROWS), plan, baseline, settings, model)
+    return finish_pass(stream, source, baseline, cfg, settings, messages)
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    """What every chunk of a pass gets, decided once from the source's columns: whether to
+    score it (and add the prediction columns), which columns to read and which to keep."""
+
+    captured: bool  # the data carries the predictions served
+    scoring: bool
+    wanted: list[str]
+    kept: list[str]  # the per-row columns performance and fairness read
+    inputs: list[str]
+    task: str
+    rows_needed: bool  # labels or sensitive columns: per-row values are judged after the pass
+
+
+def plan_pass(
+    source: Source, baseline: DatasetProfile, cfg: Any, model: Any, messages: list[str]
+) -> PassPlan:
+    captured = PREDICTION in source.columns
+    kept = [c for c in [cfg.target, *cfg.features.sensitive, PREDICTION] if c in source.columns]
+    return PassPlan(
+        captured=captured,
+        scoring=_can_score(source, cfg, model, captured, messages),
+        wanted=[c for c in source.columns if c in {*baseline.schema, *cfg.features.inputs, *kept}],
+        kept=kept,
+        inputs=list(cfg.features.inputs),
+        task=cfg.task,
+        rows_needed=cfg.target in source.columns or bool(cfg.features.sensitive),
+    )
+
+
+def profile_chunks(
+    chunks: Iterable[pd.DataFrame], plan: PassPlan, baseline: DatasetProfile, settings: DriftSettings,
+    model: Any,
+) -> Stream:
+    """One pass over ``chunks`` (all of the data, or one partition of it)."""
+    stream = Stream.start(baseline, settings)
+    for chunk in chunks:
+        if plan.scoring and stream.error is None and len(chunk):
+            stream.score(chunk, model, plan, add=not plan.captured)
+        stream.add(chunk, plan.kept)
+    return stream
+
+
+def finish_pass(
+    stream: Stream, source: Source, baseline: DatasetProfile, cfg: Any, settings: DriftSettings,
+    messages: list[str],
+) -> CheckedData:
+    """The checked data of a whole pass (one stream, or the partitions' streams combined)."""
     import pandas as pd
 
     captured = PREDICTION in source.columns
-    scoring = _can_score(source, cfg, model, captured, messages)
-    kept = [c for c in [cfg.target, *cfg.features.sensitive, PREDICTION] if c in source.columns]
-    wanted = [c for c in source.columns if c in {*baseline.schema, *cfg.features.inputs, *kept}]
-    stream = _Stream(Profiler.from_schema(baseline.schema), _RawNumbers(baseline, settings))
-    for chunk in source.frames(wanted, CHUNK_ROWS):
-        if scoring and stream.error is None and len(chunk):
-            stream.score(chunk, model, cfg, add=not captured)
-        stream.add(chunk, kept)
     current = stream.profile
     assert current is not None  # frames() yields at least one frame
     if stream.error is not None and not captured:
@@ -155,7 +201,7 @@ def _can_score(source: Source, cfg: Any, model: Any, captured: bool, messages: l
 
 
 @dataclass
-class _Stream:
+class Stream:
     """What a pass over the chunks keeps: the merged profile, the raw numbers the exact tests
     may need, the kept columns and the model's outputs per chunk."""
 
@@ -167,10 +213,15 @@ class _Stream:
     added: list[str] = field(default_factory=list)
     error: Exception | None = None
 
-    def score(self, chunk: pd.DataFrame, model: Any, cfg: Any, *, add: bool) -> None:
+    @classmethod
+    def start(cls, baseline: DatasetProfile, settings: DriftSettings) -> Stream:
+        """An empty pass, profiling with the baseline's fitted schema."""
+        return cls(Profiler.from_schema(baseline.schema), _RawNumbers(baseline, settings))
+
+    def score(self, chunk: pd.DataFrame, model: Any, plan: PassPlan, *, add: bool) -> None:
         """Score the chunk; with ``add``, put the prediction columns in it (to be profiled)."""
         try:
-            columns, outputs = _chunk_outputs(model, chunk[cfg.features.inputs], cfg.task)
+            columns, outputs = _chunk_outputs(model, chunk[plan.inputs], plan.task)
         except Exception as exc:  # noqa: BLE001 - e.g. strings where numbers were trained
             self.error = exc
             return
@@ -186,21 +237,68 @@ class _Stream:
         self.raw.add(chunk, self.profile)
         self.frames.append(chunk[kept])
 
-    def results(
-        self, frame: pd.DataFrame, captured: bool
-    ) -> tuple[np.ndarray | None, OutputSource | None]:
-        """The predictions fairness judges and the outputs performance judges."""
-        captured_predictions = frame[PREDICTION].to_numpy() if captured else None
-        if self.error is not None:
-            return captured_predictions, _failed(self.error)
+    def partition(self, plan: PassPlan) -> PartitionPass:
+        """What the pass over one partition sends back to be absorbed (per-row values only
+        when labels or sensitive columns will be judged)."""
+        import pandas as pd
+
+        assert self.profile is not None  # a partition has at least one chunk
+        frame = pd.concat(self.frames, ignore_index=True)
+        joined = self._joined()
+        if not plan.rows_needed:
+            frame, joined = frame[[]], None
+        return PartitionPass(self.profile, self.raw.arrays(), frame, joined, self.added, self.error)
+
+    def absorb(self, part: PartitionPass) -> None:
+        """Add one partition's pass after those absorbed before it (in the data's order); call
+        :meth:`settle` after the last."""
+        self.profile = part.profile if self.profile is None else merge(self.profile, part.profile)
+        self.raw.absorb(part.raw)
+        self.frames.append(part.frame)
+        if part.outputs is not None:
+            self.outputs.append(part.outputs)
+        self.added = self.added or part.added
+        self.error = self.error if self.error is not None else part.error
+
+    def settle(self) -> None:
+        """After the partitions: the raw numbers only where the exact test still decides on the
+        whole (as a single pass would have kept them)."""
+        if self.profile is not None:
+            self.raw.prune(self.profile)
+
+    def _joined(self) -> ModelOutputs | None:
         if not self.outputs:
-            return captured_predictions, None
-        joined = ModelOutputs(
+            return None
+        return ModelOutputs(
             np.concatenate([o.predictions for o in self.outputs]),
             None if self.outputs[0].scores is None else np.concatenate([o.scores for o in self.outputs]),
             self.outputs[0].classes,
         )
+
+    def results(
+        self, frame: pd.DataFrame, captured: bool
+    ) -> tuple[np.ndarray | None, OutputSource | None]:
+        """The predictions fairness judges and the outputs performance judges."""
+        captured_predictions = frame[PREDICTION].to_numpy() if captured and PREDICTION in frame else None
+        if self.error is not None:
+            return captured_predictions, _failed(self.error)
+        joined = self._joined()
+        if joined is None:
+            return captured_predictions, None
         return (captured_predictions if captured else joined.predictions), joined
+
+
+@dataclass
+class PartitionPass:
+    """One partition's pass, as its task returns it to the driver (picklable): the profile,
+    the raw numbers kept for the exact tests, the kept per-row columns and the outputs."""
+
+    profile: DatasetProfile
+    raw: dict[str, np.ndarray]
+    frame: pd.DataFrame
+    outputs: ModelOutputs | None
+    added: list[str]
+    error: Exception | None
 
 
 class _RawNumbers:
@@ -224,6 +322,24 @@ class _RawNumbers:
                 del self.parts[name]  # the count only grows: it will not decide later either
                 continue
             self.parts[name].append(_finite(chunk[name]))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """One array per column still kept."""
+        return {n: np.concatenate(p) if p else np.empty(0) for n, p in self.parts.items()}
+
+    def absorb(self, arrays: dict[str, np.ndarray]) -> None:
+        """A later partition's numbers; a column it dropped will not decide on the whole."""
+        for name in list(self.parts):
+            if name in arrays:
+                self.parts[name].append(arrays[name])
+            else:
+                del self.parts[name]
+
+    def prune(self, current: DatasetProfile) -> None:
+        for name in list(self.parts):
+            cur = current.columns.get(name)
+            if cur is not None and not _exact_test_decides(self.settings, self.baseline.columns[name], cur):  # type: ignore[arg-type]
+                del self.parts[name]
 
     def frame(self) -> pd.DataFrame | None:
         import pandas as pd
