@@ -30,6 +30,8 @@ def monitor(
     on_drift: Annotated[Optional[str], typer.Option("--on-drift", help="alert,retrain (default: monitor.on_drift).")] = None,
     method: Annotated[Optional[str], typer.Option("--method", help="default | evidently | psi.")] = None,
     version: Annotated[Optional[str], typer.Option("--version", help="Version to check (default: prod's, else the latest stage's).")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="Where to profile --data: local (streamed here) or spark (default: monitor.engine).")] = None,
+    master: Annotated[Optional[str], typer.Option("--master", help="Spark master URL (default: runtime.spark.master, else local[*]).")] = None,
     storage_option: StorageOption = None,
     project: ProjectOption = None,
     env: EnvOption = None,
@@ -43,7 +45,7 @@ def monitor(
     result = proj.monitor(
         name, data=data, window=window, method=method, report=report, on_drift=actions,
         version=version, reporter=RichReporter(err_console if json else console),
-        storage_options=storage_options(storage_option),
+        storage_options=storage_options(storage_option), engine=engine, master=master,
     )
     if json:
         print_json(result.to_dict())

@@ -31,6 +31,8 @@ class MonitorSpec(JobSpec):
     version: str | None = None
     fail_on_drift: bool = False  # exit ExitCode.DRIFT on drift, INSUFFICIENT_DATA without a verdict
     storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec options for data URLs
+    engine: Literal["local", "spark"] | None = None  # where data is profiled; default monitor.engine
+    master: str | None = None  # Spark master (default: runtime.spark.master, the stand's spark_master)
 
 
 class RetrainSpec(JobSpec):
@@ -53,7 +55,7 @@ class MonitorJob(Job):
         result = run_monitor(
             context, spec.model, data=spec.data, window=spec.window, method=spec.method,
             report=spec.report, on_drift=spec.on_drift, version=spec.version, reporter=reporter,
-            storage_options=spec.storage_options,
+            storage_options=spec.storage_options, engine=spec.engine, master=spec.master,
         )
         code = result.verdict.exit_code() if spec.fail_on_drift else ExitCode.OK
         return JobResult(spec.kind, exit_code=code, result=published(result, context.loaded.secrets))

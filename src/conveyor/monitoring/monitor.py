@@ -15,7 +15,7 @@ import numpy as np
 
 from conveyor.core import tags
 from conveyor.core.capture import SCORE
-from conveyor.core.errors import BaselineMissingError, MonitorDataError, RegistryError
+from conveyor.core.errors import BaselineMissingError, MonitorDataError, RegistryError, UsageError
 from conveyor.data import CapturedTraffic, Source
 from conveyor.lifecycle.baseline import load_baseline, recompute_baseline
 from conveyor.lifecycle.orphans import owner_tags
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from conveyor.core.config.secrets import Secrets
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.progress import Reporter
+    from conveyor.monitoring.engines import SparkMonitorEngine
 
 EXPERIMENT_SUFFIX = "-monitoring"
 SUMMARY_ARTIFACT = "monitoring/summary.json"
@@ -46,6 +47,7 @@ PROFILE_ARTIFACT = "monitoring/profile.json"
 MONITORED_VERSION = "conveyor.monitor.version"
 VERDICT_TAG = "conveyor.monitor.verdict"  # drift | no drift | insufficient data
 DRIFT_TAG = "conveyor.drift"
+ENGINE_TAG = "conveyor.monitor.engine"  # local | spark: where the current data was profiled
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI: the verdict sentence
 
 
@@ -66,6 +68,7 @@ class MonitorResult:
     triggers: list[TriggerOutcome] = field(default_factory=list)
     report: str | None = None
     retrain: RetrainRequest | None = None  # for the caller to run (monitoring never trains)
+    engine: str = "local"  # where the current data was profiled: local | spark
 
     @property
     def drift_detected(self) -> bool | None:
@@ -81,6 +84,7 @@ class MonitorResult:
             "run_id": self.run_id,
             "rows": self.rows,
             "window": self.window,
+            "engine": self.engine,
             "drift_detected": self.drift_detected,
             "reasons": self.reasons,
             "drift": None if self.drift is None else self.drift.to_dict(),
@@ -106,8 +110,12 @@ def run_monitor(
     reporter: Reporter | None = None,
     now: datetime | None = None,
     storage_options: dict[str, Any] | None = None,
+    engine: str | None = None,
+    master: str | None = None,
 ) -> MonitorResult:
-    """Run every check once and return the result (also logged as an MLflow run)."""
+    """Run every check once and return the result (also logged as an MLflow run); ``engine``
+    (default ``monitor.engine``) ``spark`` profiles ``data`` on Spark (``master``: default
+    ``runtime.spark.master``, else the environment's ``spark_master``)."""
     from conveyor.lifecycle.progress import SilentReporter
     from conveyor.stack.tracking import ensure_experiment
 
@@ -121,6 +129,7 @@ def run_monitor(
     if unknown:
         raise MonitorDataError(f"unknown --on-drift action(s) {unknown}; use alert, retrain or both")
     settings = _settings(spec.drift, method)
+    spark = _spark_engine(project, engine or spec.engine, master)
     messages: list[str] = []
 
     with step("connect to the tracking store"):
@@ -132,7 +141,8 @@ def run_monitor(
     with step("read current data"):
         options = {**spec.storage_options, **(storage_options or {})}
         data_in, window_info = _read_current(
-            project, name, data, window or (None if data else spec.window), end, options
+            project, name, data, window or (None if data else spec.window), end, options,
+            every_format=spark is not None,
         )
     with step("load model and baseline"):
         loaded_model = _load_model(client, name, version, project.config.features.inputs, messages)
@@ -149,6 +159,8 @@ def run_monitor(
             except BaselineMissingError as exc:
                 messages.append(f"{exc.message} — drift cannot be measured; {exc.hint}")
     cfg = project.config
+    if spark is not None:
+        spark = _spark_for(spark, data_in, baseline, messages)
     if isinstance(data_in, Source) and baseline is None:  # no schema to stream with:
         data_in = _frame(data_in)  # the standalone profile fits on all rows
     rows = (data_in.total_rows() or 0) if isinstance(data_in, Source) else len(data_in)
@@ -157,10 +169,11 @@ def run_monitor(
     elif rows < settings.min_rows:
         messages.append(f"only {rows} rows; at least {settings.min_rows} are needed for a verdict")
 
-    with step("profile and compare"):
+    with step("profile and compare" if spark is None else f"profile and compare on Spark {spark.master}"):
         if isinstance(data_in, Source):
             assert baseline is not None
-            checked = current_data.stream_pass(data_in, baseline, cfg, loaded_model, settings, messages)
+            check = current_data.stream_pass if spark is None else spark.check
+            checked = check(data_in, baseline, cfg, loaded_model, settings, messages)
         else:
             checked = current_data.frame_pass(data_in, baseline, cfg, loaded_model, settings, messages)
         current, drift = checked.current, checked.drift
@@ -177,7 +190,7 @@ def run_monitor(
         )
 
     result = MonitorResult(name, version, stage, "", rows, window_info, drift, performance, fairness,
-                           messages=messages)
+                           messages=messages, engine="local" if spark is None else "spark")
     result.verdict = decide(rows, settings.min_rows, list(spec.fail_on), drift, performance, fairness)
     result.reasons = [] if result.verdict.status != DRIFT else [result.verdict.sentence]
     with step("log the monitoring run"):
@@ -191,6 +204,7 @@ def run_monitor(
                 tags.ENVIRONMENT: project.loaded.env_name or "default",
                 MONITORED_VERSION: version,
                 "conveyor.monitor.method": settings.method,
+                ENGINE_TAG: result.engine,
                 "conveyor.monitor.source": project.loaded.secrets.redact(str(window_info.get("source", ""))),
                 DRIFT_TAG: str(result.drift_detected).lower(),
                 VERDICT_TAG: result.verdict.status,
@@ -372,12 +386,15 @@ def _resolve(path: str, project_dir: Path) -> str:
 
 def _read_current(
     project: LifecycleContext, name: str, data: str | Path | None, window: str | None, end: datetime,
-    storage_options: dict[str, Any],
+    storage_options: dict[str, Any], *, every_format: bool = False,
 ) -> tuple[Source | pd.DataFrame, dict[str, Any]]:
+    """The current data: ``data`` opened (Parquet to stream, CSV as a frame, or with
+    ``every_format`` any format as a source), else the captured traffic of ``window``."""
     if data is not None and window is not None:
         raise MonitorDataError("use either --data or --window, not both")
     if data is not None:
-        opened = open_data(data, project.path, storage_options)
+        opened = _open(data, project.path, storage_options) if every_format else open_data(
+            data, project.path, storage_options)
         return opened, {"source": str(data), "start": None, "end": end.isoformat()}
     if window is None:
         raise MonitorDataError(
@@ -398,6 +415,38 @@ def _settings(spec: Any, method: str | None) -> DriftSettings:
         method=cast(Method, chosen), threshold=spec.threshold, share=spec.share, min_rows=spec.min_rows,
         small_sample=spec.small_sample, alpha=spec.alpha,
     )
+
+
+def _spark_engine(project: LifecycleContext, engine: str, master: str | None) -> SparkMonitorEngine | None:
+    """The Spark engine for ``engine`` ``spark`` (settings from ``runtime.spark`` and the
+    environment's ``spark_master``), None for ``local``."""
+    from conveyor.monitoring.engines import ENGINES, SparkMonitorEngine
+
+    if engine not in ENGINES:
+        raise UsageError(f"unknown monitoring engine {engine!r}", hint="use --engine local or --engine spark")
+    if engine == "local":
+        if master is not None:
+            raise UsageError("--master is a Spark setting", hint="add --engine spark, or leave --master out")
+        return None
+    runtime = project.config.runtime
+    spec = runtime.spark if runtime is not None else None
+    return SparkMonitorEngine.from_settings(spec, master or project.loaded.environment.spark_master)
+
+
+def _spark_for(
+    spark: SparkMonitorEngine, data_in: Source | pd.DataFrame, baseline: Any, messages: list[str]
+) -> SparkMonitorEngine | None:
+    """The Spark engine where it can run, else None and a message saying why the data was
+    profiled here instead."""
+    if not isinstance(data_in, Source):
+        messages.append("captured traffic is read from the artifact store by this process: it was "
+                        "profiled here, not on Spark (pass --data to profile files on Spark)")
+        return None
+    if baseline is None:
+        messages.append("without a baseline profile there is no fitted schema to profile partitions "
+                        "with: the data was profiled here, not on Spark")
+        return None
+    return spark
 
 
 def _load_model(client: MlflowClient, name: str, version: str, fallback: list[str], messages: list[str]) -> Any:

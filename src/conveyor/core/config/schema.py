@@ -163,7 +163,7 @@ class GateSpec(Strict):
 
 
 class SparkSpec(Strict):
-    """`runtime.spark`: how the Spark batch engine builds its session."""
+    """`runtime.spark`: how the Spark engines (batch scoring, monitoring) build their session."""
 
     master: str | None = Field(None, description="Spark master URL; default: the environment's spark_master, else local.")
     app_name: str | None = Field(None, description="Spark application name.")
@@ -182,7 +182,7 @@ class RuntimeSpec(Strict):
         None, pattern=r"^3\.[0-9]+$",
         description='The Python of the environment packs, quoted ("3.11"); default: this interpreter\'s.',
     )
-    spark: SparkSpec | None = Field(None, description="Spark session settings of the Spark batch engine.")
+    spark: SparkSpec | None = Field(None, description="Spark session settings of the Spark engines (batch scoring, monitoring).")
 
     @field_validator("python", mode="before")
     @classmethod
@@ -300,6 +300,11 @@ class MonitorSpec(Strict):
     )
     data: str | None = Field(
         None, description="What a run without --data/--window checks; default: monitor.window."
+    )
+    engine: Literal["local", "spark"] = Field(
+        "local",
+        description="Where `--data` is profiled: `local` (streamed by the monitoring process) or "
+        "`spark` (one task per partition on `runtime.spark`, partition profiles merged; same verdicts).",
     )
 
     @model_validator(mode="after")
@@ -478,7 +483,7 @@ class EnvironmentSpec(Strict):
     artifact_store: str | None = Field(
         None, description="Folder or fsspec URL (s3://…) for artifacts, captures and the audit log; default: .conveyor/artifacts."
     )
-    spark_master: str | None = Field(None, description="Spark master of this environment's Spark batch engine.")
+    spark_master: str | None = Field(None, description="Spark master of this environment's Spark engines (batch scoring, monitoring).")
 
 
 STAGE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
