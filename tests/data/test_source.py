@@ -136,3 +136,37 @@ def test_frames_fill_a_column_a_later_part_lacks_with_missing_values(tmp_path: P
     assert streamed["c"].tolist()[:2] == ["a", "b"] and pd.isna(streamed["c"].iloc[2])
     with pytest.raises(SourceError, match="no column"):
         list(source.frames(["nope"], 10))
+
+
+def test_parts_group_row_groups_of_one_file_and_read_like_the_whole(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "groups"
+    root.mkdir()
+    pq.write_table(pa.table({"x": list(range(10)), "c": list("abcdefghij")}), root / "a.parquet", row_group_size=3)
+    pq.write_table(pa.table({"x": [10, 11]}), root / "b.parquet")  # written without "c"
+    source = open_source(str(root))
+
+    parts = source.parts(rows_per_part=6)
+    assert [(Path(p.path).name, p.row_groups, p.rows) for p in parts] == [
+        ("a.parquet", (0, 1), 6), ("a.parquet", (2, 3), 4), ("b.parquet", (0,), 2)]
+    assert [p.index for p in parts] == [0, 1, 2]
+    read = pd.concat([f for p in parts for f in source.frames(["x", "c"], 100, part=p)], ignore_index=True)
+    pd.testing.assert_frame_equal(read, pd.concat(list(source.frames(["x", "c"], 100)), ignore_index=True))
+
+
+def test_csv_parts_are_whole_files(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        pd.DataFrame({"x": [1, 2]}).to_csv(tmp_path / f"{name}.csv", index=False)
+    source = open_source(str(tmp_path))
+    parts = source.parts(rows_per_part=1)
+    assert [(Path(p.path).name, p.rows) for p in parts] == [("a.csv", None), ("b.csv", None)]
+    assert source.part_source(parts[1]).frame()["x"].tolist() == [1, 2]
+
+
+def test_a_part_that_is_not_parquet_is_a_source_error(tmp_path: Path) -> None:
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "a.parquet")
+    (tmp_path / "b.parquet").write_bytes(b"not parquet")
+    with pytest.raises(SourceError, match="b.parquet"):
+        open_source(str(tmp_path)).parts(rows_per_part=10)

@@ -224,12 +224,9 @@ class Source:
         file up to ``rows_per_part`` rows (a bigger row group is one part); a CSV file whole."""
         if self.format != "parquet":
             return [SourcePart(i, path) for i, path in enumerate(self.files)]
-        import pyarrow.parquet as pq
-
         parts: list[SourcePart] = []
         for path in self.files:
-            with self.filesystem.open(path, "rb") as handle:
-                meta = pq.ParquetFile(handle).metadata
+            meta = _footer(self.filesystem, path)
             groups: list[int] = []
             rows = 0
             for index in range(meta.num_row_groups):
@@ -267,12 +264,9 @@ class Source:
     def _read_row_groups(self) -> list[RowGroup] | None:
         if self.format != "parquet":
             return None
-        import pyarrow.parquet as pq
-
         fs, groups, schema, first_row = self.filesystem, [], None, 0
         for path in self.files:
-            with fs.open(path, "rb") as handle:
-                meta = pq.ParquetFile(handle).metadata
+            meta = _footer(fs, path)
             file_schema = meta.schema.to_arrow_schema()
             if schema is not None and not file_schema.equals(schema):
                 return None
@@ -333,6 +327,17 @@ class Source:
 
     def _arrow_fs(self) -> Any:
         return arrow_filesystem(self.filesystem)
+
+
+def _footer(fs: fsspec.AbstractFileSystem, path: str) -> Any:
+    """The metadata of one Parquet file (its footer)."""
+    import pyarrow.parquet as pq
+
+    try:
+        with fs.open(path, "rb") as handle:
+            return pq.ParquetFile(handle).metadata
+    except Exception as exc:  # noqa: BLE001 - a file that is not Parquet, a lost object
+        raise SourceError(f"cannot read {path}: {exc}") from None
 
 
 def _with_nulls(table: pa.Table, columns: list[str], schema: pa.Schema) -> pa.Table:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.core.errors import EngineError
 
@@ -63,6 +63,19 @@ def spark_session(master: str, app_name: str, conf: dict[str, str]) -> SparkSess
     except Exception as exc:  # noqa: BLE001 - JVM start-up failures
         raise EngineError(f"cannot start Spark at {master}: {first_line(exc)}",
                           hint="check --master / runtime.spark and that Java 17+ is installed") from None
+
+
+def collect_tasks(tasks: Any, shared: Any, failure: str, hint: str) -> list[Any]:
+    """Run a job's tasks and collect the rows they return; a failed job (an executor lost, a
+    Python worker crashed) is one :class:`EngineError` saying ``failure``; ``shared`` (the
+    broadcast the tasks read, or None) is released either way."""
+    try:
+        return list(tasks.collect())
+    except Exception as exc:  # noqa: BLE001 - Py4J and Spark's many error types, one message
+        raise EngineError(f"{failure}: {first_line(exc)}", hint=hint) from None
+    finally:
+        if shared is not None:
+            shared.unpersist()
 
 
 def first_line(exc: BaseException) -> str:

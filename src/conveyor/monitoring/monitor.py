@@ -163,11 +163,7 @@ def run_monitor(
         spark = _spark_for(spark, data_in, baseline, messages)
     if isinstance(data_in, Source) and baseline is None:  # no schema to stream with:
         data_in = _frame(data_in)  # the standalone profile fits on all rows
-    rows = (data_in.total_rows() or 0) if isinstance(data_in, Source) else len(data_in)
-    if rows == 0:
-        messages.append("the window is empty (0 rows): nothing to compare")
-    elif rows < settings.min_rows:
-        messages.append(f"only {rows} rows; at least {settings.min_rows} are needed for a verdict")
+    counted_at = len(messages)  # what the row count says goes here, once the pass has counted
 
     with step("profile and compare" if spark is None else f"profile and compare on Spark {spark.master}"):
         if isinstance(data_in, Source):
@@ -177,6 +173,8 @@ def run_monitor(
         else:
             checked = current_data.frame_pass(data_in, baseline, cfg, loaded_model, settings, messages)
         current, drift = checked.current, checked.drift
+    rows = current.rows
+    messages[counted_at:counted_at] = _row_count_messages(rows, settings.min_rows)
     with step("performance and fairness"):
         baseline_metrics = baseline.metrics if baseline is not None else (
             dict(client.get_run(run_id).data.metrics) if run_id else {}
@@ -415,6 +413,14 @@ def _settings(spec: Any, method: str | None) -> DriftSettings:
         method=cast(Method, chosen), threshold=spec.threshold, share=spec.share, min_rows=spec.min_rows,
         small_sample=spec.small_sample, alpha=spec.alpha,
     )
+
+
+def _row_count_messages(rows: int, min_rows: int) -> list[str]:
+    if rows == 0:
+        return ["the window is empty (0 rows): nothing to compare"]
+    if rows < min_rows:
+        return [f"only {rows} rows; at least {min_rows} are needed for a verdict"]
+    return []
 
 
 def _spark_engine(project: LifecycleContext, engine: str, master: str | None) -> SparkMonitorEngine | None:

@@ -123,6 +123,19 @@ def test_spark_monitoring_equals_local_monitoring(
         assert any(f.test == "ks_exact_p" for f in on_spark.drift.features)  # raw values merged
 
 
+def test_csv_files_are_parts_too(trained_project: Path, spark: Any, tmp_path: Path) -> None:
+    """A folder of CSV files: one task per file, read by pandas as the local engine reads it."""
+    path = generate_example_data(trained_project, rows=1500, seed=21, drift=1.0, out=tmp_path / "daily.parquet")
+    frame, folder = pd.read_parquet(path), tmp_path / "daily"
+    folder.mkdir()
+    for i in range(3):
+        frame.iloc[i * 500:(i + 1) * 500].to_csv(folder / f"day-{i}.csv", index=False)
+
+    local, on_spark, engine = _both(trained_project, folder)
+    assert engine.parts_planned == 3 and on_spark.verdict.status == "drift"
+    _assert_same(local.to_dict(), on_spark.to_dict())
+
+
 def test_spark_judges_captured_predictions_like_local(trained_project: Path, spark: Any, tmp_path: Path) -> None:
     """Data that carries the served predictions: nothing is scored, the same verdict."""
     path = generate_example_data(trained_project, rows=1800, seed=77, drift=0.5, out=tmp_path / "served.parquet")
@@ -168,3 +181,48 @@ def test_unknown_engine_and_a_master_without_spark_are_usage_errors(trained_proj
     assert unknown.exit_code == 2 and "unknown monitoring engine 'dask'" in unknown.output
     stray = cli("monitor", "--data", str(data), "--project", str(trained_project), "--master", "local[2]")
     assert stray.exit_code == 2 and "--master is a Spark setting" in stray.output
+
+
+def test_the_monitor_job_runs_on_spark(trained_project: Path, spark: Any) -> None:
+    """What a SparkApplication's driver runs: the monitor job spec with engine and master."""
+    from conveyor.jobs.monitoring import MonitorSpec
+
+    spec = MonitorSpec.model_validate_json(json.dumps(
+        {"kind": "monitor", "data": str(trained_project / "data" / "drifted.parquet"),
+         "engine": "spark", "master": "local[2]", "fail_on_drift": True}
+    ))
+    result = Project.load(trained_project).run_job(spec)
+    assert result.exit_code == 3 and result.result["engine"] == "spark"  # ExitCode.DRIFT
+    assert result.result["verdict"]["status"] == "drift"
+
+
+def test_an_unreadable_part_is_one_clear_error_on_both_engines(trained_project: Path, spark: Any, tmp_path: Path) -> None:
+    from conveyor.core.errors import SourceError
+
+    data = _data(trained_project, tmp_path, "broken", rows=600, drift=0.0, seed=3)
+    (data / "part-9.parquet").write_bytes(b"not parquet at all")
+    lifecycle = Project.load(trained_project).lifecycle
+    with pytest.raises(SourceError, match="part-9.parquet") as local:
+        run_monitor(lifecycle, data=data)
+    with pytest.raises(SourceError, match="part-9.parquet") as on_spark:
+        run_monitor(lifecycle, data=data, engine="spark")
+    assert type(on_spark.value) is type(local.value)
+
+
+def test_a_crashed_python_worker_is_one_engine_error(trained_project: Path, spark: Any, tmp_path: Path) -> None:
+    from conveyor.core.errors import EngineError
+    from conveyor.data import open_source
+    from conveyor.lifecycle.baseline import load_baseline
+    from conveyor.monitoring.monitor import _settings
+
+    class Crashing:  # unpickled in the executor: its Python worker dies there
+        def __reduce__(self) -> tuple[Any, tuple[int]]:
+            return os._exit, (3,)
+
+    lifecycle = Project.load(trained_project).lifecycle
+    baseline = load_baseline(lifecycle.client, lifecycle.registry.version("churn", "1").run_id)
+    source = open_source(str(trained_project / "data" / "fresh.parquet"))
+    engine = SparkMonitorEngine(master="local[2]")
+    with pytest.raises(EngineError, match="the Spark monitoring job failed") as failed:
+        engine.check(source, baseline, lifecycle.config, Crashing(), _settings(lifecycle.config.monitor.drift, None), [])
+    assert "\n" not in failed.value.message  # the first line, not the JVM's stack

@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.batch.engines.base import RunPlan
 from conveyor.batch.manifest import PartResult
-from conveyor.core.errors import EngineError
 from conveyor.data import Source
-from conveyor.data.spark import DEFAULT_MASTER, first_line, spark_conf, spark_master, spark_session
+from conveyor.data.spark import (
+    DEFAULT_MASTER,
+    collect_tasks,
+    spark_conf,
+    spark_master,
+    spark_session,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -125,14 +130,8 @@ class SparkEngine:
                         out.append((int(task.index), int(task.first_row), 0, 0, 0, json.dumps(error_info(exc), default=str)))
                 yield pd.DataFrame(out, columns=["index", "first_row", "rows_in", "rows_out", "rejected", "error"])
 
-        try:
-            return tasks.mapInPandas(score_partition, RESULT_SCHEMA).collect()
-        except Exception as exc:  # noqa: BLE001 - executor lost, Python worker crash
-            raise EngineError(f"the Spark job failed: {first_line(exc)}",
-                              hint="parts that finished are kept; rerun with --resume") from None
-        finally:
-            if payload is not None:
-                payload.unpersist()
+        return collect_tasks(tasks.mapInPandas(score_partition, RESULT_SCHEMA), payload,
+                             "the Spark job failed", "parts that finished are kept; rerun with --resume")
 
 
 def plan_slices(source: Source, batch_size: int, parallelism: int) -> list[PartSlice]:

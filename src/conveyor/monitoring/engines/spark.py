@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core.errors import ConveyorError, EngineError, MonitorDataError
-from conveyor.data.spark import DEFAULT_MASTER, first_line, spark_conf, spark_master, spark_session
+from conveyor.data.spark import (
+    DEFAULT_MASTER,
+    collect_tasks,
+    first_line,
+    spark_conf,
+    spark_master,
+    spark_session,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -52,8 +59,7 @@ class SparkMonitorEngine:
     app_name: str = APP_NAME
     conf: dict[str, str] = field(default_factory=dict)
     min_part_rows: int = MIN_PART_ROWS
-    name: str = "spark"
-    parts_planned: int = 0
+    parts_planned: int = 0  # by the last check
 
     @classmethod
     def from_settings(cls, spec: SparkSpec | None, master: str | None = None) -> SparkMonitorEngine:
@@ -110,14 +116,9 @@ class SparkMonitorEngine:
                 yield pa.RecordBatch.from_pydict({"index": indexes, "payload": results},
                                                  schema=pa.schema([("index", pa.int64()), ("payload", pa.binary())]))
 
-        try:
-            rows = tasks.mapInArrow(check_partition, RESULT_SCHEMA).collect()
-        except Exception as exc:  # noqa: BLE001 - executor lost, Python worker crash
-            raise EngineError(f"the Spark monitoring job failed: {first_line(exc)}",
-                              hint="check the executors' logs; the local engine (--engine local) runs the same checks") from None
-        finally:
-            if payload is not None:
-                payload.unpersist()
+        rows = collect_tasks(tasks.mapInArrow(check_partition, RESULT_SCHEMA), payload,
+                             "the Spark monitoring job failed",
+                             "check the executors' logs; the local engine (--engine local) runs the same checks")
         return [_received(row["payload"]) for row in sorted(rows, key=lambda r: r["index"])]
 
 
