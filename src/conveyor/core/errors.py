@@ -39,7 +39,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── TrainingError               the user's train or evaluate function raised
     ├── GateFailedError             the candidate failed the quality gate (registered, no alias)
     ├── HookError                   a user batch hook (preprocess, score, postprocess) raised
-    ├── EngineError                 a batch engine (worker process, Spark session) failed
+    ├── EngineError                 an engine (worker process, Spark session) failed
+    │   └── TaskError               an error raised in a distributed task, carried to the driver
     ├── EndpointError               the scoring endpoint kept failing after retries
     ├── PlanUnsupported             a fitted model has a part an inference plan cannot replay
     ├── PackError                   an environment pack cannot be built, found or used
@@ -386,6 +387,22 @@ class HookError(ConveyorError):
 
 class EngineError(ConveyorError):
     """The engine (a worker process, the Spark session) failed."""
+
+
+class TaskError(EngineError):
+    """An error raised in a distributed task (a Spark executor), carried back to the driver by
+    the name of its type and its text: any error, whatever its constructor, crosses this way."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(text)
+        self.kind = kind
+
+    @classmethod
+    def of(cls, exc: BaseException) -> TaskError:
+        return exc if isinstance(exc, TaskError) else cls(type(exc).__name__, str(exc))
+
+    def __reduce__(self) -> tuple[type[TaskError], tuple[str, str]]:
+        return TaskError, (self.kind, self.message)
 
 
 class EndpointError(ConveyorError):

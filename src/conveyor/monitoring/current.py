@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.core.capture import METADATA, PREDICTION, SCORE
+from conveyor.core.errors import TaskError
 from conveyor.data import Source
 from conveyor.lifecycle.baseline import model_outputs
 from conveyor.monitoring.drift import DriftResult, DriftSettings, _exact_test_decides, compare
@@ -55,7 +56,8 @@ def _with_outputs(
 
 def _score_failure(exc: Exception) -> str:
     first = str(exc).splitlines()[0] if str(exc) else ""
-    return (f"the model cannot score the data ({type(exc).__name__}: {first}); "
+    kind = exc.kind if isinstance(exc, TaskError) else type(exc).__name__
+    return (f"the model cannot score the data ({kind}: {first}); "
             "prediction drift, performance and fairness are skipped")
 
 
@@ -247,7 +249,8 @@ class Stream:
         joined = self._joined()
         if not plan.rows_needed:
             frame, joined = frame[[]], None
-        return PartitionPass(self.profile, self.raw.arrays(), frame, joined, self.added, self.error)
+        error = None if self.error is None else TaskError.of(self.error)  # any error crosses
+        return PartitionPass(self.profile, self.raw.arrays(), frame, joined, self.added, error)
 
     def absorb(self, part: PartitionPass) -> None:
         """Add one partition's pass after those absorbed before it (in the data's order); call

@@ -136,6 +136,18 @@ def test_csv_files_are_parts_too(trained_project: Path, spark: Any, tmp_path: Pa
     _assert_same(local.to_dict(), on_spark.to_dict())
 
 
+def test_data_the_model_cannot_score_says_so_on_both_engines(trained_project: Path, spark: Any, tmp_path: Path) -> None:
+    """The executors' scoring error comes back as the local engine reports it."""
+    path = generate_example_data(trained_project, rows=900, seed=13, drift=0.0, out=tmp_path / "text.parquet")
+    frame = pd.read_parquet(path)
+    frame["support_calls"] = "many"
+    data = _split(frame, tmp_path / "text", files=3, row_group_rows=100)
+
+    local, on_spark, _ = _both(trained_project, data)
+    assert any("the model cannot score the data" in m for m in on_spark.messages)
+    _assert_same(local.to_dict(), on_spark.to_dict())
+
+
 def test_spark_judges_captured_predictions_like_local(trained_project: Path, spark: Any, tmp_path: Path) -> None:
     """Data that carries the served predictions: nothing is scored, the same verdict."""
     path = generate_example_data(trained_project, rows=1800, seed=77, drift=0.5, out=tmp_path / "served.parquet")

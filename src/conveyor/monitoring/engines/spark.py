@@ -22,7 +22,7 @@ import pickle
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.core.errors import ConveyorError, EngineError, MonitorDataError
+from conveyor.core.errors import ConveyorError, EngineError, TaskError
 from conveyor.data.spark import (
     DEFAULT_MASTER,
     collect_tasks,
@@ -145,7 +145,7 @@ def run_part(task: PartTask, part: SourcePart, model_payload: bytes | None) -> b
         stream = profile_chunks(chunks, task.plan, task.baseline, task.settings, model)
         return pickle.dumps(stream.partition(task.plan))
     except BaseException as exc:  # noqa: BLE001 - sent back as data, raised on the driver
-        return pickle.dumps(_sendable(exc))
+        return pickle.dumps(_Failure.of(exc))
 
 
 def _part_frames(source: Source, part: SourcePart, columns: list[str], batch_rows: int) -> Iterator[pd.DataFrame]:
@@ -177,20 +177,38 @@ def _portable(model: Any) -> Any:
     return model
 
 
-def _sendable(exc: BaseException) -> BaseException:
-    """The error itself when it pickles, else one that says what it was."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:  # noqa: BLE001 - any unpicklable error
-        return EngineError(f"{type(exc).__name__}: {exc}")
-    return exc
-
-
 def _received(payload: bytes) -> PartitionPass:
+    """A part's pass, or the error its task raised, raised here: a conveyor error as the
+    local engine would raise it (same type, message and hint), any other as an EngineError."""
     received = pickle.loads(payload)
-    if isinstance(received, ConveyorError) and not isinstance(received, EngineError):
-        raise MonitorDataError(received.message, hint=received.hint) from None
-    if isinstance(received, BaseException):
-        raise EngineError(f"a Spark monitoring task failed: {type(received).__name__}: {first_line(received)}",
-                          hint="the local engine (--engine local) runs the same checks") from None
+    if isinstance(received, _Failure):
+        raise received.error() from None
     return received  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An error of a task as data: its type (when it is conveyor's), message and hint."""
+
+    kind: str
+    message: str
+    hint: str | None
+    conveyor: bool
+
+    @classmethod
+    def of(cls, exc: BaseException) -> _Failure:
+        if isinstance(exc, ConveyorError) and not isinstance(exc, TaskError):
+            return cls(type(exc).__name__, exc.message, exc.hint, conveyor=True)
+        return cls(type(exc).__name__, first_line(exc), None, conveyor=False)
+
+    def error(self) -> ConveyorError:
+        from conveyor.core import errors
+
+        kind = getattr(errors, self.kind, None) if self.conveyor else None
+        if isinstance(kind, type) and issubclass(kind, ConveyorError):
+            try:
+                return kind(self.message, hint=self.hint)
+            except TypeError:  # an error built from other arguments (refused rows)
+                pass
+        return EngineError(f"a Spark monitoring task failed: {self.kind}: {self.message}",
+                           hint=self.hint or "the local engine (--engine local) runs the same checks")
