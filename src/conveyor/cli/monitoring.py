@@ -31,7 +31,7 @@ def monitor(
     method: Annotated[Optional[str], typer.Option("--method", help="default | evidently | psi.")] = None,
     version: Annotated[Optional[str], typer.Option("--version", help="Version to check (default: prod's, else the latest stage's).")] = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="Where to profile --data: local (streamed here) or spark (default: monitor.engine).")] = None,
-    master: Annotated[Optional[str], typer.Option("--master", help="Spark master URL (default: runtime.spark.master, else local[*]).")] = None,
+    master: Annotated[Optional[str], typer.Option("--master", help="Spark master URL (default: the environment's spark_master, runtime.spark.master, spark-submit's, else local[*]).")] = None,
     storage_option: StorageOption = None,
     project: ProjectOption = None,
     env: EnvOption = None,

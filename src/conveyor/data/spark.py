@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from conveyor.core.config.schema import SparkSpec
 
 DEFAULT_MASTER = "local[*]"
+SUBMITTED = "PYSPARK_GATEWAY_PORT"  # set by spark-submit for the Python driver it starts
 
 
 def spark_conf(spec: SparkSpec | None) -> dict[str, str]:
@@ -36,14 +37,25 @@ def spark_conf(spec: SparkSpec | None) -> dict[str, str]:
     return conf
 
 
-def spark_master(spec: SparkSpec | None, master: str | None) -> str:
-    """``master`` as given, else ``runtime.spark.master``, else every local core."""
-    return master or (spec.master if spec else None) or DEFAULT_MASTER
+def spark_master(spec: SparkSpec | None, master: str | None) -> str | None:
+    """``master`` as given, else ``runtime.spark.master``; None when neither says (see
+    :func:`session_master`)."""
+    return master or (spec.master if spec else None)
 
 
-def spark_session(master: str, app_name: str, conf: dict[str, str]) -> SparkSession:
-    """The active session if there is one, else a new one (a JVM: seconds); executors run
-    this interpreter unless ``PYSPARK_PYTHON`` says otherwise."""
+def session_master(master: str | None) -> str | None:
+    """The master a new session is built with: the one configured; else none under
+    ``spark-submit`` (a SparkApplication: its master, e.g. ``k8s://…``, is already set — a
+    builder's master would override it), else every local core."""
+    if master is not None:
+        return master
+    return None if SUBMITTED in os.environ else DEFAULT_MASTER
+
+
+def spark_session(master: str | None, app_name: str, conf: dict[str, str]) -> SparkSession:
+    """The active session if there is one, else a new one (a JVM: seconds) on
+    :func:`session_master`; executors run this interpreter unless ``PYSPARK_PYTHON`` says
+    otherwise."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
         from pyspark.sql import SparkSession
@@ -52,7 +64,10 @@ def spark_session(master: str, app_name: str, conf: dict[str, str]) -> SparkSess
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    chosen = session_master(master)
+    if chosen is not None:
+        builder = builder.master(chosen)
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     builder = builder.config("spark.python.worker.reuse", "true")
     builder = builder.config("spark.ui.showConsoleProgress", "false")
@@ -61,7 +76,7 @@ def spark_session(master: str, app_name: str, conf: dict[str, str]) -> SparkSess
     try:
         return builder.getOrCreate()
     except Exception as exc:  # noqa: BLE001 - JVM start-up failures
-        raise EngineError(f"cannot start Spark at {master}: {first_line(exc)}",
+        raise EngineError(f"cannot start Spark at {chosen or 'the submitted master'}: {first_line(exc)}",
                           hint="check --master / runtime.spark and that Java 17+ is installed") from None
 
 

@@ -32,7 +32,8 @@ class MonitorSpec(JobSpec):
     fail_on_drift: bool = False  # exit ExitCode.DRIFT on drift, INSUFFICIENT_DATA without a verdict
     storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec options for data URLs
     engine: Literal["local", "spark"] | None = None  # where data is profiled; default monitor.engine
-    master: str | None = None  # Spark master (default: runtime.spark.master, the stand's spark_master)
+    master: str | None = None  # Spark master (default: the stand's spark_master, runtime.spark.master,
+    # else spark-submit's — leave it unset in a SparkApplication — else local[*])
 
 
 class RetrainSpec(JobSpec):

@@ -48,6 +48,7 @@ MONITORED_VERSION = "conveyor.monitor.version"
 VERDICT_TAG = "conveyor.monitor.verdict"  # drift | no drift | insufficient data
 DRIFT_TAG = "conveyor.drift"
 ENGINE_TAG = "conveyor.monitor.engine"  # local | spark: where the current data was profiled
+SPARK_TAG = "conveyor.monitor.spark"  # the Spark master and the number of parts (tasks)
 NOTE_TAG = "mlflow.note.content"  # the run's description in the MLflow UI: the verdict sentence
 
 
@@ -114,8 +115,9 @@ def run_monitor(
     master: str | None = None,
 ) -> MonitorResult:
     """Run every check once and return the result (also logged as an MLflow run); ``engine``
-    (default ``monitor.engine``) ``spark`` profiles ``data`` on Spark (``master``: default
-    ``runtime.spark.master``, else the environment's ``spark_master``)."""
+    (default ``monitor.engine``) ``spark`` profiles ``data`` on Spark (``master``: default the
+    environment's ``spark_master``, else ``runtime.spark.master``, else spark-submit's or
+    ``local[*]``)."""
     from conveyor.lifecycle.progress import SilentReporter
     from conveyor.stack.tracking import ensure_experiment
 
@@ -165,7 +167,7 @@ def run_monitor(
         data_in = _frame(data_in)  # the standalone profile fits on all rows
     counted_at = len(messages)  # what the row count says goes here, once the pass has counted
 
-    with step("profile and compare" if spark is None else f"profile and compare on Spark {spark.master}"):
+    with step("profile and compare" if spark is None else "profile and compare on Spark"):
         if isinstance(data_in, Source):
             assert baseline is not None
             check = current_data.stream_pass if spark is None else spark.check
@@ -203,6 +205,7 @@ def run_monitor(
                 MONITORED_VERSION: version,
                 "conveyor.monitor.method": settings.method,
                 ENGINE_TAG: result.engine,
+                **({} if spark is None else {SPARK_TAG: f"{spark.master_used} ({spark.parts_planned} parts)"}),
                 "conveyor.monitor.source": project.loaded.secrets.redact(str(window_info.get("source", ""))),
                 DRIFT_TAG: str(result.drift_detected).lower(),
                 VERDICT_TAG: result.verdict.status,

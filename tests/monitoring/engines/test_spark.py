@@ -117,8 +117,9 @@ def test_spark_monitoring_equals_local_monitoring(
     assert on_spark.verdict.to_dict() == local.verdict.to_dict()
     assert on_spark.performance is not None and on_spark.fairness is not None  # labels, gender
     _assert_same(local.to_dict(), on_spark.to_dict())
-    run = Project.load(trained_project).client.get_run(on_spark.run_id)
-    assert run.data.tags["conveyor.monitor.engine"] == "spark"
+    tags = Project.load(trained_project).client.get_run(on_spark.run_id).data.tags
+    assert tags["conveyor.monitor.engine"] == "spark"
+    assert tags["conveyor.monitor.spark"] == f"{spark.sparkContext.master} ({engine.parts_planned} parts)"
     if name == "small":
         assert any(f.test == "ks_exact_p" for f in on_spark.drift.features)  # raw values merged
 
@@ -238,3 +239,28 @@ def test_a_crashed_python_worker_is_one_engine_error(trained_project: Path, spar
     with pytest.raises(EngineError, match="the Spark monitoring job failed") as failed:
         engine.check(source, baseline, lifecycle.config, Crashing(), _settings(lifecycle.config.monitor.drift, None), [])
     assert "\n" not in failed.value.message  # the first line, not the JVM's stack
+
+
+def test_spark_submit_runs_the_monitor_job_on_its_own_master(trained_project: Path, tmp_path: Path) -> None:
+    """A SparkApplication's driver: `spark-submit` starts conveyor's entry point with the job
+    spec; the session is built on spark-submit's master (the spec names none)."""
+    import subprocess
+
+    import conveyor
+
+    spec = tmp_path / "monitor.json"
+    spec.write_text(json.dumps({"kind": "monitor", "engine": "spark",
+                                "data": str(trained_project / "data" / "drifted.parquet")}))
+    submit = Path(sys.executable).parent / "spark-submit"
+    main = Path(conveyor.__file__).parent / "__main__.py"
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    done = subprocess.run(
+        [str(submit), "--master", "local[1]", "--conf", "spark.ui.enabled=false", str(main),
+         "job", "run", str(spec), "--project", str(trained_project), "--quiet"],
+        check=False, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["result"]["engine"] == "spark" and result["result"]["verdict"]["status"] == "drift"
+    tags = Project.load(trained_project).client.get_run(result["result"]["run_id"]).data.tags
+    assert tags["conveyor.monitor.spark"].startswith("local[1] ")

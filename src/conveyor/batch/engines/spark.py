@@ -49,7 +49,7 @@ class PartSlice:
 
 @dataclass
 class SparkEngine:
-    master: str = DEFAULT_MASTER
+    master: str | None = DEFAULT_MASTER  # None: spark-submit's, else local[*]
     app_name: str = "conveyor-batch"
     conf: dict[str, str] = field(default_factory=dict)
     name: str = "spark"

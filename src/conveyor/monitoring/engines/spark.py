@@ -55,11 +55,12 @@ TASK_SCHEMA = "index long"
 class SparkMonitorEngine:
     """Profiles a monitoring run's current data on Spark (any master)."""
 
-    master: str = DEFAULT_MASTER
+    master: str | None = DEFAULT_MASTER  # None: spark-submit's, else local[*]
     app_name: str = APP_NAME
     conf: dict[str, str] = field(default_factory=dict)
     min_part_rows: int = MIN_PART_ROWS
     parts_planned: int = 0  # by the last check
+    master_used: str | None = None  # the session's master in the last check
 
     @classmethod
     def from_settings(cls, spec: SparkSpec | None, master: str | None = None) -> SparkMonitorEngine:
@@ -77,6 +78,7 @@ class SparkMonitorEngine:
         from conveyor.monitoring import current
 
         spark = self.session()
+        self.master_used = spark.sparkContext.master
         parallelism = max(1, spark.sparkContext.defaultParallelism)
         plan = current.plan_pass(source, baseline, cfg, model, messages)
         parts = source.parts(self.rows_per_part(source, parallelism))
