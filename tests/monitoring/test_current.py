@@ -56,3 +56,28 @@ def test_partitions_absorbed_in_order_equal_one_pass(trained_project: Path, tmp_
     labelled = whole.frame[cfg.target].notna().to_numpy()
     assert (parted.predictions == whole.predictions).all()
     assert parted.outputs.select(labelled).scores == pytest.approx(whole.outputs.select(labelled).scores)
+
+
+def test_without_labels_or_sensitive_columns_parts_send_no_rows(trained_project: Path, tmp_path: Path) -> None:
+    project = Project.load(trained_project).lifecycle
+    cfg = project.config
+    cfg = cfg.model_copy(update={"features": cfg.features.model_copy(update={"sensitive": []})})
+    path = generate_example_data(trained_project, rows=1200, seed=4, drift=0.3, out=tmp_path / "u.parquet")
+    unlabelled = pd.read_parquet(path).drop(columns=[cfg.target, "gender"])
+    pq.write_table(pa.Table.from_pandas(unlabelled, preserve_index=False), path, row_group_size=200)
+    source = open_source(str(path))
+    baseline = load_baseline(project.client, project.registry.version("churn", "1").run_id)
+    model = _load_model(project.client, "churn", "1", cfg.features.inputs, [])
+    settings = _settings(cfg.monitor.drift, None)
+
+    plan = current.plan_pass(source, baseline, cfg, model, [])
+    part = current.profile_chunks(source.frames(plan.wanted, 64, part=source.parts(1)[0]), plan, baseline,
+                                  settings, model).partition(plan)
+    assert not plan.rows_needed and part.outputs is None and list(part.frame.columns) == [] and len(part.frame) == 200
+
+    whole = current.stream_pass(source, baseline, cfg, model, settings, [])
+    parted = _partitioned(source, baseline, cfg, model, settings)
+    assert len(parted.frame) == len(whole.frame) == 1200
+    assert parted.drift.drifted_features == whole.drift.drifted_features
+    for a, b in zip(whole.drift.outputs, parted.drift.outputs):  # the predictions were profiled
+        assert b.stats == pytest.approx(a.stats, rel=1e-9, abs=1e-12)

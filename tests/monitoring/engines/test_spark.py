@@ -149,6 +149,15 @@ def test_data_the_model_cannot_score_says_so_on_both_engines(trained_project: Pa
     _assert_same(local.to_dict(), on_spark.to_dict())
 
 
+def test_empty_data_is_insufficient_on_both_engines(trained_project: Path, spark: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pd.read_parquet(trained_project / "data" / "fresh.parquet").head(0).to_parquet(empty / "none.parquet")
+    local, on_spark, _ = _both(trained_project, empty)
+    assert on_spark.verdict.status == "insufficient data" and on_spark.rows == 0
+    _assert_same(local.to_dict(), on_spark.to_dict())
+
+
 def test_spark_judges_captured_predictions_like_local(trained_project: Path, spark: Any, tmp_path: Path) -> None:
     """Data that carries the served predictions: nothing is scored, the same verdict."""
     path = generate_example_data(trained_project, rows=1800, seed=77, drift=0.5, out=tmp_path / "served.parquet")

@@ -80,11 +80,11 @@ class SparkMonitorEngine:
         spark = self.session()
         self.master_used = spark.sparkContext.master
         parallelism = max(1, spark.sparkContext.defaultParallelism)
-        plan = current.plan_pass(source, baseline, cfg, model, messages)
         parts = source.parts(self.rows_per_part(source, parallelism))
         self.parts_planned = len(parts)
         if not parts:  # no rows anywhere: nothing to distribute
             return current.stream_pass(source, baseline, cfg, model, settings, messages)
+        plan = current.plan_pass(source, baseline, cfg, model, messages)
         stream = current.Stream.start(baseline, settings)
         for part in self._run(spark, PartTask(source, plan, baseline, settings), parts, model):
             stream.absorb(part)
