@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.core.errors import StandCopyError
+from conveyor.core.packs import record_location
 from conveyor.lifecycle.pack_copy import copy_pack
 from conveyor.stack.artifacts import ArtifactStore
 
@@ -17,9 +18,16 @@ def stores(tmp_path: Path) -> tuple[ArtifactStore, ArtifactStore]:
     return ArtifactStore(str(tmp_path / "mdp")), ArtifactStore(str(tmp_path / "sim"))
 
 
-def put(store: ArtifactStore, relative: str, payload: bytes) -> str:
+RECORD = b'{"key": "abc"}'
+
+
+def put(store: ArtifactStore, relative: str, payload: bytes, record: bytes | None = RECORD) -> str:
+    """A pack object and, unless ``record`` is None, its record beside it."""
     with store.open(relative, "wb") as handle:
         handle.write(payload)
+    if record is not None:
+        with store.open(record_location(relative), "wb") as handle:
+            handle.write(record)
     return store.url(relative)
 
 
@@ -30,6 +38,7 @@ def test_the_pack_keeps_its_path_and_its_bytes(stores: tuple[ArtifactStore, Arti
     copied = copy_pack(source, target, uri, hashlib.sha256(payload).hexdigest())
     assert copied.created and copied.uri == target.url("packs/abc.tar.gz")
     assert Path(copied.uri).read_bytes() == payload
+    assert Path(target.url("packs/abc.json")).read_bytes() == RECORD  # a reader finds a whole pack
 
     again = copy_pack(source, target, uri, "sha256:" + hashlib.sha256(payload).hexdigest())
     assert not again.created and again.uri == copied.uri  # already there with the right hash
@@ -42,8 +51,10 @@ def test_a_pack_outside_the_source_store_goes_under_packs(
     elsewhere = tmp_path / "somewhere" / "env.tar.gz"
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(b"pack")
+    (elsewhere.parent / "env.json").write_bytes(RECORD)
     copied = copy_pack(source, target, str(elsewhere), hashlib.sha256(b"pack").hexdigest())
     assert copied.relative == "packs/env.tar.gz" and target.exists("packs/env.tar.gz")
+    assert target.exists("packs/env.json")
 
 
 def test_a_hash_mismatch_copies_nothing(stores: tuple[ArtifactStore, ArtifactStore]) -> None:
@@ -68,3 +79,21 @@ def test_a_missing_pack_is_one_clear_error(stores: tuple[ArtifactStore, Artifact
     with pytest.raises(StandCopyError, match="environment pack .* is missing"):
         copy_pack(source, target, source.url("packs/gone.tar.gz"), "0" * 64)
     assert not target.exists("packs/gone.tar.gz")
+
+
+def test_a_pack_without_its_record_is_refused_and_nothing_is_copied(
+    stores: tuple[ArtifactStore, ArtifactStore]
+) -> None:
+    source, target = stores
+    uri = put(source, "packs/abc.tar.gz", b"pack", record=None)
+    with pytest.raises(StandCopyError, match="has no record beside it .abc.json.: it is incomplete"):
+        copy_pack(source, target, uri, hashlib.sha256(b"pack").hexdigest())
+    assert not target.exists("packs/abc.tar.gz") and not target.exists("packs/abc.json")
+
+
+def test_a_copy_that_stopped_before_the_record_is_completed(stores: tuple[ArtifactStore, ArtifactStore]) -> None:
+    source, target = stores
+    uri = put(source, "packs/abc.tar.gz", b"pack")
+    put(target, "packs/abc.tar.gz", b"pack", record=None)  # the object made it, the record did not
+    copied = copy_pack(source, target, uri, hashlib.sha256(b"pack").hexdigest())
+    assert not copied.created and Path(target.url("packs/abc.json")).read_bytes() == RECORD

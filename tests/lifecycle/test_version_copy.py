@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from conveyor import Project
 from conveyor.core import tags
 from conveyor.core.errors import StandCopyError
+from conveyor.core.packs import record_location
 from conveyor.lifecycle.baseline import BASELINE_ARTIFACT, load_baseline
 from conveyor.lifecycle.version_copy import COPY_STEPS, FAIL_COPY_AT, INCOMPLETE
 from conveyor.scoring import load_version
@@ -37,12 +38,13 @@ def s3_keys(stand: SimStand, prefix: str) -> list[str]:
 
 
 def give_pack(project: Project, version: str) -> tuple[str, str]:
-    """What `conveyor pack` records: a tar.gz in the stand's artifact store, its URI and
-    SHA-256 as version tags."""
+    """What `conveyor pack` records: a tar.gz in the stand's artifact store with its record
+    beside it, its URI and SHA-256 as version tags."""
     payload = os.urandom(300_000)
     relative = f"packs/{hashlib.sha256(payload).hexdigest()[:16]}.tar.gz"
     with project.artifacts.open(relative, "wb") as handle:
         handle.write(payload)
+    project.artifacts.write_json(record_location(relative), {"sha256": hashlib.sha256(payload).hexdigest()})
     uri = project.artifacts.url(relative)
     digest = hashlib.sha256(payload).hexdigest()
     project.client.set_model_version_tag(project.name, version, tags.PACK_URI, uri)
@@ -104,6 +106,7 @@ def test_cross_stand_promotion_copies_the_version_and_scores_the_same(
     body = boto3.client("s3", endpoint_url=sim_stand.endpoint).get_object(
         Bucket=sim_stand.bucket, Key=f"{project.name}/{relative}")["Body"].read()
     assert hashlib.sha256(body).hexdigest() == digest
+    assert f"{project.name}/{record_location(relative)}" in s3_keys(sim_stand, f"{project.name}/packs/")  # its record
 
     # scored on the target stand: the same predictions as on the source
     rows = pd.read_parquet(stands_project / "data" / "train.parquet").head(200)
@@ -137,7 +140,7 @@ def test_a_failure_half_way_leaves_nothing_on_the_target_and_a_retry_succeeds(
     assert step in COPY_STEPS
     project = Project.load(stands_project)
     trained = project.train()
-    relative, _ = give_pack(project, trained.version)
+    give_pack(project, trained.version)
     monkeypatch.setenv(FAIL_COPY_AT, step)
     with pytest.raises(StandCopyError) as failed:
         project.promote("int")
@@ -145,7 +148,7 @@ def test_a_failure_half_way_leaves_nothing_on_the_target_and_a_retry_succeeds(
     assert "stand 'sim'" in failed.value.message and "promote again" in (failed.value.hint or "")
 
     assert visible_on_target(sim_stand, project.name) == {"versions": 0, "aliases": {}, "runs": 0}
-    assert not any(k.endswith(relative) for k in s3_keys(sim_stand, f"{project.name}/packs/"))
+    assert s3_keys(sim_stand, f"{project.name}/packs/") == []  # neither the object nor its record
     assert s3_keys(sim_stand, f"{project.name}/mlflow/") == []  # the attempt's files removed too
     assert [e["action"] for e in project.audit()] == ["train"]  # no copy recorded on the source
 

@@ -125,6 +125,49 @@ def test_a_batch_job_runs_inside_the_pack_on_a_fresh_worker(packed: Packed, tmp_
     assert not [p for p in path if p.startswith(sys.prefix)]  # nothing of the development venv
 
 
+def test_a_promotion_to_another_stand_copies_the_pack_and_a_job_runs_from_the_copy(
+    packed: Packed, tmp_path: Path
+) -> None:
+    """The real pack crosses stands with its version (S3 → the target stand's own folder),
+    its bytes checked, and a job on the target stand runs inside the copy."""
+    import hashlib
+    import shutil
+
+    import conveyor
+
+    folder = tmp_path / "churn"
+    shutil.copytree(packed.path, folder, symlinks=True)  # the same dev stand's registry, a new stage on sim
+    config = folder / "conveyor.yaml"
+    sim_store = tmp_path / "sim-store"
+    text = config.read_text()
+    assert "stages: [dev, staging, prod]\n" in text and "environments:\n" in text
+    config.write_text(text.replace("stages: [dev, staging, prod]\n",
+                                   "stages:\n  - dev\n  - {name: staging, env: sim}\n  - prod\n")
+                      .replace("environments:\n", f"environments:\n  sim:\n    tracking_uri: sqlite:///{tmp_path}/sim.db\n"
+                                                  f"    artifact_store: {sim_store}\n", 1))
+    moved = conveyor.Project.load(folder, env="dev").promote("staging")
+    target = conveyor.Project.load(folder, env="sim")
+    copied = target.client.get_model_version("churn", str(moved.to_version)).tags
+    uri = copied[tags.PACK_URI]
+    assert copied[tags.PACK_SHA256] == packed.result.sha256  # type: ignore[attr-defined]
+    key = packed.result.key  # type: ignore[attr-defined]
+    tarball = sim_store / "packs" / f"{key}.tar.gz"
+    assert Path(uri.removeprefix("file://")) == tarball and (sim_store / "packs" / f"{key}.json").is_file()
+    assert hashlib.sha256(tarball.read_bytes()).hexdigest() == packed.result.sha256  # type: ignore[attr-defined]
+
+    spec = tmp_path / "score.json"
+    output = tmp_path / "scores"
+    spec.write_text(json.dumps({"kind": "score", "model": "churn@staging", "project": str(folder),
+                                "env": "sim", "input": str(packed.data), "output": str(output)}))
+    environment = {**os.environ, "CONVEYOR_PACK_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-m", "conveyor", "job", "run", str(spec), "--env-pack", uri],
+                          capture_output=True, text=True, cwd=tmp_path, env=environment, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "running in pack" in done.stderr
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert line["ok"] and line["result"]["rows_out"] == 5000
+
+
 def test_a_pack_whose_object_was_replaced_is_refused(packed: Packed, cli, tmp_path: Path, monkeypatch) -> None:
     import boto3
 

@@ -1,5 +1,6 @@
 """Copy a version's environment pack (``conveyor.pack.uri``) into another stand's artifact
-store, its SHA-256 checked on the bytes read and on the bytes written.
+store, its SHA-256 checked on the bytes read and on the bytes written, then its record
+(core/packs.py: written last, so the target holds a whole pack or none a reader accepts).
 
 The pack keeps its path inside the store (``packs/<key>.tar.gz`` stays ``packs/<key>.tar.gz``);
 a pack that lies outside the source stand's store goes under ``packs/``. A pack already on
@@ -15,9 +16,9 @@ from typing import Any
 import fsspec
 
 from conveyor.core.errors import StandCopyError
+from conveyor.core.packs import PREFIX, record_location
 from conveyor.stack.artifacts import ArtifactStore
 
-PACKS_PREFIX = "packs"
 CHUNK = 8 * 1024 * 1024
 
 
@@ -31,20 +32,22 @@ class CopiedPack:
 def copy_pack(source: ArtifactStore, target: ArtifactStore, uri: str, sha256: str) -> CopiedPack:
     """Copy the pack at ``uri`` (in ``source``) to ``target``; StandCopyError when its bytes
     do not hash to ``sha256``, on either side (a bad copy is removed)."""
-    relative = source.relative(uri) or f"{PACKS_PREFIX}/{uri.rstrip('/').rsplit('/', 1)[-1]}"
+    relative = source.relative(uri) or f"{PREFIX}/{uri.rstrip('/').rsplit('/', 1)[-1]}"
     expected = sha256.removeprefix("sha256:").lower()
+    fs, path = fsspec.core.url_to_fs(uri)
+    if not fs.exists(path):
+        raise _missing(uri)
+    record = _read_record(uri)
     if target.exists(relative):
         with target.open(relative, "rb") as handle:
             if _digest(handle) == expected:
+                _write_record(target, relative, record)  # an earlier copy may have stopped before it
                 return CopiedPack(target.url(relative), created=False, relative=relative)
     try:
         with fsspec.open(uri, "rb") as reader, target.open(relative, "wb") as writer:
             read = _digest(reader, writer)
     except FileNotFoundError:
-        raise StandCopyError(
-            f"the version's environment pack {uri} is missing",
-            hint="rebuild it with `conveyor pack` on the source stand, then promote again",
-        ) from None
+        raise _missing(uri) from None
     if read != expected:
         target.remove(relative)
         raise StandCopyError(
@@ -61,7 +64,31 @@ def copy_pack(source: ArtifactStore, target: ArtifactStore, uri: str, sha256: st
             "the copy was removed",
             hint="check the target stand's artifact store, then promote again",
         )
+    _write_record(target, relative, record)
     return CopiedPack(target.url(relative), created=True, relative=relative)
+
+
+def _missing(uri: str) -> StandCopyError:
+    return StandCopyError(f"the version's environment pack {uri} is missing",
+                          hint="rebuild it with `conveyor pack` on the source stand, then promote again")
+
+
+def _read_record(uri: str) -> bytes:
+    """The bytes of the record beside the pack (copied as they are: it names nothing of the stand)."""
+    try:
+        with fsspec.open(record_location(uri), "rb") as handle:
+            return bytes(handle.read())
+    except FileNotFoundError:
+        raise StandCopyError(
+            f"the version's environment pack {uri} has no record beside it "
+            f"({record_location(uri).rsplit('/', 1)[-1]}): it is incomplete and no worker can run it",
+            hint="rebuild it with `conveyor pack` on the source stand, then promote again",
+        ) from None
+
+
+def _write_record(target: ArtifactStore, relative: str, record: bytes) -> None:
+    with target.open(record_location(relative), "wb") as handle:
+        handle.write(record)
 
 
 def _digest(reader: Any, writer: Any = None) -> str:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core import tags
 from conveyor.core.config.secrets import redact_uri_password
 from conveyor.core.errors import ConveyorError, StandCopyError, StoreUnreachableError
+from conveyor.core.packs import record_location
 from conveyor.lifecycle.orphans import owner_tags
 from conveyor.lifecycle.pack_copy import copy_pack
 from conveyor.lifecycle.stands import Stand
@@ -278,7 +279,8 @@ class _Attempt:
         if self.created_model:
             undo_steps.append(lambda: _delete_empty_model(self.client, str(self.mv.name)))
         if self.pack is not None:
-            pack = self.pack
+            pack = self.pack  # its record first: without one, what is left is no pack
+            undo_steps.append(lambda: self.target.artifacts.remove(record_location(pack)))
             undo_steps.append(lambda: self.target.artifacts.remove(pack))
         if self.model_id is not None:
             model_id = self.model_id

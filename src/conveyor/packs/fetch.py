@@ -12,9 +12,10 @@ import uuid
 from pathlib import Path
 
 from conveyor.core.errors import PackHashMismatch, PackNotFoundError, StoreUnreachableError
+from conveyor.core.packs import SUFFIX, record_location
 from conveyor.packs.archive import extract_tarball, sha256_of
 from conveyor.packs.runtime import pack_python
-from conveyor.packs.store import SUFFIX, PackRecord, record_location
+from conveyor.packs.store import PackRecord
 
 CACHE_VARIABLE = "CONVEYOR_PACK_CACHE"
 

@@ -1,11 +1,7 @@
-"""Packs in the stand's artifact store, content-addressed::
-
-    packs/<key>.tar.gz            the environment (the URI recorded on versions)
-    packs/<key>.json              its record, written only after the object is whole and
-                                  verified: a pack without a record is not a pack
-    packs/inputs/<digest>.json    which key a set of inputs resolved to (a repeated pack of an
-                                  unchanged environment finds it without resolving again)
-"""
+"""Packs in the stand's artifact store, content-addressed, in the layout of core/packs.py:
+the object (its URI recorded on versions), then its record, written only after the object is
+whole and verified; the inputs index lets a repeated pack of an unchanged environment find
+its key without resolving again."""
 
 from __future__ import annotations
 
@@ -13,11 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from conveyor.core.packs import PREFIX, RECORD_SUFFIX, SUFFIX
 from conveyor.stack.artifacts import ArtifactStore
-
-PREFIX = "packs"
-SUFFIX = ".tar.gz"
-RECORD_SUFFIX = ".json"
 
 
 @dataclass(frozen=True)
@@ -36,11 +29,6 @@ class PackRecord:
     @classmethod
     def of(cls, payload: dict[str, Any]) -> PackRecord:
         return cls(**{name: payload[name] for name in cls.__dataclass_fields__})
-
-
-def record_location(uri: str) -> str:
-    """The record beside a pack object: ``…/<key>.tar.gz`` → ``…/<key>.json``."""
-    return uri.removesuffix(SUFFIX) + RECORD_SUFFIX
 
 
 class PackStore:
