@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from conveyor.cli import batch, lifecycle, monitoring, packs, scheduling, serving
+from conveyor.cli.exports import export_app
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode
 
@@ -38,6 +39,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(job_app)
+app.add_typer(export_app)
 
 
 def _version(value: bool) -> None:

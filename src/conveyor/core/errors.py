@@ -9,7 +9,9 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   ├── MissingVariable         a ${VAR} in conveyor.yaml names an unset variable
     │   ├── ModelRefError           not name@alias, name@latest or name@vN
     │   ├── WindowError             a --window (or monitor.window) that is not 30m, 24h, 7d, 2w
-    │   └── OptionError             an option value that does not parse (steps, durations, weights)
+    │   ├── OptionError             an option value that does not parse (steps, durations, weights)
+│   └── ExportError             an export that cannot be written: nothing scheduled, a setting
+│                               the target's schema rejects (SparkApplication CRD, Kubernetes)
     ├── DataError                   a dataset is missing, unreadable or lacks a column
     │   ├── SourceError             a file, folder, glob or URL cannot be listed or read
     │   │   ├── SourceNotFoundError   nothing is there
@@ -43,7 +45,9 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   └── TaskError               an error raised in a distributed task, carried to the driver
     ├── EndpointError               the scoring endpoint kept failing after retries
     ├── PlanUnsupported             a fitted model has a part an inference plan cannot replay
-    ├── PackError                   an environment pack cannot be built, found or used
+    ├── ReleaseError                a release step failed (the project's tests, a pack, an upload);
+│                               nothing was published
+├── PackError                   an environment pack cannot be built, found or used
     │   ├── PackResolutionError     the version's requirements cannot be resolved or installed
     │   ├── PackVerificationError   the built pack failed its import check; nothing was stored
     │   ├── PackNotFoundError       no pack object at the URI given (or the version has none)
@@ -191,6 +195,16 @@ class OptionError(UsageError):
     """A command-line option whose value does not parse or a combination that cannot be:
     rollout steps or durations, traffic weights (the same values sent to a server's admin API
     are a 422 there), ``--force`` without ``--reason``."""
+
+
+class ExportError(UsageError):
+    """`conveyor export` cannot write what the config asks for: no pipeline has a schedule
+    (Airflow would never run the DAG), or a setting that the target's schema rejects (the
+    SparkApplication CRD, a Kubernetes object); ``field`` names the setting. Nothing is written."""
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        self.field = field
+        super().__init__(message if field is None else f"[{field}] {message}", hint=hint)
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -412,6 +426,11 @@ class EndpointError(ConveyorError):
 class PlanUnsupported(ConveyorError):
     """The estimator has a part an inference plan cannot replay exactly (the model then scores
     with scikit-learn); the message says which part."""
+
+
+class ReleaseError(ConveyorError):
+    """`conveyor release` stopped at a step (the project's tests failed, a pack could not be
+    built or stored, a file could not be uploaded); nothing was published."""
 
 
 # -- environment packs ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ class TrainSpec(JobSpec):
 class GateSpec(JobSpec):
     kind: Literal["gate"] = "gate"
     run_id: str  # the run a train job finished
+    promote: bool = True  # a passing version takes the first stage (False: a promote job does)
 
 
 class PromoteSpec(JobSpec):
@@ -55,7 +56,8 @@ class GateJob(Job):
     def run(self, spec: GateSpec, context: LifecycleContext, reporter: Reporter) -> JobResult:
         from conveyor.lifecycle.registration import gate_and_register
 
-        return JobResult(spec.kind, result=gate_and_register(context, spec.run_id, reporter).to_dict())
+        gated = gate_and_register(context, spec.run_id, reporter, promote=spec.promote)
+        return JobResult(spec.kind, result=gated.to_dict())
 
 
 class PromoteJob(Job):

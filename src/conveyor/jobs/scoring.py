@@ -26,6 +26,9 @@ class ScoreSpec(JobSpec):
     batch_size: int | None = None
     on_bad_rows: Literal["fail", "reject"] | None = None
     storage_options: dict[str, Any] = Field(default_factory=dict)
+    # a scheduled run's cron slot in UTC (2026-12-01T0200Z): scores into that slot's own output
+    # (core.output.slot_output of the output); Airflow passes its run's logical date
+    slot: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{4}Z$")
 
 
 class ScoreJob(Job):
@@ -34,10 +37,32 @@ class ScoreJob(Job):
     def run(self, spec: ScoreSpec, context: LifecycleContext, reporter: Reporter) -> JobResult:
         from conveyor.batch.job import predict
 
+        output = spec.output if spec.slot is None else _slot_output(spec, context)
         result = predict(
-            context, spec.model, spec.input, spec.output, engine=spec.engine, master=spec.master,
+            context, spec.model, spec.input, output, engine=spec.engine, master=spec.master,
             workers=spec.workers, resume=spec.resume, via_endpoint=spec.via_endpoint,
             batch_size=spec.batch_size, on_bad_rows=spec.on_bad_rows,
             storage_options=spec.storage_options,
         )
         return JobResult(spec.kind, result=result.summary())
+
+
+def _slot_output(spec: ScoreSpec, context: LifecycleContext) -> str:
+    """The slot's own output: ``{slot}``/``{date}`` of the output (default: batch.output)
+    filled in, the date in the scheduler's time zone; a relative one under the project."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from conveyor.core.errors import UsageError
+    from conveyor.core.output import slot_output
+
+    output = spec.output or (context.config.batch.output if context.config.batch else None)
+    if not output:
+        raise UsageError("a score job with a slot needs an output", hint="set batch.output or the spec's output")
+    at = datetime.strptime(spec.slot or "", "%Y-%m-%dT%H%MZ").replace(tzinfo=UTC)
+    date = at.astimezone(ZoneInfo(context.config.scheduler.timezone)).strftime("%Y-%m-%d")
+    located = slot_output(output, spec.slot or "", date)
+    if "://" in located or Path(located).is_absolute():
+        return located
+    return str(context.loaded.project_dir / located)

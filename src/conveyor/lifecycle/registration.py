@@ -64,9 +64,12 @@ def gate_and_register(
     run_id: str,
     reporter: Reporter | None = None,
     split: Split | None = None,
+    *,
+    promote: bool = True,
 ) -> TrainResult:
-    """Gate the run, register it with its verdict, give a passing version the first stage;
-    raises GateFailedError (the version stays registered, without an alias) if it fails."""
+    """Gate the run, register it with its verdict, give a passing version the first stage
+    (``promote=False``: leave that to a promote job, an Airflow DAG's next task); raises
+    GateFailedError (the version stays registered, without an alias) if it fails."""
     cfg = context.config
     client = context.client
     step = (reporter or SilentReporter()).step
@@ -104,7 +107,7 @@ def gate_and_register(
         )
         version = str(mv.version)
         alias = None
-        if verdict.passed:
+        if verdict.passed and promote:
             alias = cfg.stages[0]
             context.promoter.promote(cfg.name, alias, version, action="train", reason="passed the quality gate")
     if not verdict.passed:

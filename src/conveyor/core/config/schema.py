@@ -484,6 +484,80 @@ class EnvironmentSpec(Strict):
         None, description="Folder or fsspec URL (s3://…) for artifacts, captures and the audit log; default: .conveyor/artifacts."
     )
     spark_master: str | None = Field(None, description="Spark master of this environment's Spark engines (batch scoring, monitoring).")
+    dags: str | None = Field(
+        None, description="`conveyor release`: the stand's Airflow DAG folder (a path or fsspec URL) the DAG "
+        "files are published to; a stand without one runs its schedules as Kubernetes CronJobs."
+    )
+    manifests: str | None = Field(
+        None, description="`conveyor release`: the folder (a path or fsspec URL) the Kubernetes manifests are published to."
+    )
+
+
+K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class ServingPodSpec(Strict):
+    """`export.kubernetes.serve`: the serving Deployment's size and how it scales."""
+
+    replicas: int = Field(2, ge=1, description="Replicas of the serving Deployment (the autoscaler's minimum).")
+    max_replicas: int = Field(6, ge=1, description="The autoscaler's maximum replicas.")
+    target_cpu: int = Field(70, ge=1, le=100, description="Average CPU use (percent of the request) the autoscaler keeps.")
+    min_available: int = Field(1, ge=0, description="The PodDisruptionBudget's minAvailable pods.")
+    cpu: str = Field("1", description="CPU request (and limit) of a serving pod, e.g. `500m`.")
+    memory: str = Field("1Gi", description="Memory request (and limit) of a serving pod, e.g. `1Gi`.")
+    drain_s: int = Field(
+        15, ge=0, description="preStop pause before shutdown, in seconds: the load balancer stops sending first."
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> ServingPodSpec:
+        if self.max_replicas < self.replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) is below replicas ({self.replicas})")
+        return self
+
+
+class KubernetesSpec(Strict):
+    """`export.kubernetes`: where and as what `conveyor export k8s` runs the jobs."""
+
+    image: str | None = Field(
+        None, description="Container image with Spark and conveyor (the pack supplies the model's packages); "
+        "needed by `conveyor export k8s` and by Spark steps of the Airflow export."
+    )
+    namespace: str = Field("default", pattern=K8S_NAME_PATTERN, description="Namespace of every object.")
+    service_account: str | None = Field(None, description="Service account of the Spark driver and the job pods.")
+    secrets: list[str] = Field(
+        [], description="Names of Kubernetes Secrets given to every pod as environment (envFrom.secretRef): "
+        "where the ${VAR}s of conveyor.yaml come from."
+    )
+    spark_version: str = Field("4.0.0", description="sparkVersion of the SparkApplications.")
+    starting_deadline_s: int = Field(
+        300, ge=1, description="CronJob startingDeadlineSeconds: a slot missed by more is skipped."
+    )
+    serve: ServingPodSpec = Field(ServingPodSpec(), description="The serving Deployment's size and scaling.")
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(K8S_NAME_PATTERN, name):
+                raise ValueError(f"{name!r} is not a Kubernetes object name (lowercase letters, digits, '-')")
+        return value
+
+
+class ExportSpec(Strict):
+    """`export`: what `conveyor export airflow|k8s` and `conveyor release` write."""
+
+    owner: str = Field("conveyor", description="Owner of the Airflow DAGs.")
+    tags: list[str] = Field([], description="Extra tags of every DAG (the model, stand and pipeline are always tags).")
+    project: str | None = Field(
+        None, description="The project folder on the machines that run the tasks (Airflow workers, pods); "
+        "default: the folder the export runs in."
+    )
+    spark: list[Literal["batch"]] = Field(
+        [], description="Airflow steps that run as SparkApplications (SparkKubernetesOperator with the "
+        "exported manifest) instead of in the worker's process: `batch` scores on the Spark engine."
+    )
+    kubernetes: KubernetesSpec = Field(KubernetesSpec(), description="Kubernetes settings of the exports.")
 
 
 STAGE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
@@ -532,8 +606,9 @@ class ProjectConfig(Strict):
     monitor: MonitorSpec = Field(MonitorSpec(), description="`conveyor monitor`: drift, performance and fairness.")
     runtime: RuntimeSpec | None = Field(None, description="Requirements and engine settings.")
     scheduler: SchedulerSpec = Field(SchedulerSpec(), description="`conveyor scheduler`: the embedded scheduler.")
+    export: ExportSpec = Field(ExportSpec(), description="`conveyor export` and `conveyor release`.")
 
-    @field_validator("monitor", "serve", "scheduler", mode="before")
+    @field_validator("monitor", "serve", "scheduler", "export", mode="before")
     @classmethod
     def _monitor_empty(cls, value: Any) -> Any:
         return {} if value is None else value
