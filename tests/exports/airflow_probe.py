@@ -25,7 +25,8 @@ def _describe(bag) -> dict:
         timetable = dag.timetable
         dags[dag_id] = {
             "timetable": type(timetable).__name__,
-            "schedule": timetable.serialize(),
+            "schedule": {"expression": getattr(timetable, "expression", None),
+                         "timezone": str(getattr(timetable, "timezone", ""))},
             "catchup": dag.catchup,
             "max_active_runs": dag.max_active_runs,
             "tags": sorted(dag.tags),
