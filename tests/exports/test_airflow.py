@@ -107,7 +107,7 @@ def test_train_runs_end_to_end_and_drift_leads_to_a_retrain(
     assert trained["tasks"] == {"train": "success", "gate": "success", "promote_dev": "success"}
     assert trained["xcom"]["gate"] == "1"
     client = MlflowClient(tracking_uri=f"sqlite:///{scheduled_project / '.conveyor' / 'mlflow.db'}")
-    assert client.get_model_version_by_alias("churn", "dev").version == "1"
+    assert str(client.get_model_version_by_alias("churn", "dev").version) == "1"
     assert client.get_run(trained["xcom"]["train"]).info.status == "FINISHED"
 
     monitored = airflow("test", dags, "churn_monitor", "2026-12-01T04:00:00+00:00")

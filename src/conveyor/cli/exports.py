@@ -31,6 +31,17 @@ def airflow(out: OutOption, project: ProjectOption = None, env: EnvOption = None
     _export(airflow_files, out, project, env, pack, json)
 
 
+@export_app.command("k8s")
+@handle_errors
+def k8s(out: OutOption, project: ProjectOption = None, env: EnvOption = None, pack: PackOption = None,
+        json: JsonOption = False) -> None:
+    """Kubernetes manifests: a SparkApplication per scheduled job, CronJobs on a stand without
+    Airflow, and the serving Deployment, Service, HPA and PodDisruptionBudget."""
+    from conveyor.exports.k8s import k8s_files
+
+    _export(k8s_files, out, project, env, pack, json)
+
+
 def _export(render: object, out: Path, project: Path | None, env: str | None, pack: str | None,
             json: bool) -> None:
     from conveyor.cli.common import print_notice

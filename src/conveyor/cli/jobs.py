@@ -19,7 +19,7 @@ job_app = typer.Typer(
 @job_app.command("run")
 @handle_errors
 def run(
-    spec: Annotated[str, typer.Argument(help="Path of a JSON job spec, or - for stdin.")],
+    spec: Annotated[str, typer.Argument(help="Path of a JSON job spec, - for stdin, or the JSON itself.")],
     project: ProjectOption = None,
     env: EnvOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No step progress on stderr.")] = False,
@@ -36,6 +36,8 @@ def run(
 
     if spec == "-":
         text, where = sys.stdin.read(), "<stdin>"
+    elif spec.lstrip().startswith("{"):  # the spec itself (a pod's or a Spark driver's argument)
+        text, where = spec, "<argument>"
     else:
         path = Path(spec)
         if not path.is_file():

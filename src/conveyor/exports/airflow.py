@@ -259,5 +259,12 @@ def spark_job_spec(plan: ExportPlan, pipeline: str) -> str:
 
 def airflow_files(plan: ExportPlan) -> dict[str, str]:
     """The DAG folder's files: the DAGs and, for Spark steps, their SparkApplications."""
+    from conveyor.exports.k8s import spark_application, to_yaml
+
     files = dag_files(plan)
+    for pipeline in plan.pipelines:
+        if pipeline.spark:
+            spec = json.loads(spark_job_spec(plan, pipeline.name))
+            manifest = spark_application(plan, pipeline.name, spec=spec, airflow_step=True)
+            files[spark_manifest_name(plan, pipeline.name)] = to_yaml(manifest)
     return files

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from conveyor.core.config.loader import LoadedConfig
     from conveyor.core.config.schema import KubernetesSpec, SparkSpec
 
-PIPELINES = ("train", "batch", "monitor")
 RETRAIN = "retrain"
+ENTRYPOINT = "conveyor_job.py"  # the driver program of the SparkApplications (exports/conveyor_job.py)
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class ExportPlan:
     batch_model: str | None  # churn@prod: what the batch pipeline scores
     kubernetes: KubernetesSpec
     spark: SparkSpec | None
+    entrypoint_uri: str  # where the release publishes conveyor_job.py (the stand's artifact store)
     pack_uri: str | None = None  # the tasks run inside this pack (`conveyor job run --env-pack`)
     airflow: bool = True  # the stand runs its schedules in Airflow (else Kubernetes CronJobs)
 
@@ -104,6 +105,19 @@ def export_plan(loaded: LoadedConfig, *, pack_uri: str | None = None) -> ExportP
         batch_model=f"{config.name}@{batch.stage or config.stages[-1]}" if batch else None,
         kubernetes=config.export.kubernetes,
         spark=config.runtime.spark if config.runtime else None,
+        entrypoint_uri=spark_uri(entrypoint_location(loaded)),
         pack_uri=pack_uri,
         airflow=loaded.environment.dags is not None,
     )
+
+
+def entrypoint_location(loaded: LoadedConfig) -> str:
+    """Where ``conveyor release`` publishes the SparkApplications' driver program: under
+    ``exports/<model>/`` of the stand's artifact store."""
+    store = loaded.environment.artifact_store or str(Path(loaded.project_dir).resolve() / ".conveyor" / "artifacts")
+    return f"{store.rstrip('/')}/exports/{loaded.config.name}/{ENTRYPOINT}"
+
+
+def spark_uri(uri: str) -> str:
+    """Spark reads S3 through the s3a:// connector."""
+    return "s3a://" + uri.removeprefix("s3://") if uri.startswith("s3://") else uri

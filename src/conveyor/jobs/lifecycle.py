@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class TrainSpec(JobSpec):
     kind: Literal["train"] = "train"
     tags: dict[str, str] = Field(default_factory=dict)  # extra run tags (lineage)
+    gate: bool = False  # gate the run in the same job (a CronJob's one step); its result is the gate's
 
 
 class GateSpec(JobSpec):
@@ -47,6 +48,10 @@ class TrainJob(Job):
         from conveyor.lifecycle.training import train
 
         trained = train(context, reporter, extra_tags=spec.tags)
+        if spec.gate:
+            from conveyor.lifecycle.registration import gate_and_register
+
+            return JobResult(spec.kind, result=gate_and_register(context, trained.run_id, reporter).to_dict())
         return JobResult(spec.kind, result={"run_id": trained.run_id, "metrics": trained.metrics})
 
 

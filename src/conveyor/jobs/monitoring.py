@@ -34,6 +34,7 @@ class MonitorSpec(JobSpec):
     engine: Literal["local", "spark"] | None = None  # where data is profiled; default monitor.engine
     master: str | None = None  # Spark master (default: the stand's spark_master, runtime.spark.master,
     # else spark-submit's — leave it unset in a SparkApplication — else local[*])
+    retrain: bool = False  # run the retrain a drift outcome asks for in the same job (a CronJob's one step)
 
 
 class RetrainSpec(JobSpec):
@@ -59,7 +60,13 @@ class MonitorJob(Job):
             storage_options=spec.storage_options, engine=spec.engine, master=spec.master,
         )
         code = result.verdict.exit_code() if spec.fail_on_drift else ExitCode.OK
-        return JobResult(spec.kind, exit_code=code, result=published(result, context.loaded.secrets))
+        summary = published(result, context.loaded.secrets)
+        request = summary.get("retrain_requested")
+        if spec.retrain and request:
+            retrained = RetrainJob().run(RetrainSpec(project=spec.project, env=spec.env, **request), context, reporter)
+            summary["retrain"] = retrained.to_dict()
+            code = code or retrained.exit_code
+        return JobResult(spec.kind, exit_code=code, result=summary)
 
 
 class RetrainJob(Job):

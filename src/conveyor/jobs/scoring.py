@@ -9,6 +9,8 @@ from pydantic import Field
 from conveyor.jobs.base import Job, JobResult, JobSpec
 
 if TYPE_CHECKING:
+    from datetime import datetime, tzinfo
+
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.progress import Reporter
 
@@ -28,7 +30,8 @@ class ScoreSpec(JobSpec):
     storage_options: dict[str, Any] = Field(default_factory=dict)
     # a scheduled run's cron slot in UTC (2026-12-01T0200Z): scores into that slot's own output
     # (core.output.slot_output of the output); Airflow passes its run's logical date
-    slot: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{4}Z$")
+    # "latest": the last slot of batch.schedule at or before now (a CronJob's pod)
+    slot: str | None = Field(None, pattern=r"^(\d{4}-\d{2}-\d{2}T\d{4}Z|latest)$")
 
 
 class ScoreJob(Job):
@@ -60,9 +63,26 @@ def _slot_output(spec: ScoreSpec, context: LifecycleContext) -> str:
     output = spec.output or (context.config.batch.output if context.config.batch else None)
     if not output:
         raise UsageError("a score job with a slot needs an output", hint="set batch.output or the spec's output")
-    at = datetime.strptime(spec.slot or "", "%Y-%m-%dT%H%MZ").replace(tzinfo=UTC)
-    date = at.astimezone(ZoneInfo(context.config.scheduler.timezone)).strftime("%Y-%m-%d")
-    located = slot_output(output, spec.slot or "", date)
+    zone = ZoneInfo(context.config.scheduler.timezone)
+    if spec.slot == "latest":
+        at = _latest_slot(context, zone)
+    else:
+        at = datetime.strptime(spec.slot or "", "%Y-%m-%dT%H%MZ").replace(tzinfo=UTC)
+    date = at.astimezone(zone).strftime("%Y-%m-%d")
+    located = slot_output(output, at.astimezone(UTC).strftime("%Y-%m-%dT%H%MZ"), date)
     if "://" in located or Path(located).is_absolute():
         return located
     return str(context.loaded.project_dir / located)
+
+
+def _latest_slot(context: LifecycleContext, zone: tzinfo) -> datetime:
+    from datetime import datetime
+
+    from cronsim import CronSim
+
+    from conveyor.core.errors import UsageError
+
+    batch = context.config.batch
+    if batch is None or batch.schedule is None:
+        raise UsageError('slot "latest" needs batch.schedule', hint="give batch.schedule a cron or pass the slot")
+    return next(CronSim(batch.schedule, datetime.now(zone), reverse=True))
