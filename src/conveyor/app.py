@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from conveyor.batch.job import BatchResult
     from conveyor.jobs import AnySpec, JobResult
+    from conveyor.exports.release import ReleaseOptions, ReleaseResult
     from conveyor.lifecycle.audit import AuditLog
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.promotion import Move, Promoter
@@ -239,6 +240,12 @@ class Project:
 
         return pack(self.lifecycle, model, None if version is None else str(version),
                     reporter or SilentReporter())
+
+    def release(self, options: ReleaseOptions, reporter: Reporter | None = None) -> ReleaseResult:
+        """`conveyor release`: tests → pack → export → publish, recorded in the audit log."""
+        from conveyor.exports.release import release
+
+        return release(self.lifecycle, self.audit_log, options, reporter or SilentReporter())
 
     def run_job(self, spec: AnySpec, reporter: Reporter | None = None) -> JobResult:
         """Run one job spec against this project (the spec's project and env are this one's)."""

@@ -53,7 +53,7 @@ def _airflow_env(home: Path, dags: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("MLFLOW_TRACKING_URI", "CONVEYOR_ENV", "PYTHONPATH", "VIRTUAL_ENV")}
     env |= {"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "CONVEYOR_BIN": str(Path(sys.executable).parent / "conveyor")}
     return env
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from conveyor.cli import batch, lifecycle, monitoring, packs, scheduling, serving
+from conveyor.cli import exports
 from conveyor.cli.exports import export_app
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode
@@ -35,6 +36,7 @@ for command in (
     scheduling.scheduler,
     scheduling.runs,
     packs.pack,
+    exports.release,
     lifecycle.demo,
 ):
     app.command()(command)

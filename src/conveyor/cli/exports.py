@@ -61,3 +61,37 @@ def _export(render: object, out: Path, project: Path | None, env: str | None, pa
         print_notice(reason)
     for path in written:
         console.print(f"[green]✓[/] {path}", highlight=False, soft_wrap=True)
+
+
+@handle_errors
+def release(
+    project: ProjectOption = None,
+    env: EnvOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be published; publish nothing.")] = False,
+    skip_tests: Annotated[bool, typer.Option("--skip-tests", help="Do not run the project's tests.")] = False,
+    pack: PackOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Test → pack → export → publish the stand's DAG files and manifests, recorded as an
+    audit event; run again, it changes nothing."""
+    from conveyor.cli.common import load_project, print_notice
+    from conveyor.cli.output import RichReporter, console, err_console, print_json
+    from conveyor.exports.release import ReleaseOptions
+
+    proj = load_project(project, env)
+    options = ReleaseOptions(dry_run=dry_run, run_tests=not skip_tests, pack_uri=pack)
+    result = proj.release(options, RichReporter(err_console if json else console))
+    if json:
+        print_json(result.to_dict())
+        return
+    for reason in result.skipped:
+        print_notice(reason)
+    head = "would publish" if dry_run else f"released ({result.changed} of {len(result.files)} files changed)"
+    version = f"v{result.version}" if result.version else "no registered version"
+    console.print(f"[green]✓[/] {result.model} on {result.env}: {head}; {version}, pack "
+                  f"{result.pack_uri or 'none (tasks run with the image’s conveyor)'}, tests {result.tests}",
+                  highlight=False, soft_wrap=True)
+    for published in result.files:
+        mark = "·" if dry_run else ("✎" if published.changed else "=")
+        console.print(f"  {mark} {published.target}  {published.sha256[:12]}", markup=False, highlight=False,
+                      soft_wrap=True)

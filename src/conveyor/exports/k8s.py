@@ -236,7 +236,8 @@ def _pack(plan: ExportPlan) -> str:
     if not plan.pack_uri:
         raise ExportError(
             "the jobs run in the stand's environment pack, and none is known", field="--pack",
-            hint="pass --pack URI (`conveyor pack` prints it), or let `conveyor release` build one",
+            hint="pass --pack URI (`conveyor pack` prints it); `conveyor release` packs the version the "
+            "stand serves once one is registered",
         )
     return plan.pack_uri
 

@@ -31,7 +31,7 @@ def _login_name() -> str:
 
 @dataclass(frozen=True)
 class AuditEvent:
-    action: str  # train | promote | rollback | copy (the source stand of a cross-stand promotion)
+    action: str  # train | promote | rollback | copy (the source stand of a cross-stand promotion) | release
     model: str
     stage: str
     from_version: str | None
@@ -41,6 +41,7 @@ class AuditEvent:
     environment: str | None = None
     # a promotion across stands: from_env, from_version, to_env, to_version (each stand's log)
     copy: dict[str, Any] | None = None
+    release: dict[str, Any] | None = None  # `conveyor release`: version, pack, files and their hashes
     who: str = field(default_factory=current_user)
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
