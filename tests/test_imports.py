@@ -133,7 +133,7 @@ LAYERS = [
     ("monitoring",),  # may use lifecycle (tags, metrics, retrain requests); never the reverse
     ("batch", "serving"),
     ("jobs",),
-    ("scheduling",),  # the embedded scheduler: runs jobs on cron slots
+    ("scheduling", "exports"),  # the embedded scheduler; Airflow/Kubernetes exports and release
     ("app",),  # the composition root
     ("cli",),
     ("__main__", "conveyor"),

@@ -10,8 +10,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   ├── ModelRefError           not name@alias, name@latest or name@vN
     │   ├── WindowError             a --window (or monitor.window) that is not 30m, 24h, 7d, 2w
     │   ├── OptionError             an option value that does not parse (steps, durations, weights)
-│   └── ExportError             an export that cannot be written: nothing scheduled, a setting
-│                               the target's schema rejects (SparkApplication CRD, Kubernetes)
+    │   └── ExportError             an export that cannot be written: nothing scheduled, a setting
+    │                               the target's schema rejects (SparkApplication CRD, Kubernetes)
     ├── DataError                   a dataset is missing, unreadable or lacks a column
     │   ├── SourceError             a file, folder, glob or URL cannot be listed or read
     │   │   ├── SourceNotFoundError   nothing is there
@@ -46,8 +46,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── EndpointError               the scoring endpoint kept failing after retries
     ├── PlanUnsupported             a fitted model has a part an inference plan cannot replay
     ├── ReleaseError                a release step failed (the project's tests, a pack, an upload);
-│                               nothing was published
-├── PackError                   an environment pack cannot be built, found or used
+    │                               nothing was published
+    ├── PackError                   an environment pack cannot be built, found or used
     │   ├── PackResolutionError     the version's requirements cannot be resolved or installed
     │   ├── PackVerificationError   the built pack failed its import check; nothing was stored
     │   ├── PackNotFoundError       no pack object at the URI given (or the version has none)
