@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from conveyor.batch.job import BatchResult
-    from conveyor.jobs import AnySpec, JobResult
     from conveyor.exports.release import ReleaseOptions, ReleaseResult
+    from conveyor.jobs import AnySpec, JobResult
     from conveyor.lifecycle.audit import AuditLog
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.promotion import Move, Promoter

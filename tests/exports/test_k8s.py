@@ -78,7 +78,7 @@ def test_spark_applications_follow_the_config_and_the_crd(
         assert spec["restartPolicy"] == {"type": "OnFailure", "onFailureRetries": 2, "onFailureRetryInterval": 30,
                                          "onSubmissionFailureRetries": 2, "onSubmissionFailureRetryInterval": 30}
     train = apps["churn-dev-train.sparkapplication.yaml"]["spec"]["arguments"]
-    assert train == ['{"project":"%s","env":"dev","kind":"train","gate":true}' % k8s_project.resolve()]
+    assert train == ['{"project":"' + str(k8s_project.resolve()) + '","env":"dev","kind":"train","gate":true}']
 
 
 def test_core_objects_pass_the_kubernetes_schemas(cli: Callable[..., Any], k8s_project: Path, tmp_path: Path) -> None:

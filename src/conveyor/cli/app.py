@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli import batch, lifecycle, monitoring, packs, scheduling, serving
-from conveyor.cli import exports
+from conveyor.cli import batch, exports, lifecycle, monitoring, packs, scheduling, serving
 from conveyor.cli.exports import export_app
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode
