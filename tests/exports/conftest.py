@@ -24,6 +24,7 @@ monitor:
   data: data/drifted.parquet
   schedule: "0 * * * *"
   on_drift: [retrain]
+  retrain: {data: both}
 export:
   owner: ml-team
   tags: [team-churn]

@@ -12,8 +12,10 @@ from conveyor.packs.archive import sha256_of, write_tarball
 from conveyor.packs.store import PackRecord
 
 
-def make_pack(store: Path, key: str, home: str | None = None) -> tuple[Path, PackRecord]:
-    """``<store>/packs/<key>.tar.gz`` and its record: a venv folder whose python is this one's."""
+def make_pack(store: Path, key: str, home: str | None = None,
+              files: dict[str, str] | None = None) -> tuple[Path, PackRecord]:
+    """``<store>/packs/<key>.tar.gz`` and its record: a venv folder whose python is this one's
+    (``files``: more files in it, relative path → text)."""
     folder = store / "build" / key
     (folder / "bin").mkdir(parents=True)
     base = Path(sys.base_prefix) / "bin"
@@ -21,6 +23,9 @@ def make_pack(store: Path, key: str, home: str | None = None) -> tuple[Path, Pac
     (folder / "bin" / "python").symlink_to(Path(sys._base_executable if hasattr(sys, "_base_executable") else sys.executable))
     (folder / "bin" / "python3").symlink_to("python")
     (folder / "marker.txt").write_text(key)
+    for relative, text in (files or {}).items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
     packs = store / "packs"
     packs.mkdir(parents=True, exist_ok=True)
     tarball = write_tarball(folder, packs / f"{key}.tar.gz")

@@ -3,12 +3,16 @@ manifests; `conveyor release`: test → pack → export → publish."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from conveyor.cli.common import EnvOption, JsonOption, ProjectOption, handle_errors
+
+if TYPE_CHECKING:
+    from conveyor.exports import ExportPlan
 
 export_app = typer.Typer(
     name="export", help="Write one stand's pipelines as Airflow 3 DAGs or Kubernetes manifests.",
@@ -42,7 +46,7 @@ def k8s(out: OutOption, project: ProjectOption = None, env: EnvOption = None, pa
     _export(k8s_files, out, project, env, pack, json)
 
 
-def _export(render: object, out: Path, project: Path | None, env: str | None, pack: str | None,
+def _export(render: Callable[[ExportPlan], dict[str, str]], out: Path, project: Path | None, env: str | None, pack: str | None,
             json: bool) -> None:
     from conveyor.cli.common import print_notice
     from conveyor.cli.output import console, print_json
@@ -52,7 +56,7 @@ def _export(render: object, out: Path, project: Path | None, env: str | None, pa
 
     loaded = load_config(project, env)
     plan = export_plan(loaded, pack_uri=pack)
-    files = render(plan)  # type: ignore[operator]
+    files = render(plan)
     written = write_files(files, out)
     if json:
         print_json({"files": {p.name: digest(files[p.name]) for p in written}, "skipped": list(plan.skipped)})

@@ -62,7 +62,7 @@ def run_job(spec: dict) -> dict:
     answer = json.loads(lines[-1]) if lines else {{}}
     if done.returncode == 0 and answer.get("ok"):
         return answer["result"]
-    error = answer.get("error") or "no result line (see the log above)"
+    error = answer.get("error") or answer.get("result", {{}}).get("detail") or "no result line (see the log above)"
     message = f"{{spec['kind']}} job failed (exit {{done.returncode}}): {{error}}"
     if answer.get("result", {{}}).get("reasons"):
         raise AirflowFailException(message)
