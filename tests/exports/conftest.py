@@ -20,6 +20,7 @@ batch:
   input: data/train.parquet
   output: out/scores
   schedule: "0 2 * * *"
+  stage: dev
 monitor:
   data: data/drifted.parquet
   schedule: "0 * * * *"

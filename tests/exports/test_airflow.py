@@ -110,6 +110,11 @@ def test_train_runs_end_to_end_and_drift_leads_to_a_retrain(
     assert str(client.get_model_version_by_alias("churn", "dev").version) == "1"
     assert client.get_run(trained["xcom"]["train"]).info.status == "FINISHED"
 
+    scored = airflow("test", dags, "churn_batch", "2026-12-01T02:00:00+00:00")
+    assert scored["state"] == "success", scored["log"]
+    assert scored["xcom"]["score"]["output"] == str(scheduled_project / "out" / "scores" / "slot=2026-12-01T0200Z")
+    assert (scheduled_project / "out" / "scores" / "slot=2026-12-01T0200Z" / "_manifest.json").is_file()
+
     monitored = airflow("test", dags, "churn_monitor", "2026-12-01T04:00:00+00:00")
     assert monitored["state"] == "success", monitored["log"]
     assert monitored["tasks"] == {"monitor": "success", "request_retrain": "success"}

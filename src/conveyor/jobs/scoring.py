@@ -41,8 +41,10 @@ class ScoreJob(Job):
         from conveyor.batch.job import predict
 
         output = spec.output if spec.slot is None else _slot_output(spec, context)
+        batch = context.config.batch
+        source = spec.input or (_in_project(batch.input, context) if batch and batch.input else None)
         result = predict(
-            context, spec.model, spec.input, output, engine=spec.engine, master=spec.master,
+            context, spec.model, source, output, engine=spec.engine, master=spec.master,
             workers=spec.workers, resume=spec.resume, via_endpoint=spec.via_endpoint,
             batch_size=spec.batch_size, on_bad_rows=spec.on_bad_rows,
             storage_options=spec.storage_options,
@@ -54,7 +56,6 @@ def _slot_output(spec: ScoreSpec, context: LifecycleContext) -> str:
     """The slot's own output: ``{slot}``/``{date}`` of the output (default: batch.output)
     filled in, the date in the scheduler's time zone; a relative one under the project."""
     from datetime import UTC, datetime
-    from pathlib import Path
     from zoneinfo import ZoneInfo
 
     from conveyor.core.errors import UsageError
@@ -69,10 +70,16 @@ def _slot_output(spec: ScoreSpec, context: LifecycleContext) -> str:
     else:
         at = datetime.strptime(spec.slot or "", "%Y-%m-%dT%H%MZ").replace(tzinfo=UTC)
     date = at.astimezone(zone).strftime("%Y-%m-%d")
-    located = slot_output(output, at.astimezone(UTC).strftime("%Y-%m-%dT%H%MZ"), date)
-    if "://" in located or Path(located).is_absolute():
-        return located
-    return str(context.loaded.project_dir / located)
+    return _in_project(slot_output(output, at.astimezone(UTC).strftime("%Y-%m-%dT%H%MZ"), date), context)
+
+
+def _in_project(location: str, context: LifecycleContext) -> str:
+    """A relative path of the config is relative to the project, wherever the job runs."""
+    from pathlib import Path
+
+    if "://" in location or Path(location).is_absolute():
+        return location
+    return str(context.loaded.project_dir / location)
 
 
 def _latest_slot(context: LifecycleContext, zone: tzinfo) -> datetime:
