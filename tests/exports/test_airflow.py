@@ -128,3 +128,21 @@ def test_train_runs_end_to_end_and_drift_leads_to_a_retrain(
     assert retrained["xcom"]["retrain"]["ok"] is True
     version = client.get_model_version("churn", "2")
     assert version.tags["conveyor.trigger.run_id"] == event["extra"]["monitoring_run_id"]
+
+
+def test_a_spark_step_runs_the_exported_spark_application(
+    cli: Callable[..., Any], scheduled_project: Path, tmp_path: Path, airflow: Callable[..., dict[str, Any]]
+) -> None:
+    import yaml
+
+    with (scheduled_project / "conveyor.yaml").open("a") as config:
+        config.write("  spark: [batch]\n  kubernetes: {image: registry.example.com/conveyor-spark:4.0, namespace: ml}\n")
+    dags = tmp_path / "dags"
+    result = _export(cli, scheduled_project, dags, "--pack", "s3://ml-artifacts/churn/packs/0123abcd.tar.gz")
+    assert result.exit_code == 0, result.output
+    manifest = yaml.safe_load((dags / "churn_batch.sparkapplication.yaml").read_text())
+    assert manifest["spec"]["restartPolicy"] == {"type": "Never"}  # Airflow retries the task
+    assert "{{ (logical_date or dag_run.run_after)" in manifest["spec"]["arguments"][0]
+    loaded = airflow("load", dags)
+    assert loaded["import_errors"] == {}
+    assert loaded["dags"]["churn_batch"]["tasks"]["score"]["type"] == "SparkKubernetesOperator"

@@ -67,10 +67,6 @@ class LoadedConfig:
                 field=f"environments.{name}", line=self._line(("environments", name)),
             ) from None
 
-    def line(self, loc: tuple[Any, ...]) -> int | None:
-        """The line of conveyor.yaml that ``loc`` (a path of keys) is written on, if known."""
-        return self._line(loc)
-
     def _line(self, loc: tuple[Any, ...]) -> int | None:
         return self.lines.line_of(loc) if self.lines is not None else None
 
