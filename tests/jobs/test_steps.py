@@ -46,7 +46,7 @@ def test_a_score_job_with_a_slot_writes_into_the_slots_output(
     assert latest.result["output"].startswith(str(folder / "out"))
     slot = Path(latest.result["output"]).name
     assert datetime.strptime(slot, "%Y-%m-%dT%H%MZ").replace(tzinfo=UTC) <= now
-    assert slot.endswith("0100Z") or slot.endswith("0000Z")  # 02:00 in Berlin
+    assert slot.endswith(("0100Z", "0000Z"))  # 02:00 in Berlin
 
 
 def test_a_monitor_job_that_retrains_on_drift(make_project: Callable[..., Path]) -> None:

@@ -20,8 +20,9 @@ export_app = typer.Typer(
 )
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder the files are written to.")]
 PackOption = Annotated[Optional[str], typer.Option(
-    "--pack", help="URI of the environment pack the jobs run in (default: the pack recorded on the "
-    "version the stand serves, if any).")]
+    "--pack", help="URI of the environment pack the jobs run in (`conveyor pack` prints it; `conveyor "
+    "release` packs the version the stand serves). DAG tasks without one run with the worker's conveyor; "
+    "manifests need one.")]
 
 
 @export_app.command("airflow")

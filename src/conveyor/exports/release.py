@@ -11,7 +11,10 @@
     record    one audit event ``release``: the version, the pack and its SHA-256, every
               file's SHA-256 and whether it changed
 
-A failure before ``publish`` publishes nothing. ``dry_run`` stops after ``export`` and says
+A failure before ``publish`` (tests, pack, a setting a schema rejects) publishes nothing. Each
+file is written whole, but an upload that fails part-way through ``publish`` leaves the files
+before it published (object stores have no multi-file transaction): the release is then not
+recorded, and running it again publishes the rest. ``dry_run`` stops after ``export`` and says
 what would be published.
 """
 
