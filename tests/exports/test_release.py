@@ -29,10 +29,12 @@ def _release(cli: Callable[..., Any], project: Path, *extra: str) -> Any:
 def test_a_release_publishes_records_and_changes_nothing_the_second_time(
     cli: Callable[..., Any], release_project: Path, tmp_path: Path
 ) -> None:
+    (release_project / "tests").mkdir()
+    (release_project / "tests" / "test_model.py").write_text("def test_passes():\n    assert 1 + 1 == 2\n")
     first = _release(cli, release_project)
     assert first.exit_code == 0, first.output
     result = json.loads(first.stdout)
-    assert result["tests"] == "none" and result["pack_uri"] == PACK
+    assert result["tests"] == "passed" and result["pack_uri"] == PACK
     names = sorted(Path(f["target"]).name for f in result["files"])
     assert "churn_train.py" in names and "churn-dev-train.sparkapplication.yaml" in names
     assert "conveyor_job.py" in names
@@ -68,3 +70,14 @@ def test_a_stand_with_nowhere_to_publish_is_refused(cli: Callable[..., Any], sch
     result = _release(cli, scheduled_project)
     assert result.exit_code == 2
     assert "environments.dev.dags" in result.output
+
+
+def test_a_dry_run_names_the_pack_it_would_build(cli: Callable[..., Any], release_project: Path, tmp_path: Path) -> None:
+    from conveyor.app import Project
+
+    Project.load(release_project, env="dev").train()
+    result = cli("release", "--project", release_project, "--env", "dev", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    planned = json.loads(result.stdout)
+    assert planned["version"] == "1" and planned["pack_uri"] == "<pack of churn v1, built by the release>"
+    assert not (tmp_path / "pub").exists()

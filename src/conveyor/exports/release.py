@@ -124,21 +124,33 @@ def _pack(context: LifecycleContext, reporter: Reporter, dry_run: bool) -> tuple
     """The served version and its pack (built or reused); none before any version exists."""
     from conveyor.core import tags
     from conveyor.jobs.packs import pack
-    from conveyor.scoring import resolve
 
-    try:
-        served = resolve(context.client, context.name, context.config.stages)
-    except ConveyorError:
+    name = context.name
+    served = _served_version(context)
+    if served is None:
         return None, None, None  # nothing registered yet: the tasks run with the image's conveyor
-    if dry_run:
-        recorded = context.client.get_model_version(served.name, served.version).tags or {}
-        return served.version, recorded.get(tags.PACK_URI), recorded.get(tags.PACK_SHA256)
+    if dry_run:  # the recorded pack, or a stand-in for the one the release would build
+        recorded = context.client.get_model_version(name, served).tags or {}
+        uri = recorded.get(tags.PACK_URI) or f"<pack of {name} v{served}, built by the release>"
+        return served, uri, recorded.get(tags.PACK_SHA256)
     try:
-        built = pack(context, None, None, reporter)
+        built = pack(context, name, served, reporter)
     except ConveyorError as exc:
-        raise ReleaseError(f"the pack of {served.name} v{served.version} failed: {exc.message}; nothing was published",
+        raise ReleaseError(f"the pack of {name} v{served} failed: {exc.message}; nothing was published",
                            hint=exc.hint) from None
     return built.version, built.uri, built.sha256
+
+
+def _served_version(context: LifecycleContext) -> str | None:
+    """The holder of the last stage that has one (the version the stand's jobs serve)."""
+    try:
+        for stage in reversed(context.config.stages):
+            holder = context.registry.alias_holder(context.name, stage)
+            if holder is not None:
+                return str(holder)
+    except ConveyorError:
+        return None  # the model is not registered yet
+    return None
 
 
 def _render(plan: Any, dags: str | None, manifests: str | None) -> dict[str, str]:
