@@ -93,3 +93,22 @@ def scheduled_project(make_project: Callable[..., Path], edit_config: Callable[[
     frame["tenure_months"] = frame["tenure_months"] + 60
     frame.to_parquet(project / "data" / "drifted.parquet")
     return project
+
+
+@pytest.fixture
+def thin_pack(tmp_path: Path) -> tuple[Path, Path]:
+    """A pack tarball (and the folder its interpreters mark): a venv whose Python sees this
+    test environment's packages and leaves a file named by its pid in the folder whenever it
+    starts with $CONVEYOR_PACK_MARKS set. A full pack build takes minutes."""
+    import site
+
+    from tests.packs.conftest import make_pack
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    packages = site.getsitepackages()[0]
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    line = (f"import os, site; site.addsitedir({packages!r}); "
+            "d = os.environ.get('CONVEYOR_PACK_MARKS'); d and open(os.path.join(d, str(os.getpid())), 'w').close()\n")
+    tarball, _ = make_pack(tmp_path / "store", "b" * 64, files={f"lib/{version}/site-packages/_thin_pack.pth": line})
+    return tarball, marks

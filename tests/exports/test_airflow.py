@@ -146,3 +146,18 @@ def test_a_spark_step_runs_the_exported_spark_application(
     loaded = airflow("load", dags)
     assert loaded["import_errors"] == {}
     assert loaded["dags"]["churn_batch"]["tasks"]["score"]["type"] == "SparkKubernetesOperator"
+
+
+def test_train_tasks_run_inside_the_pack(
+    cli: Callable[..., Any], scheduled_project: Path, thin_pack: tuple[Path, Path], tmp_path: Path,
+    airflow: Callable[..., dict[str, Any]], monkeypatch: Any,
+) -> None:
+    tarball, marks = thin_pack
+    dags = tmp_path / "dags"
+    assert _export(cli, scheduled_project, dags, "--pack", str(tarball)).exit_code == 0
+    monkeypatch.setenv("CONVEYOR_PACK_MARKS", str(marks))
+    monkeypatch.setenv("CONVEYOR_PACK_CACHE", str(tmp_path / "pack-cache"))
+    trained = airflow("test", dags, "churn_train", "2026-12-01T03:00:00+00:00")
+    assert trained["state"] == "success", trained["log"]
+    assert trained["xcom"]["gate"] == "1"
+    assert len(list(marks.iterdir())) >= 3  # train, gate and promote each ran the pack's Python

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import site
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,23 +18,16 @@ from pathlib import Path
 
 from conveyor.app import Project
 from conveyor.exports.k8s import PYTHON
-from tests.packs.conftest import make_pack
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "src" / "conveyor" / "exports" / "conveyor_job.py"
 
 
 def test_the_driver_program_scores_with_the_pack_as_spark_archives(
-    make_project: Callable[..., Path], tmp_path: Path
+    make_project: Callable[..., Path], thin_pack: tuple[Path, Path], tmp_path: Path
 ) -> None:
     project = make_project()
     Project.load(project).train()
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    packages = site.getsitepackages()[0]
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    line = (f"import os, site; site.addsitedir({packages!r}); "
-            "d = os.environ.get('CONVEYOR_PACK_MARKS'); d and open(os.path.join(d, str(os.getpid())), 'w').close()\n")
-    tarball, _ = make_pack(tmp_path / "store", "b" * 64, files={f"lib/{version}/site-packages/_thin_pack.pth": line})
+    tarball, marks = thin_pack
     out = tmp_path / "scores"
     spec = {"project": str(project), "env": None, "kind": "score", "model": "churn@dev", "engine": "spark",
             "input": str(project / "data" / "train.parquet"), "output": str(out)}
