@@ -3,6 +3,7 @@ Kubernetes schemas accept, and Spark settings the CRD rejects caught before writ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ def test_spark_applications_follow_the_config_and_the_crd(
         assert spec["driver"]["serviceAccount"] == "spark"
         assert spec["restartPolicy"] == {"type": "OnFailure", "onFailureRetries": 2, "onFailureRetryInterval": 30,
                                          "onSubmissionFailureRetries": 2, "onSubmissionFailureRetryInterval": 30}
+    monitor = json.loads(apps["churn-dev-monitor.sparkapplication.yaml"]["spec"]["arguments"][0])
+    assert (monitor["kind"], monitor["engine"], monitor["retrain"]) == ("monitor", "spark", True)
     train = apps["churn-dev-train.sparkapplication.yaml"]["spec"]["arguments"]
     assert train == ['{"project":"' + str(k8s_project.resolve()) + '","env":"dev","kind":"train","gate":true}']
 

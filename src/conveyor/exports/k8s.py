@@ -63,13 +63,13 @@ def to_yaml(manifest: Manifest) -> str:
 
 
 def job_spec(plan: ExportPlan, pipeline: str, *, slot: str | None = None) -> dict[str, Any]:
-    """The job a pipeline's pod or Spark driver runs (train gates in the same job, monitor
-    retrains on drift: a CronJob or SparkApplication has one step)."""
+    """The job a SparkApplication's driver runs (batch and monitor on the Spark engine; train
+    gates in the same job, monitor retrains on drift: a SparkApplication or CronJob has one step)."""
     spec: dict[str, Any] = {"project": plan.project, "env": plan.env}
     if pipeline == "train":
         return spec | {"kind": "train", "gate": True}
     if pipeline == "monitor":
-        return spec | {"kind": "monitor", "retrain": RETRAIN in plan.names}
+        return spec | {"kind": "monitor", "engine": "spark", "retrain": RETRAIN in plan.names}
     if pipeline == "batch":
         return spec | {"kind": "score", "model": plan.batch_model, "engine": "spark", "resume": True,
                        **({"slot": slot} if slot else {})}
@@ -139,6 +139,8 @@ def cron_job(plan: ExportPlan, pipeline: Scheduled) -> Manifest:
     spec = job_spec(plan, pipeline.name)
     if pipeline.name == "batch":
         spec |= {"engine": "local", "slot": "latest"}  # each day's run into its own slot output
+    if pipeline.name == "monitor":
+        del spec["engine"]  # in the pod: monitor.engine
     command = ["conveyor", "job", "run", json.dumps(spec, separators=(",", ":")), "--env-pack", _pack(plan)]
     container: dict[str, Any] = {"name": "job", "image": _image(plan), "args": command}
     if k8s.secrets:
