@@ -161,3 +161,17 @@ def test_train_tasks_run_inside_the_pack(
     assert trained["state"] == "success", trained["log"]
     assert trained["xcom"]["gate"] == "1"
     assert len(list(marks.iterdir())) >= 3  # train, gate and promote each ran the pack's Python
+
+
+def test_a_gate_that_refuses_fails_its_task_without_retries(
+    cli: Callable[..., Any], scheduled_project: Path, edit_config: Callable[..., None], tmp_path: Path,
+    airflow: Callable[..., dict[str, Any]],
+) -> None:
+    edit_config(scheduled_project, 'roc_auc: ">= 0.80"', 'roc_auc: ">= 0.999"')
+    dags = tmp_path / "dags"
+    assert _export(cli, scheduled_project, dags).exit_code == 0
+    run = airflow("test", dags, "churn_train", "2026-12-01T03:00:00+00:00")
+    assert run["state"] == "failed"
+    assert run["tasks"] == {"train": "success", "gate": "failed", "promote_dev": "upstream_failed"}
+    assert "failed the quality gate" in run["log"]
+    assert "up_for_retry" not in run["log"]

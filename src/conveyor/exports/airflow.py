@@ -51,8 +51,9 @@ PACK = {pack}
 {assets}
 
 def run_job(spec: dict) -> dict:
-    """Run one conveyor job and return its result; the task fails with the job's error (a
-    verdict, such as a gate that refused the version, fails it without retries)."""
+    """Run one conveyor job and return its result; the task fails with the job's error, and
+    without retries when the job decided (a gate that refused the version: the same data would
+    give the same verdict)."""
     command = [os.environ.get("CONVEYOR_BIN", "conveyor"), "job", "run", "-"]
     if PACK:
         command += ["--env-pack", PACK]
@@ -64,7 +65,7 @@ def run_job(spec: dict) -> dict:
         return answer["result"]
     error = answer.get("error") or answer.get("result", {{}}).get("detail") or "no result line (see the log above)"
     message = f"{{spec['kind']}} job failed (exit {{done.returncode}}): {{error}}"
-    if answer.get("result", {{}}).get("reasons"):
+    if answer.get("result"):  # the job ran and decided (a gate refused, a retrain declined)
         raise AirflowFailException(message)
     raise RuntimeError(message)
 
