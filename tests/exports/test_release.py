@@ -81,3 +81,17 @@ def test_a_dry_run_names_the_pack_it_would_build(cli: Callable[..., Any], releas
     planned = json.loads(result.stdout)
     assert planned["version"] == "1" and planned["pack_uri"] == "<pack of churn v1, built by the release>"
     assert not (tmp_path / "pub").exists()
+
+
+def test_a_pipeline_that_lost_its_schedule_is_unpublished(
+    cli: Callable[..., Any], release_project: Path, edit_config: Callable[..., None], tmp_path: Path
+) -> None:
+    assert _release(cli, release_project).exit_code == 0
+    assert (tmp_path / "pub" / "dags" / "churn_batch.py").is_file()
+    edit_config(release_project, '  output: out/scores\n  schedule: "0 2 * * *"\n', "  output: out/scores\n")
+    result = _release(cli, release_project)
+    assert result.exit_code == 0, result.output
+    removed = json.loads(result.stdout)["removed"]
+    assert sorted(Path(r).name for r in removed) == ["churn-dev-batch.sparkapplication.yaml", "churn_batch.py"]
+    assert not (tmp_path / "pub" / "dags" / "churn_batch.py").exists()
+    assert (tmp_path / "pub" / "dags" / "churn_train.py").is_file()

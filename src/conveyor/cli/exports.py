@@ -100,3 +100,6 @@ def release(
         mark = "·" if dry_run else ("✎" if published.changed else "=")
         console.print(f"  {mark} {published.target}  {published.sha256[:12]}", markup=False, highlight=False,
                       soft_wrap=True)
+    for target in result.removed:
+        console.print(f"  {'would remove' if dry_run else 'removed'} {target} (no longer exported)", markup=False,
+                      highlight=False, soft_wrap=True)

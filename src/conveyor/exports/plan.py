@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from conveyor.core.config.loader import LoadedConfig
     from conveyor.core.config.schema import KubernetesSpec, SparkSpec
 
+PIPELINES = ("train", "batch", "monitor")  # the pipelines with a schedule of their own
 RETRAIN = "retrain"
 ENTRYPOINT = "conveyor_job.py"  # the driver program of the SparkApplications (exports/conveyor_job.py)
 
@@ -70,7 +71,7 @@ def export_plan(loaded: LoadedConfig, *, pack_uri: str | None = None) -> ExportP
             "say which stand to export", field="--env",
             hint=f"pass --env NAME, one of: {', '.join(sorted(config.environments)) or 'none defined'}",
         )
-    crons = {
+    crons = {  # in PIPELINES' order
         "train": config.train.schedule,
         "batch": config.batch.schedule if config.batch else None,
         "monitor": config.monitor.schedule,

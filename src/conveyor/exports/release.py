@@ -8,8 +8,9 @@
     publish   each file to its folder (any fsspec URL), the SparkApplications' driver
               program to the stand's artifact store; a file whose bytes are already there is
               left alone, so a release run again changes nothing
+    remove    the files of pipelines no longer exported (a schedule taken out of the config)
     record    one audit event ``release``: the version, the pack and its SHA-256, every
-              file's SHA-256 and whether it changed
+              file's SHA-256 and whether it changed, the files removed
 
 A failure before ``publish`` (tests, pack, a setting a schema rejects) publishes nothing. Each
 file is written whole, but an upload that fails part-way through ``publish`` leaves the files
@@ -27,8 +28,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core.errors import ConveyorError, ReleaseError, UsageError
+from conveyor.exports.airflow import SPARK_SUFFIX
 from conveyor.exports.files import digest
-from conveyor.exports.plan import ENTRYPOINT, entrypoint_location, export_plan
+from conveyor.exports.plan import (
+    ENTRYPOINT,
+    PIPELINES,
+    RETRAIN,
+    ExportPlan,
+    entrypoint_location,
+    export_plan,
+)
 
 if TYPE_CHECKING:
     from conveyor.lifecycle.audit import AuditLog
@@ -52,6 +61,7 @@ class ReleaseResult:
     pack_sha256: str | None
     tests: str  # passed | none | skipped
     files: list[Published] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # files of pipelines no longer exported
     skipped: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -91,14 +101,17 @@ def release(context: LifecycleContext, audit: AuditLog, options: ReleaseOptions,
         plan = export_plan(loaded, pack_uri=pack_uri)
         outgoing = _render(plan, loaded.environment.dags, loaded.environment.manifests)
         outgoing[entrypoint_location(loaded)] = (Path(__file__).with_name(ENTRYPOINT)).read_text(encoding="utf-8")
+    stale = _stale(plan, loaded.environment.dags, loaded.environment.manifests, outgoing)
     result = ReleaseResult(plan.model, plan.env, version, pack_uri, pack_sha, tests,
                            [Published(target, digest(text)) for target, text in sorted(outgoing.items())],
-                           list(plan.skipped), options.dry_run)
+                           stale, list(plan.skipped), options.dry_run)
     if options.dry_run:
         return result
     with step("publish"):
         for published in result.files:
             published.changed = _publish(published.target, outgoing[published.target], published.sha256)
+        for target in stale:
+            _remove(target)
     from conveyor.lifecycle.audit import AuditEvent
 
     audit.append(AuditEvent("release", plan.model, plan.env, None, version, environment=plan.env,
@@ -153,7 +166,7 @@ def _served_version(context: LifecycleContext) -> str | None:
     return None
 
 
-def _render(plan: Any, dags: str | None, manifests: str | None) -> dict[str, str]:
+def _render(plan: ExportPlan, dags: str | None, manifests: str | None) -> dict[str, str]:
     from conveyor.exports.airflow import airflow_files
     from conveyor.exports.k8s import k8s_files
 
@@ -163,6 +176,38 @@ def _render(plan: Any, dags: str | None, manifests: str | None) -> dict[str, str
     if manifests is not None:
         outgoing |= {f"{manifests.rstrip('/')}/{name}": text for name, text in k8s_files(plan).items()}
     return outgoing
+
+
+def _stale(plan: ExportPlan, dags: str | None, manifests: str | None, outgoing: dict[str, str]) -> list[str]:
+    """Published files of this model and stand that the plan no longer writes (a pipeline that
+    lost its schedule): removed, so Airflow or the cluster stops running them."""
+    import fsspec
+
+    names: list[str] = []
+    pipelines = (*PIPELINES, RETRAIN)
+    if dags is not None:
+        names += [f"{dags.rstrip('/')}/{plan.dag_id(p)}{suffix}" for p in pipelines for suffix in (".py", SPARK_SUFFIX)]
+    if manifests is not None:
+        names += [f"{manifests.rstrip('/')}/{plan.object_name(p)}.{kind}.yaml"
+                  for p in PIPELINES for kind in ("sparkapplication", "cronjob")]
+    stale = []
+    for target in names:
+        if target in outgoing:
+            continue
+        fs, path = fsspec.core.url_to_fs(target)
+        if fs.exists(path):
+            stale.append(target)
+    return stale
+
+
+def _remove(target: str) -> None:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(target)
+    try:
+        fs.rm_file(path)
+    except OSError as exc:
+        raise ReleaseError(f"could not remove {target}: {exc}") from None
 
 
 def _publish(target: str, text: str, sha256: str) -> bool:
