@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from conveyor.core.config.thresholds import Condition
 from conveyor.monitoring.fairness import evaluate_fairness
@@ -27,3 +28,44 @@ def test_fair_predictions_pass_and_no_labels_skip_equalized_odds():
     assert result.violated is False
     assert "equalized_odds_difference" not in result.columns["gender"]
     assert any("no labels" in m for m in result.messages)
+
+
+def _groups(rows, seed):
+    rng = np.random.default_rng(seed)
+    region = rng.choice(["north", "south", "east"], rows).astype(object)
+    region[rng.random(rows) < 0.05] = None
+    return rng, pd.DataFrame({
+        "region": region,
+        "age_band": pd.Series(rng.integers(1, 5, rows)),
+        "segment": pd.Categorical(rng.choice(["a", "b"], rows)),
+    })
+
+
+def test_classification_fairness_equals_the_group_by_definitions():
+    from conveyor.lifecycle.metrics import fairness_metrics
+
+    rng, groups = _groups(5000, 2)
+    y = pd.Series(rng.integers(0, 2, len(groups)))
+    predictions = np.where(groups["region"] == "north", rng.random(len(groups)) < 0.6,
+                           rng.random(len(groups)) < 0.3).astype(int)
+    result = evaluate_fairness(predictions, groups, LIMIT, y)
+    expected = fairness_metrics(y, predictions, groups)
+    for column in groups.columns:
+        keyed = groups[column].astype("object").fillna("<missing>")
+        rates = pd.Series(predictions == 1).groupby(keyed.to_numpy()).mean()
+        values = result.columns[column]
+        assert values["selection_rate"] == pytest.approx({str(k): v for k, v in rates.items()}, abs=1e-12)
+        for name, value in expected[column].items():
+            assert values[name] == pytest.approx(value, abs=1e-12), (column, name)
+
+
+def test_regression_fairness_equals_the_group_by_definitions():
+    from conveyor.lifecycle.metrics import regression_fairness_metrics
+
+    rng, groups = _groups(5000, 3)
+    y = pd.Series(rng.normal(100, 10, len(groups)))
+    predictions = y.to_numpy() + rng.normal(0, 3, len(groups))
+    result = evaluate_fairness(predictions, groups, {}, y, task="regression")
+    expected = regression_fairness_metrics(y, predictions, groups)
+    for column in groups.columns:
+        assert result.columns[column] == pytest.approx(expected[column], abs=1e-12)

@@ -70,7 +70,8 @@ def test_precomputed_outputs_give_the_metrics_of_scoring_the_model(classes):
         outputs = ModelOutputs(outputs.predictions, outputs.scores[:, 1], outputs.classes)
     precomputed = evaluate_outputs(outputs, y_new, "classification", {"accuracy": 0.8})
     labelled = y_new.notna().to_numpy()
-    assert direct.metrics == evaluate_model(model, X[labelled], y_new[labelled], "classification")
+    expected = evaluate_model(model, X[labelled], y_new[labelled], "classification")  # scikit-learn's
+    assert direct.metrics == pytest.approx(expected, abs=1e-12)
     assert precomputed.metrics == pytest.approx(direct.metrics, abs=1e-12)
     assert precomputed.detector == direct.detector and precomputed.rows == direct.rows
 
@@ -125,3 +126,63 @@ def test_a_collapse_alarms_whatever_the_window_size():
     flipped = 1 - y.iloc[:40]  # the concept turned over
     result = evaluate_performance(model, X.iloc[:40], flipped, "classification", baseline, baseline_rows=37)
     assert result.degraded is True and result.checks[0].p_value < 1e-6
+
+
+def _window(dataset, keep_classes=None):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+
+    X, y = dataset(return_X_y=True, as_frame=True)
+    if dataset is load_diabetes:
+        model = LinearRegression().fit(X[::2], y[::2])
+        return y[1::2].to_numpy(), model.predict(X[1::2]), None, None, "regression"
+    model = LogisticRegression(max_iter=5000, C=0.05).fit(X[::2], y[::2])
+    truth, predictions, scores = y[1::2].to_numpy(), model.predict(X[1::2]), model.predict_proba(X[1::2])
+    if keep_classes is not None:
+        keep = np.isin(truth, keep_classes)
+        truth, predictions, scores = truth[keep], predictions[keep], scores[keep]
+    if scores.shape[1] == 2:
+        scores = scores[:, 1]
+    return truth, predictions, scores, list(model.classes_), "classification"
+
+
+@pytest.mark.parametrize("case", ["breast_cancer", "wine", "wine_two_classes", "wine_one_class", "diabetes"])
+def test_window_metrics_equal_scikit_learns(case):
+    from sklearn import datasets
+
+    from conveyor.lifecycle.metrics import task_metrics
+    from conveyor.monitoring.performance import window_metrics
+
+    keep = {"wine_two_classes": [0, 1], "wine_one_class": [2]}.get(case)
+    dataset = getattr(datasets, f"load_{case.split('_')[0] if case.startswith('wine') else case}")
+    truth, predictions, scores, classes, task = _window(dataset, keep)
+    fast = window_metrics(truth, predictions, task, scores, classes)
+    slow = task_metrics(pd.Series(truth), predictions, task, scores, classes)
+    assert fast.keys() == slow.keys()
+    assert fast == pytest.approx(slow, abs=1e-12)
+
+
+def test_regression_metrics_of_large_offset_targets_equal_scikit_learns():
+    from conveyor.lifecycle.metrics import task_metrics
+    from conveyor.monitoring.performance import window_metrics
+
+    rng = np.random.default_rng(4)
+    truth = 1e6 + rng.normal(size=200_000)
+    predictions = truth + rng.normal(0, 0.5, truth.size)
+    fast = window_metrics(truth, predictions, "regression")
+    assert fast == pytest.approx(task_metrics(pd.Series(truth), predictions, "regression"), abs=1e-12)
+
+
+@pytest.mark.parametrize("reference", [0.2, None])
+def test_page_hinkley_on_an_array_equals_the_loop(reference):
+    rng = np.random.default_rng(5)
+    errors = np.concatenate([rng.random(700) < 0.2, rng.random(900) < 0.45]).astype(float)
+    loop, vector = PageHinkley(reference=reference), PageHinkley(reference=reference)
+    for value in errors:
+        loop.update(float(value))
+    vector.update_all(errors[:300])  # in two calls: the state carries over
+    vector.update_all(errors[300:])
+    assert vector.detected_at_ == loop.detected_at_ is not None
+    assert vector.n_ == loop.n_
+    for name in ("mean_", "cumulative_", "minimum_"):
+        assert getattr(vector, name) == pytest.approx(getattr(loop, name), abs=1e-9)

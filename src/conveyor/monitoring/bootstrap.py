@@ -85,7 +85,8 @@ def _regression(weights: np.ndarray, truth: np.ndarray, predictions: np.ndarray)
     error = truth - predictions
     sse = weights @ (error * error)
     mean = weights @ truth / total
-    sst = weights @ (truth * truth) - total * mean * mean
+    centred = truth[None, :] - mean[:, None]  # resamples x rows: no cancellation in sst
+    sst = np.einsum("ij,ij->i", weights, centred * centred)
     r2 = np.where(sst > 0, 1 - np.divide(sse, sst, out=np.zeros_like(sse), where=sst > 0), np.nan)
     return {"rmse": np.sqrt(sse / total), "mae": weights @ np.abs(error) / total, "r2": r2}
 

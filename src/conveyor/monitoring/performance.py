@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better, task_metrics
-from conveyor.monitoring.bootstrap import standard_errors
+from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better
+from conveyor.monitoring.bootstrap import standard_errors, weighted_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +58,28 @@ class PageHinkley:
         self.minimum_ = min(self.minimum_, self.cumulative_)
         if self.detected_at_ is None and self.cumulative_ - self.minimum_ > self.threshold:
             self.detected_at_ = self.n_
+        return self.drift_detected
+
+    def update_all(self, values: np.ndarray) -> bool:
+        """:meth:`update` with each of ``values`` in turn, as array operations: the same sums
+        in the same order (with a ``reference``, the very numbers of the loop; with the
+        running mean, equal to rounding)."""
+        values = np.asarray(values, dtype=float)
+        if not len(values):
+            return self.drift_detected
+        counts = self.n_ + np.arange(1, len(values) + 1)
+        means = (self.mean_ * self.n_ + np.cumsum(values)) / counts
+        level = means if self.reference is None else self.reference
+        steps = values - level - self.delta
+        steps[0] += self.cumulative_
+        cumulative = np.cumsum(steps)
+        minimum = np.minimum.accumulate(np.minimum(cumulative, self.minimum_))
+        if self.detected_at_ is None:
+            over = np.flatnonzero(cumulative - minimum > self.threshold)
+            if len(over):
+                self.detected_at_ = int(counts[over[0]])
+        self.n_, self.mean_ = int(counts[-1]), float(means[-1])
+        self.cumulative_, self.minimum_ = float(cumulative[-1]), float(minimum[-1])
         return self.drift_detected
 
     @property
@@ -202,7 +224,7 @@ def evaluate_outputs(
         return result
     try:
         rows = outputs(labelled) if callable(outputs) else outputs.select(labelled)
-        result.metrics = task_metrics(y, rows.predictions, task, rows.scores, rows.classes)
+        result.metrics = window_metrics(np.asarray(y), rows.predictions, task, rows.scores, rows.classes)
     except Exception as exc:  # noqa: BLE001 - e.g. unscorable rows
         result.messages.append(f"cannot compute metrics on the current data: {exc}")
         return result
@@ -230,6 +252,18 @@ def evaluate_outputs(
     return result
 
 
+def window_metrics(
+    truth: np.ndarray, predictions: np.ndarray, task: str, scores: np.ndarray | None = None,
+    classes: list[Any] | None = None,
+) -> dict[str, float]:
+    """:func:`conveyor.lifecycle.metrics.task_metrics` of a window, as array operations: the
+    bootstrap's weighted metrics with every row weighted once (the same conventions and
+    values; a metric undefined on the window is left out)."""
+    weights = np.ones((1, len(truth)))
+    values = weighted_metrics(weights, np.asarray(truth), np.asarray(predictions), task, scores, classes)
+    return {name: float(v[0]) for name, v in values.items() if np.isfinite(v[0])}
+
+
 def _bounds(
     result: PerformanceResult, gate: dict[str, Condition], baseline: dict[str, float], tolerance: float
 ) -> list[tuple[str, str, float, bool]]:
@@ -249,11 +283,11 @@ def _check(
     value: float, name: str, against: str, bound: float, higher: bool, se: float, alpha: float,
     baseline: float | None,
 ) -> PerformanceCheck:
-    from scipy.stats import norm
+    from scipy.special import ndtr
 
     shortfall = (bound - value) if higher else (value - bound)
     if se > 0:
-        p = float(norm.sf(shortfall / se))
+        p = float(ndtr(-shortfall / se))  # the normal's upper tail
     else:  # every resample gave the same value: the window leaves no doubt
         p = 0.0 if shortfall > 0 else 1.0
     return PerformanceCheck(name, against, value, bound, higher, se, p, alpha,
@@ -273,8 +307,7 @@ def _page_hinkley(
         scale = baseline.get("mae") or float(np.mean(np.abs(truth - predictions))) or 1.0
         errors = np.abs(truth.astype(float) - predictions.astype(float)) / scale
         detector = PageHinkley(delta=0.1, threshold=25.0, reference=1.0 if "mae" in baseline else None)
-    for value in errors:
-        detector.update(float(value))
+    detector.update_all(errors)
     return {
         "name": "page_hinkley",
         "reference_error": detector.reference,
