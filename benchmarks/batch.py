@@ -2,8 +2,12 @@
 
     python benchmarks/batch.py            # 5M rows, 3 rounds
     python benchmarks/batch.py --quick    # 200k rows, 2 rounds, under a few minutes
+    python benchmarks/batch.py --whole    # whole processes (below), 5M rows, 3 rounds
 
-Sides, on one generated Parquet input of the churn example, alternated each round:
+Engines (default): the clock starts inside each child after start-up (imports, connecting,
+Spark session), so it times the engines alone. Sides, alternated each round:
+
+on one generated Parquet input of the churn example:
   (a) anchor   mlflow.pyfunc.load_model(...).predict(pd.read_parquet(...)), predictions written to Parquet
   (b) conveyor local engine (N worker processes = cores)
   (c) conveyor Spark engine, local[2]
@@ -12,6 +16,18 @@ Each side runs in its own child process; peak RSS covers the child's whole proce
 (workers, JVM and Python workers included): the sum over every process of the tree of its
 own peak (VmHWM, recorded by the kernel, so no spike between samples is missed), never less
 than the largest sum of RSS sampled from /proc every 20 ms (also shown). Spark sides are timed after session start and one warm-up job (both alike).
+
+Whole commands (``--whole``): what a user waits for, from starting the process to its exit
+(interpreter start, imports, connecting to the store, loading the model, reading, scoring,
+writing), each a command of its own, alternated each round:
+  (w1) plain script  ``python -c``: mlflow.pyfunc.load_model("models:/churn@prod"),
+       predict(pd.read_parquet(input)), customer_id and prediction written with to_parquet
+  (w2) pyarrow       ``python -c``: pq.read_table(input), the output columns conveyor adds
+       appended (constants: no model), pq.write_table — the floor of reading and writing
+       the same input and output columns
+  (w3) conveyor      ``conveyor predict churn@prod --input … --output …``, its default
+       output: every input column, prediction, the probabilities and the model columns
+The predictions of (w1) and (w3) are compared row by row before a ratio is printed.
 """
 
 from __future__ import annotations
@@ -30,6 +46,34 @@ from pathlib import Path
 CACHE = Path(os.environ.get("CONVEYOR_BENCH_CACHE", Path(tempfile.gettempdir()) / "conveyor-bench-batch"))
 FEATURES = ["tenure_months", "monthly_charges", "total_charges", "support_calls", "plan", "region", "payment_method"]
 SIDES = ("anchor", "local", "spark", "spark_udf")
+WHOLE_SIDES = ("plain", "pyarrow", "conveyor")
+
+PLAIN_SCRIPT = """
+import sys
+import mlflow
+import pandas as pd
+tracking, registry, data, out = sys.argv[1:5]
+mlflow.set_tracking_uri(tracking)
+mlflow.set_registry_uri(registry)
+model = mlflow.pyfunc.load_model("models:/churn@prod")
+frame = pd.read_parquet(data)
+pd.DataFrame({"customer_id": frame["customer_id"], "prediction": model.predict(frame)}).to_parquet(out)
+"""
+
+PYARROW_SCRIPT = """
+import sys
+import pyarrow as pa
+import pyarrow.parquet as pq
+data, out = sys.argv[1:3]
+table = pq.read_table(data)
+rows = table.num_rows
+table = table.append_column("prediction", pa.repeat(pa.scalar(0, pa.int64()), rows))
+for name in ("probability", "probability_0", "probability_1"):
+    table = table.append_column(name, pa.repeat(pa.scalar(0.5, pa.float64()), rows))
+for name, value in (("model_name", "churn"), ("model_version", "1"), ("model_run_id", "0" * 32)):
+    table = table.append_column(name, pa.repeat(pa.scalar(value, pa.large_string()), rows))
+pq.write_table(table, out)
+"""
 
 
 # --- setup ------------------------------------------------------------------------------
@@ -164,6 +208,22 @@ class TreeMemory:
 def run_side(side: str, project_dir: Path, data: Path, timeout: float) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"bench-{side}-")) / "out"
     command = [sys.executable, __file__, "--child", side, "--project", str(project_dir), "--data", str(data), "--out", str(out)]
+    result = run_process(command, timeout)
+    subprocess.run(["rm", "-rf", str(out.parent)], check=False)
+    if "error" in result:
+        return result
+    lines = [line for line in result.pop("stdout").splitlines() if line.startswith("CHILD ")]
+    if not lines:
+        return {"error": "no output"}
+    result.update(json.loads(lines[-1][6:]))
+    result["rows_per_s"] = result["rows"] / result["seconds"]
+    return result
+
+
+def run_process(command: list[str], timeout: float) -> dict:
+    """Run one command; its wall time from start to exit, the peak memory of its process
+    tree and its stdout (or an error: the last line of stderr)."""
+    started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     memory = TreeMemory()
     stop = threading.Event()
@@ -180,17 +240,96 @@ def run_side(side: str, project_dir: Path, data: Path, timeout: float) -> dict:
     except subprocess.TimeoutExpired:
         process.kill()
         stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
     stop.set()
     sampler.join()
-    subprocess.run(["rm", "-rf", str(out.parent)], check=False)
-    lines = [line for line in stdout.splitlines() if line.startswith("CHILD ")]
-    if process.returncode != 0 or not lines:
+    if process.returncode != 0:
         return {"error": (stderr.strip().splitlines() or ["no output"])[-1][:300]}
-    result = json.loads(lines[-1][6:])
-    result["peak_rss_mb"] = round(memory.peak_kb / 1024, 1)
-    result["sampled_rss_mb"] = round(memory.sampled_kb / 1024, 1)
-    result["rows_per_s"] = result["rows"] / result["seconds"]
-    return result
+    return {"stdout": stdout, "process_seconds": wall, "peak_rss_mb": round(memory.peak_kb / 1024, 1),
+            "sampled_rss_mb": round(memory.sampled_kb / 1024, 1)}
+
+
+def whole_command(side: str, project_dir: Path, data: Path, out: Path, uris: tuple[str, str]) -> list[str]:
+    if side == "plain":
+        return [sys.executable, "-c", PLAIN_SCRIPT, *uris, str(data), str(out)]
+    if side == "pyarrow":
+        return [sys.executable, "-c", PYARROW_SCRIPT, str(data), str(out)]
+    script = Path(sys.executable).with_name("conveyor")
+    entry = [str(script)] if script.exists() else [sys.executable, "-m", "conveyor"]
+    return [*entry, "predict", "churn@prod", "--input", str(data), "--output", str(out), "--project", str(project_dir)]
+
+
+def predictions_agree(plain: Path, ours: Path) -> bool:
+    """The plain script's predictions equal conveyor's, row by row (matched by customer_id)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    theirs = pq.read_table(plain, columns=["customer_id", "prediction"]).to_pandas()
+    mine = pq.read_table(str(ours), columns=["customer_id", "prediction"]).to_pandas()
+    if len(theirs) != len(mine):
+        return False
+    theirs, mine = theirs.sort_values("customer_id"), mine.sort_values("customer_id")
+    return bool(np.array_equal(theirs["customer_id"].to_numpy(), mine["customer_id"].to_numpy())
+                and np.array_equal(theirs["prediction"].to_numpy(), mine["prediction"].to_numpy()))
+
+
+def whole(rows: int, rounds: int, project_dir: Path, data: Path) -> None:
+    """The whole commands side by side (see the module docstring), then RESULT."""
+    import conveyor
+
+    stack = conveyor.Project.load(project_dir).stack
+    uris = (stack.tracking_uri, stack.registry_uri)
+    timings: dict[str, list[dict]] = {s: [] for s in WHOLE_SIDES}
+    agree: bool | None = None
+    for r in range(rounds):
+        order = WHOLE_SIDES if r % 2 == 0 else WHOLE_SIDES[::-1]
+        folder = Path(tempfile.mkdtemp(prefix="bench-whole-"))
+        for side in order:
+            result = run_process(whole_command(side, project_dir, data, folder / side, uris), timeout=3600)
+            result.pop("stdout", None)
+            if "error" not in result:
+                result["rows_per_s"] = rows / result["process_seconds"]
+            timings[side].append(result)
+            shown = result.get("error") or (f"{result['process_seconds']:.2f} s, {result['rows_per_s']:,.0f} rows/s, "
+                                            f"peak RSS {result['peak_rss_mb']:,.0f} MB")
+            print(f"  round {r + 1} {side:<9} {shown}", flush=True)
+        if agree is None and all("error" not in timings[s][-1] for s in ("plain", "conveyor")):
+            agree = predictions_agree(folder / "plain", folder / "conveyor")
+        subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+    summary: dict[str, dict] = {}
+    for side, results in timings.items():
+        ok = [x for x in results if "error" not in x]
+        summary[side] = {"error": results[-1].get("error", "not run")} if not ok else {
+            "rows_per_s": round(statistics.median(x["rows_per_s"] for x in ok)),
+            "seconds": round(statistics.median(x["process_seconds"] for x in ok), 2),
+            "peak_rss_mb": round(statistics.median(x["peak_rss_mb"] for x in ok), 1),
+            "runs": len(ok),
+        }
+
+    def ratio(a: str, b: str) -> float | None:
+        if "error" in summary[a] or "error" in summary[b] or not agree and "plain" in (a, b):
+            return None
+        return round(summary[a]["rows_per_s"] / summary[b]["rows_per_s"], 2)
+
+    ratios = {"whole_speedup": ratio("conveyor", "plain"), "whole_vs_pyarrow": ratio("conveyor", "pyarrow")}
+    labels = {"plain": "(w1) plain pyfunc script", "pyarrow": "(w2) pyarrow read + write",
+              "conveyor": "(w3) conveyor predict (default output)"}
+    print(f"\nwhole commands, {rows:,} rows, {rounds} rounds (medians), {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'side':<40}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>14}")
+    for side in WHOLE_SIDES:
+        s = summary[side]
+        if "error" in s:
+            print(f"{labels[side]:<40}  could not run: {s['error']}")
+        else:
+            print(f"{labels[side]:<40}{s['rows_per_s']:>12,}{s['seconds']:>10}{s['peak_rss_mb']:>14,}")
+    print(f"predictions of (w1) and (w3) agree row by row: {agree}")
+    print(f"conveyor predict vs the plain script: {ratios['whole_speedup']}x (target >= 2); "
+          f"vs pyarrow read + write: {ratios['whole_vs_pyarrow']} (target >= 0.5)")
+    print("RESULT " + json.dumps({"benchmark": "batch-whole", "size": rows, "rounds": rounds, "cores": os.cpu_count(),
+                                   "anchor": summary["plain"], "pyarrow": summary["pyarrow"],
+                                   "conveyor": summary["conveyor"], "agree": agree, "ratios": ratios}))
 
 
 # --- main -------------------------------------------------------------------------------
@@ -201,6 +340,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int)
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--sides", default=",".join(SIDES))
+    parser.add_argument("--whole", action="store_true", help="time whole commands as processes")
     parser.add_argument("--child")
     parser.add_argument("--project")
     parser.add_argument("--data")
@@ -216,6 +356,9 @@ def main() -> None:
     sides = [s for s in args.sides.split(",") if s]
     print(f"setting up: churn model and {rows:,} rows under {CACHE} …", flush=True)
     project_dir, data = setup(rows)
+    if args.whole:
+        whole(rows, rounds, project_dir, data)
+        return
     timings: dict[str, list[dict]] = {s: [] for s in sides}
     for r in range(rounds):
         for side in sides:

@@ -12,6 +12,19 @@ Evidently 0.7 needs pandas < 3, so it gets its own venv, created on first use un
 (``--method evidently``) so per-feature verdicts can be compared one to one.
 
     python benchmarks/drift.py [--quick] [--rounds N] [--rows N]
+    python benchmarks/drift.py --whole [--quick] [--rounds N] [--rows N]
+
+Whole commands (``--whole``): what a user waits for, from starting the process to its exit,
+on the churn example (trained and promoted once, cached under the temporary folder):
+1M new rows (shifted: ``generate_data.py --drift 1``) checked against the training data.
+  evidently  ``python -c``: import Evidently, read the training data and the new rows,
+             DataDriftPreset over the model's features and the target, save the HTML report
+  conveyor   ``conveyor monitor churn --data new.parquet --method evidently --report …
+             --json``: connect to the store, load the version's baseline profile and plan,
+             stream the file (profile, score for prediction drift and performance), drift,
+             performance, fairness, log the monitoring run, write the HTML report
+conveyor does more (it scores the rows, judges performance and fairness and logs a run);
+Evidently needs the reference rows, conveyor its profile. Per-feature verdicts are compared.
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -154,18 +168,164 @@ def run_child(python: str, script: str, folder: Path) -> dict[str, Any]:
     return result
 
 
+WHOLE_CACHE = Path(tempfile.gettempdir()) / "conveyor-bench-drift"
+WHOLE_TARGETS = {"speedup": 10.0}
+
+EVIDENTLY_WHOLE = r'''
+import json, sys
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+reference, current, out = sys.argv[1:4]
+numeric, categorical = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+ref, cur = pd.read_parquet(reference), pd.read_parquet(current)
+definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+snapshot = Report([DataDriftPreset()]).run(
+    Dataset.from_pandas(cur, data_definition=definition),
+    Dataset.from_pandas(ref, data_definition=definition),
+)
+snapshot.save_html(out)
+verdicts = {}
+for metric in snapshot.dict()["metrics"]:
+    config = metric.get("config", {})
+    if config.get("type", "").endswith("ValueDrift"):
+        value, threshold = float(metric["value"]), float(config["threshold"])
+        is_p = "p_value" in config.get("method", "")
+        verdicts[config["column"]] = (value < threshold) if is_p else (value >= threshold)
+print(json.dumps({"verdicts": verdicts}))
+'''
+
+
+def whole_setup(rows: int) -> tuple[Path, Path, Any]:
+    """The churn example trained and promoted once; ``rows`` shifted new rows."""
+    import conveyor
+    from conveyor.scaffold import generate_example_data, init_project
+
+    project_dir = WHOLE_CACHE / "churn"
+    if not (project_dir / ".conveyor").exists():
+        if not project_dir.exists():
+            init_project(project_dir)
+        project = conveyor.Project.load(project_dir)
+        project.train()
+        project.promote("staging")
+        project.promote("prod")
+    current = project_dir / "data" / f"new-{rows}.parquet"
+    if not current.exists():
+        generate_example_data(project_dir, rows=rows, seed=321, drift=1.0, out=current.relative_to(project_dir))
+    return project_dir, current, conveyor.Project.load(project_dir).config
+
+
+def run_whole(command: list[str]) -> dict[str, Any]:
+    """One whole command: wall time from start to exit, peak RSS from wait4, its last JSON."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the largest child so far (see below)
+    if proc.returncode != 0:
+        return {"error": (stderr.strip().splitlines() or ["no output"])[-1][:300]}
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "output": json.loads(stdout[stdout.index("{"):])}
+
+
+def whole(args: argparse.Namespace, rows: int) -> None:
+    """The whole commands side by side (see the module docstring), then RESULT."""
+    project_dir, current, cfg = whole_setup(rows)
+    reference = project_dir / cfg.data.train
+    numeric, categorical = list(cfg.features.numeric), [*cfg.features.categorical, cfg.target]
+    evidently_python, evidently_version = ensure_evidently()
+    script = Path(sys.executable).with_name("conveyor")
+    entry = [str(script)] if script.exists() else [sys.executable, "-m", "conveyor"]
+    runs: dict[str, list[dict[str, Any]]] = {"conveyor": [], "evidently": []}
+    with tempfile.TemporaryDirectory(prefix="conveyor-drift-whole-") as tmp:
+        commands = {
+            "conveyor": [*entry, "monitor", "churn", "--data", str(current), "--method", "evidently",
+                         "--report", f"{tmp}/conveyor.html", "--project", str(project_dir), "--json"],
+            "evidently": [str(evidently_python), "-c", EVIDENTLY_WHOLE, str(reference), str(current),
+                          f"{tmp}/evidently.html", json.dumps(numeric), json.dumps(categorical)],
+        }
+        for round_ in range(args.rounds):
+            for side in (["evidently", "conveyor"] if round_ % 2 else ["conveyor", "evidently"]):
+                if side == "evidently" and evidently_python is None:
+                    continue
+                # each command in a child of its own, so RUSAGE_CHILDREN's peak is that command's
+                result = run_in_fresh_parent(commands[side])
+                runs[side].append(result)
+                shown = result.get("error") or f"{result['seconds']:8.2f} s  {result['peak_rss_mb']:8.0f} MB"
+                print(f"  round {round_ + 1} {side:9s} {shown}", flush=True)
+
+    def summary(side: str) -> dict[str, Any] | None:
+        ok = [r for r in runs[side] if "error" not in r]
+        if not ok:
+            return {"error": runs[side][-1]["error"]} if runs[side] else None
+        return {"seconds": round(statistics.median(r["seconds"] for r in ok), 2),
+                "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in ok), 1), "rounds": len(ok)}
+
+    ours, theirs = summary("conveyor"), summary("evidently")
+    agreement: dict[str, Any] = {}
+    ratios: dict[str, float] = {}
+    if ours and theirs and "error" not in ours and "error" not in theirs:
+        monitored = [r for r in runs["conveyor"] if "error" not in r][-1]["output"]
+        ours_v = {f["column"]: bool(f["drifted"]) for f in monitored["drift"]["features"]}
+        target = monitored["drift"]["target"]
+        if target is not None:
+            ours_v[cfg.target] = bool(target["drifted"])
+        theirs_v = [r for r in runs["evidently"] if "error" not in r][-1]["output"]["verdicts"]
+        columns = [*numeric, *categorical]
+        agree = [c for c in columns if ours_v.get(c) == theirs_v.get(c)]
+        agreement = {"features": len(columns), "agree": len(agree), "disagree": sorted(set(columns) - set(agree)),
+                     "conveyor_drifted": sorted(c for c in columns if ours_v.get(c)),
+                     "evidently_drifted": sorted(c for c in columns if theirs_v.get(c)),
+                     "conveyor_verdict": monitored["verdict"]["status"]}
+        ratios = {"speedup": round(theirs["seconds"] / ours["seconds"], 2),
+                  "memory": round(ours["peak_rss_mb"] / theirs["peak_rss_mb"], 3)}
+    print(f"\nwhole commands: {rows:,} new rows against the training data ({reference.name}), "
+          f"{args.rounds} rounds (medians), {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'side':24s}{'wall s (median)':>18s}{'peak RSS MB':>14s}")
+    for side, values in (("conveyor monitor", ours), (f"evidently {evidently_version}", theirs)):
+        if values is None or "error" in values:
+            print(f"{side:24s}  could not run: {(values or {}).get('error', evidently_version)}")
+        else:
+            print(f"{side:24s}{values['seconds']:18.2f}{values['peak_rss_mb']:14.0f}")
+    if ratios:
+        print(f"conveyor monitor vs Evidently, whole processes: {ratios['speedup']:.1f}x "
+              f"(target >= {WHOLE_TARGETS['speedup']:g}x), memory {ratios['memory']:.3f} of Evidently's")
+        print(f"verdicts agree on {agreement['agree']}/{agreement['features']} columns; disagree: "
+              f"{agreement['disagree'] or 'none'}")
+    print("RESULT " + json.dumps({"benchmark": "drift-whole", "size": {"current_rows": rows, "quick": args.quick,
+                                                                      "rounds": args.rounds},
+                                  "anchor": theirs or {"error": evidently_version}, "conveyor": ours,
+                                  "ratios": ratios, "agreement": agreement}))
+
+
+def run_in_fresh_parent(command: list[str]) -> dict[str, Any]:
+    """:func:`run_whole` in a process of its own (its children's peak RSS is then the command's)."""
+    done = subprocess.run([sys.executable, __file__, "--run-whole", json.dumps(command)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows per side")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None, help="default: 3, or 1 with --quick")
+    parser.add_argument("--whole", action="store_true", help="time whole commands as processes")
     parser.add_argument("--generate", metavar="FOLDER", help=argparse.SUPPRESS)
+    parser.add_argument("--run-whole", metavar="COMMAND", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run_whole:
+        print(json.dumps(run_whole(json.loads(args.run_whole))))
+        return
     rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
     if args.generate:
         generate(rows, Path(args.generate))
         return
     args.rounds = args.rounds or (1 if args.quick else 3)
+    if args.whole:
+        whole(args, rows)
+        return
 
     evidently_python, evidently_version = ensure_evidently()
     runs: dict[str, list[dict[str, Any]]] = {"conveyor": [], "evidently": []}

@@ -186,3 +186,14 @@ def test_page_hinkley_on_an_array_equals_the_loop(reference):
     assert vector.n_ == loop.n_
     for name in ("mean_", "cumulative_", "minimum_"):
         assert getattr(vector, name) == pytest.approx(getattr(loop, name), abs=1e-9)
+
+
+def test_rank_auc_with_ties_equals_scikit_learns():
+    from sklearn.metrics import roc_auc_score
+
+    from conveyor.monitoring.performance import rank_auc
+
+    rng = np.random.default_rng(6)
+    positive = rng.random(50_000) < 0.3
+    scores = np.round(rng.random(50_000) + 0.3 * positive, 2)  # many ties
+    assert rank_auc(positive, scores) == pytest.approx(roc_auc_score(positive, scores), abs=1e-12)

@@ -20,9 +20,13 @@ MAX_ROWS = 20_000  # rows bootstrapped; a larger window is subsampled (resamples
 
 
 def resample_weights(rows: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
-    """``resamples`` x ``rows`` draw counts (seeded: the same window gives the same errors)."""
+    """``resamples`` x ``rows`` draw counts (seeded: the same window gives the same errors):
+    each resample draws ``rows`` rows uniformly with replacement, counted per row."""
     rng = np.random.default_rng(seed)
-    return rng.multinomial(rows, np.full(rows, 1.0 / rows), size=resamples).astype(float)
+    dtype = np.int32 if resamples * rows < 2**31 else np.int64
+    drawn = rng.integers(0, rows, size=(resamples, rows), dtype=dtype)
+    drawn += np.arange(resamples, dtype=dtype)[:, None] * dtype(rows)  # one range of counts per resample
+    return np.bincount(drawn.reshape(-1), minlength=resamples * rows).reshape(resamples, rows).astype(float)
 
 
 def weighted_metrics(
@@ -67,16 +71,17 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _auc(weights: np.ndarray, positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Weighted Mann-Whitney AUC per resample (ties count half); NaN without both classes."""
-    from scipy.sparse import csr_matrix
-
-    values, group = np.unique(scores, return_inverse=True)
-    rows = len(scores)
-    one_hot = csr_matrix((np.ones(rows), (np.arange(rows), group)), shape=(rows, len(values)))
-    pos = np.asarray((one_hot.T @ (weights * positive).T).T)  # resamples x distinct scores
-    neg = np.asarray((one_hot.T @ (weights * ~positive).T).T)
-    below = np.cumsum(neg, axis=1) - neg
-    pairs = pos.sum(axis=1) * neg.sum(axis=1)
-    wins = (pos * (below + 0.5 * neg)).sum(axis=1)
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # one run per distinct score
+    by_score = np.ascontiguousarray(weights[:, order].T)  # rows (by score) x resamples
+    is_positive = positive[order][:, None]
+    pos, neg = by_score * is_positive, by_score * ~is_positive
+    if len(starts) < len(ordered):  # ties: one row per distinct score
+        pos, neg = np.add.reduceat(pos, starts, axis=0), np.add.reduceat(neg, starts, axis=0)
+    below = np.cumsum(neg, axis=0) - neg
+    pairs = pos.sum(axis=0) * neg.sum(axis=0)
+    wins = (pos * (below + 0.5 * neg)).sum(axis=0)
     return np.asarray(np.divide(wins, pairs, out=np.full(len(weights), np.nan), where=pairs > 0))
 
 

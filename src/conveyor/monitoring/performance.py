@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.lifecycle.metrics import PRIMARY_METRIC, higher_is_better
-from conveyor.monitoring.bootstrap import standard_errors, weighted_metrics
+from conveyor.monitoring.bootstrap import standard_errors
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -256,12 +256,59 @@ def window_metrics(
     truth: np.ndarray, predictions: np.ndarray, task: str, scores: np.ndarray | None = None,
     classes: list[Any] | None = None,
 ) -> dict[str, float]:
-    """:func:`conveyor.lifecycle.metrics.task_metrics` of a window, as array operations: the
-    bootstrap's weighted metrics with every row weighted once (the same conventions and
-    values; a metric undefined on the window is left out)."""
-    weights = np.ones((1, len(truth)))
-    values = weighted_metrics(weights, np.asarray(truth), np.asarray(predictions), task, scores, classes)
-    return {name: float(v[0]) for name, v in values.items() if np.isfinite(v[0])}
+    """:func:`conveyor.lifecycle.metrics.task_metrics` of a window, as array operations (the
+    same conventions and values, a test checks them against scikit-learn; a metric undefined
+    on the window is left out)."""
+    truth, predictions = np.asarray(truth), np.asarray(predictions)
+    if task == "regression":
+        return _regression_metrics(truth.astype(float), predictions.astype(float))
+    classes = list(classes) if classes is not None else np.unique(truth).tolist()
+    out = {"accuracy": float(np.mean(predictions == truth))}
+    f1, present = [], []
+    for label in classes:
+        actual, said = truth == label, predictions == label
+        tp = np.count_nonzero(actual & said)
+        wrong = np.count_nonzero(said) - tp + np.count_nonzero(actual) - tp  # fp + fn
+        f1.append(2 * tp / (2 * tp + wrong) if tp or wrong else 0.0)
+        present.append(bool(actual.any()))
+    if len(classes) <= 2:
+        if classes:
+            out["f1"] = float(f1[-1])
+    elif any(present):
+        out["f1"] = float(np.mean([v for v, p in zip(f1, present, strict=True) if p]))
+    if scores is None or len(classes) < 2 or sum(present) < 2:
+        return out
+    matrix = np.asarray(scores, dtype=float)
+    if len(classes) <= 2:
+        out["roc_auc"] = rank_auc(truth == classes[1], matrix if matrix.ndim == 1 else matrix[:, 1])
+    else:
+        out["roc_auc"] = float(np.mean([rank_auc(truth == label, matrix[:, j])
+                                        for j, label in enumerate(classes) if present[j]]))
+    return out
+
+
+def rank_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic: the positives' mean rank among all scores (ties
+    at their average rank), one sort."""
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    lengths = np.diff(np.r_[starts, len(ordered)])
+    average_rank = starts + (lengths + 1) / 2.0  # 1-based rank of each run of equal scores
+    positives_per_run = np.add.reduceat(positive[order].astype(np.int64), starts)
+    n_pos = int(positives_per_run.sum())
+    n_neg = len(scores) - n_pos
+    rank_sum = float(positives_per_run @ average_rank)
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def _regression_metrics(truth: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    error = truth - predictions
+    sse = float(np.sum(error * error))
+    centred = truth - np.mean(truth)
+    sst = float(np.sum(centred * centred))
+    r2 = 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else 0.0)  # scikit-learn's finite r2
+    return {"rmse": float(np.sqrt(np.mean(error * error))), "mae": float(np.mean(np.abs(error))), "r2": r2}
 
 
 def _bounds(
