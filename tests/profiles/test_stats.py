@@ -56,3 +56,17 @@ def test_decile_groups_give_ten_equal_mass_bins():
     groups = stats.decile_groups(counts)
     assert len(groups) == 10
     assert all(stats.regroup(counts, groups) == 500)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chi_square_and_two_proportions_equal_scipys(seed):
+    from scipy.stats import chi2_contingency, norm
+
+    rng = np.random.default_rng(seed)
+    ref, cur = rng.integers(20, 5000, 6).astype(float), rng.integers(20, 5000, 6).astype(float)
+    statistic, p, _, _ = chi2_contingency(np.vstack([ref, cur]), correction=False)
+    assert stats.chi_square(ref, cur) == pytest.approx((statistic, p), rel=1e-12, abs=1e-300)
+    k1, n1, k2, n2 = 40 + seed, 1000, 70, 1200
+    pooled = (k1 + k2) / (n1 + n2)
+    z = (k2 / n2 - k1 / n1) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    assert stats.two_proportions(k1, n1, k2, n2) == pytest.approx(2 * norm.sf(abs(z)), rel=1e-12)
