@@ -111,44 +111,46 @@ def predict(
     policy = on_bad_rows or settings.on_bad_rows
 
     ref = ModelRef.parse(model)
-    resolved = resolve(project.client, ref, project.config.stages)
-    warnings = _gate_warnings(resolved)
-    fallback = project.config.features.inputs
-    inputs = read_schema(project.client, resolved, fallback).fields
-    source = _open_input(input_url, settings, options, inputs)
-    for where, schema in source.file_schemas():
-        check_schema(schema, inputs, where)
-    fingerprint = source.fingerprint()
-
-    endpoint = None
-    if via_endpoint:
-        e = settings.endpoint
-        endpoint = EndpointSettings(via_endpoint, e.concurrency, e.retries, e.timeout_s, e.rows_per_request,
-                                    probabilities=project.config.task == "classification")
-        endpoint.invocations  # noqa: B018 - validate the URL before any work
     runner = _engine(engine, project, master, workers)
-    hooks = {step: ref_ for step in ("preprocess", "score", "postprocess") if (ref_ := getattr(settings, step))}
-    run_key = {
-        "model": resolved.to_dict(),
-        "input": {"url": input_url, **fingerprint},
-        "engine": runner.name,
-        "batch_size": size,
-        "policy": policy,
-        "keep": settings.keep,
-        "hooks": hooks,
-        "endpoint": via_endpoint,
-    }
-    store = OutputStore(output_url, options)
-    if resume:
-        store.finish_interrupted_commit()  # killed after its manifest: whole, now in place
-        existing = store.committed_manifest()
-        if existing is not None and existing.model == resolved.to_dict() and existing.input.get("sha256") == fingerprint["sha256"]:
-            return BatchResult(existing, store._path("_manifest.json"), already_committed=True)
-    done = store.prepare(run_key, resume)
-
-    if endpoint is None:
-        runner.prepare(_parts_to_score(source, size, done))  # workers start while the model loads
     try:
+        if via_endpoint is None:  # the workers start, and import, while MLflow loads
+            runner.prepare(_parts_hint(input_url, settings, options, size))
+        resolved = resolve(project.client, ref, project.config.stages)
+        warnings = _gate_warnings(resolved)
+        fallback = project.config.features.inputs
+        inputs = read_schema(project.client, resolved, fallback).fields
+        source = _open_input(input_url, settings, options, inputs)
+        for where, schema in source.file_schemas():
+            check_schema(schema, inputs, where)
+        fingerprint = source.fingerprint()
+
+        endpoint = None
+        if via_endpoint:
+            e = settings.endpoint
+            endpoint = EndpointSettings(via_endpoint, e.concurrency, e.retries, e.timeout_s, e.rows_per_request,
+                                        probabilities=project.config.task == "classification")
+            endpoint.invocations  # noqa: B018 - validate the URL before any work
+        hooks = {step: ref_ for step in ("preprocess", "score", "postprocess") if (ref_ := getattr(settings, step))}
+        run_key = {
+            "model": resolved.to_dict(),
+            "input": {"url": input_url, **fingerprint},
+            "engine": runner.name,
+            "batch_size": size,
+            "policy": policy,
+            "keep": settings.keep,
+            "hooks": hooks,
+            "endpoint": via_endpoint,
+        }
+        store = OutputStore(output_url, options)
+        if resume:
+            store.finish_interrupted_commit()  # killed after its manifest: whole, now in place
+            existing = store.committed_manifest()
+            if existing is not None and existing.model == resolved.to_dict() and existing.input.get("sha256") == fingerprint["sha256"]:
+                return BatchResult(existing, store._path("_manifest.json"), already_committed=True)
+        done = store.prepare(run_key, resume)
+
+        if endpoint is None:
+            runner.prepare(_parts_to_score(source, size, done))  # started above unless it could not tell
         scorer = None
         if endpoint is None:  # the plan logged at training, else compiled now, else the model;
             # a score hook gets the model itself
@@ -216,6 +218,16 @@ def _open_input(url: str, settings: BatchSpec, options: dict[str, Any], inputs: 
     except SourceError as exc:
         raise InputError(f"input: {exc.message}",
                          hint=exc.hint or "check --input (a file, a folder or a glob)") from None
+
+
+def _parts_hint(url: str, settings: BatchSpec, options: dict[str, Any], batch_size: int) -> int | None:
+    """The number of parts from the Parquet footers alone, before connecting to the store
+    (None when it cannot tell: CSV, or an input reported as bad further on)."""
+    try:
+        total = open_source(url, format=settings.format, storage_options=options).total_rows()
+    except Exception:  # noqa: BLE001 - opened again, and any error reported, after the model resolves
+        return None
+    return None if total is None else -(-total // batch_size)
 
 
 def _parts_to_score(source: Source, batch_size: int, done: dict[int, Any]) -> int | None:

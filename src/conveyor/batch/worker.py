@@ -147,10 +147,17 @@ def _load_hook(reference: str, project_dir: str | None) -> Any:
 
 def warm_up() -> int:
     """A no-op task that makes the pool start a worker, which imports what scoring needs
-    while the parent is still loading the model."""
+    (reading, an inference plan, profiling, writing) while the parent is still connecting to
+    the store and loading the model."""
     import numpy  # noqa: F401
     import pandas  # noqa: F401
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.dataset  # noqa: F401
     import pyarrow.parquet  # noqa: F401
+    import scipy.special  # noqa: F401 - a classifier's sigmoid
+
+    import conveyor.inference  # noqa: F401
+    import conveyor.profiles  # noqa: F401
 
     worker_memory()
     return os.getpid()
