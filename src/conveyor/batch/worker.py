@@ -151,12 +151,12 @@ def warm_up() -> int:
     the store and loading the model."""
     import numpy  # noqa: F401
     import pandas  # noqa: F401
-    import pyarrow.compute  # noqa: F401
-    import pyarrow.dataset  # noqa: F401
+    import pyarrow.compute
+    import pyarrow.dataset
     import pyarrow.parquet  # noqa: F401
     import scipy.special  # noqa: F401 - a classifier's sigmoid
 
-    import conveyor.inference  # noqa: F401
+    import conveyor.inference
     import conveyor.profiles  # noqa: F401
 
     worker_memory()
