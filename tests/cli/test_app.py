@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from importlib.metadata import version
+
 import yaml
 
 from conveyor.core.errors import ExitCode
@@ -94,3 +96,23 @@ def test_help_lists_shell_completion() -> None:
     out = subprocess.run([sys.executable, "-m", "conveyor", "--help"], capture_output=True, text=True,
                          check=True, env={**os.environ, "COLUMNS": "200"})
     assert "--install-completion" in out.stdout and "--show-completion" in out.stdout
+
+
+def test_the_process_ends_as_sys_exit_would_output_and_exit_code_whole() -> None:
+    """`main` skips the interpreter's teardown, not what exit promises: output flushed, the
+    command's exit code, atexit handlers run, non-daemon threads finished first."""
+    code = (
+        "import atexit, sys, threading, time\n"
+        "from conveyor.cli import app\n"
+        "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done', file=sys.stderr))).start()\n"
+        "sys.stdout.write('x' * 100000)\n"
+        "sys.argv = ['conveyor', *sys.argv[1:]]\n"
+        "app.main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.startswith("x" * 100000) and done.stdout.rstrip().endswith(f"conveyor {version('conveyor')}")
+    assert "thread done" in done.stderr and done.stderr.index("thread done") < done.stderr.index("atexit ran")
+    unknown = subprocess.run([sys.executable, "-c", code, "no-such-command"], capture_output=True, text=True, check=False)
+    assert unknown.returncode == ExitCode.USAGE.value and "No such command" in unknown.stderr
