@@ -16,6 +16,7 @@ With ``--via-endpoint`` the same loop runs threads instead (the work is network-
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import math
 import multiprocessing
@@ -54,6 +55,9 @@ from conveyor.core.errors import EngineError
 from conveyor.data import RowGroup
 from conveyor.stack.processes import ProcessId, pid_alive
 
+# A worker's young-generation collections every 100,000 allocations (Python's default: 700):
+# it imports pandas and Arrow once and then holds few reference cycles.
+WORKER_GC_THRESHOLD = (100_000, 20, 100)
 TASKS_PER_WORKER = 3  # enough tasks that workers finish together
 MAX_TASK_PARTS = 16  # progress and failure granularity
 
@@ -88,7 +92,8 @@ class LocalEngine:
 
     @staticmethod
     def _new_pool(workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=gc.set_threshold, initargs=WORKER_GC_THRESHOLD)
 
     def _start_workers(self, count: int) -> ProcessPoolExecutor:
         """A pool with all ``count`` workers started now (one warm-up task each), each with
