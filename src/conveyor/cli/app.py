@@ -5,7 +5,7 @@ store and pandas: :func:`main` makes the cyclic garbage collector run less often
 they import (tens of thousands of objects that live until exit, collected again and
 again), and once the command is done ends the process without tearing those modules down
 one object at a time — after what normal exit does that matters (non-daemon threads
-joined, ``atexit`` handlers run, output flushed).
+joined, ``atexit`` handlers run, output flushed); under a tracer or profiler it exits as usual.
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ def exit_now(code: object) -> None:
     else:  # sys.exit("message"): the message on stderr, status 1
         print(code, file=sys.stderr)
         status = 1
+    if sys.gettrace() is not None or sys.getprofile() is not None:  # a debugger, coverage, cProfile:
+        sys.exit(status)  # they write their results in the interpreter's own exit
     shutdown = getattr(threading, "_shutdown", None)  # what exit does first: join the threads
     if shutdown is not None:
         shutdown()
