@@ -79,21 +79,10 @@ pq.write_table(table, out)
 # --- setup ------------------------------------------------------------------------------
 
 def setup(rows: int) -> tuple[Path, Path]:
-    from conveyor.scaffold import generate_example_data, init_project
+    from churn_project import promoted_churn
 
     project_dir = CACHE / "churn"
-    if not (project_dir / ".conveyor").exists():
-        import conveyor
-
-        init_project(project_dir) if not project_dir.exists() else None
-        project = conveyor.Project.load(project_dir)
-        project.train()
-        project.promote("staging")
-        project.promote("prod")
-    data = project_dir / "data" / f"bench-{rows}.parquet"
-    if not data.exists():
-        generate_example_data(project_dir, rows=rows, seed=123, out=data.relative_to(project_dir))
-    return project_dir, data
+    return project_dir, promoted_churn(project_dir, Path("data") / f"bench-{rows}.parquet", rows, seed=123)
 
 
 # --- children ---------------------------------------------------------------------------
@@ -249,6 +238,20 @@ def run_process(command: list[str], timeout: float) -> dict:
             "sampled_rss_mb": round(memory.sampled_kb / 1024, 1)}
 
 
+def print_table(labels: dict[str, str], sides: list[str], summary: dict[str, dict],
+                extra: tuple[tuple[str, str], ...]) -> None:
+    """One row per side: rows/s, seconds, peak RSS and the ``extra`` (heading, key) columns."""
+    width = max(len(labels[s]) for s in sides) + 2
+    print(f"{'side':<{width}}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>14}" + "".join(f"{h:>12}" for h, _ in extra))
+    for side in sides:
+        s = summary[side]
+        if "error" in s:
+            print(f"{labels[side]:<{width}}  could not run: {s['error']}")
+        else:
+            print(f"{labels[side]:<{width}}{s['rows_per_s']:>12,}{s['seconds']:>10}{s['peak_rss_mb']:>14,}"
+                  + "".join(f"{s[k]:>12,}" for _, k in extra))
+
+
 def whole_command(side: str, project_dir: Path, data: Path, out: Path, uris: tuple[str, str]) -> list[str]:
     if side == "plain":
         return [sys.executable, "-c", PLAIN_SCRIPT, *uris, str(data), str(out)]
@@ -317,13 +320,7 @@ def whole(rows: int, rounds: int, project_dir: Path, data: Path) -> None:
               "conveyor": "(w3) conveyor predict (default output)"}
     print(f"\nwhole commands, {rows:,} rows, {rounds} rounds (medians), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'side':<40}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>14}")
-    for side in WHOLE_SIDES:
-        s = summary[side]
-        if "error" in s:
-            print(f"{labels[side]:<40}  could not run: {s['error']}")
-        else:
-            print(f"{labels[side]:<40}{s['rows_per_s']:>12,}{s['seconds']:>10}{s['peak_rss_mb']:>14,}")
+    print_table(labels, list(WHOLE_SIDES), summary, ())
     print(f"predictions of (w1) and (w3) agree row by row: {agree}")
     print(f"conveyor predict vs the plain script: {ratios['whole_speedup']}x (target >= 2); "
           f"vs pyarrow read + write: {ratios['whole_vs_pyarrow']} (target >= 0.5)")
@@ -394,14 +391,7 @@ def main() -> None:
     labels = {"anchor": "(a) pyfunc.load_model + predict", "local": "(b) conveyor local engine",
               "spark": "(c) conveyor Spark local[2]", "spark_udf": "(d) mlflow spark_udf local[2]"}
     print(f"\nbatch scoring, {rows:,} rows, {rounds} rounds (medians), {os.cpu_count()} cores")
-    print(f"{'side':<34}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>14}{'sampled MB':>12}")
-    for side in sides:
-        s = summary[side]
-        if "error" in s:
-            print(f"{labels[side]:<34}  could not run: {s['error']}")
-        else:
-            print(f"{labels[side]:<34}{s['rows_per_s']:>12,}{s['seconds']:>10}{s['peak_rss_mb']:>14,}"
-                  f"{s['sampled_rss_mb']:>12,}")
+    print_table(labels, sides, summary, (("sampled MB", "sampled_rss_mb"),))
     print(f"local speedup vs anchor: {ratios['local_speedup']}x (target >= 2); "
           f"local memory vs anchor: {ratios['local_memory']} (target <= 0.25); "
           f"Spark engine vs spark_udf: {ratios['spark_vs_spark_udf']}x (target >= 1)")

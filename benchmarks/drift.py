@@ -198,20 +198,12 @@ print(json.dumps({"verdicts": verdicts}))
 
 def whole_setup(rows: int) -> tuple[Path, Path, Any]:
     """The churn example trained and promoted once; ``rows`` shifted new rows."""
+    from churn_project import promoted_churn
+
     import conveyor
-    from conveyor.scaffold import generate_example_data, init_project
 
     project_dir = WHOLE_CACHE / "churn"
-    if not (project_dir / ".conveyor").exists():
-        if not project_dir.exists():
-            init_project(project_dir)
-        project = conveyor.Project.load(project_dir)
-        project.train()
-        project.promote("staging")
-        project.promote("prod")
-    current = project_dir / "data" / f"new-{rows}.parquet"
-    if not current.exists():
-        generate_example_data(project_dir, rows=rows, seed=321, drift=1.0, out=current.relative_to(project_dir))
+    current = promoted_churn(project_dir, Path("data") / f"new-{rows}.parquet", rows, seed=321, drift=1.0)
     return project_dir, current, conveyor.Project.load(project_dir).config
 
 
