@@ -255,6 +255,7 @@ def whole(args: argparse.Namespace, rows: int) -> None:
     ours, theirs = summary("conveyor"), summary("evidently")
     agreement: dict[str, Any] = {}
     ratios: dict[str, float] = {}
+    per_round: list[float] = []
     if ours and theirs and "error" not in ours and "error" not in theirs:
         monitored = [r for r in runs["conveyor"] if "error" not in r][-1]["output"]
         ours_v = {f["column"]: bool(f["drifted"]) for f in monitored["drift"]["features"]}
@@ -270,6 +271,8 @@ def whole(args: argparse.Namespace, rows: int) -> None:
                      "conveyor_verdict": monitored["verdict"]["status"]}
         ratios = {"speedup": round(theirs["seconds"] / ours["seconds"], 2),
                   "memory": round(ours["peak_rss_mb"] / theirs["peak_rss_mb"], 3)}
+        per_round = [round(t["seconds"] / o["seconds"], 2) for o, t in zip(runs["conveyor"], runs["evidently"], strict=False)
+                     if "error" not in o and "error" not in t]  # the two ran back to back
     print(f"\nwhole commands: {rows:,} new rows against the training data ({reference.name}), "
           f"{args.rounds} rounds (medians), {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     print(f"{'side':24s}{'wall s (median)':>18s}{'peak RSS MB':>14s}")
@@ -280,13 +283,14 @@ def whole(args: argparse.Namespace, rows: int) -> None:
             print(f"{side:24s}{values['seconds']:18.2f}{values['peak_rss_mb']:14.0f}")
     if ratios:
         print(f"conveyor monitor vs Evidently, whole processes: {ratios['speedup']:.1f}x "
-              f"(target >= {WHOLE_TARGETS['speedup']:g}x), memory {ratios['memory']:.3f} of Evidently's")
+              f"(target >= {WHOLE_TARGETS['speedup']:g}x; ratio of the medians), memory {ratios['memory']:.3f} "
+              f"of Evidently's; per round: {per_round}")
         print(f"verdicts agree on {agreement['agree']}/{agreement['features']} columns; disagree: "
               f"{agreement['disagree'] or 'none'}")
     print("RESULT " + json.dumps({"benchmark": "drift-whole", "size": {"current_rows": rows, "quick": args.quick,
                                                                       "rounds": args.rounds},
                                   "anchor": theirs or {"error": evidently_version}, "conveyor": ours,
-                                  "ratios": ratios, "agreement": agreement}))
+                                  "ratios": ratios, "per_round": per_round, "agreement": agreement}))
 
 
 def run_in_fresh_parent(command: list[str]) -> dict[str, Any]:
