@@ -17,6 +17,7 @@ alongside; it does not decide.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -222,33 +223,38 @@ def evaluate_outputs(
             f"only {len(y)} labelled rows; at least {min_rows} are needed for a performance verdict"
         )
         return result
-    try:
-        rows = outputs(labelled) if callable(outputs) else outputs.select(labelled)
-        result.metrics = window_metrics(np.asarray(y), rows.predictions, task, rows.scores, rows.classes)
-    except Exception as exc:  # noqa: BLE001 - e.g. unscorable rows
-        result.messages.append(f"cannot compute metrics on the current data: {exc}")
-        return result
-    result.current = result.metrics.get(name)
     bounds = _bounds(result, gate or {}, baseline_metrics, tolerance)
-    if result.current is None:
-        result.messages.append(f"metric {name!r} is not available for this model and data")
-    elif result.baseline is None:
-        result.messages.append(f"the baseline has no {name!r}; nothing to compare with")
-    for missing in sorted({b[0] for b in bounds} - set(result.metrics)):
-        result.messages.append(f"gate metric {missing!r} cannot be computed on the current data")
-    bounds = [b for b in bounds if b[0] in result.metrics]
-    if bounds:
-        errors = standard_errors(np.asarray(y), rows.predictions, task, rows.scores, rows.classes,
-                                 {b[0] for b in bounds})
-        alpha = false_alarm_rate / len(bounds)
-        for metric_name, against, bound, higher in bounds:
-            se = errors.get(metric_name, 0.0)
-            if against == "baseline" and baseline_rows:
-                se = float(np.hypot(se, se * np.sqrt(len(y) / baseline_rows)))
-            result.checks.append(_check(result.metrics[metric_name], metric_name, against, bound, higher, se, alpha,
-                                        result.baseline if against == "baseline" else None))
-        result.degraded = any(c.failed for c in result.checks)
-    result.detector = _page_hinkley(rows.predictions, y, task, baseline_metrics)
+    truth = np.asarray(y)
+    # The bootstrap runs in a thread while the window's metrics are computed: both are numpy
+    # (which releases the GIL) and neither needs the other; only bounds the metrics allow are used.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-bootstrap") as pool:
+        try:
+            rows = outputs(labelled) if callable(outputs) else outputs.select(labelled)
+            errors = pool.submit(standard_errors, truth, rows.predictions, task, rows.scores, rows.classes,
+                                 {b[0] for b in bounds}) if bounds else None
+            result.metrics = window_metrics(truth, rows.predictions, task, rows.scores, rows.classes)
+        except Exception as exc:  # noqa: BLE001 - e.g. unscorable rows
+            result.messages.append(f"cannot compute metrics on the current data: {exc}")
+            return result
+        result.current = result.metrics.get(name)
+        if result.current is None:
+            result.messages.append(f"metric {name!r} is not available for this model and data")
+        elif result.baseline is None:
+            result.messages.append(f"the baseline has no {name!r}; nothing to compare with")
+        for missing in sorted({b[0] for b in bounds} - set(result.metrics)):
+            result.messages.append(f"gate metric {missing!r} cannot be computed on the current data")
+        bounds = [b for b in bounds if b[0] in result.metrics]
+        result.detector = _page_hinkley(rows.predictions, y, task, baseline_metrics)
+        if bounds and errors is not None:
+            errors_of = errors.result()
+            alpha = false_alarm_rate / len(bounds)
+            for metric_name, against, bound, higher in bounds:
+                se = errors_of.get(metric_name, 0.0)
+                if against == "baseline" and baseline_rows:
+                    se = float(np.hypot(se, se * np.sqrt(len(y) / baseline_rows)))
+                result.checks.append(_check(result.metrics[metric_name], metric_name, against, bound, higher,
+                                            se, alpha, result.baseline if against == "baseline" else None))
+            result.degraded = any(c.failed for c in result.checks)
     return result
 
 
