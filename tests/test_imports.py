@@ -131,7 +131,7 @@ LAYERS = [
     ("profiles", "scoring"),  # profiles read Parquet through data; scoring runs inference plans
     ("lifecycle", "scaffold", "packs"),  # packs: environment packs (scoring reads the model)
     ("monitoring",),  # may use lifecycle (tags, metrics, retrain requests); never the reverse
-    ("batch", "serving"),
+    ("batch", "serving", "streaming"),
     ("jobs",),
     ("scheduling", "exports"),  # the embedded scheduler; Airflow/Kubernetes exports and release
     ("app",),  # the composition root

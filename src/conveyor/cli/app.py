@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli import batch, exports, lifecycle, monitoring, packs, scheduling, serving
+from conveyor.cli import batch, exports, lifecycle, monitoring, packs, scheduling, serving, stream
 from conveyor.cli.exports import export_app
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode
@@ -42,6 +42,7 @@ for command in (
     serving.serve,
     serving.traffic,
     serving.rollout,
+    stream.stream,
     scheduling.scheduler,
     scheduling.runs,
     packs.pack,

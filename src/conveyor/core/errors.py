@@ -10,8 +10,9 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   ├── ModelRefError           not name@alias, name@latest or name@vN
     │   ├── WindowError             a --window (or monitor.window) that is not 30m, 24h, 7d, 2w
     │   ├── OptionError             an option value that does not parse (steps, durations, weights)
-    │   └── ExportError             an export that cannot be written: nothing scheduled, a setting
-    │                               the target's schema rejects (SparkApplication CRD, Kubernetes)
+    │   ├── ExportError             an export that cannot be written: nothing scheduled, a setting
+    │   │                           the target's schema rejects (SparkApplication CRD, Kubernetes)
+    │   └── StreamUrlError          a stream source/sink that is not kafka://, redis:// or file://
     ├── DataError                   a dataset is missing, unreadable or lacks a column
     │   ├── SourceError             a file, folder, glob or URL cannot be listed or read
     │   │   ├── SourceNotFoundError   nothing is there
@@ -29,7 +30,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── UnavailableError [9]        something the command needs is taken or cannot be reached
     │   ├── StoreUnreachableError   the tracking, registry or artifact store cannot be reached
     │   ├── MoveLockTimeout         another move of the model held its lock past the timeout
-    │   └── PortInUseError          `conveyor serve`: the address is already in use
+    │   ├── PortInUseError          `conveyor serve`: the address is already in use
+    │   └── BrokerUnreachableError  `conveyor stream`: the Kafka or Redis broker does not answer
     ├── RegistryError [8]           an unknown model or version
     │   └── NoStageHolder           no version holds the stage named (`churn@prod`, bare `churn`)
     ├── PromotionError              a promotion or rollback the rules forbid
@@ -207,6 +209,12 @@ class ExportError(UsageError):
         super().__init__(message if field is None else f"[{field}] {message}", hint=hint)
 
 
+class StreamUrlError(UsageError):
+    """A stream source, sink, dead-letter or feedback location that cannot be used: a scheme
+    other than kafka://, redis:// and file://, no topic or stream named, or a bare name and
+    no broker to find it on."""
+
+
 # -- data -------------------------------------------------------------------------------------
 
 
@@ -220,6 +228,10 @@ class SourceError(DataError):
 
 class SourceNotFoundError(SourceError):
     """A data source that does not exist."""
+
+
+class UnknownStreamError(SourceNotFoundError):
+    """The Kafka topic or Redis stream a stream scorer consumes does not exist on its broker."""
 
 
 class UncommittedOutputError(SourceError):
@@ -325,6 +337,11 @@ class MoveLockTimeout(UnavailableError):
 
 class PortInUseError(UnavailableError):
     """`conveyor serve` cannot listen: another process holds the address and port."""
+
+
+class BrokerUnreachableError(UnavailableError):
+    """`conveyor stream` cannot reach its Kafka or Redis broker at start (while running, it
+    reconnects with backoff instead)."""
 
 
 class RegistryError(ConveyorError):

@@ -21,19 +21,21 @@ from conveyor.jobs.lifecycle import (
 from conveyor.jobs.monitoring import MonitorJob, MonitorSpec, RetrainJob, RetrainSpec
 from conveyor.jobs.packs import PackJob, PackSpec
 from conveyor.jobs.scoring import ScoreJob, ScoreSpec
+from conveyor.jobs.streaming import StreamJob, StreamSpec
 
 if TYPE_CHECKING:
     from conveyor.lifecycle.context import LifecycleContext
     from conveyor.lifecycle.progress import Reporter
 
 AnySpec = Annotated[
-    Union[TrainSpec, GateSpec, PromoteSpec, RollbackSpec, ScoreSpec, MonitorSpec, RetrainSpec, PackSpec],
+    Union[TrainSpec, GateSpec, PromoteSpec, RollbackSpec, ScoreSpec, MonitorSpec, RetrainSpec, PackSpec,
+          StreamSpec],
     Field(discriminator="kind"),
 ]
 JOBS: dict[str, Job] = {
     job.spec.model_fields["kind"].default: job
     for job in (TrainJob(), GateJob(), PromoteJob(), RollbackJob(), ScoreJob(), MonitorJob(), RetrainJob(),
-                PackJob())
+                PackJob(), StreamJob())
 }
 _ADAPTER: TypeAdapter[AnySpec] = TypeAdapter(AnySpec)
 

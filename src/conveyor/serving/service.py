@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from conveyor.serving.admission import Admission
 from conveyor.serving.auth import Authenticator, Credential
-from conveyor.serving.capture import CaptureWriter
+from conveyor.data.capture_writer import CaptureWriter
 from conveyor.serving.deployments import Endpoint
 from conveyor.serving.errors import NotFound
 from conveyor.serving.metrics import Metrics

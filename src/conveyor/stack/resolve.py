@@ -24,6 +24,7 @@ class Stack:
     tracking_uri: str
     registry_uri: str
     artifact_store: str
+    broker: str | None = None  # the stand's message broker (kafka://…, redis://…), if any
 
     @property
     def embedded(self) -> bool:
@@ -56,7 +57,7 @@ def resolve_stack(loaded: LoadedConfig, environment: EnvironmentSpec | None = No
     artifacts = env.artifact_store or str(state / "artifacts")
     if "://" not in artifacts and not Path(artifacts).is_absolute():
         artifacts = str((loaded.project_dir / artifacts).resolve())
-    return Stack(tracking_uri=tracking, registry_uri=registry, artifact_store=artifacts)
+    return Stack(tracking_uri=tracking, registry_uri=registry, artifact_store=artifacts, broker=env.broker)
 
 
 def _tracking_from_environment() -> str | None:

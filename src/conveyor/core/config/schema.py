@@ -19,9 +19,7 @@ ENTRYPOINT_PATTERN = re.compile(r"^(?P<module>[^:]+\.py):(?P<function>[A-Za-z_][
 # Settings that belong to features not built yet: what will read each one. The loader rejects
 # them with their line, so a schedule or a broker is never silently ignored. A feature that
 # starts reading one adds the field to its spec below and removes it here. ``*`` matches any key.
-NOT_READ_YET: Mapping[tuple[str, ...], str] = MappingProxyType({
-    ("environments", "*", "broker"): "the stream scorer (`conveyor stream`)",
-})
+NOT_READ_YET: Mapping[tuple[str, ...], str] = MappingProxyType({})
 
 
 # The fairness metrics a gate or monitor may limit, per task (computed in lifecycle/metrics.py).
@@ -459,6 +457,46 @@ class ServeSpec(Strict):
         return value
 
 
+class StreamSpec(Strict):
+    """`stream`: `conveyor stream`, scoring events from a Kafka topic, a Redis stream or a file."""
+
+    source: str | None = Field(
+        None, description="Events to score: `kafka://host:port/topic`, `redis://host:port/stream`, "
+        "`file://events.jsonl`, or a bare topic/stream name on the stand's `broker`."
+    )
+    sink: str | None = Field(None, description="Where scored events go (same forms as `source`, same broker).")
+    dead_letters: str | None = Field(
+        None, description="Where events that cannot be scored go, with the reason (same forms); "
+        "default: the source's name + `.dead`."
+    )
+    feedback: str | None = Field(
+        None, description="Ground-truth labels `{event_id, label}` to join to captured events (same forms)."
+    )
+    group: str | None = Field(None, description="Consumer group; default: `conveyor-<model>`.")
+    event_id: str = Field("event_id", description="Input field holding the event id; absent: derived from the source coordinates.")
+    field: str = Field("data", description="Redis: the entry field holding the event's JSON.")
+    max_batch: int = Field(256, ge=1, description="Events per micro-batch (one model call).")
+    max_wait_ms: float = Field(5.0, ge=0, description="How long a micro-batch waits to fill up.")
+    poll_s: float = Field(10.0, gt=0, description="Seconds between registry polls for alias moves (hot swap).")
+    exactly_once: bool = Field(
+        False, description="Kafka: transactional producer, offsets committed in the transaction, "
+        "read_committed consumers; default: at-least-once."
+    )
+    max_deliveries: int = Field(5, ge=1, description="Redis: an entry delivered this many times goes to the dead letters.")
+    claim_idle_ms: int = Field(
+        30_000, ge=100, description="Redis: entries pending this long with a consumer that stopped are claimed (XAUTOCLAIM)."
+    )
+    session_timeout_ms: int = Field(10_000, ge=1000, description="Kafka: consumer group session timeout.")
+    capture: CaptureSpec = Field(
+        CaptureSpec(), description="Sampled capture of scored events for monitoring (the endpoint's layout)."
+    )
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of /metrics (Prometheus) and /healthz; worker i listens on port + i; default: none."
+    )
+    host: str = Field("127.0.0.1", description="Bind address of the metrics port.")
+    workers: int = Field(1, ge=1, description="Processes in the consumer group.")
+
+
 class SchedulerSpec(Strict):
     """`scheduler`: how `conveyor scheduler` runs the pipelines that have a `schedule`."""
 
@@ -490,6 +528,10 @@ class EnvironmentSpec(Strict):
     )
     manifests: str | None = Field(
         None, description="`conveyor release`: the folder (a path or fsspec URL) the Kubernetes manifests are published to."
+    )
+    broker: str | None = Field(
+        None, description="The stand's message broker (`kafka://host:9092` or `redis://host:6379`): "
+        "`conveyor stream` finds bare topic or stream names in `stream` on it."
     )
 
 
@@ -607,8 +649,9 @@ class ProjectConfig(Strict):
     runtime: RuntimeSpec | None = Field(None, description="Requirements and engine settings.")
     scheduler: SchedulerSpec = Field(SchedulerSpec(), description="`conveyor scheduler`: the embedded scheduler.")
     export: ExportSpec = Field(ExportSpec(), description="`conveyor export` and `conveyor release`.")
+    stream: StreamSpec = Field(StreamSpec(), description="`conveyor stream`: scoring events on a broker.")
 
-    @field_validator("monitor", "serve", "scheduler", "export", mode="before")
+    @field_validator("monitor", "serve", "scheduler", "export", "stream", mode="before")
     @classmethod
     def _monitor_empty(cls, value: Any) -> Any:
         return {} if value is None else value

@@ -1,4 +1,5 @@
-"""Prediction capture for monitoring: sampled in the request path, written off it.
+"""Prediction capture for monitoring: sampled on the scoring path (the endpoint's requests,
+the stream scorer's micro-batches), written off it.
 
 Rows go to a bounded in-memory queue; a background thread writes them in batches as
 Parquet parts under the artifact store, in the layout of :mod:`conveyor.core.capture`
@@ -27,9 +28,10 @@ from typing import Any
 
 from conveyor.core import capture as layout
 from conveyor.data.capture import column, write_part
-from conveyor.scoring import Columns
 
-log = logging.getLogger("conveyor.serving")
+log = logging.getLogger("conveyor.capture")
+
+Columns = dict[str, list[Any]]  # {column name: values}, one request's or one batch's rows
 
 WRITE_ATTEMPTS = 3  # a part is written at most this many times (one per flush) before its rows are dropped
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from conveyor.data import CapturedTraffic
-from conveyor.serving.capture import CaptureWriter
+from conveyor.data.capture_writer import CaptureWriter
 
 
 def test_capture_is_written_in_the_monitoring_layout(serve: Any, records: Any) -> None:
@@ -181,7 +181,7 @@ def test_a_failed_write_is_counted_and_retried(tmp_path: Path) -> None:
 
 def test_a_store_that_keeps_failing_drops_after_the_last_attempt(tmp_path: Path) -> None:
     from conveyor.core import capture as layout
-    from conveyor.serving.capture import WRITE_ATTEMPTS
+    from conveyor.data.capture_writer import WRITE_ATTEMPTS
 
     writer = CaptureWriter(str(tmp_path), "m", sample=1.0)
     writer.offer("r0", "prod", "1", {"x": [1.0, 2.0]}, [0, 1], None, 1.0)

@@ -1,0 +1,240 @@
+"""Kafka with confluent-kafka: one member of a consumer group, manual offset commits, an
+idempotent producer.
+
+At-least-once (the default) is pipelined: a batch's records are produced with delivery
+callbacks and the loop goes on reading; the longest prefix of batches whose records are all
+acknowledged has its offsets committed asynchronously. A record the broker failed to take
+(after librdkafka's own retries) is produced again before its batch's offsets can be
+committed. Exactly-once (``stream.exactly_once``): each batch is one transaction holding its
+records and its input offsets (``send_offsets_to_transaction``); readers of the output use
+``isolation.level=read_committed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from conveyor.core.errors import BrokerUnreachableError, UnknownStreamError
+from conveyor.streaming.brokers import Broker, BrokerSettings, Coordinates, Delivery, Event, Record
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+log = logging.getLogger("conveyor.streaming")
+
+MAX_IN_FLIGHT = 64  # batches produced and not yet committed before reading waits
+_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class _InFlight:
+    """One delivered batch: its offsets (next to read, per partition) and what is unacknowledged."""
+
+    offsets: dict[tuple[str, int], int]
+    remaining: int
+    retry: list[tuple[str, Record]] = field(default_factory=list)
+
+    def acked(self, error: KafkaError | None, message: Message) -> None:
+        self.remaining -= 1
+        if error is not None:
+            log.warning("Kafka did not take a record for %s: %s; producing it again", message.topic(), error)
+            self.retry.append((str(message.topic()), Record(message.value() or b"", message.key())))
+
+
+class KafkaBroker(Broker):
+    def __init__(self, settings: BrokerSettings) -> None:
+        from confluent_kafka import Consumer, Producer
+
+        self.settings = settings
+        self.topic = settings.source.name
+        common = {"bootstrap.servers": settings.source.address, "client.id": settings.member}
+        producer: dict[str, Any] = {**common, "enable.idempotence": True, "acks": "all", "linger.ms": 2}
+        if settings.exactly_once:
+            producer["transactional.id"] = f"{settings.group}-{settings.member}"
+        self.producer: Producer = Producer(producer)
+        self.consumer: Consumer = Consumer({
+            **common,
+            "group.id": settings.group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": settings.session_timeout_ms,
+            "heartbeat.interval.ms": max(100, settings.session_timeout_ms // 5),
+            "isolation.level": "read_committed" if settings.exactly_once else "read_uncommitted",
+        })
+        self._in_flight: deque[_InFlight] = deque()
+        self._assigned: set[tuple[str, int]] = set()
+        self._check_topic()
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        if settings.exactly_once:
+            self.producer.init_transactions(30)
+
+    def _check_topic(self) -> None:
+        from confluent_kafka import KafkaException
+
+        address = self.settings.source.address
+        try:
+            metadata = self.consumer.list_topics(timeout=10)
+        except KafkaException as exc:
+            raise BrokerUnreachableError(
+                f"Kafka at {address} does not answer: {exc.args[0].str() if exc.args else exc}",
+                hint="start the broker, or check the host and port of the stream URL",
+            ) from None
+        found = metadata.topics.get(self.topic)
+        if found is None or found.error is not None:
+            raise UnknownStreamError(
+                f"Kafka topic {self.topic!r} does not exist on {address}",
+                hint="create it (kafka-topics --create, or the AdminClient), or check the name",
+            )
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned.update((p.topic, p.partition) for p in partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Before partitions move to another member: what was delivered for them is committed."""
+        self.producer.flush(30)
+        self._settle(synchronous=True)
+        self._assigned.difference_update((p.topic, p.partition) for p in partitions)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(self, max_events: int, max_wait_s: float) -> list[Event]:
+        self.producer.poll(0)
+        self._settle()
+        while len(self._in_flight) >= MAX_IN_FLIGHT:
+            self.producer.poll(0.05)
+            self._settle()
+        messages = self.consumer.consume(max_events, max_wait_s)
+        events: list[Event] = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._consume_error(error)
+                continue
+            stamp = message.timestamp()
+            events.append(Event(
+                message.value() or b"",
+                Coordinates(str(message.topic()), int(message.partition() or 0), str(message.offset())),
+                message.key(),
+                float(stamp[1]) if stamp[0] else None,
+            ))
+        return events
+
+    def _consume_error(self, error: KafkaError) -> None:
+        from confluent_kafka import KafkaError
+
+        if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise UnknownStreamError(f"Kafka topic {self.topic!r} is gone from {self.settings.source.address}")
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("Kafka consumer: %s", error.str())
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def deliver(self, delivery: Delivery) -> None:
+        offsets: dict[tuple[str, int], int] = {}
+        for event in delivery.events:
+            c = event.coordinates
+            offsets[(c.source, c.partition or 0)] = int(c.offset) + 1
+        if self.settings.exactly_once:
+            self._transaction(delivery, offsets)
+            return
+        batch = _InFlight(offsets, delivery.records)
+        self._in_flight.append(batch)
+        self._produce(batch, self._addressed(delivery))
+        self.producer.poll(0)
+
+    def _addressed(self, delivery: Delivery) -> list[tuple[str, Record]]:
+        sink, dead = self.settings.sink.name, self.settings.dead_letters.name
+        return [(sink, r) for r in delivery.outputs] + [(dead, r) for r in delivery.dead_letters]
+
+    def _produce(self, batch: _InFlight, records: list[tuple[str, Record]]) -> None:
+        produce, acked = self.producer.produce, batch.acked
+        for topic, record in records:
+            while True:
+                try:
+                    produce(topic, record.value, record.key, on_delivery=acked)
+                    break
+                except BufferError:  # the local queue is full: serve callbacks, then again
+                    self.producer.poll(0.05)
+
+    def _settle(self, synchronous: bool = False) -> None:
+        """Commit the offsets of the longest prefix of fully acknowledged batches; records the
+        broker refused are produced again first."""
+        ready: dict[tuple[str, int], int] = {}
+        while self._in_flight and self._in_flight[0].remaining == 0:
+            head = self._in_flight[0]
+            if head.retry:
+                retry, head.retry = head.retry, []
+                head.remaining += len(retry)
+                self._produce(head, retry)
+                break
+            ready.update(head.offsets)
+            self._in_flight.popleft()
+        self._commit(ready, synchronous)
+
+    def _commit(self, offsets: dict[tuple[str, int], int], synchronous: bool) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        owned = [TopicPartition(t, p, o) for (t, p), o in offsets.items() if (t, p) in self._assigned]
+        if not owned:
+            return
+        try:
+            self.consumer.commit(offsets=owned, asynchronous=not synchronous)
+        except KafkaException as exc:  # a rebalance took them: the new owner reads them again
+            log.warning("Kafka offset commit failed (%s); those events will be read again", exc)
+
+    def _transaction(self, delivery: Delivery, offsets: dict[tuple[str, int], int]) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        attempt = 0
+        while True:
+            try:
+                self.producer.begin_transaction()
+                for topic, record in self._addressed(delivery):
+                    self.producer.produce(topic, record.value, record.key)
+                self.producer.send_offsets_to_transaction(
+                    [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                    self.consumer.consumer_group_metadata(), 30,
+                )
+                self.producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.fatal() or not (error.retriable() or error.txn_requires_abort()):
+                    raise
+                log.warning("Kafka transaction failed (%s); aborting and trying again", error.str())
+                if error.txn_requires_abort():
+                    self.producer.abort_transaction(30)
+                time.sleep(_BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)])
+                attempt += 1
+
+    def drain(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while self._in_flight and time.monotonic() < deadline:
+            self.producer.flush(max(0.0, min(1.0, deadline - time.monotonic())))
+            self._settle(synchronous=True)
+        return not self._in_flight
+
+    def lag(self) -> dict[str, int]:
+        """High watermark minus committed offset per assigned partition; a partition whose
+        watermark lies below its committed offset (a broker that reports it wrongly) is left
+        out rather than reported wrong."""
+        from confluent_kafka import TopicPartition
+
+        partitions = [TopicPartition(t, p) for t, p in sorted(self._assigned)]
+        if not partitions:
+            return {}
+        lags: dict[str, int] = {}
+        for committed in self.consumer.committed(partitions, timeout=5):
+            _, high = self.consumer.get_watermark_offsets(committed, timeout=5, cached=False)
+            position = committed.offset if committed.offset >= 0 else 0
+            if high >= position:
+                lags[f"{committed.topic}[{committed.partition}]"] = int(high - position)
+        return lags
+
+    def close(self) -> None:
+        self.producer.flush(10)
+        self.consumer.close()
