@@ -142,7 +142,8 @@ def produce(kafka: str, topic: str, values: list[bytes], keys: list[bytes] | Non
 
 def consume_all(kafka: str, topic: str, expected: int, timeout: float = 90.0,
                 isolation: str = "read_uncommitted") -> list[dict[str, Any]]:
-    """Read a topic from the start until ``expected`` messages (or the timeout) are in."""
+    """Read a topic from the start until ``expected`` distinct event ids (or the timeout)
+    are in; replays after a crash repeat some, and all are returned."""
     from confluent_kafka import Consumer
 
     consumer = Consumer({"bootstrap.servers": kafka, "group.id": f"reader-{uuid.uuid4().hex[:8]}",
@@ -151,11 +152,13 @@ def consume_all(kafka: str, topic: str, expected: int, timeout: float = 90.0,
                          "isolation.level": isolation})
     consumer.subscribe([topic])
     out: list[dict[str, Any]] = []
+    ids: set[Any] = set()
     deadline = time.monotonic() + timeout
-    while len(out) < expected and time.monotonic() < deadline:
+    while len(ids) < expected and time.monotonic() < deadline:
         for message in consumer.consume(500, 0.5):
             if message.error() is None:
                 out.append(orjson.loads(message.value()))
+                ids.add(out[-1].get("event_id", len(out)))
     consumer.close()
     return out
 

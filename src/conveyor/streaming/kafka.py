@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 log = logging.getLogger("conveyor.streaming")
+# librdkafka's own log lines (a connection refused while it reconnects, ...) go here, not to
+# stderr: the scorer reports what matters itself; configure this logger to see them
+librdkafka_log = logging.getLogger("conveyor.streaming.librdkafka")
+librdkafka_log.setLevel(logging.CRITICAL)
+librdkafka_log.propagate = False
 
 MAX_IN_FLIGHT = 64  # batches produced and not yet committed before reading waits
 _BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -51,7 +56,8 @@ class KafkaBroker(Broker):
 
         self.settings = settings
         self.topic = settings.source.name
-        common = {"bootstrap.servers": settings.source.address, "client.id": settings.member}
+        common: dict[str, Any] = {"bootstrap.servers": settings.source.address, "client.id": settings.member,
+                  "logger": librdkafka_log}
         producer: dict[str, Any] = {**common, "enable.idempotence": True, "acks": "all", "linger.ms": 2}
         if settings.exactly_once:
             producer["transactional.id"] = f"{settings.group}-{settings.member}"
