@@ -15,6 +15,7 @@ def stream(
     source: Annotated[Optional[str], typer.Option("--source", "-s", help="kafka://HOST:PORT/TOPIC, redis://HOST:PORT/STREAM, file://PATH or a name on the stand's broker (default: stream.source).")] = None,
     sink: Annotated[Optional[str], typer.Option("--sink", help="Where scored events go, on the source's broker (default: stream.sink).")] = None,
     dead_letters: Annotated[Optional[str], typer.Option("--dead-letters", help="Where unscorable events go, with the reason (default: stream.dead_letters, else SOURCE.dead).")] = None,
+    feedback: Annotated[Optional[str], typer.Option(help="Labels {event_id, label} to join to the captured events (default: stream.feedback).")] = None,
     group: Annotated[Optional[str], typer.Option(help="Consumer group (default: stream.group, else conveyor-NAME).")] = None,
     max_batch: Annotated[Optional[int], typer.Option(min=1, help="Events per micro-batch (default: stream.max_batch).")] = None,
     max_wait_ms: Annotated[Optional[float], typer.Option(min=0, help="How long a micro-batch waits to fill (default: stream.max_wait_ms).")] = None,
@@ -32,7 +33,7 @@ def stream(
     from conveyor.streaming import StreamOptions, run_stream
 
     options = StreamOptions(
-        model=model, source=source, sink=sink, dead_letters=dead_letters, group=group, max_batch=max_batch,
+        model=model, source=source, sink=sink, dead_letters=dead_letters, feedback=feedback, group=group, max_batch=max_batch,
         max_wait_ms=max_wait_ms, exactly_once=exactly_once, workers=workers, metrics_port=metrics_port,
         idle_exit_s=idle_exit, follow=follow,
     )

@@ -19,6 +19,7 @@ class StreamSpec(JobSpec):
     source: str | None = None  # default: stream.source
     sink: str | None = None  # default: stream.sink
     dead_letters: str | None = None  # default: stream.dead_letters, else <source>.dead
+    feedback: str | None = None  # default: stream.feedback
     group: str | None = None
     max_batch: int | None = Field(None, ge=1)
     max_wait_ms: float | None = Field(None, ge=0)

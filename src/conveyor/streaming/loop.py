@@ -17,6 +17,7 @@ from conveyor.streaming.score import BatchOutcome, BatchScorer
 if TYPE_CHECKING:
     from conveyor.data.capture_writer import CaptureWriter
     from conveyor.scoring import Scorer
+    from conveyor.streaming.feedback import FeedbackJoiner
     from conveyor.streaming.metrics import StreamMetrics
     from conveyor.streaming.swap import ModelFollower
 
@@ -32,6 +33,7 @@ class LoopOptions:
     idle_exit_s: float | None = None  # end after this long without an event (None: run on)
     lag_every_s: float = 5.0
     event_id_field: str = "event_id"
+    feedback_every_s: float = 0.5
 
 
 @dataclass
@@ -57,13 +59,14 @@ class StreamSummary:
 class StreamScorer:
     def __init__(
         self, broker: Broker, follower: ModelFollower, options: LoopOptions,
-        metrics: StreamMetrics, capture: CaptureWriter | None = None,
+        metrics: StreamMetrics, capture: CaptureWriter | None = None, feedback: FeedbackJoiner | None = None,
     ) -> None:
         self.broker = broker
         self.follower = follower
         self.options = options
         self.metrics = metrics
         self.capture = capture
+        self.feedback = feedback
         self.batcher = BatchScorer(options.event_id_field)
         self.summary = StreamSummary()
         self.running = False
@@ -76,7 +79,7 @@ class StreamScorer:
 
     def run(self, stop: threading.Event) -> StreamSummary:
         options, broker = self.options, self.broker
-        started = last_event = next_lag = time.monotonic()
+        started = last_event = next_lag = next_feedback = time.monotonic()
         self.running = True
         try:
             while not stop.is_set():
@@ -85,6 +88,9 @@ class StreamScorer:
                 if now >= next_lag:
                     self._report_lag(now, started)
                     next_lag = now + options.lag_every_s
+                if self.feedback is not None and now >= next_feedback:
+                    self.feedback.poll()
+                    next_feedback = now + options.feedback_every_s
                 if not events:
                     if broker.exhausted or (options.idle_exit_s is not None and now - last_event >= options.idle_exit_s):
                         break

@@ -41,6 +41,7 @@ class StreamOptions:
     source: str | None = None
     sink: str | None = None
     dead_letters: str | None = None
+    feedback: str | None = None
     group: str | None = None
     max_batch: int | None = None
     max_wait_ms: float | None = None
@@ -123,12 +124,13 @@ def _run_one(
     follower.on_swap = swapped
     broker = open_broker(settings)
     capture = _capture(context, name)
+    feedback = _feedback(context, options, settings, name)
     loop_options = LoopOptions(
         max_batch=options.max_batch or config.max_batch,
         max_wait_s=(config.max_wait_ms if options.max_wait_ms is None else options.max_wait_ms) / 1000,
         idle_exit_s=options.idle_exit_s, event_id_field=config.event_id,
     )
-    scorer = StreamScorer(broker, follower, loop_options, metrics, capture)
+    scorer = StreamScorer(broker, follower, loop_options, metrics, capture, feedback)
     port = options.metrics_port if options.metrics_port is not None else config.metrics_port
     server = MetricsServer(metrics, scorer.health, config.host, port) if port is not None else None
     previous = _stop_on_sigterm(stop)
@@ -143,6 +145,8 @@ def _run_one(
     finally:
         follower.stop()
         broker.close()
+        if feedback is not None:
+            feedback.close()
         if capture is not None:
             capture.stop()
         if server is not None:
@@ -159,6 +163,23 @@ def _capture(context: LifecycleContext, model: str) -> Any:
         return None
     return CaptureWriter(context.stack.artifact_store, model, sample=spec.sample, flush_s=spec.flush_s,
                          max_rows=spec.max_rows)
+
+
+def _feedback(context: LifecycleContext, options: StreamOptions, settings: BrokerSettings, model: str) -> Any:
+    """Labels on their own topic/stream/file, read by a group of their own."""
+    from conveyor.streaming.feedback import FeedbackJoiner
+
+    text = options.feedback or context.config.stream.feedback
+    if text is None:
+        return None
+    location = parse_location(text, context.stack.broker, "feedback")
+    placeholder = location.sibling(f"{location.name}.joined")  # nothing is written to it
+    broker = open_broker(BrokerSettings(
+        source=location, sink=placeholder, dead_letters=placeholder, group=f"{settings.group}-feedback",
+        member=settings.member, field=settings.field, session_timeout_ms=settings.session_timeout_ms,
+        follow=True,
+    ))
+    return FeedbackJoiner(broker, context.stack.artifact_store, model, context.config.stream.event_id)
 
 
 def _stop_on_sigterm(stop: threading.Event) -> Any:
