@@ -212,11 +212,14 @@ def _run_workers(context: LifecycleContext, options: StreamOptions, workers: int
         child = dict(spec, workers=1, member=f"{socket.gethostname()}-{os.getpid()}-{index}")
         if base_port:
             child["metrics_port"] = base_port + index
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "job", "run", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        ))
-        children[-1].stdin.write(orjson.dumps(child))  # type: ignore[union-attr]
-        children[-1].stdin.close()  # type: ignore[union-attr]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "conveyor", "job", "run", "--quiet", "-"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        process.stdin.write(orjson.dumps(child))
+        process.stdin.close()
+        children.append(process)
 
     def forward(signum: int, frame: Any) -> None:
         for process in children:
@@ -226,7 +229,9 @@ def _run_workers(context: LifecycleContext, options: StreamOptions, workers: int
     total, failed = StreamSummary(), []
     try:
         for index, process in enumerate(children):
-            out, _ = process.communicate()
+            assert process.stdout is not None
+            out = process.stdout.read()  # one JSON line: the worker's result
+            process.wait()
             line = orjson.loads(out.splitlines()[-1]) if out.strip() else {}
             if process.returncode != 0:
                 failed.append(f"worker {index} exited {process.returncode}: {line.get('error', '')}")
