@@ -79,7 +79,7 @@ def test_bad_specs_are_config_errors_naming_the_field(project_dir: Path, cli) ->
 def test_every_spec_round_trips_through_json(kind: str) -> None:
     spec_type = JOBS[kind].spec
     required = {"gate": {"run_id": "r"}, "promote": {"to": "staging"}, "rollback": {"stage": "prod"},
-                "score": {"model": "churn@prod"},
+                "score": {"model": "churn@prod"}, "stream": {"model": "churn@prod"},
                 "retrain": {"model": "churn", "monitoring_run_id": "r", "reason": "drift"}}
     spec = spec_type(project="/p", env="prod", **required.get(kind, {}))
     assert parse_spec(spec.model_dump_json()) == spec

@@ -56,7 +56,7 @@ def test_kill_9_mid_stream_loses_nothing(
     assert len(seen) >= 3000
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
-    second = subprocess.run([*command, "--idle-exit", "8"], capture_output=True, text=True, timeout=300)
+    second = subprocess.run([*command, "--idle-exit", "8"], check=False, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     outputs = consume_all(kafka, sink, total)
     assert {o["event_id"] for o in outputs} == {f"e{i}" for i in range(total)}  # duplicates allowed

@@ -16,6 +16,7 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── DataError                   a dataset is missing, unreadable or lacks a column
     │   ├── SourceError             a file, folder, glob or URL cannot be listed or read
     │   │   ├── SourceNotFoundError   nothing is there
+    │   │   │   └── UnknownStreamError  the Kafka topic or Redis stream to consume does not exist
     │   │   ├── UncommittedOutputError  a batch output whose commit has not finished
     │   │   └── OutputInSourceError   a folder or glob that takes in an earlier batch output
     │   ├── InputError              the batch input is missing, empty or unreadable

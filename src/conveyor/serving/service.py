@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
+from conveyor.data.capture_writer import CaptureWriter
 from conveyor.serving.admission import Admission
 from conveyor.serving.auth import Authenticator, Credential
-from conveyor.data.capture_writer import CaptureWriter
 from conveyor.serving.deployments import Endpoint
 from conveyor.serving.errors import NotFound
 from conveyor.serving.metrics import Metrics

@@ -188,7 +188,10 @@ class KafkaBroker(Broker):
         if not owned:
             return
         try:
-            self.consumer.commit(offsets=owned, asynchronous=not synchronous)
+            if synchronous:
+                self.consumer.commit(offsets=owned, asynchronous=False)
+            else:
+                self.consumer.commit(offsets=owned, asynchronous=True)
         except KafkaException as exc:  # a rebalance took them: the new owner reads them again
             log.warning("Kafka offset commit failed (%s); those events will be read again", exc)
 
@@ -236,7 +239,7 @@ class KafkaBroker(Broker):
         lags: dict[str, int] = {}
         for committed in self.consumer.committed(partitions, timeout=5):
             _, high = self.consumer.get_watermark_offsets(committed, timeout=5, cached=False)
-            position = committed.offset if committed.offset >= 0 else 0
+            position = max(committed.offset, 0)
             if high >= position:
                 lags[f"{committed.topic}[{committed.partition}]"] = int(high - position)
         return lags

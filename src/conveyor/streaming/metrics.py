@@ -70,7 +70,7 @@ class MetricsServer:
 
 def _handler(metrics: StreamMetrics, health: Callable[[], dict[str, Any]]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server hook
+        def do_GET(self) -> None:
             if self.path == "/metrics":
                 self._send(200, metrics.text(), CONTENT_TYPE_LATEST)
             elif self.path == "/healthz":
@@ -86,7 +86,7 @@ def _handler(metrics: StreamMetrics, health: Callable[[], dict[str, Any]]) -> ty
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Handler

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
 from conveyor.core.errors import BrokerUnreachableError, UnknownStreamError
 from conveyor.streaming.brokers import Broker, BrokerSettings, Coordinates, Delivery, Event
 
-if TYPE_CHECKING:
-    import redis
-
 log = logging.getLogger("conveyor.streaming")
+
+T = TypeVar("T")
 
 KEY_FIELD = b"key"
 _BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -37,7 +37,8 @@ class RedisBroker(Broker):
         self.group = settings.group
         self.member = settings.member
         host, _, port = settings.source.address.partition(":")
-        self.client: redis.Redis = redis.Redis(
+        # redis-py types every reply as a union of all its shapes: the replies are read as Any
+        self.client: Any = redis.Redis(
             host=host, port=int(port or 6379), db=settings.source.db, protocol=2,
             socket_connect_timeout=5, socket_timeout=30, health_check_interval=10,
         )
@@ -151,7 +152,7 @@ class RedisBroker(Broker):
 
         self._retrying(send)
 
-    def _retrying(self, call: Any) -> Any:
+    def _retrying(self, call: Callable[[], T]) -> T:
         """Run ``call``; while the server is unreachable, again with backoff (logged once)."""
         import redis
 

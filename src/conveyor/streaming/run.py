@@ -22,7 +22,11 @@ import orjson
 
 from conveyor.core.errors import EngineError, UsageError
 from conveyor.streaming.brokers import Broker, BrokerSettings
-from conveyor.streaming.locations import StreamLocation, check_same_broker, dead_letters_of, parse_location
+from conveyor.streaming.locations import (
+    check_same_broker,
+    dead_letters_of,
+    parse_location,
+)
 from conveyor.streaming.loop import LoopOptions, StreamScorer, StreamSummary
 from conveyor.streaming.metrics import MetricsServer, StreamMetrics
 from conveyor.streaming.swap import ModelFollower

@@ -167,12 +167,29 @@ def test_traffic_weights_must_be_finite(tmp_path: Path, weights: str, expected: 
     assert expected in error.message
 
 
+# Every reserved setting is read by now; the mechanism is checked with one reserved here.
+RESERVED = {("environments", "*", "queue"): "the queue scorer (`conveyor queue`)"}
 UNREAD = [
     # (YAML added at the end of VALID, the setting, its line, what will read it)
-    ("  staging:\n    broker: kafka://kafka:9092\n", "environments.staging.broker", 19, "the stream scorer (`conveyor stream`)"),
+    ("  staging:\n    queue: amqp://q:5672\n", "environments.staging.queue", 19, "the queue scorer (`conveyor queue`)"),
 ]
 
 
+@pytest.fixture
+def reserved(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import MappingProxyType
+
+    monkeypatch.setattr("conveyor.core.config.loader.NOT_READ_YET", MappingProxyType(RESERVED))
+
+
+def test_the_stands_broker_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROD_TRACKING_URI", "http://mlflow:5000")
+    text = VALID.replace("    artifact_store: s3://bucket/churn\n", "    artifact_store: s3://bucket/churn\n    broker: kafka://k:9092\n")
+    write(tmp_path, text)
+    assert load_config(tmp_path, env="prod").config.environments["prod"].broker == "kafka://k:9092"
+
+
+@pytest.mark.usefixtures("reserved")
 @pytest.mark.parametrize(("extra", "field", "line", "reader"), UNREAD, ids=[u[1] for u in UNREAD])
 def test_a_setting_nothing_reads_yet_is_rejected_naming_its_reader(
     tmp_path: Path, extra: str, field: str, line: int, reader: str
@@ -186,11 +203,12 @@ def test_a_setting_nothing_reads_yet_is_rejected_naming_its_reader(
     assert error.hint == "remove it for now: until then it would be silently ignored"
 
 
+@pytest.mark.usefixtures("reserved")
 def test_an_unread_setting_is_rejected_in_any_environment(tmp_path: Path) -> None:
     """Not only the chosen one: the file as a whole must not carry a setting nothing reads."""
-    text = VALID.replace("    artifact_store: s3://bucket/churn\n", "    artifact_store: s3://bucket/churn\n    broker: kafka://k:9092\n")
+    text = VALID.replace("    artifact_store: s3://bucket/churn\n", "    artifact_store: s3://bucket/churn\n    queue: amqp://q:5672\n")
     error = error_for(tmp_path, text, env="dev")
-    assert (error.field, error.line) == ("environments.prod.broker", 18)
+    assert (error.field, error.line) == ("environments.prod.queue", 18)
 
 
 def test_the_first_unread_setting_in_the_file_is_reported(tmp_path: Path) -> None:
@@ -198,15 +216,16 @@ def test_the_first_unread_setting_in_the_file_is_reported(tmp_path: Path) -> Non
     assert (error.field, error.line) == ("monitor.schedule", 19)
 
 
+@pytest.mark.usefixtures("reserved")
 def test_the_command_line_exits_2_on_an_unread_setting(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from conveyor.cli.app import app
 
-    write(tmp_path, VALID + "  staging:\n    broker: kafka://kafka:9092\n")
+    write(tmp_path, VALID + "  staging:\n    queue: amqp://q:5672\n")
     result = CliRunner().invoke(app, ["models", "--project", str(tmp_path)])
     assert result.exit_code == 2, result.output
-    assert "conveyor.yaml:19 [environments.staging.broker]: nothing reads this setting yet" in result.output
+    assert "conveyor.yaml:19 [environments.staging.queue]: nothing reads this setting yet" in result.output
     assert "Traceback" not in result.output
 
 

@@ -35,11 +35,12 @@ def test_every_section_and_the_routing_header_are_there() -> None:
     paths = {section.path for section in sections()}
     for path in ("serve", "serve.limits", "serve.auth.tokens[]", "serve.deployments.NAME", "batch",
                  "batch.endpoint", "monitor", "monitor.drift", "runtime", "runtime.spark",
-                 "environments.NAME", "gate.champion"):
+                 "environments.NAME", "gate.champion", "stream", "stream.capture"):
         assert path in paths, path
     text = render()
     assert "`sticky_header` | string | `\"X-Conveyor-Key\"`" in text
-    assert "| `environments.NAME.broker` |" in text  # reserved keys listed with what will read them
+    assert "| `broker` | string or null |" in text  # read by `conveyor stream` now, not reserved
+    assert "## `stream`" in text
 
 
 def test_check_mode_fails_on_a_stale_file_and_says_how_to_regenerate(tmp_path: Path) -> None:

@@ -89,9 +89,11 @@ def render(model: type[BaseModel] = ProjectConfig) -> str:
             for key in section.keys
         ]
         lines.append("")
+    lines += ["## Reserved keys", ""]
+    if not NOT_READ_YET:
+        lines.append("None now: every key above is read by a built feature.")
+        return "\n".join(lines) + "\n"
     lines += [
-        "## Reserved keys",
-        "",
         "Refused at load with what will read them, until the feature is built:",
         "",
         "| key | read by |",
