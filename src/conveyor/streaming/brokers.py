@@ -79,6 +79,12 @@ class Broker(ABC):
     #: a finite source (a file) has ended: nothing more will be read
     exhausted: bool = False
 
+    @property
+    def ready(self) -> bool:
+        """Whether the group has given this member something to read (Kafka: partitions
+        assigned); until then an idle exit does not count the wait."""
+        return True
+
     @abstractmethod
     def read(self, max_events: int, max_wait_s: float) -> list[Event]:
         """The next events, at most ``max_events``, waiting at most ``max_wait_s`` for the first."""

@@ -96,6 +96,10 @@ class KafkaBroker(Broker):
                 hint="create it (kafka-topics --create, or the AdminClient), or check the name",
             )
 
+    @property
+    def ready(self) -> bool:
+        return bool(self._assigned)
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned.update((p.topic, p.partition) for p in partitions)
 

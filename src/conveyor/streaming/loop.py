@@ -92,6 +92,8 @@ class StreamScorer:
                     self.feedback.poll()
                     next_feedback = now + options.feedback_every_s
                 if not events:
+                    if not broker.ready:
+                        last_event = now  # waiting for the group to assign partitions is not idling
                     if broker.exhausted or (options.idle_exit_s is not None and now - last_event >= options.idle_exit_s):
                         break
                     continue
