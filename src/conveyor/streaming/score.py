@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -33,9 +33,8 @@ if TYPE_CHECKING:
     from conveyor.scoring import InputSchema, Scorer
 
 
-@dataclass(frozen=True)
-class Scored:
-    """One scored event, as capture records it."""
+class Scored(NamedTuple):
+    """One scored event, as capture records it (a tuple: one is made per event)."""
 
     event_id: str
     row: dict[str, Any]
@@ -52,11 +51,20 @@ class BatchOutcome:
     latency_ms: float = 0.0
 
 
-@dataclass
-class _Parsed:
+class _Parsed(NamedTuple):
     event: Event
     row: dict[str, Any]
     event_id: str
+
+
+class _Check(NamedTuple):
+    """One input field's check, read off the schema once per scorer."""
+
+    name: str
+    required: bool
+    numeric: bool
+    text: bool
+    type: str
 
 
 class BatchScorer:
@@ -64,37 +72,49 @@ class BatchScorer:
 
     def __init__(self, event_id_field: str = "event_id") -> None:
         self.event_id_field = event_id_field
+        self._checks: tuple[InputSchema | None, tuple[_Check, ...]] = (None, ())
 
     def score(self, events: list[Event], scorer: Scorer, read_at: float) -> BatchOutcome:
         outcome = BatchOutcome()
         meta = {"model": scorer.name, "version": scorer.version}
+        checks = self._checks_of(scorer.schema)
         parsed: list[_Parsed] = []
         for event in events:
-            item = self._parse(event, scorer.schema, outcome, meta)
+            item = self._parse(event, checks, outcome, meta)
             if item is not None:
                 parsed.append(item)
         results = self._predict(parsed, scorer, outcome, meta)
         outcome.latency_ms = latency = round((time.perf_counter() - read_at) * 1000, 3)
+        name, version = scorer.name, scorer.version
+        dumps, outputs, scored = orjson.dumps, outcome.outputs, outcome.scored
         for item, (prediction, score, probabilities) in results:
             event = item.event
+            key = event.key
+            c = event.coordinates
             body: dict[str, Any] = {
                 "event_id": item.event_id,
-                "key": None if event.key is None else event.key.decode(errors="replace"),
-                **meta,
+                "key": None if key is None else key.decode(errors="replace"),
+                "model": name,
+                "version": version,
                 "prediction": prediction,
             }
             if probabilities is not None:
                 body["score"] = score
                 body["probabilities"] = probabilities
             body["latency_ms"] = latency
-            body["source"] = event.coordinates.to_dict()
-            outcome.outputs.append(Record(orjson.dumps(body), event.key))
-            outcome.scored.append(Scored(item.event_id, item.row, prediction, score))
+            body["source"] = {"source": c.source, "partition": c.partition, "offset": c.offset}
+            outputs.append(Record(dumps(body), key))
+            scored.append(Scored(item.event_id, item.row, prediction, score))
         return outcome
+
+    def _checks_of(self, schema: InputSchema) -> tuple[_Check, ...]:
+        if self._checks[0] is not schema:
+            self._checks = (schema, tuple(_Check(f.name, f.required, f.numeric, f.text, f.type) for f in schema.fields))
+        return self._checks[1]
 
     # -- parsing and checking ---------------------------------------------------------------
 
-    def _parse(self, event: Event, schema: InputSchema, outcome: BatchOutcome, meta: dict[str, str]) -> _Parsed | None:
+    def _parse(self, event: Event, checks: tuple[_Check, ...], outcome: BatchOutcome, meta: dict[str, str]) -> _Parsed | None:
         if event.problem is not None:
             reason = "no_data_field" if event.problem.startswith("the entry has no field") else "poison"
             _dead(outcome, event, reason, event.problem, None, meta)
@@ -109,7 +129,7 @@ class BatchScorer:
             return None
         given = row.get(self.event_id_field)
         event_id = event.coordinates.event_id() if given is None else str(given)
-        problem = _schema_problem(row, schema)
+        problem = _schema_problem(row, checks)
         if problem is not None:
             _dead(outcome, event, "schema", problem, event_id, meta)
             return None
@@ -166,21 +186,29 @@ class BatchScorer:
         return [pair for item in parsed for pair in self._predict([item], scorer, outcome, meta)]
 
 
-def _schema_problem(row: dict[str, Any], schema: InputSchema) -> str | None:
+def _schema_problem(row: dict[str, Any], checks: tuple[_Check, ...]) -> str | None:
     """What is wrong with one event's columns for this model (None: nothing)."""
-    for f in schema.fields:
-        if f.name not in row:
+    for f in checks:
+        value = row.get(f.name, _MISSING)
+        if value is None:
+            continue  # the model decides: an imputer takes it, else it refuses the row
+        kind = type(value)
+        if f.numeric and (kind is float or kind is int):
+            continue
+        if f.text and kind is str:
+            continue
+        if value is _MISSING:
             if f.required:
                 return f"missing column {f.name!r}"
             continue
-        value = row[f.name]
-        if value is None:
-            continue  # the model decides: an imputer takes it, else it refuses the row
         if f.numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
             return f"column {f.name!r} must be a number ({f.type}), got {type(value).__name__} {value!r:.50}"
         if f.text and not isinstance(value, str):
             return f"column {f.name!r} must be a string, got {type(value).__name__} {value!r:.50}"
     return None
+
+
+_MISSING = object()
 
 
 def _dead(
