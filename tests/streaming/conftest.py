@@ -20,6 +20,9 @@ import pytest
 import yaml
 
 from conveyor.scaffold import init_project
+from tests.serving.conftest import free_port, wait_for
+
+__all__ = ["free_port", "wait_for"]  # the tests here import them from this module
 
 RECORD = {
     "tenure_months": 8.0, "monthly_charges": 68.07, "total_charges": 566.28, "support_calls": 1.0,
@@ -30,22 +33,6 @@ RECORD = {
 def event(i: int, **changes: Any) -> bytes:
     """Event number ``i`` as JSON: the record, its own id, a little variety."""
     return orjson.dumps({**RECORD, "tenure_months": float(i % 60), "event_id": f"e{i}", **changes})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 90.0) -> None:
-    """Until `predicate()` holds (the timeout only bounds a failing test)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ read again."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from conveyor.streaming import Broker, BrokerSettings, Delivery, Event, Record, open_broker, parse_location
+from conveyor.streaming import (
+    Broker,
+    BrokerSettings,
+    Delivery,
+    Event,
+    Record,
+    open_broker,
+    parse_location,
+)
 from tests.streaming.conftest import event, produce, xadd_all
 
 
@@ -47,10 +56,8 @@ def make_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
 
     yield make
     for broker in opened:
-        try:
+        with contextlib.suppress(Exception):  # closed by the test already
             broker.close()
-        except Exception:
-            pass
 
 
 def _read(broker: Broker, count: int, timeout: float = 60.0) -> list[Event]:

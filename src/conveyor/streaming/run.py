@@ -8,6 +8,7 @@ to the parent is passed on, each finishes its batch, commits and exits 0.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -138,6 +139,10 @@ def _run_one(
     port = options.metrics_port if options.metrics_port is not None else config.metrics_port
     server = MetricsServer(metrics, scorer.health, config.host, port) if port is not None else None
     previous = _stop_on_sigterm(stop)
+    # what start-up loaded (MLflow, the model) is never garbage: out of the collector's sight,
+    # its full collections no longer walk it while the loop allocates per event
+    gc.collect()
+    gc.freeze()
     follower.start()
     if capture is not None:
         capture.start()

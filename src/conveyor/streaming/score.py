@@ -77,12 +77,7 @@ class BatchScorer:
     def score(self, events: list[Event], scorer: Scorer, read_at: float) -> BatchOutcome:
         outcome = BatchOutcome()
         meta = {"model": scorer.name, "version": scorer.version}
-        checks = self._checks_of(scorer.schema)
-        parsed: list[_Parsed] = []
-        for event in events:
-            item = self._parse(event, checks, outcome, meta)
-            if item is not None:
-                parsed.append(item)
+        parsed = self._checked(self._parsed(events, outcome, meta), self._checks_of(scorer.schema), outcome, meta)
         results = self._predict(parsed, scorer, outcome, meta)
         outcome.latency_ms = latency = round((time.perf_counter() - read_at) * 1000, 3)
         name, version = scorer.name, scorer.version
@@ -114,26 +109,48 @@ class BatchScorer:
 
     # -- parsing and checking ---------------------------------------------------------------
 
-    def _parse(self, event: Event, checks: tuple[_Check, ...], outcome: BatchOutcome, meta: dict[str, str]) -> _Parsed | None:
-        if event.problem is not None:
-            reason = "no_data_field" if event.problem.startswith("the entry has no field") else "poison"
-            _dead(outcome, event, reason, event.problem, None, meta)
-            return None
-        try:
-            row = orjson.loads(event.value)
-        except orjson.JSONDecodeError as exc:
-            _dead(outcome, event, "malformed_json", f"not JSON: {exc}", None, meta)
-            return None
-        if not isinstance(row, dict):
-            _dead(outcome, event, "not_an_object", f"a JSON {type(row).__name__}, not an object", None, meta)
-            return None
-        given = row.get(self.event_id_field)
-        event_id = event.coordinates.event_id() if given is None else str(given)
-        problem = _schema_problem(row, checks)
-        if problem is not None:
-            _dead(outcome, event, "schema", problem, event_id, meta)
-            return None
-        return _Parsed(event, row, event_id)
+    def _parsed(self, events: list[Event], outcome: BatchOutcome, meta: dict[str, str]) -> list[_Parsed]:
+        """The events that are JSON objects, with their ids; the others are dead letters."""
+        loads, field, parsed = orjson.loads, self.event_id_field, []
+        for event in events:
+            if event.problem is not None:
+                reason = "no_data_field" if event.problem.startswith("the entry has no field") else "poison"
+                _dead(outcome, event, reason, event.problem, None, meta)
+                continue
+            try:
+                row = loads(event.value)
+            except orjson.JSONDecodeError as exc:
+                _dead(outcome, event, "malformed_json", f"not JSON: {exc}", None, meta)
+                continue
+            if type(row) is not dict:
+                _dead(outcome, event, "not_an_object", f"a JSON {type(row).__name__}, not an object", None, meta)
+                continue
+            given = row.get(field)
+            parsed.append(_Parsed(event, row, event.coordinates.event_id() if given is None else str(given)))
+        return parsed
+
+    def _checked(
+        self, parsed: list[_Parsed], checks: tuple[_Check, ...], outcome: BatchOutcome, meta: dict[str, str]
+    ) -> list[_Parsed]:
+        """The events whose columns the model can take, checked column by column (a value of
+        an unexpected type sends its event to the slow path that names the problem)."""
+        suspects: set[int] = set()
+        for check in checks:
+            allowed = _NUMBER if check.numeric else _TEXT if check.text else None
+            if allowed is None:
+                continue
+            name = check.name
+            suspects.update(i for i, item in enumerate(parsed) if type(item.row.get(name, _MISSING)) not in allowed)
+        if not suspects:
+            return parsed
+        kept = []
+        for i, item in enumerate(parsed):
+            problem = _schema_problem(item.row, checks) if i in suspects else None
+            if problem is None:
+                kept.append(item)
+            else:
+                _dead(outcome, item.event, "schema", problem, item.event_id, meta)
+        return kept
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -209,6 +226,8 @@ def _schema_problem(row: dict[str, Any], checks: tuple[_Check, ...]) -> str | No
 
 
 _MISSING = object()
+_NUMBER = frozenset({int, float, type(None)})  # None: the model decides (an imputer, else it refuses)
+_TEXT = frozenset({str, type(None)})
 
 
 def _dead(
