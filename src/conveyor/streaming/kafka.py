@@ -70,6 +70,9 @@ class KafkaBroker(Broker):
             "session.timeout.ms": settings.session_timeout_ms,
             "heartbeat.interval.ms": max(100, settings.session_timeout_ms // 5),
             "isolation.level": "read_committed" if settings.exactly_once else "read_uncommitted",
+            # a fetch the broker holds open while the partition is empty answers within 10 ms
+            # (the default 500 ms would be the event latency of a quiet topic)
+            "fetch.wait.max.ms": 10,
         })
         self._in_flight: deque[_InFlight] = deque()
         self._assigned: set[tuple[str, int]] = set()

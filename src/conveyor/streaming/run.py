@@ -161,7 +161,8 @@ def _run_one(
         if server is not None:
             server.stop()
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
 
 
 def _capture(context: LifecycleContext, model: str) -> Any:
@@ -199,9 +200,7 @@ def _stop_on_sigterm(stop: threading.Event) -> Any:
     def handler(signum: int, frame: Any) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return previous
+    return signal.signal(signal.SIGTERM, handler), signal.signal(signal.SIGINT, handler)
 
 
 def _number(version: str) -> float:
@@ -234,7 +233,8 @@ def _run_workers(context: LifecycleContext, options: StreamOptions, workers: int
         for process in children:
             process.send_signal(signal.SIGTERM)
 
-    previous = signal.signal(signal.SIGTERM, forward) if threading.current_thread() is threading.main_thread() else None
+    main = threading.current_thread() is threading.main_thread()
+    previous = (signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, forward)) if main else None
     total, failed = StreamSummary(), []
     try:
         for index, process in enumerate(children):
@@ -247,7 +247,8 @@ def _run_workers(context: LifecycleContext, options: StreamOptions, workers: int
             _add(total, line.get("result", {}))
     finally:
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
     if failed:
         raise EngineError("; ".join(failed), hint="see the workers' messages above")
     return total
