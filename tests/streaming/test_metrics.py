@@ -46,3 +46,11 @@ def test_two_workers_share_one_consumer_group(redis_prefix: str, stream_project:
     assert summary["events"] == 3000 and summary["committed"] is True
     consumers = redis.Redis(port=6379).xinfo_consumers(f"{redis_prefix}-in", "conveyor-churn")
     assert consumers == []  # both left the group: nothing pending with either
+
+
+def test_workers_that_cannot_reach_the_broker_exit_as_one_would(stream_project: Path, cli: Callable[..., Any]) -> None:
+    port = free_port()
+    result = cli("stream", "churn@prod", "--project", stream_project, "--workers", "2",
+                 "--source", f"redis://127.0.0.1:{port}/s", "--sink", f"redis://127.0.0.1:{port}/o")
+    assert result.exit_code == 9, result.output
+    assert "worker 0 exited 9" in result.output and "does not answer" in result.output

@@ -24,6 +24,7 @@ def stream(
     metrics_port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Port of /metrics and /healthz; worker i uses PORT+i (default: stream.metrics_port, else none).")] = None,
     idle_exit: Annotated[Optional[float], typer.Option(min=0.001, help="Exit after this many seconds without events (default: run until SIGTERM).")] = None,
     follow: Annotated[bool, typer.Option(help="File sources: wait for new lines at the end instead of exiting.")] = False,
+    member: Annotated[Optional[str], typer.Option(help="This process's name in the group (default HOST-PID); keep it stable across restarts for exactly-once (the transactional id is GROUP-MEMBER).")] = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -35,7 +36,7 @@ def stream(
     options = StreamOptions(
         model=model, source=source, sink=sink, dead_letters=dead_letters, feedback=feedback, group=group, max_batch=max_batch,
         max_wait_ms=max_wait_ms, exactly_once=exactly_once, workers=workers, metrics_port=metrics_port,
-        idle_exit_s=idle_exit, follow=follow,
+        idle_exit_s=idle_exit, follow=follow, member=member,
     )
     proj = load_project(project, env)
     summary = run_stream(proj.lifecycle, options).to_dict()

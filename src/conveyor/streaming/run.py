@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from conveyor.core.errors import EngineError, UsageError
+from conveyor.core.errors import (
+    BrokerUnreachableError,
+    ConveyorError,
+    EngineError,
+    ExitCode,
+    RegistryError,
+    UsageError,
+)
 from conveyor.streaming.brokers import Broker, BrokerSettings
 from conveyor.streaming.locations import (
     check_same_broker,
@@ -217,7 +224,8 @@ def _run_workers(context: LifecycleContext, options: StreamOptions, workers: int
     base_port = options.metrics_port if options.metrics_port is not None else context.config.stream.metrics_port
     children = []
     for index in range(workers):
-        child = dict(spec, workers=1, member=f"{socket.gethostname()}-{os.getpid()}-{index}")
+        prefix = options.member or f"{socket.gethostname()}-{os.getpid()}"
+        child = dict(spec, workers=1, member=f"{prefix}-{index}")
         if base_port:
             child["metrics_port"] = base_port + index
         process = subprocess.Popen(
@@ -235,7 +243,7 @@ def _run_workers(context: LifecycleContext, options: StreamOptions, workers: int
 
     main = threading.current_thread() is threading.main_thread()
     previous = (signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, forward)) if main else None
-    total, failed = StreamSummary(), []
+    total, failed, codes = StreamSummary(), [], set()
     try:
         for index, process in enumerate(children):
             assert process.stdout is not None
@@ -244,14 +252,22 @@ def _run_workers(context: LifecycleContext, options: StreamOptions, workers: int
             line = orjson.loads(out.splitlines()[-1]) if out.strip() else {}
             if process.returncode != 0:
                 failed.append(f"worker {index} exited {process.returncode}: {line.get('error', '')}")
+                codes.add(process.returncode)
             _add(total, line.get("result", {}))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous[0])
             signal.signal(signal.SIGINT, previous[1])
     if failed:
-        raise EngineError("; ".join(failed), hint="see the workers' messages above")
+        # the workers' own exit code when they agree on it (an unreachable broker is 9 for all)
+        kind = _BY_EXIT_CODE.get(codes.pop(), EngineError) if len(codes) == 1 else EngineError
+        raise kind("; ".join(failed), hint="see the workers' messages above")
     return total
+
+
+_BY_EXIT_CODE: dict[int, type[ConveyorError]] = {
+    ExitCode.USAGE: UsageError, ExitCode.NOT_FOUND: RegistryError, ExitCode.UNAVAILABLE: BrokerUnreachableError,
+}
 
 
 def _add(total: StreamSummary, part: dict[str, Any]) -> None:
