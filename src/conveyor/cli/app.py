@@ -105,9 +105,9 @@ def exit_now(code: object) -> None:
     if shutdown is not None:
         shutdown()
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
+    for handle in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            handle.flush()
         except (OSError, ValueError):  # a closed pipe (`conveyor models | head`)
             pass
     os._exit(status)
