@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,11 +182,12 @@ def test_cli_monitors_s3_data_on_spark(trained_project: Path, spark: Any, s3: di
     import s3fs
 
     data = _data(trained_project, tmp_path, "scores", rows=2000, drift=1.0, seed=5)
+    folder = f"lake/{uuid.uuid4().hex[:8]}/scores"  # the S3 server is the session's: other tests write lake/scores
     fs = s3fs.S3FileSystem(**s3)
     for file in sorted(data.iterdir()):
-        fs.put(str(file), f"lake/scores/{file.name}")
+        fs.put(str(file), f"{folder}/{file.name}")
     endpoint = f"client_kwargs={json.dumps(s3['client_kwargs'])}"
-    common = ["monitor", "churn", "--data", "s3://lake/scores/", "--project", str(trained_project), "--json",
+    common = ["monitor", "churn", "--data", f"s3://{folder}/", "--project", str(trained_project), "--json",
               "--storage-option", endpoint, "--storage-option", "key=testing", "--storage-option", "secret=testing"]
 
     on_spark = cli(*common, "--engine", "spark", "--master", "local[2]")
