@@ -4,6 +4,7 @@ categories, text, infinite and extreme numbers) against scikit-learn itself, row
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -141,6 +142,26 @@ def test_plan_refuses_the_rows_the_estimator_refuses_and_scores_the_rest_alike(
             result = plan.run(rest)
             mine = result.proba if result.proba is not None else result.labels
             np.testing.assert_allclose(mine, outputs(model, rest), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(PIPELINES))
+def test_terms_that_overflow_give_the_estimators_answer(
+    name: str, fitted: dict[str, tuple[Any, InferencePlan, list[str]]]
+) -> None:
+    """Where products overflow, the order BLAS sums them in decides inf or nan: the plan lays
+    its matrix out as scikit-learn does (column-major from a DataFrame, row-major after a
+    ColumnTransformer), so it gives the same answer."""
+    model, plan, columns = fitted[name]
+    big = [0.0, 1.7e308, -1.7e308, 5e307]
+    rows = [dict(zip(NUMERIC, values, strict=True), kind="m") for values in itertools.product(big, repeat=4)]
+    frame = pd.DataFrame(rows).astype({"kind": object})[columns]
+    scored = frame[[not refuses(model, frame.iloc[[i]]) for i in range(len(frame))]].reset_index(drop=True)
+    assert len(scored) > 0  # some rows reach the estimator (with overflowing terms, for the linear ones)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        result = plan.run(scored)
+        mine = result.proba if result.proba is not None else result.labels
+        np.testing.assert_array_equal(mine, outputs(model, scored))
 
 
 def test_a_refusal_names_the_row_the_field_and_the_reason() -> None:

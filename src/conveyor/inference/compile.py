@@ -85,7 +85,8 @@ def build_plan(model: Any) -> InferencePlan:
         # nothing to replay, or an estimator that saw a DataFrame (it may read names or dtypes,
         # e.g. native categorical support): only the estimator itself gives its answers
         raise PlanUnsupported(f"{type(final).__name__} reads the data itself; nothing to compile")
-    return InferencePlan(tuple(columns), head, tuple(matrix_steps), source=_describe(model))
+    layout = "C" if transforms and type(transforms[0]).__name__ == "ColumnTransformer" else "F"
+    return InferencePlan(tuple(columns), head, tuple(matrix_steps), source=_describe(model), layout=layout)
 
 
 def _input_names(model: Any) -> list[str] | None:

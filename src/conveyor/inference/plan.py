@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -142,6 +142,11 @@ class InferencePlan:
     head: LinearHead | EstimatorHead
     matrix_steps: tuple[MatrixScale, ...] = ()
     source: str = field(default="", compare=False)  # what was compiled, for logs
+    # the feature matrix's memory order as scikit-learn has it: "F" where the estimator (or its
+    # first column-wise step) converts the DataFrame itself (pandas hands it column-major), "C"
+    # after a ColumnTransformer's hstack. BLAS sums in that order, which decides the result
+    # where terms overflow (inf vs nan), so the plan's matches it.
+    layout: Literal["C", "F"] = "C"
 
     @property
     def width(self) -> int:
@@ -171,7 +176,7 @@ class InferencePlan:
         return matrix
 
     def _matrix(self, data: Mapping[str, Any], rows: int, refusals: Refusals) -> np.ndarray:
-        matrix = np.zeros((rows, self.width), dtype=np.float64)
+        matrix = np.zeros((rows, self.width), dtype=np.float64, order=self.layout)
         given: dict[str, np.ndarray] = {}
         offset = 0
         for column in self.columns:
