@@ -11,7 +11,7 @@ no infrequent categories), optionally a scaler on the whole matrix, and a final
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def build_plan(model: Any) -> InferencePlan:
         # nothing to replay, or an estimator that saw a DataFrame (it may read names or dtypes,
         # e.g. native categorical support): only the estimator itself gives its answers
         raise PlanUnsupported(f"{type(final).__name__} reads the data itself; nothing to compile")
-    layout = "C" if transforms and type(transforms[0]).__name__ == "ColumnTransformer" else "F"
+    layout: Literal["C", "F"] = "C" if transforms and type(transforms[0]).__name__ == "ColumnTransformer" else "F"
     return InferencePlan(tuple(columns), head, tuple(matrix_steps), source=_describe(model), layout=layout)
 
 
