@@ -120,3 +120,19 @@ def test_a_closed_predict_checks_the_token_before_the_model(serve: Any, records:
         assert anonymous.status_code == 401 and "churn" not in anonymous.text
         listed = http.post("/models/nope/invocations", json=body, headers={"Authorization": "Bearer p-secret"})
         assert listed.status_code == 404 and listed.json()["hint"] == "models: ['churn']"
+
+
+def test_readiness_lists_the_models_only_to_callers_who_may_know_them(serve: Any) -> None:
+    closed = serve({"auth": {"tokens": _tokens(), "predict": True}})
+    with closed.client() as http:
+        probe = http.get("/readyz")  # a probe: no token, the status code is its answer
+        assert probe.status_code == 200 and probe.json() == {"ready": True} and "churn" not in probe.text
+        assert "churn" not in http.get("/readyz", headers={"Authorization": "Bearer nope"}).text
+        told = http.get("/readyz", headers={"Authorization": "Bearer f-secret"})  # any valid token
+        assert told.status_code == 200 and "churn" in told.json()["models"]
+
+
+def test_readiness_lists_the_models_while_predictions_are_open(serve: Any) -> None:
+    running = serve({"auth": {"tokens": _tokens()}})  # tokens, but predictions open: models are public
+    with running.client() as http:
+        assert "churn" in http.get("/readyz").json()["models"]

@@ -70,16 +70,28 @@ class Authenticator:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        presented = digest(token.strip())
-        match: Credential | None = None
-        for cred in self.credentials:  # compare against every one: timing says nothing
-            if hmac.compare_digest(presented, cred.digest) and match is None:
-                match = cred
+        match = self._match(token.strip())
         if match is None:
             raise Unauthorized("the token is not valid")
         if permission not in match.grants:
             raise Forbidden(f"token {match.name!r} lacks role {permission!r}")
         return match.name
+
+    def may_see_models(self, authorization: str | None) -> bool:
+        """Whether the caller may be told which models are served: anyone while predictions
+        are open, else only a caller with a valid token (any role)."""
+        if self.predict_open:
+            return True
+        scheme, _, token = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and bool(token.strip()) and self._match(token.strip()) is not None
+
+    def _match(self, token: str) -> Credential | None:
+        presented = digest(token)
+        match: Credential | None = None
+        for cred in self.credentials:  # compare against every one: timing says nothing
+            if hmac.compare_digest(presented, cred.digest) and match is None:
+                match = cred
+        return match
 
 
 def local_admin_token(state_dir: Path) -> tuple[str, Credential]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.serving.metrics import CONTENT_TYPE
@@ -22,10 +23,14 @@ def register(app: FastAPI, service: Service) -> None:
         return json_response({"status": "ok"})
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: models loaded, traffic has somewhere to go.",
-             responses={503: NOT_READY})
-    async def readyz() -> Response:
+             description="The status code is the answer (probes send no token). The models and their "
+             "deployments are listed to callers who may know them: anyone while predictions are open, "
+             "else a caller with a valid token.", responses={503: NOT_READY})
+    async def readyz(request: Request) -> Response:
         ready = service.ready
-        body = {"ready": ready, "models": {n: e.status() for n, e in service.endpoints.items()}}
+        body: dict[str, object] = {"ready": ready}
+        if service.auth.may_see_models(request.headers.get("authorization")):
+            body["models"] = {n: e.status() for n, e in service.endpoints.items()}
         return json_response(body, 200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.")
