@@ -86,6 +86,12 @@ def test_cross_stand_promotion_copies_the_version_and_scores_the_same(
         assert mv.tags[key] == source_mv.tags[key]
     assert not any(k.startswith("conveyor.stage.") and k != "conveyor.stage.int" for k in mv.tags)
     assert target.client.get_registered_model(project.name).aliases == {"int": 1}
+    from mlflow.models import Model
+
+    copied_model = Model.load(target.client.get_model_version_download_uri(project.name, "1"))
+    assert copied_model.run_id == mv.run_id != trained.run_id  # the target's own run, not the source's
+    assert target.client.get_logged_model(copied_model.model_id).source_run_id == mv.run_id
+    assert copied_model.signature is not None  # the rest of the MLmodel as it was
 
     # the run on the target holds what scoring and monitoring read
     run = target.client.get_run(mv.run_id)

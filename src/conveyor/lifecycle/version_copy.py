@@ -141,6 +141,21 @@ def copy_version(source: Stand, target: Stand, model: str, version: str) -> Copi
         raise
 
 
+def _name_the_copy(mlmodel: Path, run_id: str, model_id: str) -> None:
+    """The copied MLmodel names the target's run and logged model, not the source's (which
+    the target stand does not have; the source is in conveyor.lineage.source)."""
+    import yaml
+
+    if not mlmodel.is_file():
+        return
+    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+    if "run_id" in spec:
+        spec["run_id"] = run_id
+    if "model_id" in spec:
+        spec["model_id"] = model_id
+    mlmodel.write_text(yaml.safe_dump(spec, default_flow_style=False, sort_keys=False), encoding="utf-8")
+
+
 @dataclass
 class _Attempt:
     """One attempt at copying a version; remembers what it wrote so it can take it back."""
@@ -231,6 +246,7 @@ class _Attempt:
             tags={tags.LINEAGE_SOURCE: self.lineage.to_json()})
         model_id = str(logged.model_id)
         self.model_id = model_id
+        _name_the_copy(Path(local) / "MLmodel", str(self.run_id), model_id)
         self.client.log_model_artifacts(model_id, local)
         self.client.finalize_logged_model(model_id, LoggedModelStatus.READY)
         now = int(time.time() * 1000)
