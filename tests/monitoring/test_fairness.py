@@ -69,3 +69,45 @@ def test_regression_fairness_equals_the_group_by_definitions():
     expected = regression_fairness_metrics(y, predictions, groups)
     for column in groups.columns:
         assert result.columns[column] == pytest.approx(expected[column], abs=1e-12)
+
+
+@pytest.mark.parametrize("groups_of", [["f", "m"], ["north", "south", "east"]])
+def test_classification_fairness_equals_fairlearn(groups_of):
+    """Selection rates, demographic parity difference and ratio, equalized odds difference —
+    in monitoring and in the training gate — as fairlearn computes them."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        selection_rate,
+    )
+
+    from conveyor.lifecycle.metrics import fairness_metrics
+
+    rng = np.random.default_rng(len(groups_of))
+    rows = 4000
+    sensitive = pd.Series(rng.choice(groups_of, rows), name="group")
+    y = pd.Series(rng.integers(0, 2, rows))
+    bias = sensitive.map({g: 0.2 + 0.15 * i for i, g in enumerate(groups_of)}).to_numpy()
+    predictions = (rng.random(rows) < bias).astype(int)
+    limits = {"demographic_parity_difference": Condition.parse("<= 0.1"),
+              "equalized_odds_difference": Condition.parse("<= 0.5")}
+
+    result = evaluate_fairness(predictions, sensitive.to_frame(), limits, y)
+    values = result.columns["group"]
+    rates = MetricFrame(metrics=selection_rate, y_true=y, y_pred=predictions, sensitive_features=sensitive).by_group
+    assert values["selection_rate"] == pytest.approx({str(k): v for k, v in rates.items()}, abs=1e-12)
+    theirs = {
+        "demographic_parity_difference": demographic_parity_difference(y, predictions, sensitive_features=sensitive),
+        "demographic_parity_ratio": demographic_parity_ratio(y, predictions, sensitive_features=sensitive),
+        "equalized_odds_difference": equalized_odds_difference(y, predictions, sensitive_features=sensitive),
+    }
+    for name, value in theirs.items():
+        assert values[name] == pytest.approx(value, abs=1e-12), name
+    gate = fairness_metrics(y, predictions, sensitive.to_frame())["group"]
+    for name in ("demographic_parity_difference", "equalized_odds_difference"):
+        assert gate[name] == pytest.approx(theirs[name], abs=1e-12), name
+    # the verdicts follow: parity is violated (0.15 apart per step), equalized odds within 0.5
+    assert result.violated and any("demographic_parity_difference" in v for v in result.violations)
+    assert not any("equalized_odds_difference" in v for v in result.violations)
