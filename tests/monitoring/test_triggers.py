@@ -50,6 +50,26 @@ def test_a_retrain_on_the_same_data_registers_nothing_and_says_so(fresh_trained_
     assert [v.version for v in Project.load(folder).models()] == ["1"]
 
 
+def test_a_retrain_on_the_champions_data_registers_nothing(fresh_trained_project):
+    """The monitored version is a newer one; the data is what the champion (prod) was trained on."""
+    folder = fresh_trained_project
+    train = folder / "data/train.parquet"
+    original = train.read_bytes()
+    project = Project.load(folder)
+    project.promote("staging")
+    project.promote("prod")  # v1: the champion
+    frame = pd.read_parquet(train)
+    frame.iloc[: len(frame) // 2].to_parquet(train)
+    assert project.train().version == "2"  # v2 on other data, at dev
+    train.write_bytes(original)  # the configured training data is v1's again
+    batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
+    result = Project.load(folder).monitor("churn", version="2", data=batch, on_drift=["retrain"])
+    outcome = next(t for t in result.triggers if t.action == "retrain")
+    assert not outcome.ok and outcome.version is None, outcome.detail
+    assert "equals the champion's (v1, prod), so it would give the same model" in outcome.detail
+    assert [v.version for v in Project.load(folder).models()] == ["2", "1"]
+
+
 def test_a_retrain_on_the_window_trains_on_its_labelled_rows_only(fresh_trained_project, edit_config):
     folder = fresh_trained_project
     edit_config(folder, "stages: [dev, staging, prod]",

@@ -4,7 +4,7 @@ monitoring run that asked for it; later stages only with ``auto_promote``.
 Where the data comes from is ``monitor.retrain.data``: the configured training source, the
 labelled rows of the monitored window (logged with the monitoring run as
 ``monitoring/window.parquet``), or both appended (``max_rows``: the newest rows only). When
-the data's fingerprint equals the one the monitored version was trained on, nothing is
+the data's fingerprint equals the one the monitored version or the champion was trained on, nothing is
 trained or registered (the same data would give the same model) and the outcome says so.
 
 Monitoring never trains: it returns a :class:`RetrainRequest`, and whoever ran it (the CLI,
@@ -169,15 +169,33 @@ def _window(context: LifecycleContext, request: RetrainRequest) -> pd.DataFrame:
 
 
 def _same_data(context: LifecycleContext, request: RetrainRequest, sha256: str) -> str | None:
-    """Why not to train: the data is the one the monitored version was trained on."""
-    if request.version is None:
-        return None
-    run_id = context.registry.version(request.model, request.version).run_id
-    if not run_id:
-        return None
-    trained_on = context.client.get_run(run_id).data.tags.get(tag_names.DATA_SHA256)
-    if trained_on != sha256:
-        return None
-    return (f"not retrained, no version registered: the data's fingerprint (sha256 {sha256[:12]}…) "
-            f"equals v{request.version}'s, so it would give the same model; set monitor.retrain.data "
-            "to window or both to train on the fresh labelled rows")
+    """Why not to train: the data is the one the monitored version, or the champion (the
+    gate's champion stage, else the last stage, on its own stand), was trained on."""
+    for label, client, version in _compared_versions(context, request):
+        run_id = client.get_model_version(request.model, version).run_id
+        if run_id and client.get_run(run_id).data.tags.get(tag_names.DATA_SHA256) == sha256:
+            return (f"not retrained, no version registered: the data's fingerprint (sha256 {sha256[:12]}…) "
+                    f"equals {label}, so it would give the same model; set monitor.retrain.data "
+                    "to window or both to train on the fresh labelled rows")
+    return None
+
+
+def _compared_versions(context: LifecycleContext, request: RetrainRequest) -> list[tuple[str, Any, str]]:
+    """(label, the client of its stand, version): the monitored version, then the champion."""
+    compared: list[tuple[str, Any, str]] = []
+    if request.version is not None:
+        compared.append((f"v{request.version}'s", context.client, request.version))
+    cfg = context.config
+    stage = cfg.gate.champion.stage if cfg.gate.champion is not None else cfg.stages[-1]
+    try:
+        stand = context.promoter.stands.of_stage(stage)
+        holder = stand.registry.alias_holder(request.model, stage)
+    except ConveyorError:  # no such model there yet, or the stand does not answer: not compared
+        return compared
+    monitored_here = stand is context.promoter.stands.current and holder == request.version
+    if holder is not None and not monitored_here:
+        compared.append((f"the champion's (v{holder}, {stage})", stand.client, holder))
+    return compared
+    if holder is not None and (holder, stand.name) != (request.version, context.environment):
+        compared.append((f"the champion's (v{holder}, {stage})", stand.client, holder))
+    return compared
