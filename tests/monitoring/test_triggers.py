@@ -87,6 +87,26 @@ def test_a_retrain_on_the_window_trains_on_its_labelled_rows_only(fresh_trained_
     assert run.data.tags[tags.DATA_ROWS] == "1500"  # the newest 1500 of 1900 labelled rows
 
 
+def test_a_retrain_with_max_age_trains_on_the_recent_rows_only(fresh_trained_project, edit_config):
+    folder = fresh_trained_project
+    edit_config(folder, "stages: [dev, staging, prod]",
+                "stages: [dev, staging, prod]\nmonitor: {retrain: {data: training, max_age: 90d, "
+                "time_column: signed_up}}")
+    train = folder / "data/train.parquet"
+    frame = pd.read_parquet(train)
+    now = pd.Timestamp.now(tz="UTC")
+    ages = pd.to_timedelta([(10 if i % 4 else 400) for i in range(len(frame))], unit="D")
+    frame["signed_up"] = now - ages  # one row in four is older than 90 days
+    frame.to_parquet(train)  # not a feature: the model does not read it
+    batch = generate_example_data(folder, rows=2000, seed=8, drift=1.0, out=Path("data/batch.parquet"))
+    result = Project.load(folder).monitor(data=batch, on_drift=["retrain"])
+    outcome = next(t for t in result.triggers if t.action == "retrain")
+    assert outcome.version == "2", outcome.detail
+    client = MlflowClient(Project.load(folder).stack.tracking_uri)
+    run = client.get_run(client.get_model_version("churn", "2").run_id)
+    assert run.data.tags[tags.DATA_ROWS] == str(sum(1 for i in range(len(frame)) if i % 4))
+
+
 def test_auto_promote_moves_the_new_version_through_every_stage(fresh_trained_project, edit_config):
     edit_config(fresh_trained_project, "stages: [dev, staging, prod]",
                 "stages: [dev, staging, prod]\nmonitor: {on_drift: [retrain], auto_promote: true, "

@@ -45,6 +45,8 @@ class RetrainSpec(JobSpec):
     auto_promote: bool = False
     data: Literal["training", "window", "both"] = "training"  # monitor.retrain.data
     max_rows: int | None = None
+    max_age: str | None = None  # monitor.retrain.max_age, read from time_column
+    time_column: str | None = None
     version: str | None = None  # the monitored version: the same data is not retrained
 
 
@@ -77,7 +79,8 @@ class RetrainJob(Job):
         from conveyor.monitoring.monitor import record_retrain
 
         request = RetrainRequest(spec.model, spec.monitoring_run_id, spec.reason, spec.auto_promote,
-                                 data=spec.data, max_rows=spec.max_rows, version=spec.version)
+                                 data=spec.data, max_rows=spec.max_rows, max_age=spec.max_age,
+                                 time_column=spec.time_column, version=spec.version)
         outcome = retrain(context, request, reporter)
         outcome.detail = context.loaded.secrets.redact(outcome.detail)
         record_retrain(context.client, spec.monitoring_run_id, outcome)

@@ -3,7 +3,8 @@ monitoring run that asked for it; later stages only with ``auto_promote``.
 
 Where the data comes from is ``monitor.retrain.data``: the configured training source, the
 labelled rows of the monitored window (logged with the monitoring run as
-``monitoring/window.parquet``), or both appended (``max_rows``: the newest rows only). When
+``monitoring/window.parquet``), or both appended (``max_rows``: the newest rows only;
+``max_age``: only rows whose ``time_column`` lies within it of now). When
 the data's fingerprint equals the one the monitored version or the champion was trained on, nothing is
 trained or registered (the same data would give the same model) and the outcome says so.
 
@@ -42,6 +43,8 @@ class RetrainRequest:
     auto_promote: bool = False
     data: str = "training"  # monitor.retrain.data: training | window | both
     max_rows: int | None = None  # monitor.retrain.max_rows
+    max_age: str | None = None  # monitor.retrain.max_age: rows of time_column within it of now
+    time_column: str | None = None
     version: str | None = None  # the monitored version (its data fingerprint is compared)
 
     @property
@@ -129,7 +132,7 @@ def retrain_dataset(context: LifecycleContext, request: RetrainRequest) -> Datas
     from conveyor.lifecycle.data import frame_dataset, load_dataset
 
     training = load_dataset(context.config.data, context.loaded.project_dir)
-    if request.data == "training" and request.max_rows is None:
+    if request.data == "training" and request.max_rows is None and request.max_age is None:
         return training
     parts = []
     if request.data in ("training", "both"):
@@ -138,11 +141,36 @@ def retrain_dataset(context: LifecycleContext, request: RetrainRequest) -> Datas
         window = _window(context, request)
         parts.append(window[[c for c in training.frame.columns if c in window.columns]])
     frame = pd.concat(parts, ignore_index=True)
+    if request.max_age is not None:
+        frame = _recent(frame, request.max_age, request.time_column, training.source)
     if request.max_rows is not None:
         frame = frame.tail(request.max_rows)
     source = {"training": training.source, "window": f"monitoring run {request.monitoring_run_id} window",
               "both": f"{training.source} + monitoring run {request.monitoring_run_id} window"}[request.data]
     return frame_dataset(frame, source)
+
+
+def _recent(frame: pd.DataFrame, max_age: str, column: str | None, source: str) -> pd.DataFrame:
+    """The rows whose ``column`` lies within ``max_age`` before now (rows without a value there
+    — window rows that lack the column — are kept: the monitored window is recent)."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from conveyor.core.durations import parse_window
+
+    if column is None or column not in frame.columns:
+        raise ConveyorError(
+            f"monitor.retrain.max_age reads the timestamp column {column!r}, which {source} does not have",
+            hint="set monitor.retrain.time_column to a timestamp column of the training data",
+        )
+    try:
+        stamps = pd.to_datetime(frame[column], utc=True)
+    except (ValueError, TypeError) as exc:
+        raise ConveyorError(f"column {column!r} of the retrain data holds values that are not timestamps: {exc}",
+                            hint="set monitor.retrain.time_column to a timestamp column") from None
+    since = pd.Timestamp(datetime.now(UTC) - parse_window(max_age))
+    return frame[stamps.isna() | (stamps >= since)]
 
 
 def _window(context: LifecycleContext, request: RetrainRequest) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 close the loop (alert, retrain). Profiles live in :mod:`conveyor.profiles`, the data it reads
 in :mod:`conveyor.data`."""
 
+from conveyor.core.durations import parse_window
 from conveyor.core.errors import (
     BaselineMissingError,
     MonitorDataError,
@@ -16,7 +17,6 @@ from conveyor.monitoring.fairness import FairnessResult, evaluate_fairness
 from conveyor.monitoring.monitor import MonitorResult, run_monitor
 from conveyor.monitoring.performance import PageHinkley, PerformanceResult, evaluate_performance
 from conveyor.monitoring.report import render_html
-from conveyor.monitoring.window import parse_window
 
 __all__ = [
     "BASELINE_ARTIFACT",

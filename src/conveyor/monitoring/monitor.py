@@ -15,6 +15,7 @@ import numpy as np
 
 from conveyor.core import tags
 from conveyor.core.capture import SCORE
+from conveyor.core.durations import parse_window
 from conveyor.core.errors import BaselineMissingError, MonitorDataError, RegistryError, UsageError
 from conveyor.data import CapturedTraffic, Source
 from conveyor.lifecycle.baseline import load_baseline, recompute_baseline
@@ -29,7 +30,6 @@ from conveyor.monitoring.performance import (
 )
 from conveyor.monitoring.report import render_html
 from conveyor.monitoring.verdict import DRIFT, INSUFFICIENT, Verdict, decide
-from conveyor.monitoring.window import parse_window
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -230,7 +230,9 @@ def run_monitor(
             if "retrain" in actions:
                 fresh = spec.retrain
                 result.retrain = RetrainRequest(name, result.run_id, reason, auto_promote=spec.auto_promote,
-                                                data=fresh.data, max_rows=fresh.max_rows, version=version)
+                                                data=fresh.data, max_rows=fresh.max_rows, max_age=fresh.max_age,
+                                                time_column=fresh.time_column or cfg.data.split.column,
+                                                version=version)
                 if fresh.data != "training":
                     with step("keep the labelled window for the retrain"):
                         _log_window(client, result.run_id, data_in, cfg.target, messages)

@@ -286,3 +286,21 @@ def test_another_stands_secrets_are_resolved_when_it_is_needed(
     assert loaded.environment_of("prom").tracking_uri == "http://user:hunter2@prom:5000"
     assert "hunter2" not in loaded.secrets.redact("uri http://user:hunter2@prom:5000")
     assert loaded.environment_of("sim").artifact_store == "s3://sim/churn"
+
+
+def test_retrain_max_age_is_a_duration_read_from_a_timestamp_column(tmp_path: Path) -> None:
+    write(tmp_path, VALID + "monitor:\n  retrain: {data: both, max_age: 90d, time_column: signed_up}\n")
+    retrain = load_config(tmp_path).config.monitor.retrain
+    assert (retrain.max_age, retrain.time_column) == ("90d", "signed_up")
+
+
+def test_retrain_max_age_that_is_no_duration_is_refused_on_its_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID + "monitor:\n  retrain:\n    max_age: 3 months\n    time_column: t\n")
+    assert (error.field, error.line) == ("monitor.retrain.max_age", 20)
+    assert "is not a duration" in error.message and "90d" in error.message
+
+
+def test_retrain_max_age_without_a_timestamp_column_is_refused(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID + "monitor:\n  retrain: {max_age: 90d}\n")
+    assert "monitor.retrain.max_age needs a timestamp column" in error.message
+    assert "time_column" in error.message

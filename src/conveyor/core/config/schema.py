@@ -270,6 +270,27 @@ class RetrainDataSpec(Strict):
     max_rows: int | None = Field(
         None, ge=1, description="Keep the newest rows only (the window's rows come last)."
     )
+    max_age: str | None = Field(
+        None, description='Keep only the rows whose `time_column` lies within this long before now, e.g. "90d" '
+        "(s, m, h, d, w); rows without a value there (window rows that lack the column) are kept: "
+        "the monitored window is recent.",
+    )
+    time_column: str | None = Field(
+        None, description="The timestamp column `max_age` reads; default: `data.split.column`."
+    )
+
+    @field_validator("max_age")
+    @classmethod
+    def _a_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            from conveyor.core.durations import parse_window
+            from conveyor.core.errors import WindowError
+
+            try:
+                parse_window(value)
+            except WindowError as exc:
+                raise ValueError(f"{exc.message} (use a number and a unit: 30m, 24h, 90d, 2w)") from None
+        return value
 
 
 class MonitorSpec(Strict):
@@ -707,6 +728,10 @@ class ProjectConfig(Strict):
             raise ValueError(f"target {self.target!r} is also listed as a feature")
         if self.monitor.stage is not None and self.monitor.stage not in self.stages:
             raise ValueError(f"monitor.stage {self.monitor.stage!r} is not one of stages {self.stages}")
+        retrain = self.monitor.retrain
+        if retrain.max_age is not None and not (retrain.time_column or self.data.split.column):
+            raise ValueError("monitor.retrain.max_age needs a timestamp column: set monitor.retrain.time_column "
+                             "(or data.split.column)")
         self._check_serve()
         self._check_batch_schedule()
         champion = self.gate.champion

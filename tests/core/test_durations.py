@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import pytest
 
+from conveyor.core.durations import parse_window
 from conveyor.core.errors import WindowError
-from conveyor.monitoring.window import parse_window
 
 
 def test_parse_window():

@@ -1,4 +1,5 @@
-"""``--window`` durations: ``30m``, ``24h``, ``7d``, ``2w``."""
+"""Durations in the config and on the command line (`--window`, `monitor.window`,
+`monitor.retrain.max_age`): ``30m``, ``24h``, ``7d``, ``2w``. Pure: no I/O."""
 
 from __future__ import annotations
 
