@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 GOLDEN = Path(__file__).with_name("golden") / "airflow"
 DAGS = ["churn_batch.py", "churn_monitor.py", "churn_retrain.py", "churn_train.py"]
 
@@ -56,6 +58,21 @@ def test_pipelines_without_a_schedule_are_named_and_skipped(
     assert sorted(p.name for p in (tmp_path / "dags").iterdir()) == ["churn_train.py"]
     assert "batch: no batch.schedule" in result.output
     assert "monitor: no monitor.schedule" in result.output
+
+
+def test_a_stand_whose_variables_are_not_set_here_is_exported_with_its_references(
+    cli: Callable[..., Any], scheduled_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CI machine that exports has none of prod's secrets (the example's prod stand reads
+    ${MLFLOW_TRACKING_URI}): they are the jobs' business."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = cli("export", "airflow", "--project", scheduled_project, "--env", "prod", "--out", tmp_path / "dags")
+    assert result.exit_code == 0, result.output
+    assert "not set here, resolved where the jobs run: MLFLOW_TRACKING_URI" in result.output
+    assert sorted(p.name for p in (tmp_path / "dags").iterdir())
+    assert not any("MLFLOW_TRACKING_URI" in p.read_text() for p in (tmp_path / "dags").iterdir())  # no stand settings
+    trained = cli("train", "--project", scheduled_project, "--env", "prod")  # running still needs them
+    assert trained.exit_code == 2 and "MLFLOW_TRACKING_URI" in trained.output
 
 
 def test_an_unknown_stand_is_refused(cli: Callable[..., Any], scheduled_project: Path, tmp_path: Path) -> None:

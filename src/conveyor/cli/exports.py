@@ -55,15 +55,18 @@ def _export(render: Callable[[ExportPlan], dict[str, str]], out: Path, project: 
     from conveyor.exports import export_plan
     from conveyor.exports.files import digest, write_files
 
-    loaded = load_config(project, env)
+    loaded = load_config(project, env, keep_unresolved=True)  # the stand's secrets are the jobs' business
     plan = export_plan(loaded, pack_uri=pack)
     files = render(plan)
     written = write_files(files, out)
+    unresolved = sorted(loaded.secrets.unresolved)
     if json:
         print_json({"files": {p.name: digest(files[p.name]) for p in written}, "skipped": list(plan.skipped)})
         return
     for reason in plan.skipped:
         print_notice(reason)
+    if unresolved:
+        print_notice(f"not set here, resolved where the jobs run: {', '.join(unresolved)}")
     for path in written:
         console.print(f"[green]✓[/] {path}", highlight=False, soft_wrap=True)
 

@@ -90,7 +90,11 @@ def find_config(project: Path | str | None = None) -> Path:
     return candidate.resolve()
 
 
-def load_config(project: Path | str | None = None, env: str | None = None) -> LoadedConfig:
+def load_config(project: Path | str | None = None, env: str | None = None, *,
+                keep_unresolved: bool = False) -> LoadedConfig:
+    """The project's config for ``env``. ``keep_unresolved``: ``${VAR}``s that are not set stay
+    references (``LoadedConfig.secrets.unresolved`` names them) — for `conveyor export`, whose
+    files are resolved where they run."""
     path = find_config(project)
     text = path.read_text(encoding="utf-8")
     lines = _LineIndex.parse(text, str(path))
@@ -113,7 +117,7 @@ def load_config(project: Path | str | None = None, env: str | None = None) -> Lo
 
     # Only the chosen environment's references must resolve: running on dev must not
     # require prod's secrets to be set.
-    secrets = Secrets()
+    secrets = Secrets(keep_unresolved=keep_unresolved)
     resolved = {k: v for k, v in raw.items() if k != "environments"}
     try:
         resolved = interpolate_tree(resolved, secrets)

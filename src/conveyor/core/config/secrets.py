@@ -16,9 +16,15 @@ MASK = "***"
 
 @dataclass
 class Secrets:
-    """Values resolved from the environment; everything printed or logged goes through `redact`."""
+    """Values resolved from the environment; everything printed or logged goes through `redact`.
+
+    `keep_unresolved`: a variable that is not set stays a ``${NAME}`` reference (named in
+    `unresolved`) instead of an error — for commands that only write files which are resolved
+    where they run (`conveyor export`)."""
 
     values: set[str] = field(default_factory=set)
+    keep_unresolved: bool = False
+    unresolved: set[str] = field(default_factory=set)
 
     def interpolate(self, text: str, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
@@ -29,6 +35,9 @@ class Secrets:
                 value = env[name]
             elif default is not None:
                 return default
+            elif self.keep_unresolved:
+                self.unresolved.add(name)
+                return match.group(0)
             else:
                 raise MissingVariable(name)
             if value:
