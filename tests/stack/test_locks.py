@@ -126,3 +126,23 @@ def test_the_lock_follows_the_registry_store(tmp_path: Path) -> None:
     assert libpq_uri(pg) == "postgresql://u:p@h:5/db?sslmode=disable"
     lease = move_lock(Stack("http://tracking:5000", "http://tracking:5000", "s3://bucket/x"))
     assert isinstance(lease, LeaseMoveLock) and lease.lease_path("churn") == "s3://bucket/x/locks/churn.lease"
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_lease_held_past_its_ttl_is_renewed_not_taken_over(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A move that outlasts the lease's ttl (a cross-stand copy of a large pack) keeps it: a
+    second promoter waiting three ttls long still cannot get in, and gets in once it is given back."""
+    if where == "s3":
+        options = request.getfixturevalue("s3")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", options["client_kwargs"]["endpoint_url"])
+        root = f"s3://lake/{uuid.uuid4().hex[:8]}"
+    else:
+        root = str(tmp_path / "artifacts")
+    ttl = 3.0
+    first, second = LeaseMoveLock(root, timeout_s=5, ttl_s=ttl), LeaseMoveLock(root, timeout_s=3 * ttl, ttl_s=ttl)
+    with first.hold("churn"), pytest.raises(MoveLockTimeout), second.hold("churn"):
+        pass
+    with second.hold("churn"):  # given back: the next one gets it at once
+        pass

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -35,14 +36,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from conveyor.core.config.secrets import redact_uri_password
 from conveyor.core.errors import MoveLockTimeout, StoreUnreachableError
 from conveyor.stack.resolve import Stack
 
+log = logging.getLogger(__name__)
+
 TIMEOUT_S = 30.0
-LEASE_TTL_S = 120.0  # far longer than a move (a few registry calls)
+LEASE_TTL_S = 120.0  # far longer than a move (a few registry calls); renewed while held
 LOCKS_PREFIX = "locks"
 _POLL_S = (0.02, 0.5)  # lease retry: first and longest wait between attempts
 
@@ -163,10 +166,45 @@ class LeaseMoveLock(MoveLock):
             time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
             wait = min(wait * 2, _POLL_S[1])
         try:
-            yield
+            with _Renewal(fs, path, token, self.ttl_s):
+                yield
         finally:
             if _still_ours(fs, path, token):
                 fs.rm(path)
+
+
+class _Renewal:
+    """Keeps a held lease from expiring: every third of its ttl the lease is written again with
+    a later expiry, so a move that outlasts one ttl (a cross-stand copy of a large pack) keeps
+    it. A lease found no longer ours (the process stalled past its expiry and another took it
+    over) is left alone and logged."""
+
+    def __init__(self, fs: Any, path: str, token: str, ttl_s: float) -> None:
+        self.fs, self.path, self.token, self.ttl_s = fs, path, token, ttl_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="move-lock-renewal", daemon=True)
+
+    def __enter__(self) -> Self:
+        if self.ttl_s > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                if not _still_ours(self.fs, self.path, self.token):
+                    log.warning("the move lock %s was taken over while held (the holder stalled past its "
+                                "expiry)", self.path)
+                    return
+                with self.fs.open(self.path, "wb") as handle:
+                    handle.write(_lease(self.token, self.ttl_s))
+            except Exception as exc:  # noqa: BLE001 - a store hiccup: the next round tries again
+                log.warning("renewing the move lock %s failed (%s); retrying", self.path, exc)
 
 
 def move_lock(stack: Stack, timeout_s: float = TIMEOUT_S) -> MoveLock:
