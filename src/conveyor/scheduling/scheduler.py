@@ -17,7 +17,6 @@ the leases while the scheduler lives; one a crashed scheduler left expires after
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +40,7 @@ from conveyor.scheduling.pipelines import (
 )
 from conveyor.scheduling.slots import Slot, format_slot, next_slot, plan
 from conveyor.stack.leases import Lease, Leases
+from conveyor.stack.locks import Heartbeat
 from conveyor.stack.processes import ProcessId
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Scheduler:
         self._lease: Lease | None = None
         self._held: dict[str, Lease] = {}
         self._since: datetime | None = None
-        self._heartbeat: _Heartbeat | None = None
+        self._heartbeat: Heartbeat | None = None
 
     @property
     def model(self) -> str:
@@ -139,7 +139,9 @@ class Scheduler:
                     ) from None
                 self.notify(f"waiting for {held.description} to stop")
                 self.clock.sleep(min(settings.lease_s / 3, 30.0))
-        self._heartbeat = _Heartbeat(self, settings.lease_s)
+        self._heartbeat = Heartbeat(  # the leases renewed every third of their length, in real time
+            self.renew, settings.lease_s / 3, lambda exc: self.notify(f"could not renew the scheduler's lease: {exc}"),
+            name="conveyor-scheduler-heartbeat")
         self._heartbeat.start()
         history = self.context.history
         for entry in history.mark_killed(self.clock.now(), ProcessId.current()):
@@ -149,7 +151,7 @@ class Scheduler:
     def stop(self) -> None:
         """Give the leases back (the heartbeat stops first)."""
         if self._heartbeat is not None:
-            self._heartbeat.stop()
+            self._heartbeat.stop(timeout_s=5)
             self._heartbeat = None
         for lease in [*self._held.values(), *([self._lease] if self._lease else [])]:
             lease.release()
@@ -295,27 +297,3 @@ class Scheduler:
         for lease in list(self._held.values()):
             lease.renew(now, ttl)
         return self._lease is None or self._lease.renew(now, ttl)
-
-
-class _Heartbeat(threading.Thread):
-    """Renews the scheduler's leases every third of their length, in real time."""
-
-    def __init__(self, scheduler: Scheduler, lease_s: float) -> None:
-        super().__init__(name="conveyor-scheduler-heartbeat", daemon=True)
-        self.scheduler = scheduler
-        self.interval = lease_s / 3
-        self.lost = False
-        self._stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopped.wait(self.interval):
-            try:
-                if not self.scheduler.renew():
-                    self.lost = True
-                    return
-            except Exception as exc:  # noqa: BLE001 - a store hiccup: the next beat tries again
-                self.scheduler.notify(f"could not renew the scheduler's lease: {exc}")
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self.join(timeout=5)

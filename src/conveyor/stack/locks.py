@@ -33,10 +33,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from conveyor.core.config.secrets import redact_uri_password
 from conveyor.core.errors import MoveLockTimeout, StoreUnreachableError
@@ -166,45 +166,69 @@ class LeaseMoveLock(MoveLock):
             time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
             wait = min(wait * 2, _POLL_S[1])
         try:
-            with _Renewal(fs, path, token, self.ttl_s):
+            with _renewed(fs, path, token, self.ttl_s):
                 yield
         finally:
             if _still_ours(fs, path, token):
                 fs.rm(path)
 
 
-class _Renewal:
-    """Keeps a held lease from expiring: every third of its ttl the lease is written again with
-    a later expiry, so a move that outlasts one ttl (a cross-stand copy of a large pack) keeps
-    it. A lease found no longer ours (the process stalled past its expiry and another took it
-    over) is left alone and logged."""
+class Heartbeat:
+    """Calls ``renew`` every ``interval_s`` on a daemon thread until stopped, or until ``renew``
+    returns False (``lost``: the lease is no longer ours). An exception is handed to
+    ``on_error`` and the next beat tries again. The one renewal loop of every lease."""
 
-    def __init__(self, fs: Any, path: str, token: str, ttl_s: float) -> None:
-        self.fs, self.path, self.token, self.ttl_s = fs, path, token, ttl_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="move-lock-renewal", daemon=True)
+    def __init__(self, renew: Callable[[], bool], interval_s: float, on_error: Callable[[Exception], None],
+                 name: str) -> None:
+        self.renew, self.interval_s, self.on_error = renew, interval_s, on_error
+        self.lost = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def __enter__(self) -> Self:
-        if self.ttl_s > 0:
-            self._thread.start()
-        return self
+    def start(self) -> None:
+        self._thread.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+    def stop(self, timeout_s: float | None = None) -> None:
+        self._stopped.set()
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.ttl_s / 3):
+        while not self._stopped.wait(self.interval_s):
             try:
-                if not _still_ours(self.fs, self.path, self.token):
-                    log.warning("the move lock %s was taken over while held (the holder stalled past its "
-                                "expiry)", self.path)
+                if not self.renew():
+                    self.lost = True
                     return
-                with self.fs.open(self.path, "wb") as handle:
-                    handle.write(_lease(self.token, self.ttl_s))
-            except Exception as exc:  # noqa: BLE001 - a store hiccup: the next round tries again
-                log.warning("renewing the move lock %s failed (%s); retrying", self.path, exc)
+            except Exception as exc:  # noqa: BLE001 - a store hiccup: the next beat tries again
+                self.on_error(exc)
+
+
+@contextmanager
+def _renewed(fs: Any, path: str, token: str, ttl_s: float) -> Iterator[None]:
+    """The held lease at ``path`` rewritten with a later expiry every third of its ttl, so a
+    move that outlasts one ttl (a cross-stand copy of a large pack) keeps it. A lease found no
+    longer ours (the holder stalled past its expiry, another took it over) is left alone."""
+    if ttl_s <= 0:
+        yield
+        return
+
+    def renew() -> bool:
+        if not _still_ours(fs, path, token):
+            log.warning("the move lock %s was taken over while held (the holder stalled past its expiry)", path)
+            return False
+        with fs.open(path, "wb") as handle:
+            handle.write(_lease(token, ttl_s))
+        return True
+
+    def failed(exc: Exception) -> None:
+        log.warning("renewing the move lock %s failed (%s); retrying", path, exc)
+
+    heartbeat = Heartbeat(renew, ttl_s / 3, failed, name="move-lock-renewal")
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        heartbeat.stop()
 
 
 def move_lock(stack: Stack, timeout_s: float = TIMEOUT_S) -> MoveLock:
