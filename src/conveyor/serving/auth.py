@@ -67,10 +67,10 @@ class Authenticator:
             return None
         if not authorization:
             raise Unauthorized(f"this endpoint needs a bearer token with role {permission!r}")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = _bearer(authorization)
+        if token is None:
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        match = self._match(token.strip())
+        match = self._match(token)
         if match is None:
             raise Unauthorized("the token is not valid")
         if permission not in match.grants:
@@ -82,8 +82,8 @@ class Authenticator:
         are open, else only a caller with a valid token (any role)."""
         if self.predict_open:
             return True
-        scheme, _, token = (authorization or "").partition(" ")
-        return scheme.lower() == "bearer" and bool(token.strip()) and self._match(token.strip()) is not None
+        token = _bearer(authorization)
+        return token is not None and self._match(token) is not None
 
     def _match(self, token: str) -> Credential | None:
         presented = digest(token)
@@ -92,6 +92,12 @@ class Authenticator:
             if hmac.compare_digest(presented, cred.digest) and match is None:
                 match = cred
         return match
+
+
+def _bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (None: not that form)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def local_admin_token(state_dir: Path) -> tuple[str, Credential]:
