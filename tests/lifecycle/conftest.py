@@ -9,7 +9,6 @@ name, so the tests never see each other's versions.
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PG_HOST, PG_PORT, PG_USER
+from tests.s3server import s3_server
 
 BUCKET = "stands"
-S3_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-                "MLFLOW_S3_ENDPOINT_URL")
 
 
 @dataclass(frozen=True)
@@ -42,49 +40,22 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def sim_stand() -> Iterator[SimStand]:
-    import boto3
     import psycopg
     from mlflow import MlflowClient
-    from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    saved = {name: os.environ.get(name) for name in S3_VARIABLES}
-    os.environ.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,  # boto3 and s3fs
-        "MLFLOW_S3_ENDPOINT_URL": endpoint,  # MLflow's artifact repository
-    })
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-    _forget_s3_clients()  # fsspec caches clients by arguments: an earlier one has an old endpoint
-
-    name = f"conveyor_stand_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    uri = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()  # migrate once
-    try:
-        yield SimStand(uri, endpoint)
-    finally:
+    with s3_server(BUCKET) as endpoint:
+        name = f"conveyor_stand_{uuid.uuid4().hex[:10]}"
+        admin = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
         with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _forget_s3_clients()
-
-
-def _forget_s3_clients() -> None:
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        uri = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        try:
+            MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()  # migrate once
+            yield SimStand(uri, endpoint)
+        finally:
+            with admin.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.close()
 
 
 STAGES_ON_STANDS = """stages:

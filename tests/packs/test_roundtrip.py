@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from conveyor.core import tags
+from tests.s3server import s3_server
 
 BUCKET = "conveyor-packs"
-S3_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-                "MLFLOW_S3_ENDPOINT_URL")
 
 
 @dataclass
@@ -35,24 +33,10 @@ class Packed:
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packed]:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
     import conveyor
     from conveyor.scaffold import init_project
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    saved = {name: os.environ.get(name) for name in S3_VARIABLES}
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
-                       "MLFLOW_S3_ENDPOINT_URL": endpoint})
-    try:
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+    with s3_server(BUCKET) as endpoint:
         folder = init_project(tmp_path_factory.mktemp("packs") / "churn")
         config = folder / "conveyor.yaml"
         config.write_text(config.read_text().replace("  dev: {}", f"  dev: {{artifact_store: 's3://{BUCKET}/churn'}}"))
@@ -60,13 +44,6 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packed]:
         project.train()
         result = project.pack("churn", 1)
         yield Packed(project, folder, endpoint, result, folder / "data" / "train.parquet")
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        server.stop()
 
 
 def test_the_pack_is_in_the_stands_s3_store_and_recorded_on_the_version(packed: Packed) -> None:

@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conveyor import Project
+from tests.s3server import s3_server
 
 BUCKET = "conveyor-test"
 
 
 @pytest.fixture
-def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,  # boto3 and s3fs
-        "MLFLOW_S3_ENDPOINT_URL": endpoint,  # MLflow's artifact repository
-    }.items():
-        monkeypatch.setenv(name, value)
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-    try:
+def s3_endpoint() -> Iterator[str]:
+    with s3_server(BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 def test_train_from_s3_with_artifacts_and_audit_on_s3(
