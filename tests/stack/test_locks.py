@@ -146,3 +146,37 @@ def test_a_lease_held_past_its_ttl_is_renewed_not_taken_over(
         pass
     with second.hold("churn"):  # given back: the next one gets it at once
         pass
+
+
+CONNECTOR = r"""
+import sys, time
+from pathlib import Path
+from conveyor.stack.resolve import Stack
+from conveyor.stack.tracking import connect
+gate = Path(sys.argv[2])
+print("ready", flush=True)
+while not gate.exists():  # every process has imported everything before any connects
+    time.sleep(0.005)
+client = connect(Stack(sys.argv[1], sys.argv[1], sys.argv[3]))
+print(len(client.search_experiments()), flush=True)
+"""
+
+
+@pytest.mark.parametrize("kind", ["postgres", "sqlite"])
+def test_processes_that_first_open_a_new_database_at_once_all_connect(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two first trains on an empty PostgreSQL database: before the schema turn, one trained
+    and the others died in MLflow's migration (duplicate alembic_version)."""
+    uri = request.getfixturevalue("postgres_uri") if kind == "postgres" else f"sqlite:///{tmp_path / 'mlflow.db'}"
+    gate = tmp_path / "go"
+    children = [
+        subprocess.Popen([sys.executable, "-c", CONNECTOR, uri, str(gate), str(tmp_path / "artifacts")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    assert [child.stdout.readline().strip() for child in children if child.stdout] == ["ready"] * 3
+    gate.touch()
+    results = [child.communicate(timeout=600) for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0], [err[-2000:] for _, err in results]
+    assert [out.strip() for out, _ in results] == ["1", "1", "1"]  # the Default experiment, once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -51,3 +52,34 @@ def test_two_projects_trained_and_promoted_in_two_threads_stay_apart(
     # conveyor left MLflow's process-wide state as it found it
     assert (tracking_utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")) == before
     assert mlflow.active_run() is None
+
+
+class _LateLooker:
+    """A real client whose first look finds nothing: another process creates what it asked
+    about between that look and its own create (the race of two first trains)."""
+
+    def __init__(self, client: MlflowClient, create: Callable[[], object]) -> None:
+        self._client, self._create, self._looked = client, create, False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def get_experiment_by_name(self, name: str) -> object:
+        if not self._looked:
+            self._looked = True
+            self._create()  # the other process wins the race
+            return None
+        return self._client.get_experiment_by_name(name)
+
+
+def test_an_experiment_created_by_another_process_meanwhile_is_read_not_refused(migrated_store: Path,
+                                                                                tmp_path: Path) -> None:
+    from conveyor.stack.tracking import ensure_experiment
+
+    uri = f"sqlite:///{shutil.copy(migrated_store, tmp_path / 'mlflow.db')}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    name = "churn"
+    other: list[str] = []
+    late = _LateLooker(client, lambda: other.append(client.create_experiment(name)))
+    experiment_id = ensure_experiment(late, name, str(tmp_path))  # type: ignore[arg-type]
+    assert other and experiment_id == other[0]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.core import tags
 from conveyor.scoring import model_version, not_found, registered_model
+from conveyor.stack.tracking import already_exists
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -53,10 +54,13 @@ class Registry:
         try:
             self.client.get_registered_model(name)
         except MlflowException as exc:
-            if not_found(exc):
-                self.client.create_registered_model(name, description=description)
-            else:
+            if not not_found(exc):
                 raise
+            try:
+                self.client.create_registered_model(name, description=description)
+            except MlflowException as refused:
+                if not already_exists(refused):  # else another process registered it first
+                    raise
 
     def model_state(self, name: str) -> tuple[dict[str, str], dict[str, str]]:
         """Aliases (alias → version, as text) and tags of a registered model, in one call."""

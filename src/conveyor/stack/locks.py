@@ -20,6 +20,12 @@ state it left. Which lock depends on the registry store:
 
 Every lock gives up after ``timeout_s`` with :class:`~conveyor.core.errors.MoveLockTimeout`.
 A lock is re-entrant within one thread (a move inside a held move does not wait on itself).
+
+The same locks give :func:`schema_turn`: one process at a time starts MLflow's stores on an
+SQL database, because the first start of a new database creates its tables, and two
+processes that create them at once both fail (two first `conveyor train`s on an empty
+PostgreSQL database: one trained, the others died in MLflow's migration with a duplicate
+``alembic_version``).
 """
 
 from __future__ import annotations
@@ -34,13 +40,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from conveyor.core.config.secrets import redact_uri_password
 from conveyor.core.errors import MoveLockTimeout, StoreUnreachableError
 from conveyor.stack.resolve import Stack
+from conveyor.stack.schema import is_current
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +249,40 @@ def move_lock(stack: Stack, timeout_s: float = TIMEOUT_S) -> MoveLock:
     if scheme.split("+", 1)[0] in ("postgresql", "postgres"):
         return PostgresMoveLock(uri, timeout_s)
     return LeaseMoveLock(stack.artifact_store, timeout_s)
+
+
+SCHEMA_TIMEOUT_S = 300.0  # MLflow's migrations of a new PostgreSQL database: a minute when loaded
+_SCHEMA_KEY = "\x00mlflow-schema"  # no model is named so
+
+
+@contextmanager
+def schema_turn(uri: str, timeout_s: float = SCHEMA_TIMEOUT_S) -> Iterator[None]:
+    """While the body starts MLflow's stores on ``uri``, no other process does the same: a
+    PostgreSQL advisory lock, or a write transaction on ``<db>.schema`` beside an SQLite file
+    whose schema is not already current. Other stores (an MLflow server migrates itself) and
+    a current SQLite file: no lock."""
+    lock = _schema_lock(uri, timeout_s)
+    with ExitStack() as held:
+        if lock is not None:
+            try:
+                held.enter_context(lock.hold(_SCHEMA_KEY))
+            except MoveLockTimeout:
+                raise StoreUnreachableError(
+                    f"another process kept creating MLflow's tables in {redact_uri_password(uri)} "
+                    f"for more than {timeout_s:g}s",
+                    hint="check that process (or the database), then run the command again",
+                ) from None
+        yield
+
+
+def _schema_lock(uri: str, timeout_s: float) -> MoveLock | None:
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        database = _sqlite_file(uri)
+        return None if database is None or is_current(uri) else SqliteMoveLock(Path(f"{database}.schema"), timeout_s)
+    if scheme.split("+", 1)[0] in ("postgresql", "postgres"):
+        return PostgresMoveLock(uri, timeout_s)
+    return None
 
 
 def advisory_key(model: str) -> int:

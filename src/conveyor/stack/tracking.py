@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.stack.locks import schema_turn
 from conveyor.stack.reachability import check_tracking_store
 from conveyor.stack.resolve import Stack
 from conveyor.stack.schema import schema_check_skipped
@@ -49,17 +50,37 @@ def connect(stack: Stack) -> MlflowClient:
 
     import mlflow
 
-    # the tracking store starts in the constructor; an SQLite store at head skips MLflow's check
-    with schema_check_skipped(stack.tracking_uri):
-        return mlflow.MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.registry_uri)
+    # the tracking store starts in the constructor (creating a new database's tables, one
+    # process at a time); an SQLite store at head skips MLflow's check
+    with schema_turn(stack.tracking_uri), schema_check_skipped(stack.tracking_uri):
+        client = mlflow.MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.registry_uri)
+    if stack.registry_uri != stack.tracking_uri:
+        with schema_turn(stack.registry_uri):  # the registry's store starts on its first call
+            client.search_registered_models(max_results=1)
+    return client
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_location: str) -> str:
-    """The experiment's id, created with artifacts in the stack's store if it is new."""
+    """The experiment's id, created with artifacts in the stack's store if it is new. Two
+    processes that both find it missing (the first trains on an empty store) both create it:
+    the one the store refuses reads the other's."""
+    from mlflow.exceptions import MlflowException
+
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
-    return str(client.create_experiment(name, artifact_location=artifact_location))
+    try:
+        return str(client.create_experiment(name, artifact_location=artifact_location))
+    except MlflowException as exc:
+        experiment = client.get_experiment_by_name(name) if already_exists(exc) else None
+        if experiment is None:
+            raise
+        return str(experiment.experiment_id)
+
+
+def already_exists(exc: Exception) -> bool:
+    """MLflow's refusal to create what another caller created first."""
+    return getattr(exc, "error_code", "") == "RESOURCE_ALREADY_EXISTS"
 
 
 @contextmanager
