@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
+import pytest
+
+from conveyor.core.errors import PackError
+from conveyor.packs import archive
 from conveyor.packs.archive import extract_tarball, sha256_of, write_tarball
 from conveyor.packs.build import RELATIVE_SHEBANG, relocate
 
@@ -15,10 +20,53 @@ def test_a_folder_round_trips_with_its_links(tmp_path: Path) -> None:
     (folder / "lib" / "a.txt").write_text("a")
     (folder / "link").symlink_to("lib/a.txt")
     tarball = write_tarball(folder, tmp_path / "env.tar.gz")
-    out = extract_tarball(tarball, tmp_path / "out")
+    out = tmp_path / "out"
+    assert extract_tarball(tarball, out) == sha256_of(tarball)  # hashed while unpacking
     assert (out / "lib" / "a.txt").read_text() == "a"
     assert os.readlink(out / "link") == "lib/a.txt"
-    assert len(sha256_of(tarball)) == 64
+
+
+def test_without_gnu_tar_python_unpacks_the_same_and_hashes_the_same(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "env"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "lib" / "a.bin").write_bytes(os.urandom(3 << 20))  # spans blocks
+    (folder / "link").symlink_to("lib/a.bin")
+    tarball = write_tarball(folder, tmp_path / "env.tar.gz")
+    monkeypatch.setattr(archive, "_gnu_tar", lambda: None)
+    out = tmp_path / "out"
+    assert extract_tarball(tarball, out) == sha256_of(tarball)
+    assert (out / "lib" / "a.bin").read_bytes() == (folder / "lib" / "a.bin").read_bytes()
+    assert os.readlink(out / "link") == "lib/a.bin"
+
+
+def test_a_tarball_of_several_gzip_members_unpacks_whole(tmp_path: Path) -> None:
+    """gzip allows members back to back (what a parallel compressor writes)."""
+    import io
+    import tarfile
+
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        for name in ("a.txt", "b.txt"):
+            data = name.encode() * 100_000
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    raw = plain.getvalue()
+    half = len(raw) // 2
+    tarball = tmp_path / "two.tar.gz"
+    tarball.write_bytes(gzip.compress(raw[:half]) + gzip.compress(raw[half:]))
+    extract_tarball(tarball, tmp_path / "out")
+    assert (tmp_path / "out" / "b.txt").read_bytes() == b"b.txt" * 100_000
+
+
+@pytest.mark.parametrize("gnu_tar", [True, False])
+def test_bytes_that_are_not_a_tar_gz_are_a_pack_error(gnu_tar: bool, tmp_path: Path, monkeypatch) -> None:
+    if not gnu_tar:
+        monkeypatch.setattr(archive, "_gnu_tar", lambda: None)
+    tarball = tmp_path / "bad.tar.gz"
+    tarball.write_bytes(b"this is not gzip" * 1000)
+    with pytest.raises(PackError, match="unpacking failed"):
+        extract_tarball(tarball, tmp_path / "out")
 
 
 def test_relocate_makes_inner_links_relative_and_shebangs_path_free(tmp_path: Path) -> None:

@@ -1,19 +1,19 @@
-"""Using a pack on a worker: its record read, the object downloaded and checked against the
-recorded SHA-256 (a mismatch is refused), unpacked once into a cache keyed by that hash —
-into a temporary sibling first, then renamed, so a cache entry is whole or absent."""
+"""Using a pack on a worker: its record read, the object streamed from the store once —
+hashed, inflated and unpacked on the way — into a temporary sibling of the cache entry keyed
+by the recorded SHA-256, renamed to it only if the hash matches (a mismatch is refused and
+the staging folder removed), so a cache entry is whole or absent."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
 from conveyor.core.errors import PackHashMismatch, PackNotFoundError, StoreUnreachableError
 from conveyor.core.packs import SUFFIX, record_location
-from conveyor.packs.archive import extract_tarball, sha256_of
+from conveyor.packs.archive import BLOCK, extract_stream
 from conveyor.packs.runtime import pack_python
 from conveyor.packs.store import PackRecord
 
@@ -57,36 +57,30 @@ def fetch_pack(uri: str, cache: Path | None = None) -> Path:
     folder = cache / record.sha256
     if not folder.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".download-", dir=cache) as scratch:
-            tarball = _download(uri, Path(scratch) / f"{record.key}{SUFFIX}")
-            actual = sha256_of(tarball)
-            if actual != record.sha256:
-                raise PackHashMismatch(
-                    f"the pack at {uri} has SHA-256 {actual}, its record says {record.sha256}; "
-                    "refusing to run it",
-                    hint="the object was changed or damaged after it was packed: build it again "
-                    "with `conveyor pack` (nothing was unpacked or run)",
-                )
-            _unpack_once(tarball, folder)
+        _unpack_once(uri, record.sha256, folder)
     pack_python(folder)
     return folder
 
 
-def _download(uri: str, target: Path) -> Path:
+def _unpack_once(uri: str, sha256: str, folder: Path) -> None:
+    """Read the object once — hash, inflate and untar overlap — into a staging sibling of
+    ``folder``, renamed to it only if the hash is the recorded one."""
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(uri)
-    try:
-        fs.get_file(path, str(target))
-    except FileNotFoundError:
-        raise PackNotFoundError(f"no pack at {uri}") from None
-    return target
-
-
-def _unpack_once(tarball: Path, folder: Path) -> None:
     staging = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.unpacking")
     try:
-        extract_tarball(tarball, staging)
+        fs, path = fsspec.core.url_to_fs(uri)
+        try:
+            with fs.open(path, "rb", block_size=BLOCK) as handle:
+                actual = extract_stream(handle, staging)
+        except FileNotFoundError:
+            raise PackNotFoundError(f"no pack at {uri}") from None
+        if actual != sha256:
+            raise PackHashMismatch(
+                f"the pack at {uri} has SHA-256 {actual}, its record says {sha256}; refusing to run it",
+                hint="the object was changed or damaged after it was packed: build it again with "
+                "`conveyor pack` (nothing was run; what was unpacked is removed)",
+            )
         try:
             staging.rename(folder)
         except OSError:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.core import tags
 from conveyor.core.errors import PackError
-from conveyor.packs.archive import sha256_of, write_tarball
+from conveyor.packs.archive import write_tarball
 from conveyor.packs.build import build_environment, conveyor_requirement
 from conveyor.packs.inputs import (
     ModelEnvironment,
@@ -135,9 +135,9 @@ def _resolve_and_build(store: PackStore, inputs: PackInputs, request: PackReques
             tarball = write_tarball(folder, work / f"{lock.key}.tar.gz")
         with steps.step("verify it, unpacked elsewhere"):
             extra_modules = [m for extra in request.extras for m in EXTRA_MODULES.get(extra, ())]
-            verify_tarball(tarball, (*inputs.model.imports, *extra_modules), work / "verify")
+            sha256 = verify_tarball(tarball, (*inputs.model.imports, *extra_modules), work / "verify")
         home = interpreter_home(folder)
-        record = PackRecord(lock.key, sha256_of(tarball), tarball.stat().st_size, lock.python,
+        record = PackRecord(lock.key, sha256, tarball.stat().st_size, lock.python,
                             lock.platform, str(home or ""), lock.text)
         with steps.step("store it in the artifact store"):
             store.put(tarball, record)

@@ -13,9 +13,10 @@ from conveyor.packs.runtime import clean_environment, pack_python
 CHECK = "import sys, {modules}; assert sys.prefix == {prefix!r}, sys.prefix"
 
 
-def verify_tarball(tarball: Path, imports: tuple[str, ...], folder: Path) -> None:
-    """Unpack ``tarball`` into ``folder`` and import ``imports`` with its Python, from there."""
-    extract_tarball(tarball, folder)
+def verify_tarball(tarball: Path, imports: tuple[str, ...], folder: Path) -> str:
+    """Unpack ``tarball`` into ``folder`` and import ``imports`` with its Python, from there;
+    the tarball's SHA-256 (computed while unpacking)."""
+    sha256 = extract_tarball(tarball, folder)
     modules = ", ".join(dict.fromkeys(("conveyor", *imports)))
     code = CHECK.format(modules=modules, prefix=str(folder.resolve()))
     done = subprocess.run([str(pack_python(folder)), "-c", code], capture_output=True, text=True,
@@ -27,3 +28,4 @@ def verify_tarball(tarball: Path, imports: tuple[str, ...], folder: Path) -> Non
             hint="nothing was stored and no tag was set; the version's requirements may lack the "
             "flavor's package (add it to runtime.requirements and train again)",
         )
+    return sha256
