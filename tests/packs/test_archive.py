@@ -11,7 +11,7 @@ import pytest
 from conveyor.core.errors import PackError
 from conveyor.packs import archive
 from conveyor.packs.archive import extract_tarball, sha256_of, write_tarball
-from conveyor.packs.build import RELATIVE_SHEBANG, relocate
+from conveyor.packs.build import RELATIVE_SHEBANG, prune_test_suites, relocate
 
 
 def test_a_folder_round_trips_with_its_links(tmp_path: Path) -> None:
@@ -82,3 +82,33 @@ def test_relocate_makes_inner_links_relative_and_shebangs_path_free(tmp_path: Pa
     assert os.readlink(folder / "bin" / "python") == "/usr/bin/python3"
     text = (folder / "bin" / "tool").read_text()
     assert text == RELATIVE_SHEBANG + "print('hi')\n" and str(folder) not in text
+
+
+def test_only_the_known_test_suites_are_pruned(tmp_path: Path) -> None:
+    site = tmp_path / "env" / "lib" / "python3.11" / "site-packages"
+    for name in ("pandas/tests/frame/test_api.py", "pandas/testing.py", "scipy/stats/tests/test_x.py",
+                 "scipy/stats/_stats.py", "fsspec/tests/abstract/__init__.py", "mlflow/skills/tests/run.py"):
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("")
+    removed = prune_test_suites(tmp_path / "env")
+    assert removed == ["lib/python3.11/site-packages/pandas/tests", "lib/python3.11/site-packages/scipy/stats/tests"]
+    left = sorted(str(p.relative_to(site)) for p in site.rglob("*.py"))
+    assert left == ["fsspec/tests/abstract/__init__.py", "mlflow/skills/tests/run.py", "pandas/testing.py",
+                    "scipy/stats/_stats.py"]
+
+
+def test_a_member_that_would_escape_the_folder_is_refused_with_tars_reason(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    tarball = tmp_path / "evil.tar.gz"
+    tarball.write_bytes(gzip.compress(plain.getvalue()))
+    with pytest.raises(PackError, match=r"unpacking failed: .*\.\.") as caught:
+        extract_tarball(tarball, tmp_path / "out" / "in")
+    assert "Exiting" not in caught.value.message
+    assert not (tmp_path / "out" / "escape.txt").exists()

@@ -64,3 +64,14 @@ def test_a_pack_built_on_a_python_this_machine_lacks_says_which(tmp_path: Path) 
     tarball, _ = make_pack(tmp_path / "store", "d" * 64, home="/nowhere/python3.11/bin")
     with pytest.raises(PackInterpreterMissing, match="/nowhere/python3.11/bin"):
         fetch_pack(str(tarball), tmp_path / "cache")
+
+
+def test_an_object_replaced_by_bytes_that_are_not_even_gzip_is_a_hash_mismatch(
+    fake_pack: tuple[Path, PackRecord], tmp_path: Path
+) -> None:
+    tarball, _ = fake_pack
+    tarball.write_bytes(b"not the pack" * 100_000)
+    cache = tmp_path / "cache"
+    with pytest.raises(PackHashMismatch, match="refusing to run it"):
+        fetch_pack(str(tarball), cache)
+    assert list(cache.iterdir()) == []

@@ -100,6 +100,10 @@ def test_a_batch_job_runs_inside_the_pack_on_a_fresh_worker(packed: Packed, tmp_
     assert prefix == str(folder)
     assert conveyor_file.startswith(str(folder))  # the wheel, installed in the pack
     assert not [p for p in path if p.startswith(sys.prefix)]  # nothing of the development venv
+    # the big packages' own test suites were left out (and the job above ran without them)
+    pruned = json.loads((folder / "conveyor-pack.json").read_text())["pruned"]
+    assert any(entry.endswith("site-packages/pandas/tests") for entry in pruned)
+    assert not [p for p in pruned if (folder / p).exists()]
 
 
 def test_a_promotion_to_another_stand_copies_the_pack_and_a_job_runs_from_the_copy(

@@ -42,12 +42,36 @@ def build_environment(lock: PackLock, code: ProjectCode, python: str, uv: Uv, fo
     # compiling thousands of modules (timestamp-checked, so valid wherever the pack unpacks)
     uv.run(["pip", "install", "--quiet", "--no-deps", "--compile-bytecode", "--python", str(folder / "bin" / "python"),
             "-r", str(lock_file)], "installing the locked requirements")
+    pruned = prune_test_suites(folder)
     _copy_code(code, folder / PROJECT_FOLDER)
     (folder / MANIFEST).write_text(json.dumps(
-        {"key": lock.key, "python": lock.python, "platform": lock.platform, "lock": lock.text},
-        indent=2, sort_keys=True), encoding="utf-8")
+        {"key": lock.key, "python": lock.python, "platform": lock.platform, "lock": lock.text,
+         "pruned": pruned}, indent=2, sort_keys=True), encoding="utf-8")
     relocate(folder)
     return folder
+
+
+# The test suites these packages ship inside themselves: run only by `pytest --pyargs`, never
+# imported by the package (~115 MB of the example's 847 MB environment: pandas 42, scipy 31,
+# numpy 15, scikit-learn 14, pyarrow 7, matplotlib 6). Other packages' tests folders stay:
+# some hold code that is not a test suite.
+TEST_SUITES = ("pandas", "scipy", "numpy", "sklearn", "pyarrow", "matplotlib", "mpl_toolkits")
+
+
+def prune_test_suites(folder: Path) -> list[str]:
+    """Remove the ``tests`` folders of :data:`TEST_SUITES` from the environment at ``folder``;
+    what was removed, relative to ``folder`` (recorded in the pack's manifest)."""
+    removed: list[str] = []
+    for site in sorted(folder.glob("lib/python*/site-packages")):
+        for package in TEST_SUITES:
+            root = site / package
+            if not root.is_dir() or root.is_symlink():
+                continue
+            for tests in sorted(root.rglob("tests")):
+                if tests.is_dir() and not tests.is_symlink() and tests.exists():
+                    shutil.rmtree(tests)
+                    removed.append(str(tests.relative_to(folder)))
+    return removed
 
 
 def relocate(folder: Path) -> None:

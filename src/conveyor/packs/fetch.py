@@ -72,15 +72,17 @@ def _unpack_once(uri: str, sha256: str, folder: Path) -> None:
         fs, path = fsspec.core.url_to_fs(uri)
         try:
             with fs.open(path, "rb", block_size=BLOCK) as handle:
-                actual = extract_stream(handle, staging)
+                unpacked = extract_stream(handle, staging)
         except FileNotFoundError:
             raise PackNotFoundError(f"no pack at {uri}") from None
-        if actual != sha256:
+        if unpacked.sha256 != sha256:  # said first: a changed object may not even unpack
             raise PackHashMismatch(
-                f"the pack at {uri} has SHA-256 {actual}, its record says {sha256}; refusing to run it",
+                f"the pack at {uri} has SHA-256 {unpacked.sha256}, its record says {sha256}; "
+                "refusing to run it",
                 hint="the object was changed or damaged after it was packed: build it again with "
                 "`conveyor pack` (nothing was run; what was unpacked is removed)",
             )
+        unpacked.checked()
         try:
             staging.rename(folder)
         except OSError:
