@@ -134,6 +134,7 @@ LAYERS = [
     ("batch", "serving", "streaming"),
     ("jobs",),
     ("scheduling", "exports"),  # the embedded scheduler; Airflow/Kubernetes exports and release
+    ("dashboard",),  # pages and JSON endpoints over the registry, audit log, endpoint, runs
     ("app",),  # the composition root
     ("cli",),
     ("__main__", "conveyor"),

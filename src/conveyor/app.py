@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from conveyor.batch.job import BatchResult
+    from conveyor.dashboard import DashboardContext, Live
     from conveyor.exports.release import ReleaseOptions, ReleaseResult
     from conveyor.jobs import AnySpec, JobResult
     from conveyor.lifecycle.audit import AuditLog
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
     from conveyor.monitoring.monitor import MonitorResult
     from conveyor.packs import PackResult
     from conveyor.scheduling import Clock, Entry, RunHistory, Scheduler
+    from conveyor.serving.auth import Authenticator
     from conveyor.serving.context import ServingContext
+    from conveyor.serving.service import Service
     from conveyor.stack.artifacts import ArtifactStore
     from conveyor.stack.locks import MoveLock
 
@@ -147,6 +150,31 @@ class Project:
         from conveyor.serving.context import ServingContext
 
         return ServingContext.of(self.loaded, self.client, self.artifacts, self.move_lock)
+
+    def dashboard(self, live: Live, authenticator: Callable[[], Authenticator] | None = None) -> DashboardContext:
+        """What the dashboard gets: the registry, audit log, stands and promoter, the run
+        history and the monitoring runs of this stand, the endpoint (``live``) and who a
+        token is (default: the config's tokens and the local one `conveyor serve` writes)."""
+        from conveyor.dashboard import Canaries, DashboardContext, local_authenticator
+        from conveyor.monitoring.runs import MonitoringRuns
+        from conveyor.serving.context import state_dir
+
+        tracking = self.stack.tracking_uri
+        return DashboardContext(
+            config=self.config, environment=self.loaded.env_name, registry=self.registry,
+            audit=self.audit_log, stands=self.stands, promoter=self.promoter, history=self.history(),
+            monitoring=MonitoringRuns(self.client, self.name), live=live,
+            canaries=Canaries(self.artifacts, self.audit_log, self.config.serve.rollout, self.loaded.env_name),
+            authenticator=authenticator or local_authenticator(self.config.serve.auth, state_dir(self.path)),
+            tracking_ui=tracking if tracking.startswith(("http://", "https://")) else None,
+        )
+
+    def mount_dashboard(self, app: Any, service: Service) -> None:
+        """The dashboard at /ui on a serving worker's app (a `ServingContext` extension):
+        the worker's own endpoint, its tokens."""
+        from conveyor.dashboard import ServedLive, mount
+
+        mount(app, self.dashboard(ServedLive(service), lambda: service.auth))
 
     def history(self, name: str | None = None) -> RunHistory:
         """The run history of the model's scheduled pipelines (MLflow experiment <model>-runs)."""
@@ -263,5 +291,8 @@ def _log_notice(message: str) -> None:
 def serving_worker_context(project_dir: str, env: str | None) -> ServingContext:
     """The serving context of one `conveyor serve` worker process (uvicorn spawns it and
     imports this function by name)."""
+    from dataclasses import replace
+
     # `conveyor serve` reaped orphaned runs once before it started the workers
-    return Project.load(project_dir, env=env, reap_orphans=False).serving
+    project = Project.load(project_dir, env=env, reap_orphans=False)
+    return replace(project.serving, extensions=(project.mount_dashboard,))

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli import batch, exports, lifecycle, monitoring, packs, scheduling, serving, stream
+from conveyor.cli import batch, dashboard, exports, lifecycle, monitoring, packs, scheduling, serving, stream
 from conveyor.cli.exports import export_app
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode
@@ -45,6 +45,7 @@ for command in (
     stream.stream,
     scheduling.scheduler,
     scheduling.runs,
+    dashboard.ui,
     packs.pack,
     exports.release,
     lifecycle.demo,

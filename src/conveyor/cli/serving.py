@@ -51,11 +51,16 @@ def _admin_client(proj: Any, url: str | None, token: str | None) -> Any:
     from conveyor.serving.client import AdminClient
     from conveyor.serving.context import state_dir
 
+    return AdminClient(server_url(proj, url), token or read_local_token(state_dir(proj.path)))
+
+
+def server_url(proj: Any, url: str | None) -> str:
+    """``url``, else the config's server (serve.host/serve.port; a wildcard host as 127.0.0.1)."""
+    if url is not None:
+        return url
     spec = proj.config.serve
-    if url is None:
-        host = "127.0.0.1" if spec.host in ("0.0.0.0", "::", "") else spec.host
-        url = f"http://{host}:{spec.port}"
-    return AdminClient(url, token or read_local_token(state_dir(proj.path)))
+    host = "127.0.0.1" if spec.host in ("0.0.0.0", "::", "") else spec.host
+    return f"http://{host}:{spec.port}"
 
 
 @handle_errors

@@ -175,13 +175,14 @@ class Promoter:
         self._apply(stand, move, history)
         return move
 
-    def rollback(self, model: str, stage: str, *, reason: str | None = None) -> Move:
+    def rollback(self, model: str, stage: str, *, reason: str | None = None, who: str | None = None) -> Move:
+        """``who``: the audit event's author (default: this process's user)."""
         check_move(self.stages, stage)
         stand = self.stands.of_stage(stage)
         with stand.lock.hold(model):
-            return self._rollback(stand, model, stage, reason)
+            return self._rollback(stand, model, stage, reason, who)
 
-    def _rollback(self, stand: Stand, model: str, stage: str, reason: str | None) -> Move:
+    def _rollback(self, stand: Stand, model: str, stage: str, reason: str | None, who: str | None) -> Move:
         aliases, model_tags = stand.registry.model_state(model)
         current = aliases.get(stage)
         if current is None:
@@ -194,11 +195,12 @@ class Promoter:
                 f"{stage!r} of {model!r} has no previous holder to roll back to (now v{current})"
             )
         move = Move("rollback", model, stage, current, history[-1], False, reason, True, stand.name)
-        self._apply(stand, move, history)
+        self._apply(stand, move, history, who)
         return move
 
-    def _apply(self, stand: Stand, move: Move, history: list[str]) -> None:
+    def _apply(self, stand: Stand, move: Move, history: list[str], who: str | None = None) -> None:
         event = AuditEvent(
+            **({} if who is None else {"who": who}),
             action=move.action,
             model=move.model,
             stage=move.stage,

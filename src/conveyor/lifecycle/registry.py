@@ -44,6 +44,14 @@ class VersionInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class VersionPage:
+    """One page of versions, newest first; ``next_token`` fetches the next (None: the last)."""
+
+    versions: list[VersionInfo]
+    next_token: str | None
+
+
 class Registry:
     def __init__(self, client: MlflowClient) -> None:
         self.client = client
@@ -78,35 +86,47 @@ class Registry:
         return model_version(self.client, name, version)
 
     def versions(self, name: str, limit: int = 50) -> list[VersionInfo]:
+        return self.page(name, limit).versions
+
+    def page(self, name: str, limit: int = 50, token: str | None = None) -> VersionPage:
+        """The next ``limit`` versions, newest first, from ``token`` (the previous page's
+        ``next_token``; None: the newest). Aliases in one call, versions in one, their runs'
+        metrics in one more per page."""
         aliases_by_version: dict[str, list[str]] = {}
         for alias, version in self.model_aliases(name).items():  # one call; unknown: RegistryError
             aliases_by_version.setdefault(version, []).append(alias)
         found = self.client.search_model_versions(
-            f"name = '{name}'", max_results=limit, order_by=["version_number DESC"]
+            f"name = '{name}'", max_results=limit, order_by=["version_number DESC"], page_token=token
         )
+        metrics = self._metrics_of([mv.run_id for mv in found if mv.run_id])
         out = []
         for mv in found:
             version = str(mv.version)
             version_tags = dict(mv.tags or {})
-            metrics: dict[str, float] = {}
-            if mv.run_id:
-                try:
-                    metrics = dict(self.client.get_run(mv.run_id).data.metrics)
-                except Exception:  # noqa: BLE001 - a deleted run leaves the version listable
-                    metrics = {}
             out.append(
                 VersionInfo(
                     version=version,
                     aliases=sorted(aliases_by_version.get(version, [])),
                     gate=version_tags.get(tags.GATE, "unknown"),
                     reasons=json.loads(version_tags.get(tags.GATE_REASONS, "[]")),
-                    metrics=metrics,
+                    metrics=dict(metrics.get(mv.run_id, {})) if mv.run_id else {},
                     run_id=mv.run_id,
                     created=int(mv.creation_timestamp or 0),
                     tags=version_tags,
                 )
             )
-        return out
+        return VersionPage(out, found.token or None)
+
+    def _metrics_of(self, run_ids: list[str]) -> dict[str, dict[str, float]]:
+        """Each run's metrics, each run read once (many versions share one run); a deleted
+        run leaves its versions listable, with no metrics."""
+        metrics: dict[str, dict[str, float]] = {}
+        for run_id in dict.fromkeys(run_ids):
+            try:
+                metrics[run_id] = dict(self.client.get_run(run_id).data.metrics)
+            except Exception:  # noqa: BLE001 - a deleted run leaves the version listable
+                metrics[run_id] = {}
+        return metrics
 
     def _model(self, name: str) -> Any:
         return registered_model(self.client, name)

@@ -202,13 +202,37 @@ class RunHistory:
 
     def entries(self, pipeline: str | None = None, limit: int = 50) -> list[Entry]:
         """The latest ``limit`` entries, newest first."""
+        return self.page(pipeline, limit)[0]
+
+    def page(self, pipeline: str | None = None, limit: int = 50,
+             token: str | None = None) -> tuple[list[Entry], str | None]:
+        """The next ``limit`` entries, newest first, from ``token`` (the previous page's next
+        token; None: the newest), and the token of the page after (None: the last)."""
         if self.client.get_experiment_by_name(self.experiment_name) is None:
-            return []
+            return [], None
         where = f"tags.`{tags.RUN_PIPELINE}` = '{pipeline}'" if pipeline else ""
         runs = self.client.search_runs([self.experiment_id], filter_string=where,
                                        order_by=["attributes.start_time DESC", f"tags.`{tags.RUN_SLOT}` DESC"],
-                                       max_results=limit)
-        return [Entry.of(run) for run in runs]
+                                       max_results=limit, page_token=token)
+        return [Entry.of(run) for run in runs], runs.token or None
+
+
+    def log_text(self, run_id: str) -> str | None:
+        """The log of one of this model's entries (None: no such entry, or no log yet)."""
+        import tempfile
+        from pathlib import Path
+
+        from mlflow.exceptions import MlflowException
+
+        if self.client.get_experiment_by_name(self.experiment_name) is None:
+            return None
+        try:
+            if self.client.get_run(run_id).info.experiment_id != self.experiment_id:
+                return None
+            with tempfile.TemporaryDirectory() as folder:
+                return Path(self.client.download_artifacts(run_id, LOG_FILE, folder)).read_text(encoding="utf-8")
+        except (MlflowException, OSError):
+            return None
 
 
 def _ms(at: datetime) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -42,15 +42,7 @@ def register(app: FastAPI, service: Service) -> None:
              responses=errors(401, 403, 404), openapi_extra=BEARER)
     async def admin_status(name: str, request: Request) -> Response:
         who = service.auth.check(request.headers.get("authorization"), "deploy")
-        endpoint = service.endpoint(name, caller=who)
-        status = endpoint.status()
-        poller = service.pollers[name]
-        status["poller"] = {"polls": poller.polls, "failures": poller.failures, "last_error": poller.last_error}
-        capture = service.captures[name]
-        status["capture"] = {"written": capture.written, "dropped": capture.dropped,
-                             "write_failures": capture.write_failures}
-        status["pid"] = os.getpid()
-        return json_response(status)
+        return json_response(endpoint_state(service, name, who))
 
     @app.put("/admin/models/{name}/traffic", tags=["admin"], summary="Set traffic weights (all workers).",
              responses=errors(400, 401, 403, 404, 413, 422), openapi_extra={**body(TRAFFIC), **BEARER})
@@ -62,15 +54,7 @@ def register(app: FastAPI, service: Service) -> None:
         endpoint = service.endpoint(name, caller=who)
         payload = protocols.loads(await read_body(request, endpoint.spec.limits.max_body_bytes))
         weights = payload.get("weights") if isinstance(payload, dict) else None
-        clean = parse_weights(endpoint, weights)
-        await run_in_threadpool(change_traffic, service, name, clean, f"token:{who}")
-        endpoint.set_weights(clean)
-        service.pollers[name].poke()  # load new deployments now
-        status = endpoint.status()
-        notice = rescaled_notice(clean)
-        if notice is not None:  # relative weights: say how they were taken
-            status["notice"] = notice
-        return json_response(status)
+        return json_response(await set_traffic(service, name, weights, who))
 
     @app.post("/admin/models/{name}/reload", tags=["admin"], summary="Poll the registry now.",
               responses=errors(401, 403, 404), openapi_extra=BEARER)
@@ -79,6 +63,36 @@ def register(app: FastAPI, service: Service) -> None:
         service.endpoint(name, caller=who)
         service.pollers[name].poke()
         return json_response({"polling": True})
+
+
+def endpoint_state(service: Service, name: str, who: str | None) -> dict[str, Any]:
+    """An endpoint's deployments, versions, weights and shadow, its poller and capture, this
+    worker's pid: what `GET /admin/models/{name}` answers (and the dashboard shows)."""
+    status = service.endpoint(name, caller=who).status()
+    poller = service.pollers[name]
+    status["poller"] = {"polls": poller.polls, "failures": poller.failures, "last_error": poller.last_error}
+    capture = service.captures[name]
+    status["capture"] = {"written": capture.written, "dropped": capture.dropped,
+                         "write_failures": capture.write_failures}
+    status["pid"] = os.getpid()
+    return status
+
+
+async def set_traffic(service: Service, name: str, weights: object, who: str | None) -> dict[str, Any]:
+    """A traffic change by the token named ``who`` (its permission checked by the caller):
+    the weights checked, written and audited, this worker switched, the new deployments
+    loading; the endpoint's status (with a ``notice`` when the weights were rescaled). The
+    admin route and the dashboard's action both come here."""
+    endpoint = service.endpoint(name, caller=who)
+    clean = parse_weights(endpoint, weights)
+    await run_in_threadpool(change_traffic, service, name, clean, f"token:{who}")
+    endpoint.set_weights(clean)
+    service.pollers[name].poke()  # load new deployments now
+    status = endpoint.status()
+    notice = rescaled_notice(clean)
+    if notice is not None:  # relative weights: say how they were taken
+        status["notice"] = notice
+    return status
 
 
 def parse_weights(endpoint: Endpoint, weights: object) -> dict[str, float]:

@@ -10,19 +10,21 @@ responses in `responses` alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.routing import Route
 
 from conveyor.serving import admin, health, models, openapi, predict, responses
+from conveyor.serving.context import Extension
 from conveyor.serving.hotpath import HotPath
 from conveyor.serving.service import Service
 
 
-def create_app(service: Service) -> HotPath:
-    """The ASGI app for a built service (see `conveyor.serving.service.build_service`)."""
+def create_app(service: Service, extensions: Sequence[Extension] = ()) -> HotPath:
+    """The ASGI app for a built service (see `conveyor.serving.service.build_service`);
+    each extension adds its routes (the dashboard at /ui, handed in by the composition root)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,5 +46,7 @@ def create_app(service: Service) -> HotPath:
     health.register(app, service)
     models.register(app, service)
     admin.register(app, service)
+    for extend in extensions:
+        extend(app, service)
     openapi.install(app, service)
     return HotPath(app, list(handlers.items()))  # the FastAPI app keeps the routes too: docs, other methods

@@ -80,10 +80,13 @@ class Authenticator:
     def may_see_models(self, authorization: str | None) -> bool:
         """Whether the caller may be told which models are served: anyone while predictions
         are open, else only a caller with a valid token (any role)."""
-        if self.predict_open:
-            return True
+        return self.predict_open or self.identify(authorization) is not None
+
+    def identify(self, authorization: str | None) -> Credential | None:
+        """The credential of a bearer header's token (None: no header, not that form, or a
+        token that is not valid). What a page may show; `check` still decides each action."""
         token = _bearer(authorization)
-        return token is not None and self._match(token) is not None
+        return None if token is None else self._match(token)
 
     def _match(self, token: str) -> Credential | None:
         presented = digest(token)

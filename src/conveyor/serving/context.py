@@ -7,9 +7,10 @@ client and artifact store, and passes it to :func:`~conveyor.serving.service.bui
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from conveyor.stack.locks import MoveLock
 
 STATE_SUBDIR = ".conveyor/serving"
+# More routes on the app of a built service: (the FastAPI app, the Service) → None. The
+# composition root hands in the dashboard's this way (serving never imports it).
+Extension = Callable[[Any, Any], None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class ServingContext:
     project_dir: Path  # the worker processes rebuild the context from it
     environment: str | None = None  # audit events name it
     move_lock: MoveLock | None = None  # traffic changes take it, like promotions (stack/locks.py)
+    extensions: tuple[Extension, ...] = ()  # more routes on each worker's app (the dashboard)
 
     @classmethod
     def of(

@@ -80,6 +80,21 @@ class Forbidden(ServingError):
     code = "FORBIDDEN"
 
 
+class Conflict(ServingError):
+    """The request is well formed, but the state refuses it now (a rollback with no previous
+    holder, a canary while another runs)."""
+
+    status = 409
+    code = "CONFLICT"
+
+
+class BadGateway(ServingError):
+    """The server this one passes an action on to refused it or cannot be reached."""
+
+    status = 502
+    code = "BAD_GATEWAY"
+
+
 class Overloaded(ServingError):
     """Past a bounded queue: answer now with Retry-After instead of growing memory."""
 

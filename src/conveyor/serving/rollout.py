@@ -138,7 +138,10 @@ class Rollout:
         sleep: Callable[[float], None] = time.sleep,
         echo: Callable[[str], None] = lambda line: None,
         max_extensions: int = 3,
+        stopped: Callable[[], str | None] = lambda: None,
     ) -> None:
+        """``stopped``: asked after each step's observation; a reason (who stopped it) ends
+        the rollout there, traffic restored as on a regression."""
         self.client = client
         self.audit = audit
         self.model = model
@@ -152,6 +155,7 @@ class Rollout:
         self.sleep = sleep
         self.echo = echo
         self.max_extensions = max_extensions
+        self.stopped = stopped
 
     def run(self) -> RolloutResult:
         status = self.client.status(self.model)
@@ -172,6 +176,9 @@ class Rollout:
             if champ.requests >= self.spec.min_requests:
                 baseline = champ
             step = self._judge(weight, cand, baseline or champ)
+            stop = self.stopped()
+            if stop is not None:
+                step = Step(weight, cand, champ, False, f"stopped: {stop}")
             result.steps.append(step)
             self._audit("rollout-step" if step.ok else "rollout-rollback", result, step.reason)
             self.echo(f"  {step.reason}")

@@ -116,7 +116,7 @@ def worker_app() -> HotPath:
     service = build_service(
         context, seed_traffic=False, extra_credentials=extra, poll_s=float(poll) if poll else None
     )
-    return create_app(service)
+    return create_app(service, context.extensions)
 
 
 def _factory(path: str) -> ContextFactory:

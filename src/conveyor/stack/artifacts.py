@@ -27,6 +27,20 @@ class ArtifactStore:
             handle.write(json.dumps(payload, sort_keys=True))
         return target
 
+    def replace_json(self, relative: str, payload: Any) -> str:
+        """Write one object that is rewritten in place (a state, not a record): on a local
+        disk through a temporary name, so a reader sees the old object or the new one."""
+        fs, base = self._fs()
+        target = f"{base}/{relative}"
+        fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        temp = f"{target}.{uuid.uuid4().hex}.tmp" if "file" in protocols else target
+        with fs.open(temp, "w") as handle:
+            handle.write(json.dumps(payload, sort_keys=True))
+        if temp != target:
+            fs.mv(temp, target)
+        return target
+
     def read_json_under(self, relative: str) -> list[Any]:
         """Every JSON object under a prefix, in name order."""
         fs, base = self._fs()
