@@ -127,16 +127,18 @@ def _serve(app: Any) -> tuple[str, Any, threading.Thread]:
 
 
 @pytest.fixture
-def served(history_project: Path) -> Iterator[Callable[[Path | None], Served]]:
-    """`served(folder)`: the project served with the dashboard at /ui (as each `conveyor
-    serve` worker builds it: `serving_worker_context`), ready."""
+def served(project_copy: Callable[[], Path]) -> Iterator[Callable[..., Served]]:
+    """`served(folder)`: the project (default: a copy of the history project of the test's
+    own, so that its traffic and audit log start as built) served with the dashboard at /ui
+    (as each `conveyor serve` worker builds it: `serving_worker_context`), ready."""
     from conveyor.app import serving_worker_context
     from conveyor.serving import build_service, create_app
 
     started: list[tuple[Any, threading.Thread]] = []
 
     def start(folder: Path | None = None) -> Served:
-        context = serving_worker_context(str(folder or history_project), None)
+        folder = folder or project_copy()
+        context = serving_worker_context(str(folder), None)
         service = build_service(context, seed=7)
         url, server, thread = _serve(create_app(service, context.extensions))
         started.append((server, thread))
@@ -144,7 +146,7 @@ def served(history_project: Path) -> Iterator[Callable[[Path | None], Served]]:
             wait_for(lambda: http.get("/readyz").status_code == 200)
         from conveyor.app import Project
 
-        return Served(url, Project.load(folder or history_project), service)
+        return Served(url, Project.load(folder), service)
 
     yield start
     for server, thread in started:

@@ -17,7 +17,17 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli import batch, dashboard, exports, lifecycle, monitoring, packs, scheduling, serving, stream
+from conveyor.cli import (
+    batch,
+    dashboard,
+    exports,
+    lifecycle,
+    monitoring,
+    packs,
+    scheduling,
+    serving,
+    stream,
+)
 from conveyor.cli.exports import export_app
 from conveyor.cli.jobs import job_app
 from conveyor.core.errors import ExitCode

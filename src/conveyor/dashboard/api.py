@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +27,14 @@ from conveyor.dashboard import panels
 from conveyor.dashboard.access import COOKIE, SIGN_IN, Viewer, actor, viewer_of
 from conveyor.dashboard.paging import PageRequest
 from conveyor.serving import protocols
-from conveyor.serving.errors import BadGateway, Conflict, InvalidInput, MalformedRequest, NotFound, Unauthorized
+from conveyor.serving.errors import (
+    BadGateway,
+    Conflict,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    Unauthorized,
+)
 from conveyor.serving.openapi import BEARER, body, errors
 from conveyor.serving.requests import read_body
 from conveyor.serving.responses import json_response
@@ -39,7 +47,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 PREFIX = "/ui/api"
 MAX_BODY = 64 * 1024
-TAG = ["dashboard"]
+TAG: list[str | Enum] = ["dashboard"]
 READ = errors(401, 404, 422)
 ACTION = errors(400, 401, 403, 404, 409, 415, 422, 502)
 SESSION = {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}

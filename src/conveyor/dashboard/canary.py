@@ -100,7 +100,7 @@ class Canaries:
                 "stopped" if result.reason.startswith("stopped") else "rolled back")
         except ConveyorError as exc:
             state["state"], state["reason"] = "failed", exc.message
-        except Exception as exc:  # noqa: BLE001 - a thread's end is recorded, never lost
+        except Exception as exc:
             log.exception("canary of %s failed", model)
             state["state"], state["reason"] = "failed", f"{type(exc).__name__}: {exc}"
         state["ended"] = _now()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from conveyor.dashboard.access import Viewer
+    from conveyor.serving.client import AdminClient
     from conveyor.serving.service import Service
 
 
@@ -91,7 +92,8 @@ class RemoteLive:
         return dict(models[model])
 
     def metrics(self) -> str:
-        return self._client(None).metrics()
+        text: str = self._client(None).metrics()
+        return text
 
     async def set_weights(self, model: str, weights: object, viewer: Viewer) -> dict[str, Any]:
         clean = _weights(weights)
@@ -103,7 +105,7 @@ class RemoteLive:
     def admin_url(self, request: Request) -> str:
         return self.url
 
-    def _client(self, token: str | None) -> Any:
+    def _client(self, token: str | None) -> AdminClient:
         from conveyor.serving.client import AdminClient
 
         return AdminClient(self.url, token, timeout=self.timeout_s)

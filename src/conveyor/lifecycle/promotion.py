@@ -27,7 +27,7 @@ from typing import Any
 
 from conveyor.core import tags
 from conveyor.core.errors import OptionError, PromotionError
-from conveyor.lifecycle.audit import AuditEvent
+from conveyor.lifecycle.audit import AuditEvent, current_user
 from conveyor.lifecycle.gate import PASSED
 from conveyor.lifecycle.stands import Stand, Stands
 
@@ -200,7 +200,6 @@ class Promoter:
 
     def _apply(self, stand: Stand, move: Move, history: list[str], who: str | None = None) -> None:
         event = AuditEvent(
-            **({} if who is None else {"who": who}),
             action=move.action,
             model=move.model,
             stage=move.stage,
@@ -210,6 +209,7 @@ class Promoter:
             forced=move.forced,
             environment=stand.name,
             copy=move.copy,
+            who=who or current_user(),
         )
         record = json.dumps(event.to_dict(), sort_keys=True)
         client = stand.client
