@@ -55,10 +55,10 @@ def test_the_alias_history_is_the_audit_log_newest_first(served):
     with running.client() as http:
         moves = http.get(f"{API}/history", params={"kind": "moves"}).json()["items"]
     assert [(m["action"], m["stage"], m["from_version"], m["to_version"]) for m in moves][:2] == [
-        ("promote", "staging", "1", "2"), ("promote", "dev", "1", "2")]
+        ("promote", "staging", "1", "2"), ("train", "dev", "1", "2")]  # train: the first stage
     assert moves[0]["reason"] == "retrained on drift" and moves[0]["who"]
     assert moves == sorted(moves, key=lambda m: m["at"], reverse=True)
-    assert {m["action"] for m in moves} <= {"promote", "rollback", "copy"}
+    assert {m["action"] for m in moves} <= {"train", "promote", "rollback", "copy"}
 
 
 def test_lineage_goes_from_the_drift_run_to_the_retrained_version_and_its_promotions(served):
@@ -102,7 +102,8 @@ def test_the_endpoint_panel_counts_requests_per_deployment_from_the_servers_metr
     running = served()
     with running.client() as http:
         before = http.get(f"{API}/endpoint").json()
-        assert {d["deployment"]: d["weight"] for d in before["deployments"]} == {"prod": 90.0, "staging": 10.0}
+        weights = {d["deployment"]: d["weight"] for d in before["deployments"]}
+        assert weights == {"dev": 0.0, "prod": 90.0, "staging": 10.0}  # every stage, weighted or not
         answered = http.post("/models/churn/invocations", json={"dataframe_records": [RECORD]})
         assert answered.status_code == 200
         which = answered.headers["x-conveyor-deployment"]
@@ -223,7 +224,7 @@ def test_conveyor_ui_alone_reads_the_server_and_passes_actions_on_to_its_admin_a
     with httpx_client(ui) as http:
         assert http.get("/healthz").json() == {"status": "ok"}
         endpoint = http.get(f"{API}/endpoint").json()
-        assert {d["deployment"] for d in endpoint["deployments"]} == {"prod", "staging"}
+        assert {d["deployment"] for d in endpoint["deployments"]} == {"dev", "prod", "staging"}
         assert http.put(f"{API}/traffic", json={"weights": {"prod": 1}}).status_code == 401
     with httpx_client(ui, DEPLOY) as http:
         changed = http.put(f"{API}/traffic", json={"weights": {"prod": 60, "staging": 40}})

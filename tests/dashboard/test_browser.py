@@ -103,11 +103,12 @@ def test_a_weight_change_through_the_page_shows_in_the_api_and_the_audit_log(ser
     watched.page.click("#apply-weights")
     watched.page.wait_for_function(
         "() => document.getElementById('action-result').textContent.startsWith('traffic set')")
-    assert asked == ["Set traffic prod=40 staging=60?"]
+    assert asked == ["Set traffic dev=0 prod=40 staging=60?"]  # every deployment the page shows
+    wanted = {"dev": 0.0, "prod": 40.0, "staging": 60.0}
     with running.client("deploy-token") as http:
-        assert http.get("/admin/models/churn").json()["weights"] == {"prod": 40.0, "staging": 60.0}
+        assert http.get("/admin/models/churn").json()["weights"] == wanted
     event = next(e for e in running.project.audit() if e["action"] == "traffic")
-    assert event["who"] == "token:release" and event["weights_after"] == {"prod": 40.0, "staging": 60.0}
+    assert event["who"] == "token:release" and event["weights_after"] == wanted
     watched.page.wait_for_function(
         "() => [...document.querySelectorAll('[data-panel=live] td')].some(td => td.textContent === 'token:release')")
     watched.page.screenshot(path=str(screenshots / "deploy-endpoint.png"), full_page=True)

@@ -15,13 +15,14 @@ from conveyor.core import tags
 from conveyor.core.errors import AdminError, StoreUnreachableError
 from conveyor.dashboard.paging import PageRequest, page
 from conveyor.serving.errors import BadGateway, NotFound
+from conveyor.stack.tracking import next_page
 
 if TYPE_CHECKING:
     from conveyor.dashboard.access import Viewer
     from conveyor.dashboard.context import DashboardContext
     from conveyor.lifecycle.registry import VersionInfo
 
-MOVES = ("promote", "rollback", "copy")  # the actions that move (or copy) a stage alias
+MOVES = ("train", "promote", "rollback", "copy")  # what moves (or copies) a stage alias; train: the first
 LIVE = ("traffic", "rollout-step", "rollout-rollback", "rollout-complete")  # endpoint changes
 
 
@@ -118,7 +119,7 @@ def lineage(context: DashboardContext, model: str, request: PageRequest) -> dict
             "promotions": [{"stage": e["stage"], "at": e["at"], "who": e["who"], "action": e["action"]}
                            for e in moves if str(e.get("to_version")) == version],
         })
-    return {"model": model, "items": items, "next": found.token or None}
+    return {"model": model, "items": items, "next": next_page(found)}
 
 
 def endpoint(context: DashboardContext, model: str, viewer: Viewer) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.core import tags
 from conveyor.scoring import model_version, not_found, registered_model
-from conveyor.stack.tracking import already_exists
+from conveyor.stack.tracking import already_exists, next_page
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -115,7 +115,7 @@ class Registry:
                     tags=version_tags,
                 )
             )
-        return VersionPage(out, found.token or None)
+        return VersionPage(out, next_page(found))
 
     def _metrics_of(self, run_ids: list[str]) -> dict[str, dict[str, float]]:
         """Each run's metrics, each run read once (many versions share one run); a deleted

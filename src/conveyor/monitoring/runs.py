@@ -23,6 +23,7 @@ from conveyor.monitoring.monitor import (
     REPORT_ARTIFACT,
     VERDICT_TAG,
 )
+from conveyor.stack.tracking import next_page
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -114,7 +115,7 @@ class MonitoringRuns:
             return [], None
         runs = self.client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"],
                                        max_results=limit, page_token=token)
-        return [MonitoringRun.of(run) for run in runs], runs.token or None
+        return [MonitoringRun.of(run) for run in runs], next_page(runs)
 
     def get(self, run_id: str) -> MonitoringRun | None:
         """One run of this model's monitoring (None: no such run, or another experiment's)."""

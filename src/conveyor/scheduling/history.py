@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core import tags
 from conveyor.scheduling.slots import format_slot, parse_slot
 from conveyor.stack.processes import ProcessId
+from conveyor.stack.tracking import next_page
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -214,7 +215,7 @@ class RunHistory:
         runs = self.client.search_runs([self.experiment_id], filter_string=where,
                                        order_by=["attributes.start_time DESC", f"tags.`{tags.RUN_SLOT}` DESC"],
                                        max_results=limit, page_token=token)
-        return [Entry.of(run) for run in runs], runs.token or None
+        return [Entry.of(run) for run in runs], next_page(runs)
 
 
     def log_text(self, run_id: str) -> str | None:

@@ -60,6 +60,15 @@ def connect(stack: Stack) -> MlflowClient:
     return client
 
 
+def next_page(found: Any) -> str | None:
+    """The token of the page after a search's page (``PagedList.token``; some stores give it
+    as bytes), as text; None on the last page."""
+    token = getattr(found, "token", None)
+    if isinstance(token, bytes):
+        token = token.decode("ascii")
+    return str(token) if token else None
+
+
 def ensure_experiment(client: MlflowClient, name: str, artifact_location: str) -> str:
     """The experiment's id, created with artifacts in the stack's store if it is new. Two
     processes that both find it missing (the first trains on an empty store) both create it:
