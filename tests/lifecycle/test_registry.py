@@ -1,4 +1,5 @@
-"""The registry view: a registered model another process creates meanwhile is no error."""
+"""The registry view: a registered model another process creates meanwhile is no error;
+Registry.page: versions newest first, a page at a time, every version on exactly one page."""
 
 from __future__ import annotations
 
@@ -34,3 +35,30 @@ def test_a_model_registered_by_another_process_meanwhile_is_taken_as_it_is(migra
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     Registry(_LateLooker(client)).ensure_model("churn")  # type: ignore[arg-type]
     assert [model.name for model in client.search_registered_models()] == ["churn"]
+
+
+def test_pages_cover_every_version_once_newest_first(tmp_path: Path, migrated_store: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    shutil.copy(migrated_store, db)
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
+    client.create_registered_model("m")
+    experiment = client.create_experiment("e", artifact_location=str(tmp_path / "artifacts"))
+    run = client.create_run(experiment)
+    client.log_metric(run.info.run_id, "roc_auc", 0.9)
+    for _ in range(7):
+        client.create_model_version("m", str(tmp_path / "model"), run_id=run.info.run_id)
+    client.set_registered_model_alias("m", "prod", "3")
+    registry = Registry(client)
+
+    pages, token = [], None
+    while True:
+        page = registry.page("m", 3, token)
+        pages.append([v.version for v in page.versions])
+        token = page.next_token
+        if token is None:
+            break
+    assert pages == [["7", "6", "5"], ["4", "3", "2"], ["1"]]
+    assert isinstance(registry.page("m", 3).next_token, str)
+    third = next(v for v in registry.page("m", 5, registry.page("m", 3).next_token).versions if v.version == "3")
+    assert third.aliases == ["prod"] and third.metrics == {"roc_auc": 0.9}
+    assert [v.version for v in registry.versions("m", limit=2)] == ["7", "6"]

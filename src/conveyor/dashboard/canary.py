@@ -11,15 +11,15 @@ step (as a regression would be).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core.errors import ConveyorError, OptionError
 from conveyor.serving.errors import Conflict, InvalidInput
+from conveyor.stack.processes import ProcessId
 
 if TYPE_CHECKING:
     from conveyor.core.config.schema import RolloutSpec
@@ -42,10 +42,14 @@ class Canaries:
         self.threads: dict[str, threading.Thread] = {}
 
     def state(self, model: str) -> dict[str, Any] | None:
+        """The latest rollout's state; one left running by a process that is gone (a server
+        stopped mid-rollout) reads as ``interrupted``."""
         path = _path(model)
         if not self.artifacts.exists(path):
             return None
         state: dict[str, Any] = self.artifacts.read_json(path)
+        if state.get("state") == RUNNING and _owner(state).gone():
+            state.update(state="interrupted", reason="the process running it stopped; traffic is as it left it")
         return state
 
     def start(self, model: str, candidate: object, steps: object, interval: object,
@@ -67,7 +71,7 @@ class Canaries:
             raise Conflict(f"a canary of {current.get('candidate')!r} is running for {model!r}",
                            hint="stop it first")
         state = {"state": RUNNING, "candidate": candidate, "steps": parsed_steps, "interval_s": interval_s,
-                 "started_by": who, "started": _now(), "host": socket.gethostname(), "pid": os.getpid(),
+                 "started_by": who, "started": _now(), "owner": asdict(ProcessId.current()),
                  "stop_requested_by": None, "reason": "", "result": None}
         self._write(model, state)
         job = Rollout(
@@ -121,6 +125,11 @@ class Canaries:
 
     def _write(self, model: str, state: dict[str, Any]) -> None:
         self.artifacts.replace_json(_path(model), state)
+
+
+def _owner(state: dict[str, Any]) -> ProcessId:
+    owner = state.get("owner") or {}
+    return ProcessId(str(owner.get("host", "")), int(owner.get("pid", 0)), str(owner.get("started", "")))
 
 
 def _path(model: str) -> str:

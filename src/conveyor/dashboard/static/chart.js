@@ -8,7 +8,7 @@
   "use strict";
   const NS = "http://www.w3.org/2000/svg";
   const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
-  const W = 720, H = 260, M = {left: 56, right: 16, top: 12, bottom: 36};
+  const W = 720, H = 260, M = {left: 56, right: 48, top: 24, bottom: 36};
 
   function el(name, attrs, parent) {
     const node = document.createElementNS(NS, name);
@@ -64,7 +64,7 @@
                   class: "threshold"}, svg);
     }
     if (options.yLabel) {
-      el("text", {x: 12, y: M.top + 8, class: "tick"}, svg).textContent = options.yLabel;
+      el("text", {x: 4, y: 12, class: "tick"}, svg).textContent = options.yLabel;
     }
     const legend = document.createElement("ul");
     legend.className = "legend";
