@@ -57,7 +57,7 @@ def test_conveyor_ui_on_a_port_in_use_says_so_and_exits_unavailable(project_dir:
         port = taken.getsockname()[1]
         done = subprocess.run(
             [sys.executable, "-m", "conveyor", "ui", "--port", str(port), "--project", str(project_dir)],
-            capture_output=True, text=True, env=_env(), timeout=120,
+            check=False, capture_output=True, text=True, env=_env(), timeout=120,
         )
     assert done.returncode == ExitCode.UNAVAILABLE.value, done.stderr
     assert f"cannot serve on 127.0.0.1:{port}" in done.stderr
