@@ -7,7 +7,6 @@ uvicorn server in a thread with the dashboard mounted, as `conveyor serve` mount
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
+from tests.serving.conftest import free_port, wait_for
 
 MANY = 1500  # versions beyond the two trained ones: the pages stay paged and fast
 TOKENS = {"admin-token": ("ops", ["admin"]), "predict-token": ("app", ["predict"]),
@@ -85,22 +86,6 @@ def project_copy(tmp_path: Path, history_project: Path) -> Callable[[], Path]:
         return folder
 
     return make
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Until `predicate()` holds (the timeout only bounds a failing test)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @dataclass
