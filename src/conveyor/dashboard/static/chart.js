@@ -56,7 +56,8 @@
       el("text", {x: M.left - 6, y: sy(t) + 4, "text-anchor": "end", class: "tick"}, svg).textContent = fmt(t);
     }
     for (const t of ticks(x0, x1, Math.min(5, new Set(xs).size))) {
-      const label = new Date(t).toISOString().slice(5, 16).replace("T", " ");
+      const stamp = new Date(t).toISOString().replace("T", " ");
+      const label = x1 - x0 < 3600e3 ? stamp.slice(11, 19) : stamp.slice(5, 16);  // within an hour: seconds
       el("text", {x: sx(t), y: H - M.bottom + 16, "text-anchor": "middle", class: "tick"}, svg).textContent = label;
     }
     if (options.threshold !== undefined) {
