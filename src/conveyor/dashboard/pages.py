@@ -9,6 +9,7 @@ request that leaves the server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -69,21 +70,15 @@ def register(app: FastAPI, context: DashboardContext) -> None:
         return render("login.html", model=model, viewer=Viewer(None, frozenset(), None), pages=PAGES,
                       current="", message=None, title="Sign in")
 
-    @app.get("/ui/models/{name}", include_in_schema=False)
-    def models_page(name: str, request: Request) -> Response:
-        return page(request, name, "models")
+    def route(kind: str) -> Callable[[str, Request], Response]:
+        def show(name: str, request: Request) -> Response:
+            return page(request, name, kind)
 
-    @app.get("/ui/models/{name}/endpoint", include_in_schema=False)
-    def endpoint_page(name: str, request: Request) -> Response:
-        return page(request, name, "endpoint")
+        return show
 
-    @app.get("/ui/models/{name}/monitoring", include_in_schema=False)
-    def monitoring_page(name: str, request: Request) -> Response:
-        return page(request, name, "monitoring")
-
-    @app.get("/ui/models/{name}/runs", include_in_schema=False)
-    def runs_page(name: str, request: Request) -> Response:
-        return page(request, name, "runs")
+    for kind in PAGES:  # /ui/models/<name>, /ui/models/<name>/endpoint, …
+        path = "/ui/models/{name}" + ("" if kind == "models" else f"/{kind}")
+        app.add_api_route(path, route(kind), methods=["GET"], include_in_schema=False)
 
     @app.get("/ui/models/{name}/monitoring/{run_id}/report", include_in_schema=False)
     def report(name: str, run_id: str, request: Request) -> Response:
