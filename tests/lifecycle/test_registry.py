@@ -62,3 +62,22 @@ def test_pages_cover_every_version_once_newest_first(tmp_path: Path, migrated_st
     third = next(v for v in registry.page("m", 5, registry.page("m", 3).next_token).versions if v.version == "3")
     assert third.aliases == ["prod"] and third.metrics == {"roc_auc": 0.9}
     assert [v.version for v in registry.versions("m", limit=2)] == ["7", "6"]
+
+
+def test_a_page_reads_the_metrics_of_each_versions_own_run(tmp_path: Path, migrated_store: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    shutil.copy(migrated_store, db)
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
+    client.create_registered_model("m")
+    training = client.create_experiment("train", artifact_location=str(tmp_path / "a"))
+    elsewhere = client.create_experiment("other", artifact_location=str(tmp_path / "b"))
+    for i in range(6):  # versions 1..6, each of its own run; v5's run in another experiment
+        run = client.create_run(elsewhere if i == 4 else training)
+        client.log_metric(run.info.run_id, "f1", i / 10)
+        client.create_model_version("m", str(tmp_path / "model"), run_id=run.info.run_id)
+    gone = client.get_model_version("m", "2").run_id
+    client.delete_run(gone)
+
+    page = Registry(client).page("m", 10)
+    assert {v.version: v.metrics.get("f1") for v in page.versions} == {
+        "6": 0.5, "5": 0.4, "4": 0.3, "3": 0.2, "2": 0.1, "1": 0.0}
