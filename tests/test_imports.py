@@ -132,6 +132,7 @@ LAYERS = [
     ("lifecycle", "scaffold", "packs"),  # packs: environment packs (scoring reads the model)
     ("monitoring",),  # may use lifecycle (tags, metrics, retrain requests); never the reverse
     ("batch", "serving", "streaming"),
+    ("online",),  # online learning: reads streams through streaming's brokers
     ("jobs",),
     ("scheduling", "exports"),  # the embedded scheduler; Airflow/Kubernetes exports and release
     ("dashboard",),  # pages and JSON endpoints over the registry, audit log, endpoint, runs

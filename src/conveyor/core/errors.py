@@ -32,7 +32,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     │   ├── StoreUnreachableError   the tracking, registry or artifact store cannot be reached
     │   ├── MoveLockTimeout         another move of the model held its lock past the timeout
     │   ├── PortInUseError          `conveyor serve`: the address is already in use
-    │   └── BrokerUnreachableError  `conveyor stream`: the Kafka or Redis broker does not answer
+    │   ├── BrokerUnreachableError  `conveyor stream`: the Kafka or Redis broker does not answer
+    │   └── LearnerBusyError    `conveyor learn`: another learner holds the model's lease
     ├── RegistryError [8]           an unknown model or version
     │   └── NoStageHolder           no version holds the stage named (`churn@prod`, bare `churn`)
     ├── PromotionError              a promotion or rollback the rules forbid
@@ -41,6 +42,7 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── LeaseHeld                   a lease another live process holds (stack/leases.py)
     ├── SchedulerBusyError          another scheduler runs the project on this stand
     ├── EntrypointError             a `module.py:function` entrypoint cannot be imported
+    │   └── LearnerError            an online learner that does not implement the contract
     ├── TrainingError               the user's train or evaluate function raised
     ├── GateFailedError             the candidate failed the quality gate (registered, no alias)
     ├── HookError                   a user batch hook (preprocess, score, postprocess) raised
@@ -346,6 +348,11 @@ class BrokerUnreachableError(UnavailableError):
     reconnects with backoff instead)."""
 
 
+class LearnerBusyError(UnavailableError):
+    """`conveyor learn`: another learner process holds the model's lease (one learner per
+    model: a second one would fork its state); it names the holder."""
+
+
 class RegistryError(ConveyorError):
     """An unknown model or version in the registry."""
 
@@ -388,6 +395,12 @@ class SchedulerBusyError(ConveyorError):
 
 class EntrypointError(ConveyorError):
     """The user's `module.py:function` entrypoint cannot be imported."""
+
+
+class LearnerError(EntrypointError):
+    """An online learner that cannot be used: a `online.learner` entrypoint whose result does
+    not implement the learner contract (learn, predict, predict_proba, to_bytes), an optional
+    package it needs (River) missing, a checkpoint state that is not a learner."""
 
 
 class TrainingError(ConveyorError):

@@ -52,3 +52,13 @@ RUN_JOB_RUN_ID = "conveyor.run.job_run_id"  # the MLflow run the job made (train
 RUN_DETAIL = "conveyor.run.detail"  # one line: what came of it
 SCHEDULER_SINCE = "conveyor.scheduler.since"  # experiment tag: when a scheduler first started
 COPY_STATE = "conveyor.copy.state"  # a copied version's run: "incomplete" until the version exists
+# Online learning (`conveyor learn`): a checkpoint's run and version
+ONLINE_CHECKPOINT = "conveyor.online.checkpoint"  # "true" on a checkpoint's version and run
+ONLINE_EVENTS = "conveyor.online.events"  # events the learner had read at the checkpoint
+ONLINE_LEARNED = "conveyor.online.learned"  # events it had learned from
+ONLINE_OFFSETS = "conveyor.online.offsets"  # JSON {source[:partition]: last offset read}
+ONLINE_PREVIOUS = "conveyor.online.previous"  # the previous checkpoint's version (lineage)
+ONLINE_PREVIOUS_RUN = "conveyor.online.previous_run"  # and its run
+ONLINE_LEARNER_RUN = "conveyor.online.learner_run"  # the learner process's own run
+ONLINE_LEARNER = "conveyor.online.learner"  # what learns: "sgd (SGDClassifier, classification)"
+ONLINE_HOLDOUT = "conveyor.online.holdout"  # what the gate scored: "stream:2000" | the table's path

@@ -9,6 +9,7 @@ line; the CLI's own commands, the scheduler and exported Airflow tasks go throug
 from conveyor.jobs.base import Job, JobResult, JobSpec
 from conveyor.jobs.lifecycle import GateSpec, PromoteSpec, RollbackSpec, TrainSpec
 from conveyor.jobs.monitoring import MonitorSpec, RetrainSpec
+from conveyor.jobs.online import LearnSpec
 from conveyor.jobs.packs import PackSpec, run_in_pack
 from conveyor.jobs.runner import JOBS, AnySpec, parse_spec, run_job
 from conveyor.jobs.scoring import ScoreSpec
@@ -20,6 +21,7 @@ __all__ = [
     "Job",
     "JobResult",
     "JobSpec",
+    "LearnSpec",
     "MonitorSpec",
     "PackSpec",
     "PromoteSpec",

@@ -19,6 +19,7 @@ from conveyor.jobs.lifecycle import (
     TrainSpec,
 )
 from conveyor.jobs.monitoring import MonitorJob, MonitorSpec, RetrainJob, RetrainSpec
+from conveyor.jobs.online import LearnJob, LearnSpec
 from conveyor.jobs.packs import PackJob, PackSpec
 from conveyor.jobs.scoring import ScoreJob, ScoreSpec
 from conveyor.jobs.streaming import StreamJob, StreamSpec
@@ -29,13 +30,13 @@ if TYPE_CHECKING:
 
 AnySpec = Annotated[
     Union[TrainSpec, GateSpec, PromoteSpec, RollbackSpec, ScoreSpec, MonitorSpec, RetrainSpec, PackSpec,
-          StreamSpec],
+          StreamSpec, LearnSpec],
     Field(discriminator="kind"),
 ]
 JOBS: dict[str, Job] = {
     job.spec.model_fields["kind"].default: job
     for job in (TrainJob(), GateJob(), PromoteJob(), RollbackJob(), ScoreJob(), MonitorJob(), RetrainJob(),
-                PackJob(), StreamJob())
+                PackJob(), StreamJob(), LearnJob())
 }
 _ADAPTER: TypeAdapter[AnySpec] = TypeAdapter(AnySpec)
 

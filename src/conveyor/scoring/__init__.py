@@ -3,7 +3,8 @@ batch, monitoring and the gate (and later streaming and online learning).
 
     resolve(client, "churn@prod")            → RegisteredVersion (alias, @latest, @vN)
     load_version(client, name, version)      → Scorer: logged plan | compiled plan |
-                                               scikit-learn estimator | MLflow pyfunc
+                                               scikit-learn estimator | MLflow pyfunc |
+                                               online learner checkpoint
     scorer.predict(columns or frame)         → Prediction(labels, proba, classes); .scores
                                                (RefusedRows: the rows the estimator refuses)
     scorer.schema                            → InputSchema from the MLflow signature
@@ -17,6 +18,7 @@ estimator's own ``predict``; the score is P(class 1) for binary, the top probabi
 from conveyor.scoring._estimator import EstimatorScorer
 from conveyor.scoring._frames import strings_as_objects
 from conveyor.scoring._load import download_version_file, from_estimator, load_version, read_schema
+from conveyor.scoring._online import ONLINE_FLAVOR, STATE_FILE, OnlineScorer
 from conveyor.scoring._pack import pack, pack_object, payload_key, unpack
 from conveyor.scoring._plan import CompiledScorer, PlanScorer
 from conveyor.scoring._prediction import Prediction
@@ -29,12 +31,15 @@ from conveyor.scoring._scorer import RegisteredVersion, Scorer
 from conveyor.scoring._view import EstimatorView, as_estimator
 
 __all__ = [
+    "ONLINE_FLAVOR",
+    "STATE_FILE",
     "Columns",
     "CompiledScorer",
     "EstimatorScorer",
     "EstimatorView",
     "InputField",
     "InputSchema",
+    "OnlineScorer",
     "PlanScorer",
     "Prediction",
     "PyfuncScorer",

@@ -4,7 +4,8 @@ Through the client given: its download URI, downloaded with the client's trackin
 ``models:/`` URI resolved through MLflow's global registry). In order of preference: the
 inference plan logged with the training run (no scikit-learn imported), a plan compiled
 from the scikit-learn estimator now, the estimator itself (``n_jobs`` forced to 1: one
-scoring process per core), else MLflow's pyfunc.
+scoring process per core), else MLflow's pyfunc. An online learner's checkpoint is its
+learner state (:class:`OnlineScorer`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from conveyor.scoring._estimator import EstimatorScorer
+from conveyor.scoring._online import ONLINE_FLAVOR, OnlineScorer, read_state
 from conveyor.scoring._plan import CompiledScorer, PlanScorer
 from conveyor.scoring._pyfunc import PyfuncScorer
 from conveyor.scoring._registry import model_version
@@ -50,6 +52,10 @@ def load_version(
     try:
         meta = _metadata(client, source, folder)
         schema = InputSchema.from_signature(meta.signature, fallback_columns)
+        if ONLINE_FLAVOR in meta.flavors:  # an online learner's checkpoint: its state file
+            state = str(meta.flavors[ONLINE_FLAVOR]["state"])
+            learner = read_state(_download(client, name, source.version, state, folder=folder))
+            return OnlineScorer(learner, schema, source, _example(meta, folder, schema))
         sklearn = "sklearn" in meta.flavors
         if sklearn and not native:
             from conveyor.inference.artifact import load_plan

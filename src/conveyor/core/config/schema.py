@@ -518,6 +518,146 @@ class StreamSpec(Strict):
     workers: int = Field(1, ge=1, description="Processes in the consumer group.")
 
 
+LEARNERS = ("sgd", "passive_aggressive", "naive_bayes", "kmeans", "river")
+
+
+class OnlineGuardsSpec(Strict):
+    """`online.guards`: what an event must pass before it may teach the model (the rejected
+    ones go to the dead letters with their reason)."""
+
+    outlier_z: float | None = Field(
+        6.0, gt=0, description="Robust z-score limit against the running median/MAD of each numeric "
+        "column (the target too, for regression); `null` turns the poison filter off."
+    )
+    outlier_exclude: list[str] = Field([], description="Numeric columns (or the target) the poison filter leaves alone.")
+    profile_size: int = Field(2048, ge=16, description="Accepted values per column the running median/MAD is taken over.")
+    min_profile: int = Field(256, ge=1, description="Events the profile needs before the poison filter rejects anything.")
+    target_range: tuple[float, float] | None = Field(
+        None, description="Regression: labels outside `[low, high]` are rejected (`label_out_of_range`)."
+    )
+    source_field: str | None = Field(
+        None, description="The event field that names its source; default: the message key (events "
+        "without one share the source `-`)."
+    )
+    rate_limit: float | None = Field(
+        None, gt=0, description="Events per second one source may teach (token bucket); past it: `rate_limited`."
+    )
+    burst: float | None = Field(None, gt=0, description="The rate limit's bucket size; default: one second of `rate_limit`.")
+    max_source_share: float | None = Field(
+        None, gt=0, le=1, description="Largest share of the recent updates one source may have "
+        "(with n sources active, at least 1/n); past it: `source_share`."
+    )
+    share_window: int = Field(5000, ge=10, description="How many recent updates the source share is taken over.")
+
+
+class OnlineCheckpointSpec(Strict):
+    """`online.checkpoint`: when the learner's state becomes a registered version."""
+
+    every_events: int | None = Field(50_000, ge=1, description="A checkpoint after this many events read.")
+    every_s: float | None = Field(600.0, gt=0, description="A checkpoint after this many seconds.")
+    holdout: str | None = Field(
+        None, description="A fixed holdout table (CSV or Parquet, features and target) the checkpoint "
+        "gate scores; default: the recent holdout stream."
+    )
+    holdout_share: float = Field(
+        0.05, ge=0, lt=1, description="Share of the labelled events kept out of learning as the recent "
+        "holdout stream (chosen by event id)."
+    )
+    holdout_size: int = Field(2000, ge=10, description="The recent holdout stream's last events the gate scores.")
+
+
+class OnlineGateSpec(Strict):
+    """`online.gate`: the light gate a checkpoint passes before it gets the first stage."""
+
+    metrics: dict[str, Threshold] | None = Field(
+        None, description="Thresholds on the holdout (accuracy, f1, roc_auc; rmse, mae, r2); default: gate.metrics."
+    )
+    max_drop: float | None = Field(
+        0.01, ge=0, description="How much worse than the first stage's holder on the same holdout "
+        "(gate.champion.metrics, else the task's primary metric); `null`: no champion check."
+    )
+
+
+class OnlineRollbackSpec(Strict):
+    """`online.rollback`: the promoted checkpoint watched on the live labelled events."""
+
+    tolerance: float | None = Field(
+        0.05, ge=0, description="Roll the first stage back when the promoted checkpoint's live "
+        "accuracy (classification; mae for regression) is worse than its predecessor's on the same "
+        "events by more than this; `null`: never."
+    )
+    min_events: int = Field(500, ge=1, description="Labelled events both must have scored before a verdict.")
+
+
+class DriftDetectorSpec(Strict):
+    """`online.drift`: ADWIN or Page-Hinkley on the prequential error and chosen features."""
+
+    detector: Literal["adwin", "page_hinkley"] | None = Field(
+        "adwin", description="Which detector watches each signal; `null` turns drift detection off."
+    )
+    features: list[str] = Field([], description="Numeric features watched besides the prequential error.")
+    delta: float = Field(0.002, gt=0, lt=1, description="ADWIN: confidence of a cut.")
+    clock: int = Field(4, ge=1, description="ADWIN: check for a cut every this many updates (one update per mini-batch).")
+    threshold: float = Field(
+        8.0, gt=0, description="Page-Hinkley: alarm when the cumulative deviation passes this (in standard deviations)."
+    )
+    tolerance: float = Field(0.5, ge=0, description="Page-Hinkley: drift smaller than this many standard deviations is ignored.")
+    min_updates: int = Field(30, ge=1, description="Updates a detector needs (warm-up, standardisation) before it may fire.")
+    hook: str | None = Field(
+        None, description="`module.py:function` called with each detection (a dict: signal, detector, "
+        "events, value); detections are also logged to MLflow and the artifact store."
+    )
+
+    @field_validator("hook")
+    @classmethod
+    def _hook_form(cls, value: str | None) -> str | None:
+        return None if value is None else _check_entrypoint(value)
+
+
+class OnlineSpec(Strict):
+    """`online`: `conveyor learn`, one guarded learner updating from a stream."""
+
+    learner: str = Field(
+        "sgd", description="`sgd` (SGDClassifier/SGDRegressor), `passive_aggressive`, `naive_bayes` "
+        "(never recovers from a drift), `kmeans`, `river` (River scaler + one-hot + linear model), "
+        "or `module.py:function` returning a learner, a partial_fit estimator or a River model."
+    )
+    params: dict[str, Any] = Field({}, description="Passed to the learner (estimator parameters; an entrypoint's `params`).")
+    classes: list[Any] | None = Field(
+        None, description="Classification: every class the labels may have; default: the holdout's labels."
+    )
+    max_categories: int = Field(32, ge=2, description="One-hot slots per categorical column (the last one takes the rest).")
+    source: str | None = Field(None, description="Labelled events to learn from (the forms of `stream.source`).")
+    labels: str | None = Field(None, description="Late labels `{event_id, <target>}` to join to held events (same forms).")
+    dead_letters: str | None = Field(None, description="Rejected events, with the reason; default: the source's name + `.dead`.")
+    group: str | None = Field(None, description="Consumer group; default: `conveyor-learn-<model>`.")
+    max_batch: int = Field(256, ge=1, description="Events per mini-batch (one `partial_fit` call).")
+    max_wait_ms: float = Field(20.0, ge=0, description="How long a mini-batch waits to fill up.")
+    unlabelled: Literal["wait", "dead_letter"] = Field(
+        "wait", description="An event without a label: predicted and held for a late label (`wait`), "
+        "or sent to the dead letters (`dead_letter`)."
+    )
+    label_wait_s: float = Field(600.0, ge=0, description="How long a held event waits for its label.")
+    label_wait_events: int = Field(100_000, ge=0, description="How many events may wait for a label at once (the oldest go first).")
+    window: int = Field(5000, ge=10, description="Labelled events the sliding prequential metrics are taken over.")
+    log_every_events: int = Field(10_000, ge=1, description="Prequential metrics logged to the learner's MLflow run every this many events.")
+    lease_s: float = Field(60.0, ge=5, description="The learner's lease (one learner per model) expires this long after its last renewal.")
+    guards: OnlineGuardsSpec = Field(OnlineGuardsSpec(), description="What an event must pass before it may teach the model.")
+    checkpoint: OnlineCheckpointSpec = Field(OnlineCheckpointSpec(), description="When the state becomes a registered version.")
+    gate: OnlineGateSpec = Field(OnlineGateSpec(), description="The light gate of a checkpoint.")
+    rollback: OnlineRollbackSpec = Field(OnlineRollbackSpec(), description="Automatic rollback of a promoted checkpoint.")
+    drift: DriftDetectorSpec = Field(DriftDetectorSpec(), description="Drift detection on the stream.")
+
+    @field_validator("learner")
+    @classmethod
+    def _learner_form(cls, value: str) -> str:
+        if value in LEARNERS:
+            return value
+        if ":" in value:
+            return _check_entrypoint(value)
+        raise ValueError(f"{value!r} is not one of {', '.join(LEARNERS)} nor 'module.py:function'")
+
+
 class SchedulerSpec(Strict):
     """`scheduler`: how `conveyor scheduler` runs the pipelines that have a `schedule`."""
 
@@ -671,8 +811,9 @@ class ProjectConfig(Strict):
     scheduler: SchedulerSpec = Field(SchedulerSpec(), description="`conveyor scheduler`: the embedded scheduler.")
     export: ExportSpec = Field(ExportSpec(), description="`conveyor export` and `conveyor release`.")
     stream: StreamSpec = Field(StreamSpec(), description="`conveyor stream`: scoring events on a broker.")
+    online: OnlineSpec = Field(OnlineSpec(), description="`conveyor learn`: online learning from a stream.")
 
-    @field_validator("monitor", "serve", "scheduler", "export", "stream", mode="before")
+    @field_validator("monitor", "serve", "scheduler", "export", "stream", "online", mode="before")
     @classmethod
     def _monitor_empty(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -734,12 +875,31 @@ class ProjectConfig(Strict):
                              "(or data.split.column)")
         self._check_serve()
         self._check_batch_schedule()
+        self._check_online()
         champion = self.gate.champion
         if champion is not None and champion.stage not in self.stages:
             raise ValueError(
                 f"gate.champion.stage {champion.stage!r} is not one of stages {self.stages}"
             )
         return self
+
+    def _check_online(self) -> None:
+        online, numeric = self.online, set(self.features.numeric)
+        for where, names in (("online.guards.outlier_exclude", online.guards.outlier_exclude),
+                             ("online.drift.features", online.drift.features)):
+            unknown = [n for n in names if n not in numeric and n != self.target]
+            if unknown:
+                raise ValueError(f"{where} names {unknown}, which are not numeric features {sorted(numeric)}")
+        if online.classes is not None and self.task != "classification":
+            raise ValueError("online.classes is for classification; this model's task is regression")
+        if online.classes is not None and len(set(map(str, online.classes))) < 2:
+            raise ValueError("online.classes needs at least two distinct classes")
+        if online.guards.target_range is not None:
+            if self.task != "regression":
+                raise ValueError("online.guards.target_range is for regression (classification: online.classes)")
+            low, high = online.guards.target_range
+            if not low < high:
+                raise ValueError(f"online.guards.target_range [{low}, {high}] is empty: write [low, high]")
 
     def _check_batch_schedule(self) -> None:
         batch = self.batch
