@@ -86,7 +86,7 @@ def _columns(data: Any, schema: InputSchema) -> dict[str, Any]:
                 refusals += [Refusal(i, name, "missing category") for i, v in enumerate(out[name])
                              if not isinstance(v, str)]
     if refusals:
-        first = {}
+        first: dict[int, Refusal] = {}
         for refusal in refusals:
             first.setdefault(refusal.row, refusal)
         raise RefusedRows([first[row] for row in sorted(first)])
