@@ -560,10 +560,13 @@ class OnlineCheckpointSpec(Strict):
         "gate scores; default: the recent holdout stream."
     )
     holdout_share: float = Field(
-        0.05, ge=0, lt=1, description="Share of the labelled events kept out of learning as the recent "
+        0.1, ge=0, lt=1, description="Share of the labelled events kept out of learning as the recent "
         "holdout stream (chosen by event id)."
     )
-    holdout_size: int = Field(2000, ge=10, description="The recent holdout stream's last events the gate scores.")
+    holdout_size: int = Field(
+        1000, ge=10, description="The recent holdout stream's last events the gate scores (with the default "
+        "share: the last 10,000 labelled events, so that a checkpoint after a drift is judged on the new concept)."
+    )
 
 
 class OnlineGateSpec(Strict):

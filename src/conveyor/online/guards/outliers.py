@@ -1,7 +1,7 @@
 """The poison filter: a robust z-score of every watched numeric value against the running
 profile of the values that were accepted before it — the median and the MAD (scaled by
 1.4826, a standard deviation for normal data) of the last ``profile_size`` accepted values of
-each column, recomputed whenever an eighth of the profile is new. A row with any ``|x - median| / scale`` above
+each column, recomputed whenever half of the profile is new. A row with any ``|x - median| / scale`` above
 ``z`` is rejected (``outlier``). Until the profile holds ``min_profile`` values the batch
 itself joins it as the yardstick (a median is robust to a few poisoned values; the scaler of
 the learner must not see them at the start either). A column whose MAD is 0 (mostly one value) uses its mean absolute deviation
@@ -91,7 +91,7 @@ class OutlierGuard(Guard):
         self._next = end % self.size
         self._filled = min(self.size, self._filled + n)
         self._new += n
-        if self._filled < self.min_profile or self._new * 8 >= self.size:
+        if self._filled < self.min_profile or self._new * 2 >= self.size:
             self._refresh()
 
     def _refresh(self) -> None:
