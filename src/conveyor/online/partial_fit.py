@@ -190,15 +190,15 @@ def sgd(task: LearnerTask, encoder: FeatureEncoder, classes: list[Any] | None, p
         settings.setdefault("eta0", 1.0)
         settings.setdefault("penalty", None)
         settings.setdefault("loss", "hinge" if task == "classification" else "epsilon_insensitive")
+    # a seeded generator, not a seed: scikit-learn builds a new one from a seed on every call
+    settings["random_state"] = np.random.RandomState(settings.get("random_state", 0))
     if task == "classification":
         settings.setdefault("loss", "log_loss")
         # a constant step: a decaying one (scikit-learn's "optimal") stops adapting to drift
         settings.setdefault("learning_rate", "constant")
         settings.setdefault("eta0", 0.02)
-        settings.setdefault("random_state", 0)
         estimator: Any = SGDClassifier(**settings)
     else:
-        settings.setdefault("random_state", 0)
         estimator = SGDRegressor(**settings)
     kind = PassiveAggressiveLearner if passive_aggressive else SGDLearner
     return kind(estimator, encoder, task, classes)
@@ -213,7 +213,8 @@ def naive_bayes(encoder: FeatureEncoder, classes: list[Any] | None, params: dict
 def kmeans(encoder: FeatureEncoder, params: dict[str, Any]) -> KMeansLearner:
     from sklearn.cluster import MiniBatchKMeans
 
-    settings = {"n_clusters": 8, "random_state": 0, "n_init": 1, **params}
+    settings = {"n_clusters": 8, "n_init": 1, **params}
+    settings["random_state"] = np.random.RandomState(settings.get("random_state", 0))
     return KMeansLearner(MiniBatchKMeans(**settings), encoder, "clustering")
 
 
