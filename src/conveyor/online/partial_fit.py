@@ -125,13 +125,8 @@ class SGDLearner(PartialFitLearner):
         return classes[decision.argmax(axis=1)], _ovr(decision)
 
     def predict_proba(self, X: Columns) -> np.ndarray | None:
-        classes = self.classes_
-        if classes is None:
-            return None
-        if not self.fitted_:
-            return np.full((rows_of(X), len(classes)), 1.0 / len(classes))
-        if getattr(self.estimator, "loss", "") != "log_loss":
-            return np.asarray(self.estimator.predict_proba(self.encoder.transform(X)))
+        if not self.fitted_ or self.classes_ is None or getattr(self.estimator, "loss", "") != "log_loss":
+            return super().predict_proba(X)
         decision = self._decision(self.encoder.transform(X))
         if decision.ndim == 1:
             positive = 1.0 / (1.0 + np.exp(-decision))

@@ -11,7 +11,6 @@ Ctrl-C end it after the batch in hand with a checkpoint.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import uuid
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from conveyor.online.step import LearnStep, StepParts, StepSettings
 from conveyor.online.validation import Prequential
 from conveyor.online.watch import LiveWatch
 from conveyor.stack.artifacts import ArtifactStore
+from conveyor.stack.processes import restore_signals, stop_on_sigterm
 from conveyor.stack.tracking import RunLog, ensure_experiment
 from conveyor.streaming.brokers import BrokerSettings
 from conveyor.streaming.locations import check_same_broker, dead_letters_of, parse_location
@@ -113,7 +113,7 @@ def run_learn(context: LifecycleContext, options: LearnOptions, stop: threading.
     lease = LearnerLease(context.stack.artifact_store, cfg.name, cfg.online.lease_s)
     lease.acquire()
     stop = stop or threading.Event()
-    previous = _stop_on_sigterm(stop)
+    previous = stop_on_sigterm(stop)
     run = _learner_run(context)
     try:
         checkpoints = Checkpoints(context, run.run_id, holdout)
@@ -145,9 +145,7 @@ def run_learn(context: LifecycleContext, options: LearnOptions, stop: threading.
         raise
     finally:
         lease.release()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous[0])
-            signal.signal(signal.SIGINT, previous[1])
+        restore_signals(previous)
     context.client.set_terminated(run.run_id, status="FINISHED")
     return summary
 
@@ -255,13 +253,3 @@ def _drift_listeners(context: LifecycleContext, run: RunLog) -> list[Listener]:
 
         listeners.append(call)
     return listeners
-
-
-def _stop_on_sigterm(stop: threading.Event) -> Any:
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.set()
-
-    return signal.signal(signal.SIGTERM, handler), signal.signal(signal.SIGINT, handler)

@@ -86,3 +86,21 @@ def terminate_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def stop_on_sigterm(stop: threading.Event) -> tuple[object, object] | None:
+    """SIGTERM and Ctrl-C set ``stop`` (a loop then finishes the batch in hand); the previous
+    handlers, to put back with :func:`restore_signals` (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    return signal.signal(signal.SIGTERM, handler), signal.signal(signal.SIGINT, handler)
+
+
+def restore_signals(previous: tuple[object, object] | None) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous[0])  # type: ignore[arg-type]
+        signal.signal(signal.SIGINT, previous[1])  # type: ignore[arg-type]

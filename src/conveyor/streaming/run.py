@@ -29,6 +29,7 @@ from conveyor.core.errors import (
     RegistryError,
     UsageError,
 )
+from conveyor.stack.processes import restore_signals, stop_on_sigterm
 from conveyor.streaming.brokers import Broker, BrokerSettings
 from conveyor.streaming.locations import (
     check_same_broker,
@@ -145,7 +146,7 @@ def _run_one(
     scorer = StreamScorer(broker, follower, loop_options, metrics, capture, feedback)
     port = options.metrics_port if options.metrics_port is not None else config.metrics_port
     server = MetricsServer(metrics, scorer.health, config.host, port) if port is not None else None
-    previous = _stop_on_sigterm(stop)
+    previous = stop_on_sigterm(stop)
     # what start-up loaded (MLflow, the model) is never garbage: out of the collector's sight,
     # its full collections no longer walk it while the loop allocates per event
     gc.collect()
@@ -167,9 +168,7 @@ def _run_one(
             capture.stop()
         if server is not None:
             server.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous[0])
-            signal.signal(signal.SIGINT, previous[1])
+        restore_signals(previous)
 
 
 def _capture(context: LifecycleContext, model: str) -> Any:
@@ -197,17 +196,6 @@ def _feedback(context: LifecycleContext, options: StreamOptions, settings: Broke
         follow=True,
     ))
     return FeedbackJoiner(broker, context.stack.artifact_store, model, context.config.stream.event_id)
-
-
-def _stop_on_sigterm(stop: threading.Event) -> Any:
-    """SIGTERM (and Ctrl-C) ask the loop to finish the batch in hand, commit and return."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.set()
-
-    return signal.signal(signal.SIGTERM, handler), signal.signal(signal.SIGINT, handler)
 
 
 def _number(version: str) -> float:

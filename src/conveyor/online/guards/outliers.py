@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from conveyor.online.guards.base import Guard, GuardBatch, Rejected
+from conveyor.online.validation import Ring
 
 _MAD_TO_SD = 1.4826
 _MEAN_AD_TO_SD = 1.2533
@@ -30,9 +31,7 @@ class OutlierGuard(Guard):
         self.z = z
         self.size = profile_size
         self.min_profile = min_profile
-        self._profile = np.empty((profile_size, len(self.columns)))
-        self._filled = 0
-        self._next = 0
+        self._profile = Ring(profile_size, len(self.columns))
         self._centre = np.zeros(len(self.columns))
         self._scale = np.zeros(len(self.columns))
         self._new = 0  # values added since the last refresh
@@ -52,8 +51,8 @@ class OutlierGuard(Guard):
             return []
         rows = np.flatnonzero(alive)
         values = self._matrix(batch, rows)
-        if self._filled < self.min_profile:  # warming up: this batch and what came before
-            reference = np.concatenate([self._profile[: self._filled], values])
+        if self._profile.filled < self.min_profile:  # warming up: this batch and what came before
+            reference = np.concatenate([self._profile.values(), values])
             reference = reference[np.isfinite(reference).all(axis=1)]
             if len(reference) < 16:
                 return []
@@ -79,24 +78,15 @@ class OutlierGuard(Guard):
         rows = np.flatnonzero(alive)
         if not len(rows) or not self.columns:
             return
-        values = self._matrix(batch, rows)[-self.size:]
-        n = len(values)
-        end = self._next + n
-        if end <= self.size:
-            self._profile[self._next:end] = values
-        else:
-            first = self.size - self._next
-            self._profile[self._next:] = values[:first]
-            self._profile[: n - first] = values[first:]
-        self._next = end % self.size
-        self._filled = min(self.size, self._filled + n)
-        self._new += n
-        if self._filled < self.min_profile or self._new * 2 >= self.size:
+        values = self._matrix(batch, rows)
+        self._profile.extend(values)
+        self._new += len(values)
+        if self._profile.filled < self.min_profile or self._new * 2 >= self.size:
             self._refresh()
 
     def _refresh(self) -> None:
         self._new = 0
-        self._centre, self._scale = _robust(self._profile[: self._filled])  # accepted rows: no missing values
+        self._centre, self._scale = _robust(self._profile.values())  # accepted rows: no missing values
 
 
 def _robust(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
