@@ -140,3 +140,20 @@ def test_other_learners_run_behind_the_same_step(learner: str) -> None:
     step = step_for({"learner": learner})
     run(step, data.rows())
     assert step.parts.prequential.accuracy is not None and step.parts.prequential.accuracy > 0.75
+
+
+@pytest.mark.parametrize("detector", ["adwin", "page_hinkley"])
+def test_the_drift_is_detected_on_the_prequential_error_and_handed_to_the_listeners(
+    stream: DriftStream, detector: str,
+) -> None:
+    from conveyor.online.drift import DriftEvent
+
+    config = ProjectConfig(**config_dict({"rollback": {"tolerance": None}, "drift": {"detector": detector}}))
+    heard: list[DriftEvent] = []
+    step = make_step(config, make_learner(config, Path("."), [0, 1]), [0, 1],
+                     Holdout(config.features.inputs, 0.0, 10), [heard.append])
+    run(step, stream.rows())
+    assert heard, "no detection"
+    first = heard[0]
+    assert first.signal == "prequential_error" and first.detector == detector
+    assert stream.drift_at < first.events <= stream.drift_at + 3000  # soon after, never before

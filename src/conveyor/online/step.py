@@ -211,9 +211,9 @@ class LearnStep:
             learner.learn(learn_X, learn_y)
             out.learned += len(learn_y)
         if parts.drift is not None:
-            signals = {ERROR_SIGNAL: float(errors.mean())}
+            signals = {ERROR_SIGNAL: errors}
             for name in self.settings.drift_features:
-                signals[name] = float(np.mean(Xl[name]))
+                signals[name] = np.asarray(Xl[name], dtype=np.float64)
             parts.drift.update(signals, self.events)
 
     def _sources(self, rows: list[dict[str, Any]], kept: list[tuple[Event, str]]) -> list[str]:

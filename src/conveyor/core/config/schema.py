@@ -600,12 +600,15 @@ class DriftDetectorSpec(Strict):
     )
     features: list[str] = Field([], description="Numeric features watched besides the prequential error.")
     delta: float = Field(0.002, gt=0, lt=1, description="ADWIN: confidence of a cut.")
-    clock: int = Field(4, ge=1, description="ADWIN: check for a cut every this many updates (one update per mini-batch).")
+    clock: int = Field(1, ge=1, description="ADWIN: check for a cut every this many mini-batches (it reads every event's value).")
     threshold: float = Field(
         8.0, gt=0, description="Page-Hinkley: alarm when the cumulative deviation passes this (in standard deviations)."
     )
     tolerance: float = Field(0.5, ge=0, description="Page-Hinkley: drift smaller than this many standard deviations is ignored.")
-    min_updates: int = Field(30, ge=1, description="Updates a detector needs (warm-up, standardisation) before it may fire.")
+    min_updates: int = Field(
+        30, ge=1, description="Updates (mini-batches) a detector lets pass, then takes as its reference "
+        "(mean and standard deviation), before it may fire; again after each detection."
+    )
     hook: str | None = Field(
         None, description="`module.py:function` called with each detection (a dict: signal, detector, "
         "events, value); detections are also logged to MLflow and the artifact store."

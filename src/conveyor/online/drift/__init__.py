@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from conveyor.online.drift.adwin import ADWIN
 from conveyor.online.drift.base import DriftDetector, Standardised
 from conveyor.online.drift.page_hinkley import PageHinkley
@@ -27,7 +29,7 @@ class DriftEvent:
     signal: str  # prequential_error or a feature's name
     detector: str
     events: int  # events read when it fired
-    value: float  # the batch mean that completed the detection
+    value: float  # the mean of the batch that completed the detection
     at: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,15 +48,15 @@ class DriftWatch:
         self.detections: list[DriftEvent] = []
         if spec.detector is not None:
             for signal in (ERROR, *spec.features):
-                self.detectors[signal] = Standardised(detector_of(spec), spec.min_updates)
+                self.detectors[signal] = Standardised(detector_of(spec), spec.min_updates, spec.min_updates)
 
-    def update(self, values: dict[str, float], events: int) -> list[DriftEvent]:
-        """One value per signal (a batch mean); the detections it completes."""
+    def update(self, values: dict[str, np.ndarray], events: int) -> list[DriftEvent]:
+        """One mini-batch of each signal (its rows' values); the detections it completes."""
         fired = []
-        for signal, value in values.items():
+        for signal, batch in values.items():
             detector = self.detectors.get(signal)
-            if detector is not None and detector.update(value):
-                event = DriftEvent(self.model, signal, detector.name, events, float(value),
+            if detector is not None and detector.update_many(batch):
+                event = DriftEvent(self.model, signal, detector.name, events, float(batch.mean()),
                                    datetime.now(UTC).isoformat())
                 fired.append(event)
         for event in fired:
@@ -66,7 +68,7 @@ class DriftWatch:
 
 def detector_of(spec: DriftDetectorSpec) -> DriftDetector:
     if spec.detector == "page_hinkley":
-        return PageHinkley(spec.threshold, spec.tolerance, spec.min_updates)
+        return PageHinkley(spec.threshold, spec.tolerance, min_updates=5)  # warmed up by Standardised
     return ADWIN(spec.delta, spec.clock)
 
 

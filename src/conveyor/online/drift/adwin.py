@@ -2,16 +2,17 @@
 of the two parts differ by more than the bound ``ε_cut`` allows at confidence ``delta``.
 
 Exact form over the window (no bucket compression): every ``clock`` updates each split point
-is tested at once with cumulative sums, vectorised; the window is bounded by ``max_window``
-(conveyor feeds one value per mini-batch, so a window holds hundreds of thousands of events).
-Settings: ``delta`` 0.002 (River's default), ``clock`` 4 updates (River checks every 32 single
-events; here an update is a whole mini-batch).
+is tested at once with cumulative sums, vectorised; the window holds the last ``max_window``
+values. It reads a mini-batch value by value (every event's prequential error) and checks
+once per batch: settings ``delta`` 0.002 (River's default), ``clock`` 1 mini-batch (River
+checks every 32 single events), ``max_window`` 8192 values.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from typing import ClassVar
 
 import numpy as np
 
@@ -20,8 +21,9 @@ from conveyor.online.drift.base import DriftDetector
 
 class ADWIN(DriftDetector):
     name = "adwin"
+    per_value: ClassVar[bool] = True
 
-    def __init__(self, delta: float = 0.002, clock: int = 4, max_window: int = 4096, min_side: int = 5) -> None:
+    def __init__(self, delta: float = 0.002, clock: int = 1, max_window: int = 8192, min_side: int = 5) -> None:
         self.delta = delta
         self.clock = clock
         self.min_side = min_side
@@ -37,7 +39,10 @@ class ADWIN(DriftDetector):
         return len(self._window)
 
     def update(self, x: float) -> bool:
-        self._window.append(float(x))
+        return self.update_many(np.asarray([x], dtype=np.float64))
+
+    def update_many(self, values: np.ndarray) -> bool:
+        self._window.extend(values.tolist())
         self._ticks += 1
         if self._ticks % self.clock or len(self._window) < 2 * self.min_side:
             return False
