@@ -176,3 +176,26 @@ def test_the_learn_job_runs_from_its_spec(make_project: Callable[..., Path], tmp
     spec = parse_spec(orjson.dumps({"kind": "learn", "project": str(folder), "source": f"file://{path}"}))
     result = run_job(spec, Project.load(folder).lifecycle, SilentReporter())
     assert result.ok and result.result["events"] == 1000 and len(result.result["checkpoints"]) == 1
+
+
+def test_a_drift_detection_reaches_the_hook_the_artifact_store_and_the_learner_run(
+    make_project: Callable[..., Path], tmp_path: Path,
+) -> None:
+    heard = tmp_path / "heard.jsonl"
+    hook = f"import json\ndef on_drift(event):\n    open({str(heard)!r}, 'a').write(json.dumps(event) + '\\n')\n"
+    folder = make_project({"drift": {"detector": "adwin", "min_updates": 10, "hook": "hooks.py:on_drift"},
+                           "max_batch": 64, "checkpoint": {"every_events": None, "every_s": None}},
+                          files={"hooks.py": hook})
+    path = _jsonl(tmp_path / "events.jsonl", drift_stream(8000, drift_at=4000, seed=3).rows())
+    project = Project.load(folder)
+    summary = run_learn(project.lifecycle, LearnOptions(source=f"file://{path}", max_batch=64))
+    assert summary.drifts and summary.drifts[0]["signal"] == "prequential_error"
+    assert 4000 < summary.drifts[0]["events"] < 5500
+    called = [json.loads(line) for line in heard.read_text().splitlines()]
+    assert called[0]["detector"] == "adwin" and called[0]["events"] == summary.drifts[0]["events"]
+    stored = project.artifacts.read_json_under("online/drifty/drift")
+    assert [e["events"] for e in stored] == [d["events"] for d in summary.drifts]
+    (run,) = project.client.search_runs([project.client.get_experiment_by_name("drifty").experiment_id],
+                                        f"tags.`{tags.PIPELINE}` = 'learn'")
+    history = project.client.get_metric_history(run.info.run_id, "drift.prequential_error")
+    assert [m.step for m in history] == [d["events"] for d in summary.drifts]
