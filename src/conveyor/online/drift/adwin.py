@@ -11,7 +11,6 @@ checks every 32 single events), ``max_window`` 8192 values.
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import ClassVar
 
 import numpy as np
@@ -27,11 +26,12 @@ class ADWIN(DriftDetector):
         self.delta = delta
         self.clock = clock
         self.min_side = min_side
-        self._window: deque[float] = deque(maxlen=max_window)
+        self.max_window = max_window
+        self._window = np.zeros(0)
         self._ticks = 0
 
     def reset(self) -> None:
-        self._window.clear()
+        self._window = np.zeros(0)
         self._ticks = 0
 
     @property
@@ -42,20 +42,19 @@ class ADWIN(DriftDetector):
         return self.update_many(np.asarray([x], dtype=np.float64))
 
     def update_many(self, values: np.ndarray) -> bool:
-        self._window.extend(values.tolist())
+        self._window = np.concatenate([self._window, np.asarray(values, dtype=np.float64)])[-self.max_window:]
         self._ticks += 1
         if self._ticks % self.clock or len(self._window) < 2 * self.min_side:
             return False
         cut = self._cut()
         if cut is None:
             return False
-        for _ in range(cut):
-            self._window.popleft()
+        self._window = self._window[cut:]
         return True
 
     def _cut(self) -> int | None:
         """The size of the oldest part to drop (None: the window is one concept)."""
-        values = np.fromiter(self._window, dtype=np.float64)
+        values = self._window
         n = len(values)
         sums = np.cumsum(values)
         n0 = np.arange(1, n)
