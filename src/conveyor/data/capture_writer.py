@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from conveyor.core import capture as layout
 from conveyor.data.capture import column, write_part
 
@@ -48,6 +50,7 @@ class _Record:
     latency_ms: float
     shadow: bool
     attempts: int = 0  # failed writes so far
+    request_ids: list[str] | None = None  # rows that are requests of their own (stream events): one id each
 
 
 class CaptureWriter:
@@ -77,6 +80,7 @@ class CaptureWriter:
         self.dropped = 0
         self.written = 0
         self.write_failures = 0
+        self._rng = np.random.default_rng()
         self._queue: deque[_Record] = deque()
         self._retry: list[_Record] = []  # records of parts that failed to write, for the next flush
         self._pending = 0
@@ -88,21 +92,42 @@ class CaptureWriter:
         """Sampling decision for one request (made before any copying)."""
         return self.sample > 0 and (self.sample >= 1.0 or random.random() < self.sample)
 
+    def sampled(self, rows: int) -> list[int]:
+        """Which of ``rows`` rows (requests of one row each, e.g. stream events) to capture:
+        one draw for all of them."""
+        if self.sample <= 0 or rows <= 0:
+            return []
+        if self.sample >= 1.0:
+            return list(range(rows))
+        picked: list[int] = np.flatnonzero(self._rng.random(rows) < self.sample).tolist()
+        return picked
+
+    def offer_events(
+        self, request_ids: list[str], deployment: str, version: str, columns: Columns,
+        labels: list[Any], scores: list[float] | None, latency_ms: float,
+    ) -> None:
+        """Rows that are one request each (row 0 of request ``request_ids[i]``), as one record."""
+        self._offer(_Record(datetime.now(UTC), "", deployment, version, columns, labels, scores, latency_ms,
+                            False, request_ids=request_ids))
+
     def offer(
         self, request_id: str, deployment: str, version: str, columns: Columns,
         labels: list[Any], scores: list[float] | None, latency_ms: float, shadow: bool = False,
     ) -> None:
-        rows = len(labels)
+        self._offer(_Record(
+            datetime.now(UTC), request_id, deployment, version, columns, labels, scores,
+            latency_ms, shadow,
+        ))
+
+    def _offer(self, record: _Record) -> None:
+        rows = len(record.labels)
         with self._lock:
             if self._pending + rows > self.max_rows:
                 self.dropped += rows
                 self.on_dropped(rows)
                 return
             self._pending += rows
-        self._queue.append(_Record(
-            datetime.now(UTC), request_id, deployment, version, columns, labels, scores,
-            latency_ms, shadow,
-        ))
+        self._queue.append(record)
 
     def start(self) -> None:
         if self._thread is None and self.sample > 0:
@@ -160,7 +185,8 @@ class CaptureWriter:
             except Exception as exc:  # noqa: BLE001
                 self._drop(len(record.labels))
                 log.error("capture of request %s dropped (%d rows): %s",
-                          record.request_id, len(record.labels), _short(exc))
+                          record.request_id or ", ".join(record.request_ids or [])[:200], len(record.labels),
+                          _short(exc))
         return out
 
     def _write(self, table: Any, records: list[_Record], folder: str) -> int:
@@ -212,8 +238,12 @@ def _table(records: list[_Record]) -> Any:
         else:
             meta[layout.SCORE].extend([None] * n)
         meta[layout.TIMESTAMP].extend([r.at] * n)
-        meta[layout.REQUEST_ID].extend([r.request_id] * n)
-        meta[layout.ROW].extend(range(n))
+        if r.request_ids is None:
+            meta[layout.REQUEST_ID].extend([r.request_id] * n)
+            meta[layout.ROW].extend(range(n))
+        else:
+            meta[layout.REQUEST_ID].extend(r.request_ids)
+            meta[layout.ROW].extend([0] * n)
         meta[layout.DEPLOYMENT].extend([r.deployment] * n)
         meta[layout.VERSION].extend([r.version] * n)
         meta[layout.LATENCY_MS].extend([r.latency_ms] * n)

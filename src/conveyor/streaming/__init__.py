@@ -8,7 +8,16 @@ after the outputs are acknowledged (at-least-once; Kafka exactly-once as an opti
     ModelFollower                         hot swap of the version an alias names (swap.py)
 """
 
-from conveyor.streaming.brokers import Broker, BrokerSettings, Coordinates, Delivery, Event, Record
+from conveyor.streaming.brokers import (
+    Batch,
+    Broker,
+    BrokerSettings,
+    Coordinates,
+    Delivery,
+    Event,
+    Record,
+    Records,
+)
 from conveyor.streaming.locations import StreamLocation, parse_location
 from conveyor.streaming.loop import LoopOptions, StreamScorer, StreamSummary
 from conveyor.streaming.run import StreamOptions, broker_settings, open_broker, run_stream
@@ -16,6 +25,7 @@ from conveyor.streaming.score import BatchOutcome, BatchScorer
 from conveyor.streaming.swap import ModelFollower
 
 __all__ = [
+    "Batch",
     "BatchOutcome",
     "BatchScorer",
     "Broker",
@@ -26,6 +36,7 @@ __all__ = [
     "LoopOptions",
     "ModelFollower",
     "Record",
+    "Records",
     "StreamLocation",
     "StreamOptions",
     "StreamScorer",

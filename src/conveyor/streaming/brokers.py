@@ -3,12 +3,19 @@
 A broker is one member of a consumer group: it reads events, writes scored events and dead
 letters, and commits an input only once every output it gave is acknowledged by the broker::
 
-    read(max_events, max_wait_s) -> [Event]     at most max_events, waiting at most max_wait_s
+    read_batch(max_events, max_wait_s) -> Batch at most max_events, waiting at most max_wait_s
+    read(max_events, max_wait_s) -> [Event]     the same, one object per event
     deliver(Delivery)                           outputs + dead letters out; the inputs committed
                                                 once all of them are acknowledged (maybe later)
     drain(timeout_s) -> bool                    everything delivered is acknowledged and committed
     lag() -> {partition or stream: events}      events not yet consumed by the group
     close()
+
+A :class:`Batch` holds one read column by column (values, keys, offsets, ...) and a
+:class:`Records` the outgoing messages the same way: the scoring path makes no Python object
+per event (at a few hundred thousand events a second, one costs as much as the broker's own
+work). Both are also sequences of :class:`Event` / :class:`Record`, made when asked for, so
+code that handles events one by one (and a ``Delivery`` built from a list of them) works alike.
 
 ``tests/streaming/test_contract.py`` runs every implementation through the same checks.
 """
@@ -16,7 +23,9 @@ letters, and commits an input only once every output it gave is acknowledged by 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 from conveyor.streaming.locations import StreamLocation
 
@@ -60,13 +69,126 @@ class Record:
     key: bytes | None = None
 
 
+class Batch(Sequence[Event]):
+    """One read from one source, column by column; ``batch[i]`` is the :class:`Event`."""
+
+    __slots__ = ("deliveries", "keys", "offsets", "partitions", "position", "problems", "produced_ms",
+                 "source", "values")
+
+    def __init__(
+        self, source: str, values: list[bytes], offsets: list[str], *,
+        partitions: list[int] | None = None,
+        keys: list[bytes | None] | None = None,
+        produced_ms: list[float | None] | None = None,
+        deliveries: list[int] | None = None,
+        problems: dict[int, str] | None = None,
+        position: Any = None,
+    ) -> None:
+        self.source = source
+        self.values = values
+        self.offsets = offsets  # a Kafka offset, a Redis entry id, a file's line number
+        self.partitions = partitions  # Kafka; None: the source has none
+        self.keys = keys  # None: no event has a key
+        self.produced_ms = produced_ms  # when the broker received each (epoch ms), where it says
+        self.deliveries = deliveries  # None: each given once
+        self.problems = problems or {}  # position in the batch -> the broker's reason it cannot be scored
+        self.position = position  # what the broker needs to commit the batch, in its own form
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> Batch:
+        """The events (of one source) as a batch."""
+        if isinstance(events, Batch):
+            return events
+        if not events:
+            return cls("", [], [])
+        first = events[0].coordinates
+        return cls(
+            first.source, [e.value for e in events], [e.coordinates.offset for e in events],
+            partitions=None if first.partition is None else [e.coordinates.partition or 0 for e in events],
+            keys=[e.key for e in events] if any(e.key is not None for e in events) else None,
+            produced_ms=[e.produced_ms for e in events],
+            deliveries=[e.deliveries for e in events],
+            problems={i: e.problem for i, e in enumerate(events) if e.problem is not None},
+        )
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]
+        return Event(
+            self.values[i], self.coordinates(i), None if self.keys is None else self.keys[i],
+            None if self.produced_ms is None else self.produced_ms[i],
+            1 if self.deliveries is None else self.deliveries[i], self.problems.get(i),
+        )
+
+    def __iter__(self) -> Iterator[Event]:
+        return (self[i] for i in range(len(self)))
+
+    def coordinates(self, i: int) -> Coordinates:
+        return Coordinates(self.source, None if self.partitions is None else self.partitions[i], self.offsets[i])
+
+    def events(self) -> list[Event]:
+        return list(self)
+
+
+class Records(Sequence[Record]):
+    """Outgoing messages column by column; ``records[i]`` is the :class:`Record`."""
+
+    __slots__ = ("keys", "values")
+
+    def __init__(self, values: list[bytes] | None = None, keys: list[bytes | None] | None = None) -> None:
+        self.values = [] if values is None else values
+        self.keys = keys  # None: no record has a key
+
+    @classmethod
+    def of(cls, records: Sequence[Record]) -> Records:
+        if isinstance(records, Records):
+            return records
+        keys = [r.key for r in records]
+        return cls([r.value for r in records], keys if any(k is not None for k in keys) else None)
+
+    def append(self, record: Record) -> None:
+        if record.key is not None and self.keys is None:
+            self.keys = [None] * len(self.values)
+        self.values.append(record.value)
+        if self.keys is not None:
+            self.keys.append(record.key)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Record(self.values[index], None if self.keys is None else self.keys[index])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class Delivery:
-    """One micro-batch's outcome: its inputs are committed once every record is acknowledged."""
+    """One micro-batch's outcome: its inputs are committed once every record is acknowledged.
+    Lists of events and records work as well as a :class:`Batch` and :class:`Records`."""
 
-    events: list[Event]
-    outputs: list[Record] = field(default_factory=list)
-    dead_letters: list[Record] = field(default_factory=list)
+    events: Sequence[Event]
+    outputs: Sequence[Record] = field(default_factory=list)
+    dead_letters: Sequence[Record] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -86,8 +208,12 @@ class Broker(ABC):
         return True
 
     @abstractmethod
-    def read(self, max_events: int, max_wait_s: float) -> list[Event]:
+    def read_batch(self, max_events: int, max_wait_s: float) -> Batch:
         """The next events, at most ``max_events``, waiting at most ``max_wait_s`` for the first."""
+
+    def read(self, max_events: int, max_wait_s: float) -> list[Event]:
+        """:meth:`read_batch`, one :class:`Event` per event."""
+        return self.read_batch(max_events, max_wait_s).events()
 
     @abstractmethod
     def deliver(self, delivery: Delivery) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from conveyor.core.errors import UnknownStreamError
-from conveyor.streaming.brokers import Broker, BrokerSettings, Coordinates, Delivery, Event
+from conveyor.streaming.brokers import Batch, Broker, BrokerSettings, Delivery, Records
 
 _FOLLOW_POLL_S = 0.05
 
@@ -45,11 +45,12 @@ class FileBroker(Broker):
             return 0, 0
         return int(saved["line"]), int(saved["byte"])
 
-    def read(self, max_events: int, max_wait_s: float) -> list[Event]:
-        events: list[Event] = []
+    def read_batch(self, max_events: int, max_wait_s: float) -> Batch:
+        values: list[bytes] = []
+        lines: list[str] = []
         deadline = time.monotonic() + max_wait_s
         name = str(self.source)
-        while len(events) < max_events:
+        while len(values) < max_events:
             start = self._reader.tell()
             line = self._reader.readline()
             if not line or (self.follow and not line.endswith(b"\n")):
@@ -57,18 +58,19 @@ class FileBroker(Broker):
                 if not self.follow:
                     self.exhausted = True
                     break
-                if events or time.monotonic() >= deadline:
+                if values or time.monotonic() >= deadline:
                     break
                 time.sleep(_FOLLOW_POLL_S)  # a file has no notification to wait on
                 continue
             self.line += 1
             if line.strip():
-                events.append(Event(line.rstrip(b"\r\n"), Coordinates(name, None, str(self.line))))
-        return events
+                values.append(line.rstrip(b"\r\n"))
+                lines.append(str(self.line))
+        return Batch(name, values, lines)
 
     def deliver(self, delivery: Delivery) -> None:
-        self._append(self.sink, [r.value for r in delivery.outputs])
-        self._append(self.dead, [r.value for r in delivery.dead_letters])
+        self._append(self.sink, Records.of(delivery.outputs).values)
+        self._append(self.dead, Records.of(delivery.dead_letters).values)
         # the loop delivers a batch before it reads the next: the reader stands after it
         position = {"source": str(self.source.resolve()), "line": self.line, "byte": self._reader.tell()}
         temp = self.checkpoint.with_name(f".{self.checkpoint.name}.tmp")

@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import methodcaller
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core.errors import BrokerUnreachableError, UnknownStreamError
-from conveyor.streaming.brokers import Broker, BrokerSettings, Coordinates, Delivery, Event, Record
+from conveyor.streaming.brokers import Batch, Broker, BrokerSettings, Delivery, Record, Records
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
@@ -114,27 +116,32 @@ class KafkaBroker(Broker):
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, max_events: int, max_wait_s: float) -> list[Event]:
+    def read_batch(self, max_events: int, max_wait_s: float) -> Batch:
         self.producer.poll(0)
         self._settle()
         while len(self._in_flight) >= MAX_IN_FLIGHT:
             self.producer.poll(0.05)
             self._settle()
         messages = self.consumer.consume(max_events, max_wait_s)
-        events: list[Event] = []
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                self._consume_error(error)
-                continue
-            stamp = message.timestamp()
-            events.append(Event(
-                message.value() or b"",
-                Coordinates(str(message.topic()), int(message.partition() or 0), str(message.offset())),
-                message.key(),
-                float(stamp[1]) if stamp[0] else None,
-            ))
-        return events
+        if any(map(_ERROR, messages)):
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    self._consume_error(error)
+            messages = [m for m in messages if m.error() is None]
+        partitions: list[int] = list(map(_PARTITION, messages))
+        offsets: list[int] = list(map(_OFFSET, messages))
+        keys: list[bytes | None] = list(map(_KEY, messages))
+        values: list[bytes | None] = list(map(_VALUE, messages))
+        if None in values:  # a tombstone: an empty payload (a dead letter: not JSON)
+            values = [v or b"" for v in values]
+        # the next offset to read per partition (a partition's messages come in order: the last wins)
+        last = dict(zip(partitions, offsets, strict=True))
+        position = {(self.topic, p): o + 1 for p, o in last.items()}
+        return Batch(
+            self.topic, values, list(map(str, offsets)),  # type: ignore[arg-type]  # no None left
+            partitions=partitions, keys=None if keys.count(None) == len(keys) else keys, position=position,
+        )
 
     def _consume_error(self, error: KafkaError) -> None:
         from confluent_kafka import KafkaError
@@ -147,31 +154,32 @@ class KafkaBroker(Broker):
     # -- writing ----------------------------------------------------------------------------
 
     def deliver(self, delivery: Delivery) -> None:
-        offsets: dict[tuple[str, int], int] = {}
-        for event in delivery.events:
-            c = event.coordinates
-            offsets[(c.source, c.partition or 0)] = int(c.offset) + 1
+        offsets = _next_offsets(delivery.events)
         if self.settings.exactly_once:
             self._transaction(delivery, offsets)
             return
         batch = _InFlight(offsets, delivery.records)
         self._in_flight.append(batch)
-        self._produce(batch, self._addressed(delivery))
+        self._produce(batch, self.settings.sink.name, Records.of(delivery.outputs))
+        self._produce(batch, self.settings.dead_letters.name, Records.of(delivery.dead_letters))
         self.producer.poll(0)
 
-    def _addressed(self, delivery: Delivery) -> list[tuple[str, Record]]:
-        sink, dead = self.settings.sink.name, self.settings.dead_letters.name
-        return [(sink, r) for r in delivery.outputs] + [(dead, r) for r in delivery.dead_letters]
-
-    def _produce(self, batch: _InFlight, records: list[tuple[str, Record]]) -> None:
-        produce, acked = self.producer.produce, batch.acked
-        for topic, record in records:
-            while True:
-                try:
-                    produce(topic, record.value, record.key, on_delivery=acked)
-                    break
-                except BufferError:  # the local queue is full: serve callbacks, then again
+    def _produce(self, batch: _InFlight, topic: str, records: Records) -> None:
+        """Each record with the batch's delivery callback, in one tight loop (the local
+        queue full: callbacks served, then the same record again)."""
+        produce, acked, keys = self.producer.produce, batch.acked, records.keys
+        for i, value in enumerate(records.values):
+            key = None if keys is None else keys[i]
+            try:
+                produce(topic, value, key, on_delivery=acked)
+            except BufferError:
+                while True:
                     self.producer.poll(0.05)
+                    try:
+                        produce(topic, value, key, on_delivery=acked)
+                        break
+                    except BufferError:
+                        continue
 
     def _settle(self, synchronous: bool = False) -> None:
         """Commit the offsets of the longest prefix of fully acknowledged batches; records the
@@ -182,7 +190,8 @@ class KafkaBroker(Broker):
             if head.retry:
                 retry, head.retry = head.retry, []
                 head.remaining += len(retry)
-                self._produce(head, retry)
+                for topic, record in retry:
+                    self._produce(head, topic, Records.of([record]))
                 break
             ready.update(head.offsets)
             self._in_flight.popleft()
@@ -209,8 +218,10 @@ class KafkaBroker(Broker):
         while True:
             try:
                 self.producer.begin_transaction()
-                for topic, record in self._addressed(delivery):
-                    self.producer.produce(topic, record.value, record.key)
+                for topic, records in ((self.settings.sink.name, delivery.outputs),
+                                       (self.settings.dead_letters.name, delivery.dead_letters)):
+                    for record in records:
+                        self.producer.produce(topic, record.value, record.key)
                 self.producer.send_offsets_to_transaction(
                     [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
                     self.consumer.consumer_group_metadata(), 30,
@@ -254,3 +265,19 @@ class KafkaBroker(Broker):
     def close(self) -> None:
         self.producer.flush(10)
         self.consumer.close()
+
+
+_ERROR, _VALUE, _KEY = methodcaller("error"), methodcaller("value"), methodcaller("key")
+_PARTITION, _OFFSET = methodcaller("partition"), methodcaller("offset")
+
+
+def _next_offsets(events: Sequence[Any]) -> dict[tuple[str, int], int]:
+    """The offsets to commit once the events' outputs are acknowledged: per partition, the one
+    after the last event (the position of a batch this broker read, else from the events)."""
+    if isinstance(events, Batch) and events.position is not None:
+        return dict(events.position)
+    offsets: dict[tuple[str, int], int] = {}
+    for event in events:
+        c = event.coordinates
+        offsets[(c.source, c.partition or 0)] = int(c.offset) + 1
+    return offsets

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from conveyor.streaming.brokers import Broker, Delivery
@@ -83,7 +84,7 @@ class StreamScorer:
         self.running = True
         try:
             while not stop.is_set():
-                events = broker.read(options.max_batch, options.max_wait_s)
+                events = broker.read_batch(options.max_batch, options.max_wait_s)
                 now = time.monotonic()
                 if now >= next_lag:
                     self._report_lag(now, started)
@@ -123,18 +124,21 @@ class StreamScorer:
         m.batch_size.labels(model).observe(read)
         m.latency.labels(model).observe(outcome.latency_ms / 1000)
         self.last_batch_at = time.time()
-        if self.capture is not None and outcome.scored:
+        if self.capture is not None and outcome.scored is not None:
             self._capture(scorer, outcome)
 
     def _capture(self, scorer: Scorer, outcome: BatchOutcome) -> None:
-        capture, names = self.capture, scorer.schema.names
-        assert capture is not None
-        for item in outcome.scored:
-            if capture.wanted():
-                columns = {name: [item.row.get(name)] for name in names}
-                scores = None if item.score is None else [item.score]
-                capture.offer(item.event_id, "stream", scorer.version, columns, [item.prediction],
-                              scores, outcome.latency_ms)
+        """The sampled events of the batch, as one capture record (one row per event)."""
+        capture, scored = self.capture, outcome.scored
+        assert capture is not None and scored is not None
+        picked = capture.sampled(len(scored.event_ids))
+        if not picked:
+            return
+        rows, get = [scored.rows[i] for i in picked], dict.get
+        columns = {name: list(map(get, rows, repeat(name))) for name in scorer.schema.names}
+        scores = None if scored.scores is None else [scored.scores[i] for i in picked]
+        capture.offer_events([scored.event_ids[i] for i in picked], "stream", scorer.version, columns,
+                             [scored.labels[i] for i in picked], scores, outcome.latency_ms)
 
     def _report_lag(self, now: float, started: float) -> None:
         elapsed = now - started

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import orjson
 
 from conveyor.core.errors import BrokerUnreachableError, UnknownStreamError
-from conveyor.streaming.brokers import Broker, BrokerSettings, Coordinates, Delivery, Event
+from conveyor.streaming.brokers import Batch, Broker, BrokerSettings, Delivery, Records
 
 log = logging.getLogger("conveyor.streaming")
 
@@ -71,7 +71,7 @@ class RedisBroker(Broker):
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, max_events: int, max_wait_s: float) -> list[Event]:
+    def read_batch(self, max_events: int, max_wait_s: float) -> Batch:
         if self._history is not None:
             own = self._retrying(lambda: self._own_pending(max_events))
             if own:
@@ -84,29 +84,27 @@ class RedisBroker(Broker):
         reply = self._retrying(lambda: self.client.xreadgroup(
             self.group, self.member, {self.stream: ">"}, count=max_events, block=block if block > 0 else None,
         ))
-        if not reply:
-            return []
-        return [self._event(entry_id, fields, 1) for entry_id, fields in reply[0][1]]
+        return self._batch(reply[0][1] if reply else [], None)
 
-    def _own_pending(self, max_events: int) -> list[Event]:
+    def _own_pending(self, max_events: int) -> Batch | None:
         """Entries this consumer (same name, restarted) was given and never acknowledged."""
         reply = self.client.xreadgroup(self.group, self.member, {self.stream: self._history}, count=max_events)
         entries = [(i, f) for i, f in (reply[0][1] if reply else []) if f]
         if not entries:
             self._history = None
-            return []
+            return None
         self._history = entries[-1][0].decode()
         return self._with_counts(entries)
 
-    def _with_counts(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
+    def _with_counts(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Batch:
         first, last = entries[0][0], entries[-1][0]
         pending = self.client.xpending_range(
             self.stream, self.group, min=first, max=last, count=len(entries) * 2, consumername=self.member,
         )
         counts = {p["message_id"]: int(p["times_delivered"]) for p in pending}
-        return [self._event(entry_id, fields, counts.get(entry_id, 2)) for entry_id, fields in entries]
+        return self._batch(entries, [counts.get(entry_id, 2) for entry_id, _ in entries])
 
-    def _claim(self, max_events: int) -> list[Event]:
+    def _claim(self, max_events: int) -> Batch | None:
         """Entries idle past claim_idle_ms in another consumer's hands (it stopped), with how
         often each was delivered; the cursor walks the pending list across calls."""
         cursor, entries, *_ = self.client.xautoclaim(
@@ -117,37 +115,61 @@ class RedisBroker(Broker):
             self._next_claim = time.monotonic() + self.settings.claim_idle_ms / 2000
         entries = [(i, f) for i, f in entries if f]  # trimmed away meanwhile
         if not entries:
-            return []
+            return None
         log.info("claimed %d entries of %s left pending by a stopped consumer", len(entries), self.stream)
         return self._with_counts(entries)
 
-    def _event(self, entry_id: bytes, fields: dict[bytes, bytes], deliveries: int) -> Event:
-        offset = entry_id.decode()
-        coordinates = Coordinates(self.stream, None, offset)
-        produced_ms = float(offset.split("-", 1)[0])
-        key = fields.get(KEY_FIELD)
-        value = fields.get(self.field)
-        problem = None
-        if value is None:
-            value = orjson.dumps({k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()})
-            problem = f"the entry has no field {self.settings.field!r}"
-        elif deliveries > self.settings.max_deliveries:
-            problem = f"poison: delivered {deliveries} times (stream.max_deliveries = {self.settings.max_deliveries})"
-        return Event(value, coordinates, key, produced_ms, deliveries, problem)
+    def _batch(self, entries: list[tuple[bytes, dict[bytes, bytes]]], deliveries: list[int] | None) -> Batch:
+        """Entries as a batch; one without the data field, or given out too often, carries
+        its problem (the scorer makes it a dead letter)."""
+        ids = [entry_id for entry_id, _ in entries]
+        offsets = [i.decode() for i in ids]
+        field = self.field
+        values: list[bytes | None] = [fields.get(field) for _, fields in entries]
+        keys: list[bytes | None] = [fields.get(KEY_FIELD) for _, fields in entries]
+        problems: dict[int, str] = {}
+        if None in values:
+            for i, value in enumerate(values):
+                if value is None:
+                    values[i] = orjson.dumps({k.decode(errors="replace"): v.decode(errors="replace")
+                                              for k, v in entries[i][1].items()})
+                    problems[i] = f"the entry has no field {self.settings.field!r}"
+        limit = self.settings.max_deliveries
+        if deliveries is not None:
+            for i, count in enumerate(deliveries):
+                if count > limit and i not in problems:
+                    problems[i] = f"poison: delivered {count} times (stream.max_deliveries = {limit})"
+        return Batch(
+            self.stream, values, offsets,  # type: ignore[arg-type]  # no None is left in values
+            keys=None if keys.count(None) == len(keys) else keys,
+            produced_ms=[float(o.split("-", 1)[0]) for o in offsets],
+            deliveries=deliveries, problems=problems, position=ids,
+        )
 
     # -- writing ----------------------------------------------------------------------------
 
     def deliver(self, delivery: Delivery) -> None:
         sink, dead, field = self.settings.sink.name, self.settings.dead_letters.name, self.field
+        events = delivery.events
+        ids = events.position if isinstance(events, Batch) and events.position is not None else [
+            e.coordinates.offset for e in events]
+        outputs, dead_letters = Records.of(delivery.outputs), Records.of(delivery.dead_letters)
 
         def send() -> Any:
             pipe = self.client.pipeline(transaction=True)
-            for record in delivery.outputs:
-                pipe.xadd(sink, _fields(field, record.value, record.key))
-            for record in delivery.dead_letters:
-                pipe.xadd(dead, _fields(field, record.value, record.key))
-            if delivery.events:
-                pipe.xack(self.stream, self.group, *[e.coordinates.offset for e in delivery.events])
+            command = pipe.execute_command
+            for stream, records in ((sink, outputs), (dead, dead_letters)):
+                if records.keys is None:
+                    for value in records.values:
+                        command("XADD", stream, "*", field, value)
+                else:
+                    for value, key in zip(records.values, records.keys, strict=True):
+                        if key is None:
+                            command("XADD", stream, "*", field, value)
+                        else:
+                            command("XADD", stream, "*", field, value, KEY_FIELD, key)
+            if ids:
+                command("XACK", self.stream, self.group, *ids)
             return pipe.execute()
 
         self._retrying(send)
@@ -190,6 +212,3 @@ class RedisBroker(Broker):
             pass
         self.client.close()
 
-
-def _fields(field: bytes, value: bytes, key: bytes | None) -> dict[bytes, bytes]:
-    return {field: value} if key is None else {field: value, KEY_FIELD: key}
