@@ -140,7 +140,12 @@ class Kafka:
 
     def send(self, producer: Any, topic: str, values: list[bytes]) -> None:
         for value in values:
-            producer.produce(topic, value)
+            while True:
+                try:
+                    producer.produce(topic, value)
+                    break
+                except BufferError:  # the local queue is full: the broker is behind; serve it
+                    producer.poll(0.01)
         producer.poll(0)
 
     def reader(self, topic: str) -> Any:

@@ -77,3 +77,32 @@ def test_a_poison_event_is_not_scored(classifier) -> None:
     event = Event(b'{"x": 1, "y": 1}', Coordinates("s", None, "1-0"), deliveries=9, problem="poison: delivered 9 times")
     outcome = BatchScorer().score([event], classifier, time.perf_counter())
     assert outcome.outputs == [] and outcome.reasons == ["poison"]
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (b'{"x": true, "y": 1, "event_id": "b"}', "schema"),
+    (b'{"x": "1", "y": 1, "event_id": "b"}', "schema"),
+    (b'{"x": null, "y": 1, "event_id": "b"}', "refused"),
+    (b'{"y": 1, "event_id": "b"}', "schema"),
+    (b'["x", "y", "event_id"]', "not_an_object"),
+])
+def test_a_bad_event_among_events_with_ids_and_every_column(classifier, value, reason) -> None:
+    events = _events(b'{"x": 1, "y": 1, "event_id": "a"}', value, b'{"x": -1, "y": 1, "event_id": 7}')
+    outcome = BatchScorer().score(events, classifier, time.perf_counter())
+    assert [orjson.loads(o.value)["event_id"] for o in outcome.outputs] == ["a", "7"]
+    assert outcome.reasons == [reason]
+    assert outcome.scored is not None and outcome.scored.event_ids == ["a", "7"]
+    assert outcome.scored.columns == {"x": [1, -1], "y": [1, 1]}
+
+
+def test_events_with_ids_and_every_column_score_as_one_at_a_time(classifier) -> None:
+    values = [orjson.dumps({"x": float(i % 7) - 3, "y": i / 10, "event_id": f"e{i}"}) for i in range(300)]
+    together = BatchScorer().score(_events(*values), classifier, time.perf_counter())
+    alone = [BatchScorer().score(_events(v), classifier, time.perf_counter()).outputs[0] for v in values]
+
+    def body(value: bytes) -> dict:
+        out = orjson.loads(value)
+        del out["latency_ms"], out["source"], out["key"]
+        return out
+
+    assert [body(r.value) for r in together.outputs] == [body(r.value) for r in alone]

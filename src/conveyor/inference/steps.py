@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
 from typing import Any, ClassVar, overload
 
 import numpy as np
@@ -33,8 +34,11 @@ class Accepts:
         """The mask of ``values`` the step refuses, None when it takes them all (one pass)."""
         if values.dtype.kind != "f":
             return None
-        with np.errstate(invalid="ignore", over="ignore"):
-            fine = np.isfinite(values) if self.beyond_float32 else np.abs(values) <= FLOAT32_MAX
+        if self.beyond_float32:
+            fine = np.isfinite(values)  # never warns: no errstate to enter
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                fine = np.abs(values) <= FLOAT32_MAX
         if fine.all():
             return None
         bad = ~fine
@@ -177,11 +181,12 @@ class OneHot:
         """Position of each value among the categories, -1 if absent. NaN finds a NaN category
         and None a None category; neither finds the other (as in scikit-learn)."""
         if len(values) <= SMALL:
-            get, nan_at = self._lookup.get, self._nan_at
-            return np.fromiter(
-                ((p if (p := get(v, -2)) != -2 else (nan_at if v != v else -1)) for v in values.tolist()),
-                dtype=np.intp, count=len(values),
-            )
+            items = values.tolist()
+            looked = np.fromiter(map(self._lookup.get, items, repeat(-2)), dtype=np.intp, count=len(items))
+            for row in np.flatnonzero(looked == -2).tolist():  # not a category: NaN finds a NaN category
+                value = items[row]
+                looked[row] = self._nan_at if value != value else -1
+            return looked
         found: np.ndarray = self._index.get_indexer(values)
         if self._nan_at >= 0 or self._none_at >= 0:
             nan_rows = missing_mask(values, np.nan)

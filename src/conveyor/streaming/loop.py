@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from conveyor.streaming.brokers import Broker, Delivery
@@ -134,8 +133,7 @@ class StreamScorer:
         picked = capture.sampled(len(scored.event_ids))
         if not picked:
             return
-        rows, get = [scored.rows[i] for i in picked], dict.get
-        columns = {name: list(map(get, rows, repeat(name))) for name in scorer.schema.names}
+        columns = {name: [values[i] for i in picked] for name, values in scored.columns.items()}
         scores = None if scored.scores is None else [scored.scores[i] for i in picked]
         capture.offer_events([scored.event_ids[i] for i in picked], "stream", scorer.version, columns,
                              [scored.labels[i] for i in picked], scores, outcome.latency_ms)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -49,7 +48,7 @@ class ScoredRows:
     """The scored events of a batch, column by column, as capture records them."""
 
     event_ids: list[str]
-    rows: list[dict[str, Any]]
+    columns: dict[str, list[Any]]  # the model's input columns
     labels: list[Any]
     scores: list[float] | None
 
@@ -75,15 +74,16 @@ class _Check(NamedTuple):
 
 @dataclass
 class _Rows:
-    """The batch's events still in the running: their positions in the batch, parsed objects and ids."""
+    """The batch's events still in the running: their positions in the batch, their ids and
+    the model's input columns (one value per event)."""
 
     where: list[int]
-    rows: list[dict[str, Any]]
     ids: list[str]
+    columns: dict[str, list[Any]]
 
     def keep(self, kept: Sequence[int]) -> _Rows:
         """The rows at these indexes (of this list)."""
-        return _Rows([self.where[i] for i in kept], [self.rows[i] for i in kept], [self.ids[i] for i in kept])
+        return _Rows([self.where[i] for i in kept], [self.ids[i] for i in kept], _take(self.columns, kept))
 
 
 class _Predicted(NamedTuple):
@@ -101,17 +101,19 @@ class BatchScorer:
 
     def __init__(self, event_id_field: str = "event_id") -> None:
         self.event_id_field = event_id_field
-        self._checks: tuple[InputSchema | None, tuple[_Check, ...]] = (None, ())
+        self._checks: tuple[InputSchema | None, tuple[_Check, ...], Any] = (None, (), None)
         self._template: tuple[tuple[Any, ...], OutputTemplate | None] = ((), None)
 
     def score(self, events: Batch | Sequence[Event], scorer: Scorer, read_at: float) -> BatchOutcome:
         batch = Batch.of(events)
         outcome = BatchOutcome()
         meta = {"model": scorer.name, "version": scorer.version}
-        rows = self._parsed(batch, outcome, meta)
-        checks = self._checks_of(scorer.schema)
-        rows, columns = self._columns(batch, rows, checks, scorer.schema.names, outcome, meta)
-        predicted = self._predict(batch, rows, columns, scorer, outcome, meta)
+        checks, taken = self._checks_of(scorer.schema)
+        names = scorer.schema.names
+        rows = self._taken(batch, taken, names, checks, outcome, meta)
+        if rows is None:  # an event that is not a JSON object with every column: each looked at alone
+            rows = self._one_at_a_time(batch, names, checks, outcome, meta)
+        predicted = self._predict(batch, rows, scorer, outcome, meta)
         outcome.latency_ms = latency = round((time.perf_counter() - read_at) * 1000, 3)
         if predicted is None or not predicted.kept:
             return outcome
@@ -120,15 +122,16 @@ class BatchScorer:
         template = self._template_of(scorer, predicted.classes, batch)
         outcome.outputs = template.render(batch, rows.where, rows.ids, predicted.labels, predicted.scores,
                                           predicted.proba, latency)
-        labels = predicted.labels.tolist()
-        outcome.scored = ScoredRows(rows.ids, rows.rows, labels,
+        outcome.scored = ScoredRows(rows.ids, rows.columns, predicted.labels.tolist(),
                                     None if predicted.scores is None else predicted.scores.tolist())
         return outcome
 
-    def _checks_of(self, schema: InputSchema) -> tuple[_Check, ...]:
+    def _checks_of(self, schema: InputSchema) -> tuple[tuple[_Check, ...], Any]:
+        """The schema's checks, and what takes the input columns and the event id out of an object."""
         if self._checks[0] is not schema:
-            self._checks = (schema, tuple(_Check(f.name, f.required, f.numeric, f.text, f.type) for f in schema.fields))
-        return self._checks[1]
+            checks = tuple(_Check(f.name, f.required, f.numeric, f.text, f.type) for f in schema.fields)
+            self._checks = (schema, checks, itemgetter(*schema.names, self.event_id_field))
+        return self._checks[1], self._checks[2]
 
     def _template_of(self, scorer: Scorer, classes: np.ndarray | None, batch: Batch) -> OutputTemplate:
         has_classes = classes is not None
@@ -143,123 +146,131 @@ class BatchScorer:
 
     # -- parsing and checking ---------------------------------------------------------------
 
-    def _parsed(self, batch: Batch, outcome: BatchOutcome, meta: dict[str, str]) -> _Rows:
-        """The events that are JSON objects, with their ids; the others are dead letters."""
-        values, loads = batch.values, orjson.loads
-        where: list[int] = list(range(len(values)))
+    def _taken(
+        self, batch: Batch, taken: Any, names: list[str], checks: tuple[_Check, ...], outcome: BatchOutcome,
+        meta: dict[str, str],
+    ) -> _Rows | None:
+        """The common case in one pass: every event a JSON object with every input column and
+        an id; each object is dropped as soon as its values are out (None: not every event is)."""
         if batch.problems:
-            for i, problem in sorted(batch.problems.items()):
+            return None
+        try:
+            values = list(map(taken, map(orjson.loads, batch.values)))
+        except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
+            return None
+        if not values:
+            return _Rows([], [], {name: [] for name in names})
+        *inputs, given = map(list, zip(*values, strict=True))
+        ids: list[Any] = given
+        if set(map(type, ids)) != {str}:
+            ids = [batch.coordinates(i).event_id() if g is None else g if type(g) is str else str(g)
+                   for i, g in enumerate(given)]
+        rows = _Rows(list(range(len(values))), ids, dict(zip(names, inputs, strict=True)))
+        return self._checked(batch, rows, checks, outcome, meta)
+
+    def _one_at_a_time(
+        self, batch: Batch, names: list[str], checks: tuple[_Check, ...], outcome: BatchOutcome,
+        meta: dict[str, str],
+    ) -> _Rows:
+        """Each event parsed alone: the ones that are not JSON objects are dead letters, the
+        others checked against the schema."""
+        loads, where, objects, ids = orjson.loads, [], [], []
+        for i, value in enumerate(batch.values):
+            problem = batch.problems.get(i)
+            if problem is not None:
                 reason = "no_data_field" if problem.startswith("the entry has no field") else "poison"
                 _dead(outcome, batch, i, reason, problem, None, meta)
-            where = [i for i in where if i not in batch.problems]
-            values = [values[i] for i in where]
-        try:
-            rows: list[Any] = list(map(loads, values))
-        except orjson.JSONDecodeError:
-            rows, kept = [], []
-            for i, value in zip(where, values, strict=True):
-                try:
-                    rows.append(loads(value))
-                    kept.append(i)
-                except orjson.JSONDecodeError as exc:
-                    _dead(outcome, batch, i, "malformed_json", f"not JSON: {exc}", None, meta)
-            where = kept
-        if rows and set(map(type, rows)) != {dict}:
-            objects, kept = [], []
-            for i, row in zip(where, rows, strict=True):
-                if type(row) is dict:
-                    objects.append(row)
-                    kept.append(i)
-                else:
-                    _dead(outcome, batch, i, "not_an_object", f"a JSON {type(row).__name__}, not an object", None, meta)
-            rows, where = objects, kept
-        given: list[Any] = list(map(dict.get, rows, repeat(self.event_id_field)))
-        if given and set(map(type, given)) != {str}:
-            given = [batch.coordinates(i).event_id() if g is None else g if type(g) is str else str(g)
-                     for i, g in zip(where, given, strict=True)]
-        return _Rows(where, rows, given)
+                continue
+            try:
+                row = loads(value)
+            except orjson.JSONDecodeError as exc:
+                _dead(outcome, batch, i, "malformed_json", f"not JSON: {exc}", None, meta)
+                continue
+            if type(row) is not dict:
+                _dead(outcome, batch, i, "not_an_object", f"a JSON {type(row).__name__}, not an object", None, meta)
+                continue
+            given = row.get(self.event_id_field)
+            where.append(i)
+            objects.append(row)
+            ids.append(batch.coordinates(i).event_id() if given is None else str(given))
+        columns = {name: [row.get(name) for row in objects] for name in names}
+        suspects = {i for i, row in enumerate(objects) if _schema_problem(row, checks) is not None}
+        rows = _Rows(where, ids, columns)
+        return self._checked(batch, rows, checks, outcome, meta, suspects, objects)
 
-    def _columns(
-        self, batch: Batch, rows: _Rows, checks: tuple[_Check, ...], names: list[str], outcome: BatchOutcome,
-        meta: dict[str, str],
-    ) -> tuple[_Rows, dict[str, list[Any]]]:
-        """The model's input columns of the events that fit its schema; a column holding a
-        value of another type (or missing) sends its events to the check that names the problem."""
-        if not rows.rows or not names:
-            return rows, {name: [None] * len(rows.rows) for name in names}
-        try:
-            taken = itemgetter(*names)
-            columns = dict(zip(names, map(list, zip(*map(taken, rows.rows), strict=True)), strict=True)) \
-                if len(names) > 1 else {names[0]: list(map(taken, rows.rows))}
-        except KeyError:  # a column missing somewhere: each event as it is
-            columns = {name: list(map(dict.get, rows.rows, repeat(name))) for name in names}
-            suspects = {i for i, row in enumerate(rows.rows) if any(name not in row for name in names)}
-        else:
-            suspects = set()
+    def _checked(
+        self, batch: Batch, rows: _Rows, checks: tuple[_Check, ...], outcome: BatchOutcome, meta: dict[str, str],
+        suspects: set[int] | None = None, objects: list[dict[str, Any]] | None = None,
+    ) -> _Rows:
+        """The events whose columns the model can take, checked column by column (a column
+        holding a value of an unexpected type: its events get the check that names the problem)."""
+        suspects = set() if suspects is None else suspects
         for check in checks:
             allowed = _NUMBER if check.numeric else _TEXT if check.text else None
-            column = columns.get(check.name)
+            column = rows.columns.get(check.name)
             if allowed is None or column is None or set(map(type, column)) <= allowed:
                 continue
             suspects.update(i for i, value in enumerate(column) if type(value) not in allowed)
         if not suspects:
-            return rows, columns
+            return rows
         kept = []
-        for i in range(len(rows.rows)):
-            problem = _schema_problem(rows.rows[i], checks) if i in suspects else None
-            if problem is None:
-                kept.append(i)
-            else:
-                _dead(outcome, batch, rows.where[i], "schema", problem, rows.ids[i], meta)
-        return rows.keep(kept), {name: [column[i] for i in kept] for name, column in columns.items()}
+        for i in range(len(rows.ids)):
+            if i in suspects:
+                row = objects[i] if objects is not None else orjson.loads(batch.values[rows.where[i]])
+                problem = _schema_problem(row, checks)
+                if problem is not None:
+                    _dead(outcome, batch, rows.where[i], "schema", problem, rows.ids[i], meta)
+                    continue
+            kept.append(i)
+        return rows.keep(kept)
 
     # -- scoring ----------------------------------------------------------------------------
 
     def _predict(
-        self, batch: Batch, rows: _Rows, columns: dict[str, list[Any]], scorer: Scorer, outcome: BatchOutcome,
-        meta: dict[str, str],
+        self, batch: Batch, rows: _Rows, scorer: Scorer, outcome: BatchOutcome, meta: dict[str, str],
     ) -> _Predicted | None:
         """The model's output for the rows it scores (indexes of ``rows``); the rows it
         refuses or fails on alone are dead letters."""
-        if not rows.rows:
+        count = len(rows.ids)
+        if not count:
             return None
         try:
-            prediction = scorer.predict(columns)
+            prediction = scorer.predict(rows.columns)
         except RefusedRows as refused:
             by_row = {r.row: r.line().split(", ", 1)[-1] for r in refused.refusals}
-            kept = [i for i in range(len(rows.rows)) if i not in by_row]
+            kept = [i for i in range(count) if i not in by_row]
             for i, what in by_row.items():
-                if 0 <= i < len(rows.rows):
+                if 0 <= i < count:
                     _dead(outcome, batch, rows.where[i], "refused", f"the model refuses {what}", rows.ids[i], meta)
-            if len(kept) < len(rows.rows):
-                rest = self._predict(batch, rows.keep(kept), _take(columns, kept), scorer, outcome, meta)
+            if len(kept) < count:
+                rest = self._predict(batch, rows.keep(kept), scorer, outcome, meta)
                 return None if rest is None else rest._replace(kept=[kept[i] for i in rest.kept])
-            if len(rows.rows) == 1:  # refused, though not by its position: still this event
+            if count == 1:  # refused, though not by its position: still this event
                 _dead(outcome, batch, rows.where[0], "refused", refused.message, rows.ids[0], meta)
                 return None
-            return self._one_by_one(batch, rows, columns, scorer, outcome, meta)
+            return self._one_by_one(batch, rows, scorer, outcome, meta)
         except Exception as exc:  # noqa: BLE001 - one bad row must not stop the batch: score alone
-            if len(rows.rows) == 1:
+            if count == 1:
                 _dead(outcome, batch, rows.where[0], "unscorable", f"{type(exc).__name__}: {exc}"[:500],
                       rows.ids[0], meta)
                 return None
-            return self._one_by_one(batch, rows, columns, scorer, outcome, meta)
+            return self._one_by_one(batch, rows, scorer, outcome, meta)
         proba, classes = prediction.proba, prediction.classes
         if proba is None or classes is None:
-            return _Predicted(list(range(len(rows.rows))), np.asarray(prediction.labels), None, None, None)
-        return _Predicted(list(range(len(rows.rows))), np.asarray(prediction.labels), np.asarray(proba),
+            return _Predicted(list(range(count)), np.asarray(prediction.labels), None, None, None)
+        return _Predicted(list(range(count)), np.asarray(prediction.labels), np.asarray(proba),
                           np.asarray(classes), prediction.scores)
 
     def _one_by_one(
-        self, batch: Batch, rows: _Rows, columns: dict[str, list[Any]], scorer: Scorer, outcome: BatchOutcome,
-        meta: dict[str, str],
+        self, batch: Batch, rows: _Rows, scorer: Scorer, outcome: BatchOutcome, meta: dict[str, str],
     ) -> _Predicted | None:
         """A batch the model failed on as a whole, scored event by event: only the events
         that fail alone become dead letters."""
-        parts = [(i, p) for i in range(len(rows.rows))
-                 if (p := self._predict(batch, rows.keep([i]), _take(columns, [i]), scorer, outcome, meta)) is not None]
+        parts = [(i, p) for i in range(len(rows.ids))
+                 if (p := self._predict(batch, rows.keep([i]), scorer, outcome, meta)) is not None]
         if not parts:
             return None
+
         def stacked(arrays: list[np.ndarray | None]) -> np.ndarray | None:
             present = [a for a in arrays if a is not None]
             return np.concatenate(present) if len(present) == len(arrays) else None
@@ -269,7 +280,7 @@ class BatchScorer:
                           stacked([p.scores for _, p in parts]))
 
 
-def _take(columns: dict[str, list[Any]], kept: list[int]) -> dict[str, list[Any]]:
+def _take(columns: dict[str, list[Any]], kept: Sequence[int]) -> dict[str, list[Any]]:
     return {name: [column[i] for i in kept] for name, column in columns.items()}
 
 
