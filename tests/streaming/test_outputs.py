@@ -71,3 +71,14 @@ def test_json_values_is_orjson_of_each_value() -> None:
     for values in (np.array([1.5, np.nan, -0.0, 1e300, 5e-324]), np.array([3, -2], dtype=np.int8),
                    np.array([], dtype=np.float64), np.array([], dtype=np.int64), np.array([None, "a"], dtype=object)):
         assert json_values(values) == [orjson.dumps(v) for v in values.tolist()]
+
+
+@pytest.mark.parametrize("partitions", [[3, 3, 3], [3, 0, 3]])
+def test_kafka_offsets_and_one_partition_for_the_batch(partitions: list[int]) -> None:
+    batch = Batch("t", [b"{}"] * 3, [7, 8, 9], partitions=partitions)
+    proba = np.array([[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
+    template = OutputTemplate("m", "2", ("0", "1"), "t", True)
+    for latency in (0.5, 2.0):  # the template's cache of forms serves the next batch too
+        got = template.render(batch, [0, 1, 2], ["a", "b", "c"], np.array([1, 0, 0]), proba[:, 1], proba, latency)
+        assert got.values == _expected(batch, [0, 1, 2], ["a", "b", "c"], "m", "2", [1, 0, 0], proba.tolist(),
+                                       ["0", "1"], latency)

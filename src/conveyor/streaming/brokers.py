@@ -76,7 +76,7 @@ class Batch(Sequence[Event]):
                  "source", "values")
 
     def __init__(
-        self, source: str, values: list[bytes], offsets: list[str], *,
+        self, source: str, values: list[bytes], offsets: list[str] | list[int], *,
         partitions: list[int] | None = None,
         keys: list[bytes | None] | None = None,
         produced_ms: list[float | None] | None = None,
@@ -86,7 +86,7 @@ class Batch(Sequence[Event]):
     ) -> None:
         self.source = source
         self.values = values
-        self.offsets = offsets  # a Kafka offset, a Redis entry id, a file's line number
+        self.offsets = offsets  # a Kafka offset (int), a Redis entry id, a file's line number
         self.partitions = partitions  # Kafka; None: the source has none
         self.keys = keys  # None: no event has a key
         self.produced_ms = produced_ms  # when the broker received each (epoch ms), where it says
@@ -132,7 +132,7 @@ class Batch(Sequence[Event]):
         return (self[i] for i in range(len(self)))
 
     def coordinates(self, i: int) -> Coordinates:
-        return Coordinates(self.source, None if self.partitions is None else self.partitions[i], self.offsets[i])
+        return Coordinates(self.source, None if self.partitions is None else self.partitions[i], str(self.offsets[i]))
 
     def events(self) -> list[Event]:
         return list(self)

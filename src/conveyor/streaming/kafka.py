@@ -139,7 +139,7 @@ class KafkaBroker(Broker):
         last = dict(zip(partitions, offsets, strict=True))
         position = {(self.topic, p): o + 1 for p, o in last.items()}
         return Batch(
-            self.topic, values, list(map(str, offsets)),  # type: ignore[arg-type]  # no None left
+            self.topic, values, offsets,  # type: ignore[arg-type]  # no None left in values
             partitions=partitions, keys=None if keys.count(None) == len(keys) else keys, position=position,
         )
 

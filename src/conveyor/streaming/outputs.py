@@ -37,8 +37,16 @@ class OutputTemplate:
         if classes is not None:
             head += b',"score":%b,"probabilities":{' + b",".join(_constant(c) + b":%b" for c in classes) + b"}"
         self.head = head + b',"latency_ms":'
-        self.tail = (b',"source":{"source":' + _constant(source) + b',"partition":'
-                     + (b"%d" if partitioned else _NULL) + b',"offset":%b}}')
+        self.source = b',"source":{"source":' + _constant(source) + b',"partition":'
+        self._forms: dict[tuple[bytes, bool], bytes] = {}
+
+    def _form(self, latency_ms: float, partition: bytes, numbered: bool) -> bytes:
+        """The template of a batch: its latency and (one partition for all) its partition put in."""
+        tail = self._forms.get((partition, numbered))
+        if tail is None:
+            offset = b',"offset":"%d"}}' if numbered else b',"offset":%b}}'  # a Kafka offset is a number
+            tail = self._forms[(partition, numbered)] = self.source + partition + offset
+        return self.head + orjson.dumps(latency_ms) + tail
 
     def render(
         self, batch: Batch, where: list[int], event_ids: list[str], labels: np.ndarray,
@@ -60,11 +68,18 @@ class OutputTemplate:
             flat = json_values(np.ascontiguousarray(proba).reshape(-1))
             columns.append(json_values(scores))
             columns.extend(flat[j::width] for j in range(width))
+        partition = _NULL
         if self.partitioned:
             assert batch.partitions is not None
-            columns.append(batch.partitions if whole else [batch.partitions[i] for i in where])
-        columns.append(map(orjson.dumps, offsets))
-        form = self.head + orjson.dumps(latency_ms) + self.tail
+            partitions = batch.partitions if whole else [batch.partitions[i] for i in where]
+            if partitions and partitions.count(partitions[0]) == len(partitions):
+                partition = b"%d" % partitions[0]  # one partition for the whole batch: in the template
+            else:
+                partition = b"%d"
+                columns.append(partitions)
+        numbered = bool(offsets) and type(offsets[0]) is int
+        columns.append(offsets if numbered else map(orjson.dumps, offsets))
+        form = self._form(latency_ms, partition, numbered)
         return Records(list(map(form.__mod__, zip(*columns))), keys)
 
 
