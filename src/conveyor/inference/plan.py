@@ -45,11 +45,28 @@ class ColumnPlan:
     def width(self) -> int:
         return 1 if self.encoder is None else self.encoder.width
 
+    @cached_property
+    def takes_text_directly(self) -> bool:
+        """Whether a column of strings only goes straight to the encoder: its imputers look
+        for NaN or None, which strings never are."""
+        return self.encoded and all(
+            isinstance(step, Impute) and (step.marker is None or (isinstance(step.marker, float)
+                                                                  and step.marker != step.marker))
+            for step in self.steps
+        )
+
     def fill(self, source: Any, matrix: np.ndarray, offset: int, refusals: Refusals) -> np.ndarray | None:
         """Write the column's block into ``matrix``; returns its input as numbers (None for a
         column read as categories), which refusals further on quote."""
         column: Encoded | np.ndarray
         given: np.ndarray | None = None
+        if self.encoder is not None and self.takes_text_directly and type(source) is list \
+                and set(map(type, source)) == {str}:
+            positions = self.encoder.string_positions(source)  # no missing value: nothing to impute
+            if positions is not None:
+                rows = np.flatnonzero(positions >= 0)
+                matrix[rows, offset + positions[rows]] = 1.0
+                return None
         if self.encoded:
             column = encoded_values(source)
             for step in self.steps:  # compile lets only imputers reach a text column
@@ -219,7 +236,7 @@ class InferencePlan:
     # where terms overflow (inf vs nan), so the plan's matches it.
     layout: Literal["C", "F"] = "C"
 
-    @property
+    @cached_property
     def width(self) -> int:
         return sum(c.width for c in self.columns)
 

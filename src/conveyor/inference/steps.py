@@ -172,6 +172,16 @@ class OneHot:
             found = np.where(found == self.dropped, -1, np.where(found > self.dropped, found - 1, found))
         return encoded.take(found), refused
 
+    def string_positions(self, values: list[str]) -> np.ndarray | None:
+        """:meth:`positions` of a list of strings, straight from the lookup; None where one is
+        unknown and refused (``handle_unknown='error'``: :meth:`positions` names it)."""
+        found = np.fromiter(map(self._lookup.get, values, repeat(-1)), dtype=np.intp, count=len(values))
+        if not self.ignore_unknown and (found < 0).any():
+            return None
+        if self.dropped is not None:
+            found = np.where(found == self.dropped, -1, np.where(found > self.dropped, found - 1, found))
+        return found
+
     def reason(self, value: Any) -> str:
         known = ", ".join(repr(c) for c in self.categories.tolist()[:5]) + (", ..." if len(self.categories) > 5 else "")
         what = "missing value" if value != value or value is None else f"unknown category {value!r}"
