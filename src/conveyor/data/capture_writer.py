@@ -131,6 +131,8 @@ class CaptureWriter:
 
     def start(self) -> None:
         if self._thread is None and self.sample > 0:
+            import pyarrow.parquet  # noqa: F401 - imported now, not by the first write while scoring runs
+
             self._thread = threading.Thread(target=self._loop, name=f"capture-{self.model}", daemon=True)
             self._thread.start()
 
