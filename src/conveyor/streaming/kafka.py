@@ -165,21 +165,26 @@ class KafkaBroker(Broker):
         self.producer.poll(0)
 
     def _produce(self, batch: _InFlight, topic: str, records: Records) -> None:
-        """Each record with the batch's delivery callback, in one tight loop (the local
-        queue full: callbacks served, then the same record again)."""
-        produce, acked, keys = self.producer.produce, batch.acked, records.keys
-        for i, value in enumerate(records.values):
-            key = None if keys is None else keys[i]
+        """The records with the batch's delivery callback, in one ``produce_batch`` call;
+        those the local queue had no room for are produced one by one as it drains."""
+        if not records.values:
+            return
+        keys = records.keys
+        messages: list[dict[str, Any]] = [{"value": v} for v in records.values] if keys is None else [
+            {"value": v} if k is None else {"value": v, "key": k} for v, k in zip(records.values, keys, strict=True)]
+        queued = self.producer.produce_batch(topic, messages, on_delivery=batch.acked)
+        if queued < len(messages):
+            for message in messages:
+                if "_error" in message:
+                    self._produce_one(batch, topic, message["value"], message.get("key"))
+
+    def _produce_one(self, batch: _InFlight, topic: str, value: bytes, key: bytes | None) -> None:
+        while True:
             try:
-                produce(topic, value, key, on_delivery=acked)
-            except BufferError:
-                while True:
-                    self.producer.poll(0.05)
-                    try:
-                        produce(topic, value, key, on_delivery=acked)
-                        break
-                    except BufferError:
-                        continue
+                self.producer.produce(topic, value, key, on_delivery=batch.acked)
+                return
+            except BufferError:  # the local queue is full: serve callbacks, then again
+                self.producer.poll(0.05)
 
     def _settle(self, synchronous: bool = False) -> None:
         """Commit the offsets of the longest prefix of fully acknowledged batches; records the
@@ -191,7 +196,7 @@ class KafkaBroker(Broker):
                 retry, head.retry = head.retry, []
                 head.remaining += len(retry)
                 for topic, record in retry:
-                    self._produce(head, topic, Records.of([record]))
+                    self._produce_one(head, topic, record.value, record.key)
                 break
             ready.update(head.offsets)
             self._in_flight.popleft()
