@@ -33,7 +33,10 @@ librdkafka_log = logging.getLogger("conveyor.streaming.librdkafka")
 librdkafka_log.setLevel(logging.CRITICAL)
 librdkafka_log.propagate = False
 
-MAX_IN_FLIGHT = 64  # batches produced and not yet committed before reading waits
+# records produced and not yet acknowledged before reading waits: librdkafka's own queue
+# (queue.buffering.max.messages) holds as many; a lower bound stalls the loop on the
+# acknowledgements' round trip while the broker could take more
+MAX_IN_FLIGHT = 90_000  # (of its 100,000: a batch always finds room)
 _BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -119,7 +122,7 @@ class KafkaBroker(Broker):
     def read_batch(self, max_events: int, max_wait_s: float) -> Batch:
         self.producer.poll(0)
         self._settle()
-        while len(self._in_flight) >= MAX_IN_FLIGHT:
+        while len(self.producer) >= MAX_IN_FLIGHT:
             self.producer.poll(0.05)
             self._settle()
         messages = self.consumer.consume(max_events, max_wait_s)
