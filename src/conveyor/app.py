@@ -290,9 +290,15 @@ def _log_notice(message: str) -> None:
 
 def serving_worker_context(project_dir: str, env: str | None) -> ServingContext:
     """The serving context of one `conveyor serve` worker process (uvicorn spawns it and
-    imports this function by name)."""
-    from dataclasses import replace
+    imports this function by name). No registry client: the worker serves what the
+    supervisor loaded (serving/feed.py) and connects only for a model that does not pickle."""
+    from conveyor.serving.context import ServingContext
+    from conveyor.serving.traffic import DeferredMoveLock
 
     # `conveyor serve` reaped orphaned runs once before it started the workers
     project = Project.load(project_dir, env=env, reap_orphans=False)
-    return replace(project.serving, extensions=(project.mount_dashboard,))
+    return ServingContext(
+        project.config, None, project.artifacts, project.loaded.project_dir, project.loaded.env_name,
+        DeferredMoveLock(lambda: project.move_lock), connector=lambda: project.client,
+        extensions=(project.mount_dashboard,),
+    )

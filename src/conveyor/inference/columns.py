@@ -93,7 +93,10 @@ def encoded_values(column: Any) -> Encoded:
 
 
 def _arrow_strings(column: Any) -> Any:
-    """The pyarrow array behind an Arrow-backed string column, or None."""
+    """The pyarrow array behind an Arrow-backed string column, or None (a list or a numpy
+    array never is one: pyarrow is not imported for them, e.g. in a serving worker)."""
+    if isinstance(column, (list, tuple, np.ndarray)):
+        return None
     import pyarrow as pa
 
     if _is_arrow(column):

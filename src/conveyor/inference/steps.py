@@ -9,6 +9,7 @@ a kept estimator's own rules are probed once when the plan is compiled.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import repeat
@@ -290,11 +291,27 @@ class EstimatorHead:
         return labels, proba
 
 
-def _expit(values: np.ndarray) -> np.ndarray:
-    from scipy.special import expit
+SMALL_EXPIT = 4096  # below: the logistic function value by value, without importing scipy
 
-    out: np.ndarray = expit(values)
-    return out
+
+def _expit(values: np.ndarray) -> np.ndarray:
+    """scipy's ``expit`` (what LogisticRegression.predict_proba calls), bit for bit: it is
+    ``1 / (1 + exp(-x))`` with the C library's ``exp``, which :func:`math.exp` calls too. A
+    small batch (a serving request) is computed here, so a serving worker never imports
+    scipy (~30 MB); a large one through scipy's ufunc."""
+    if values.size > SMALL_EXPIT:
+        from scipy.special import expit
+
+        out: np.ndarray = expit(values)
+        return out
+    return np.fromiter((_logistic(v) for v in values.tolist()), dtype=np.float64, count=values.size)
+
+
+def _logistic(value: float) -> float:
+    try:
+        return 1.0 / (1.0 + math.exp(-value))
+    except OverflowError:  # exp(-x) past the largest double: C gives inf, and 1 / inf is 0
+        return 0.0
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

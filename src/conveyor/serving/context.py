@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.core.errors import ConveyorError
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -31,18 +33,30 @@ class ServingContext:
     """One project in one environment, as serving sees it."""
 
     config: ProjectConfig
-    client: MlflowClient  # the registry: aliases, versions, model downloads
+    # the registry: aliases, versions, model downloads; None in a `conveyor serve` worker,
+    # whose models come from the supervisor (serving/feed.py) and which connects only for
+    # a model that does not pickle (`connector`)
+    client: MlflowClient | None
     artifacts: ArtifactStore  # traffic state, captures, feedback, audit log
     project_dir: Path  # the worker processes rebuild the context from it
     environment: str | None = None  # audit events name it
     move_lock: MoveLock | None = None  # traffic changes take it, like promotions (stack/locks.py)
     extensions: tuple[Extension, ...] = ()  # more routes on each worker's app (the dashboard)
+    connector: Callable[[], MlflowClient] | None = None  # connects on first use (cached by the caller)
 
     @classmethod
     def of(
         cls, loaded: LoadedConfig, client: MlflowClient, artifacts: ArtifactStore, move_lock: MoveLock | None = None
     ) -> ServingContext:
         return cls(loaded.config, client, artifacts, loaded.project_dir, loaded.env_name, move_lock)
+
+    def connect(self) -> MlflowClient:
+        """The registry's client: the one given, else connected now through `connector`."""
+        if self.client is not None:
+            return self.client
+        if self.connector is None:
+            raise ConveyorError("this serving context has no registry client")
+        return self.connector()
 
     @property
     def name(self) -> str:

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.serving")
 
-Loader = Callable[[str, str], "Scorer"]  # (model name, version) -> loaded model (warmed here)
+Loader = Callable[[str, str], "Scorer"]  # (model name, version) -> loaded model (warmed here);
+# NotReady from a loader: not loadable yet, tried again at the next poll (not a failure)
 
 
 @dataclass
@@ -227,6 +228,9 @@ class Endpoint:
                     (d.model for d in self.deployments.values() if d.model is not None and d.model.version == wanted),
                     None,
                 ) or _warmed(loader(self.name, wanted))
+            except NotReady as exc:  # not loadable yet (not published by the supervisor): next poll
+                log.debug("deployment %s: %s", dep.name, exc)
+                continue
             except Exception as exc:  # noqa: BLE001 - keep serving what is loaded
                 dep.failed_version = wanted
                 dep.error = f"v{wanted} failed to load: {type(exc).__name__}: {str(exc)[:200]}"

@@ -1,7 +1,10 @@
 """Watch the registry and the shared traffic weights; load and swap off the request path.
 
-One daemon thread per worker process. A registry or store outage is logged and counted,
-and the server goes on serving what it has loaded.
+One daemon thread per process that serves. In-process (tests, the demo) it reads the
+registry and the traffic store itself; under `conveyor serve` the supervisor's poller does
+that and publishes what it loaded (`on_synced`, :mod:`conveyor.serving.feed`), and each
+worker's poller reads the published state. A registry or store outage is logged and
+counted, and the server goes on serving what it has loaded.
 """
 
 from __future__ import annotations
@@ -9,13 +12,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from conveyor.serving.deployments import Endpoint, Loader
-from conveyor.serving.traffic import TrafficStore
+from conveyor.serving.traffic import TrafficState
 
 log = logging.getLogger("conveyor.serving")
 
 AliasReader = Callable[[str], dict[str, str]]
+Synced = Callable[[dict[str, str]], None]  # after a poll's loads and swaps: the aliases it read
+
+
+class TrafficReader(Protocol):
+    def read(self) -> TrafficState | None: ...
 
 
 class Poller:
@@ -24,14 +33,19 @@ class Poller:
         endpoint: Endpoint,
         aliases: AliasReader,
         loader: Loader,
-        traffic: TrafficStore,
+        traffic: TrafficReader,
         interval_s: float,
+        *,
+        on_synced: Synced | None = None,
+        on_poke: Callable[[], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.aliases = aliases
         self.loader = loader
         self.traffic = traffic
         self.interval_s = interval_s
+        self.on_synced = on_synced
+        self.on_poke = on_poke
         self.polls = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -52,6 +66,8 @@ class Poller:
 
     def poke(self) -> None:
         """Poll now (after an admin change) instead of at the next interval."""
+        if self.on_poke is not None:
+            self.on_poke()  # the supervisor too, where it polls the registry for this worker
         self._wake.set()
 
     def poll_once(self) -> None:
@@ -74,6 +90,8 @@ class Poller:
             endpoint.set_weights(endpoint.initial_weights(aliases))
         endpoint.sync(aliases, self.loader)
         self.polls += 1
+        if self.on_synced is not None:
+            self.on_synced(aliases)
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.failures += 1

@@ -2,20 +2,25 @@
 
 The parent gets the caller's :class:`~conveyor.serving.context.ServingContext`, seeds the
 shared traffic weights from the config (live weights survive a restart or a second replica
-with the same config) and writes a local admin token (when no tokens are configured), then
-uvicorn spawns the workers. Each worker rebuilds the context with the caller's
-`worker_context` function (``module:function(project_dir, env) -> ServingContext``), builds
-its own service, loads the models and polls the registry.
+with the same config) and writes a local admin token (when no tokens are configured). It is
+the supervisor (:mod:`conveyor.serving.supervisor`): the one process that polls the
+registry and loads models, publishing them to a feed folder (:mod:`conveyor.serving.feed`).
+Then uvicorn spawns the workers. Each worker rebuilds the context with the caller's
+`worker_context` function (``module:function(project_dir, env) -> ServingContext``, no
+registry client), builds its own service and serves what the feed holds: an inference plan
+needs numpy alone, so a worker imports no MLflow, pandas or scikit-learn for it.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.core.errors import ConveyorError, ExitCode, PortInUseError
@@ -24,14 +29,19 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from conveyor.core.config.schema import ServeSpec
+    from conveyor.scoring import Scorer
     from conveyor.serving.context import ServingContext
     from conveyor.serving.hotpath import HotPath
+    from conveyor.serving.service import ModelSource
 
 ENV_PROJECT = "CONVEYOR_SERVE_PROJECT"
 ENV_ENVIRONMENT = "CONVEYOR_SERVE_ENV"
 ENV_CONTEXT = "CONVEYOR_SERVE_CONTEXT"
 ENV_ADMIN_DIGEST = "CONVEYOR_SERVE_ADMIN_DIGEST"
 ENV_POLL = "CONVEYOR_SERVE_POLL_S"
+ENV_FEED = "CONVEYOR_SERVE_FEED"  # the supervisor's feed folder (serving/feed.py)
+ENV_SUPERVISOR = "CONVEYOR_SERVE_SUPERVISOR_PID"  # poked after a worker's admin change
+FEED_POLL_S = 0.5  # a worker re-reads the feed's state file (one stat when unchanged)
 SINGLE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 ContextFactory = Callable[[str, "str | None"], "ServingContext"]
 
@@ -96,7 +106,7 @@ def prepare(context: ServingContext, worker_context: str, poll_s: float | None =
         token, credential = local_admin_token(context.state_dir)
         os.environ[ENV_ADMIN_DIGEST] = credential.digest.hex()
     endpoint = Endpoint(config.name, config.serve, list(config.stages), None)  # type: ignore[arg-type]
-    seed_weights(Registry(context.client), endpoint, TrafficStore(context.artifacts.root, config.name, context.move_lock))
+    seed_weights(Registry(context.connect()), endpoint, TrafficStore(context.artifacts.root, config.name, context.move_lock))
     return token
 
 
@@ -112,11 +122,32 @@ def worker_app() -> HotPath:
     digest = os.environ.get(ENV_ADMIN_DIGEST)
     if digest:
         extra.append(credential_from_digest("local-admin", digest))
-    poll = os.environ.get(ENV_POLL)
+    poll = float(os.environ.get(ENV_POLL) or context.config.serve.poll_s)
+    feed = os.environ.get(ENV_FEED)
+    source = _feed_source(context, Path(feed), int(os.environ[ENV_SUPERVISOR])) if feed else None
     service = build_service(
-        context, seed_traffic=False, extra_credentials=extra, poll_s=float(poll) if poll else None
+        context, seed_traffic=False, extra_credentials=extra,
+        poll_s=min(poll, FEED_POLL_S) if source else poll, source=source,
     )
     return create_app(service, context.extensions)
+
+
+def _feed_source(context: ServingContext, folder: Path, supervisor: int) -> ModelSource:
+    """The supervisor's feed as a worker's model source; a model that does not pickle is
+    loaded through the registry (the worker connects only then)."""
+    from conveyor.serving.feed import FeedReader
+    from conveyor.serving.service import ModelSource
+    from conveyor.serving.supervisor import poke
+
+    fallback = context.config.features.inputs
+
+    def load_self(model: str, version: str) -> Scorer:
+        from conveyor.scoring import load_version
+
+        return load_version(context.connect(), model, version, fallback)
+
+    reader = FeedReader(folder, load_self)
+    return ModelSource(reader.aliases, reader.load, reader.traffic, poke=lambda: poke(supervisor))
 
 
 def _factory(path: str) -> ContextFactory:
@@ -131,6 +162,7 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
     `worker_context`: ``module:function`` that rebuilds the context in each worker process
     from the project folder and the environment name."""
     from conveyor.serving.logs import configure
+    from conveyor.serving.supervisor import Supervisor
 
     configure(options.log_level)
     # A single-process uvicorn re-raises the signal it shut down on once it is done; a stop
@@ -140,7 +172,12 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
     if options.workers > 1:
         folder = tempfile.mkdtemp(prefix="conveyor-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    feed = Path(tempfile.mkdtemp(prefix="conveyor-feed-"))
+    os.environ[ENV_FEED] = str(feed)
+    os.environ[ENV_SUPERVISOR] = str(os.getpid())
+    supervisor = Supervisor(context, feed, poll_s)
     try:
+        supervisor.start()  # the models load here, once, before any worker starts
         _run_uvicorn(options)
     except SystemExit as stopped:
         # uvicorn exits 3 when it could not start (it has logged why); 3 means drift here
@@ -150,6 +187,9 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
                 hint="a port taken since the check, or a worker that failed to load",
             ) from None
         raise
+    finally:
+        supervisor.stop()
+        shutil.rmtree(feed, ignore_errors=True)
 
 
 UVICORN_STARTUP_FAILURE = 3

@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from conveyor.data.capture_writer import CaptureWriter
 from conveyor.serving.admission import Admission
 from conveyor.serving.auth import Authenticator, Credential
-from conveyor.serving.deployments import Endpoint
+from conveyor.serving.deployments import Endpoint, Loader
 from conveyor.serving.errors import NotFound
 from conveyor.serving.metrics import Metrics
-from conveyor.serving.poller import Poller
+from conveyor.serving.poller import AliasReader, Poller, TrafficReader
 from conveyor.serving.traffic import TrafficState, TrafficStore
 
 if TYPE_CHECKING:
@@ -107,6 +108,30 @@ class Service:
         log.warning("models still loading after %.0fs: serving, /readyz reports what is missing", timeout_s)
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a poller finds what to serve: the aliases, a loader and the live weights."""
+
+    aliases: AliasReader
+    loader: Loader
+    traffic: TrafficReader
+    poke: Callable[[], None] | None = None  # an admin change asks the source to look now
+
+
+def registry_source(context: ServingContext, traffic: TrafficStore) -> ModelSource:
+    """The registry and the traffic store themselves (in-process serving, the supervisor)."""
+    from conveyor.lifecycle.registry import Registry
+    from conveyor.scoring import load_version
+
+    client = context.connect()
+    fallback = context.config.features.inputs
+    return ModelSource(
+        Registry(client).model_aliases,
+        lambda model, version: load_version(client, model, version, fallback),
+        traffic,
+    )
+
+
 def build_service(
     context: ServingContext,
     *,
@@ -114,41 +139,38 @@ def build_service(
     seed_traffic: bool = True,
     extra_credentials: list[Credential] | None = None,
     poll_s: float | None = None,
+    source: ModelSource | None = None,
 ) -> Service:
-    """Wire the serve config to the registry and the artifact store.
+    """Wire the serve config to the registry (or another `source`) and the artifact store.
 
     `seed_traffic`: write the config's weights to the shared traffic state (see
     `seed_weights`); `conveyor serve` does it once in the parent, not in every worker.
+    `source`: where models come from; by default the registry through the context's client
+    (`conveyor serve` workers get the supervisor's feed, :mod:`conveyor.serving.feed`).
     """
     from conveyor.lifecycle.audit import AuditLog
-    from conveyor.lifecycle.registry import Registry
-    from conveyor.scoring import load_version
 
     config = context.config
     spec = config.serve
     metrics = Metrics()
-    client = context.client
-    registry = Registry(client)
     store = context.artifacts.root
-    fallback = config.features.inputs
     name = config.name
     endpoint = Endpoint(name, spec, list(config.stages), metrics, seed=seed)
     traffic = TrafficStore(store, name, context.move_lock)
+    if source is None:
+        source = registry_source(context, traffic)
     if seed_traffic:
-        seed_weights(registry, endpoint, traffic)
+        from conveyor.lifecycle.registry import Registry
+
+        seed_weights(Registry(context.connect()), endpoint, traffic)
     capture = CaptureWriter(
         store, name, sample=spec.capture.sample, flush_s=spec.capture.flush_s,
         max_rows=spec.capture.max_rows,
         on_written=metrics.captured.labels(name).inc, on_dropped=metrics.capture_dropped.labels(name).inc,
         on_write_failed=metrics.capture_write_failures.labels(name).inc,
     )
-    poller = Poller(
-        endpoint,
-        registry.model_aliases,
-        lambda model, version: load_version(client, model, version, fallback),
-        traffic,
-        poll_s or spec.poll_s,
-    )
+    poller = Poller(endpoint, source.aliases, source.loader, source.traffic, poll_s or spec.poll_s,
+                    on_poke=source.poke)
     return Service(
         endpoints={name: endpoint},
         pollers={name: poller},

@@ -19,7 +19,10 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from conveyor.lifecycle.audit import AuditEvent, AuditLog
@@ -105,6 +108,24 @@ def check_total(weights: dict[str, float]) -> None:
         raise InvalidInput(
             f"traffic weights {weights} are too large", hint="weights are relative: use percentages, e.g. 90 and 10"
         )
+
+
+class DeferredMoveLock(MoveLock):
+    """The stack's move lock, built when a change first takes it: a serving worker that
+    never changes traffic never opens it (nor imports what opening it needs)."""
+
+    def __init__(self, build: Callable[[], MoveLock]) -> None:
+        super().__init__()
+        self._build = build
+
+    @cached_property
+    def lock(self) -> MoveLock:
+        return self._build()
+
+    @contextmanager
+    def hold(self, model: str) -> Iterator[None]:
+        with self.lock.hold(model):
+            yield
 
 
 class TrafficStore:

@@ -1,0 +1,148 @@
+"""Models handed from the `conveyor serve` supervisor to its workers, through a local folder.
+
+The supervisor process is the only one that talks to the registry: it polls the aliases
+and the shared traffic weights, loads and warms each version it needs (MLflow, pandas and
+scikit-learn are imported there), writes every version it loaded once as a pickled scorer
+(``v<version>-<id>.scorer``), then the state it serves from (``state.json``: aliases,
+weights, and per version its file, a load error, or ``self`` for a model that does not
+pickle, an MLflow pyfunc). Every write is a whole file renamed into place, so a reader
+sees the old state or the new one.
+
+A worker's poller reads that state instead of the registry (:class:`FeedReader`): an
+inference plan is unpickled with numpy alone, so a worker holds the scoring core, the plan
+and the HTTP stack, and imports no MLflow, pandas or scikit-learn unless its model needs
+them. The swap stays where it was (`Endpoint.sync`: load, warm, one reference assignment).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.serving.errors import NotReady
+from conveyor.serving.traffic import TrafficState
+
+if TYPE_CHECKING:
+    from conveyor.scoring import Scorer
+    from conveyor.serving.deployments import Loader
+
+log = logging.getLogger("conveyor.serving")
+
+STATE = "state.json"
+SELF = "self"  # the worker loads this version through the registry itself
+
+
+class NotPublished(NotReady):
+    """The version is not in the feed yet: the worker waits for the supervisor (a deployment
+    added by a traffic change the supervisor has not polled yet), it has not failed."""
+
+
+class PublishedLoadError(RuntimeError):
+    """The supervisor could not load the version; its error, as the worker reports it."""
+
+
+class FeedWriter:
+    """The supervisor's side: one per served model, in the folder the workers read."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._versions: dict[str, dict[str, str]] = {}
+
+    def loading(self, load: Loader) -> Loader:
+        """`load`, recording each version it loads (its pickled scorer) or fails to load."""
+
+        def loader(model: str, version: str) -> Scorer:
+            try:
+                scorer = load(model, version)
+            except Exception as exc:
+                self._versions[version] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+                raise
+            self._versions[version] = self._write_scorer(scorer)
+            return scorer
+
+        return loader
+
+    def publish(self, aliases: dict[str, str], weights: dict[str, float]) -> None:
+        """The state the workers serve from (after the versions it names are written)."""
+        state = {"aliases": aliases, "weights": weights, "versions": self._versions}
+        _write(self.folder / STATE, json.dumps(state).encode())
+
+    def _write_scorer(self, scorer: Scorer) -> dict[str, str]:
+        try:
+            payload = pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - e.g. a pyfunc of a local class: the worker loads it
+            log.info("v%s does not pickle (%s): workers load it themselves", scorer.version, type(exc).__name__)
+            return {"load": SELF}
+        name = f"v{scorer.version}-{uuid.uuid4().hex[:8]}.scorer"
+        _write(self.folder / name, payload)
+        return {"file": name}
+
+
+@dataclass
+class _Seen:
+    stamp: tuple[int, int]
+    state: dict[str, Any]
+
+
+class FeedReader:
+    """A worker's side: the aliases, weights and versions the supervisor published.
+
+    `load_self` loads a version the supervisor marked ``self`` (through the registry)."""
+
+    def __init__(self, folder: Path, load_self: Loader) -> None:
+        self.folder = folder
+        self.load_self = load_self
+        self._seen: _Seen | None = None
+        self.traffic = _PublishedTraffic(self)
+
+    def state(self) -> dict[str, Any]:
+        """The published state, read again only when the file changed."""
+        path = self.folder / STATE
+        stat = path.stat()  # FileNotFoundError: nothing published (the supervisor's registry is down)
+        stamp = (stat.st_mtime_ns, stat.st_ino)
+        if self._seen is None or self._seen.stamp != stamp:
+            self._seen = _Seen(stamp, json.loads(path.read_bytes()))
+        return self._seen.state
+
+    def aliases(self, model: str) -> dict[str, str]:
+        return dict(self.state()["aliases"])
+
+    def load(self, model: str, version: str) -> Scorer:
+        entry = self.state()["versions"].get(version)
+        if entry is None:
+            raise NotPublished(f"v{version} of {model!r} is not loaded by the supervisor yet")
+        if "error" in entry:
+            raise PublishedLoadError(entry["error"])
+        if entry.get("load") == SELF:
+            return self.load_self(model, version)
+        scorer: Scorer = pickle.loads((self.folder / entry["file"]).read_bytes())
+        return scorer
+
+
+class _PublishedTraffic:
+    """The weights the supervisor serves with, read like a `TrafficStore`."""
+
+    def __init__(self, reader: FeedReader) -> None:
+        self.reader = reader
+
+    def read(self) -> TrafficState | None:
+        weights = self.reader.state().get("weights")
+        return TrafficState(dict(weights)) if weights else None
+
+
+def _write(path: Path, payload: bytes) -> None:
+    """A whole file, renamed into place: readers never see part of it."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    temporary.write_bytes(payload)
+    os.replace(temporary, path)
+
+
+Poke = Callable[[], None]
