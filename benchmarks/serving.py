@@ -136,6 +136,20 @@ def prepare_model(kind: str) -> Model:
     return Model(kind, folder, saved["model_dir"], Path(saved["joblib"]), _rows(folder))
 
 
+def without_capture(model: Model) -> Model:
+    """The same trained project with request capture off (`serve.capture.sample: 0`): the
+    rivals capture nothing, so this is the like-for-like side; the default (10 %) runs too."""
+    import yaml
+
+    folder = model.project.with_name(model.project.name + "-nocapture")
+    if not folder.exists():
+        shutil.copytree(model.project, folder, ignore=shutil.ignore_patterns("captures", "serving"))
+        config = yaml.safe_load((folder / "conveyor.yaml").read_text())
+        config["serve"] = {**config.get("serve", {}), "capture": {"sample": 0}}
+        (folder / "conveyor.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return Model(model.kind, folder, model.model_dir, model.joblib, model.rows)
+
+
 def _train(kind: str, folder: Path) -> dict[str, str]:
     import joblib
     import mlflow
@@ -224,7 +238,8 @@ class Server:
                  cwd: Path | None = None) -> None:
         self.name = name
         self.port = port
-        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", name)
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{slug}-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             command, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **ONE_THREAD, **(env or {})},
             start_new_session=True, cwd=cwd,
@@ -292,7 +307,7 @@ def start_conveyor(model: Model, label: str) -> list[Target]:
 
 def start_mlserver(model: Model, label: str, bin_dir: Path, work: Path, batching: bool) -> Target:
     port = free_ports(3)
-    folder = mlserver_folder(work / label.replace(" ", "-"), "churn", model.joblib, port, batching, WORKERS)
+    folder = mlserver_folder(work / re.sub(r"[^A-Za-z0-9]+", "-", label), "churn", model.joblib, port, batching, WORKERS)
     server = Server(label, [str(bin_dir / "mlserver"), "start", str(folder)], port,
                     env={"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
     return Target(label, server, "/v2/models/churn/infer", v2_body([RECORD], pandas=True), "v2-pd")
@@ -462,9 +477,11 @@ def main() -> None:
     tables: list[tuple[str, dict[str, dict[str, float]], dict[str, str], dict[str, bool]]] = []
     if args.only in (None, "plan"):
         model = prepare_model("plan")
+        quiet = without_capture(model)
         starters = {
             "bare": lambda: start_bare(work),
-            "conveyor": lambda: start_conveyor(model, "conveyor"),
+            "conveyor": lambda: start_conveyor(quiet, "conveyor"),
+            "conveyor capture": lambda: start_conveyor(model, "conveyor, capture 10%")[0],
             "mlserver adaptive": lambda: start_mlserver(model, "MLServer adaptive 32/1ms", rival("mlserver"), work, True),
             "mlserver": lambda: start_mlserver(model, "MLServer no batching", rival("mlserver"), work, False),
             "bentoml": lambda: start_bentoml(model, rival("bentoml"), work),
@@ -478,7 +495,7 @@ def main() -> None:
         results["agree_plan"] = agreement
     if args.only in (None, "trees"):
         for kind, name in (("hgb", "HistGradientBoosting"), ("rf", "RandomForest")):
-            model = prepare_model(kind)
+            model = without_capture(prepare_model(kind))
             starters = {
                 "conveyor": lambda m=model, n=name: start_conveyor(m, f"conveyor {n}")[1],  # v2, as MLServer
                 "mlserver": lambda m=model, n=name: start_mlserver(m, f"MLServer adaptive {n}", rival("mlserver"), work, True),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from conveyor.serving.feed import FeedReader, FeedWriter, NotPublished, PublishedLoadError
-from conveyor.serving.supervisor import Supervisor
+from conveyor.serving.follower import follow
 
 HEAVY = ("mlflow", "pandas", "sklearn")
 
@@ -35,12 +35,11 @@ print(json.dumps({"status": answer.status_code, "body": answer.json(), "v2": v2.
 """
 
 
-def _supervised(project: Path, feed: Path) -> Supervisor:
+def _followed(project: Path, feed: Path) -> None:
+    """What `conveyor serve`'s follower does before the workers start."""
     from conveyor.app import Project
 
-    supervisor = Supervisor(Project.load(project).serving, feed, 0.3)
-    supervisor.poller.poll_once()  # what `conveyor serve` does before its workers start
-    return supervisor
+    follow(Project.load(project).serving, feed, once=True, seed=True, poll_s=0.3)
 
 
 def test_a_worker_serves_a_plan_without_mlflow_pandas_or_scikit_learn(
@@ -48,14 +47,14 @@ def test_a_worker_serves_a_plan_without_mlflow_pandas_or_scikit_learn(
 ) -> None:
     project = make_served()
     feed = tmp_path / "feed"
-    _supervised(project, feed)
+    _followed(project, feed)
     record = records(1)[0]
     env = {
         **os.environ,
         "CONVEYOR_SERVE_PROJECT": str(project),
         "CONVEYOR_SERVE_CONTEXT": "conveyor.app:serving_worker_context",
         "CONVEYOR_SERVE_FEED": str(feed),
-        "CONVEYOR_SERVE_SUPERVISOR_PID": str(os.getpid()),  # poked only by an admin change
+        "CONVEYOR_SERVE_SUPERVISOR_PID": str(os.getpid()),  # poked only after an admin change
     }
     env.pop("CONVEYOR_SERVE_ENV", None)
     script = f"RECORD = {record!r}\nHEAVY = {HEAVY!r}\n{WORKER}"
@@ -69,7 +68,7 @@ def test_a_worker_serves_a_plan_without_mlflow_pandas_or_scikit_learn(
 
 def test_the_feed_answers_what_the_supervisor_loaded(make_served: Any, tmp_path: Path, trained_template: Any) -> None:
     feed = tmp_path / "feed"
-    supervisor = _supervised(make_served(), feed)
+    _followed(make_served(), feed)
     loaded_self: list[str] = []
 
     def load_self(model: str, version: str) -> Any:
@@ -78,12 +77,13 @@ def test_the_feed_answers_what_the_supervisor_loaded(make_served: Any, tmp_path:
 
     reader = FeedReader(feed, load_self)
     assert reader.aliases("churn") == {"dev": "1", "staging": "1", "prod": "1"}
-    assert reader.traffic.read().weights == supervisor.endpoint.weights == {"prod": 100.0}
     scorer = reader.load("churn", "1")
     assert scorer.flavor == "plan" and scorer.version == "1"
-    with pytest.raises(NotPublished):  # asked for before the supervisor polled it: waited for
+    with pytest.raises(NotPublished):  # asked for before the follower loaded it: waited for
         reader.load("churn", trained_template["copy"])
     assert loaded_self == []
+    again = FeedWriter(feed)  # the next run of the follower unpickles what is published
+    assert again.loading(load_self)("churn", "1").version == "1" and loaded_self == []
 
 
 def test_a_version_that_does_not_pickle_is_loaded_by_the_worker_and_a_failure_is_reported(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_a_version_that_does_not_pickle_is_loaded_by_the_worker_and_a_failure_is
     loader("churn", "4")
     with pytest.raises(RuntimeError):
         loader("churn", "9")
-    writer.publish({"prod": "4"}, {"prod": 100.0})
+    writer.publish({"prod": "4"})
     own: list[str] = []
 
     def load_self(model: str, version: str) -> Any:

@@ -81,3 +81,45 @@ def test_sigterm_lets_in_flight_requests_finish(make_served: Any, gate: Any, tra
     assert response.status_code == 200, (response.text, served.output[-3000:])
     assert response.headers["x-conveyor-deployment"] == gated and response.json()["predictions"] == [1, 1]
     assert code == 0, served.output[-3000:]
+
+
+def test_two_workers_swap_a_promoted_version_under_load_with_no_failed_request(
+    make_served: Any, trained_template: Any, records: Any
+) -> None:
+    """The follower loads the promoted version and publishes it; each worker swaps it in
+    while requests keep coming: every answer is a 200 from one whole version."""
+    from conveyor.app import Project
+
+    project = make_served()
+    served = Served(project)
+    body = {"dataframe_records": records(2)}
+    copy = trained_template["copy"]
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+            while not stop.is_set():
+                response = http.post("/models/churn/invocations", json=body)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                else:
+                    versions.append(response.json()["version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    try:
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+            served.wait_ready(http)
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: versions.count("1") > 20)
+        Project.load(project).promote("prod", copy, force=True, reason="swap under load")
+        wait_for(lambda: versions[-40:].count(copy) == 40 and len(versions) > 40)  # both workers swapped
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        served.kill()
+    assert failures == []
+    assert set(versions) == {"1", copy}

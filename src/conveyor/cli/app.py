@@ -63,6 +63,7 @@ for command in (
     lifecycle.demo,
 ):
     app.command()(command)
+app.command("serve-follow", hidden=True)(serving.serve_follow)  # started by `conveyor serve`
 app.add_typer(job_app)
 app.add_typer(export_app)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -36,14 +37,39 @@ def serve(
     env: EnvOption = None,
 ) -> None:
     """Serve the project's model: one endpoint, its deployments, traffic split, shadow, capture."""
+    import sys
     from dataclasses import replace
 
-    from conveyor.serving.server import check_address, options_for, run
+    from conveyor.serving.server import ServeLaunch, check_address, options_for, run
+    from conveyor.serving.supervisor import FollowerSpec, sqlite_files
 
     proj = load_project(project, env)
     options = replace(options_for(proj.config.serve, host, port, workers), access_log=access_log)
     check_address(options)  # a port in use is said before the store is connected
-    run(proj.serving, options, worker_context="conveyor.app:serving_worker_context", poll_s=poll)
+    loaded, stack = proj.loaded, proj.stack
+    follower = [sys.executable, "-m", "conveyor", "serve-follow", "--project", str(loaded.project_dir),
+                *(["--env", loaded.env_name] if loaded.env_name else []), *(["--poll", str(poll)] if poll else [])]
+    watch = tuple(dict.fromkeys([*sqlite_files(stack.registry_uri), *sqlite_files(stack.tracking_uri)]))
+    launch = ServeLaunch(loaded.project_dir, loaded.env_name, proj.config, "conveyor.app:serving_worker_context",
+                         FollowerSpec(follower, watch, poll or proj.config.serve.poll_s))
+    run(launch, options, poll_s=poll)
+
+
+@handle_errors
+def serve_follow(
+    feed: Annotated[Path, typer.Option(help="The feed folder the workers read.")],
+    once: Annotated[bool, typer.Option(help="Sync once and exit.")] = False,
+    seed: Annotated[bool, typer.Option(help="Seed the traffic weights from the config first.")] = False,
+    poll: Annotated[Optional[float], typer.Option("--poll", help="Registry poll interval in seconds.")] = None,
+    project: ProjectOption = None,
+    env: EnvOption = None,
+) -> None:
+    """`conveyor serve`'s registry follower (started by it): load models, publish them to the workers."""
+    from conveyor.serving.follower import follow
+
+    proj = load_project(project, env)
+    proj.reap_orphans = seed  # the first run reaps orphaned runs, as `conveyor serve` did
+    follow(proj.serving, feed, once=once, seed=seed, poll_s=poll)
 
 
 def _admin_client(proj: Any, url: str | None, token: str | None) -> Any:

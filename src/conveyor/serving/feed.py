@@ -1,12 +1,13 @@
-"""Models handed from the `conveyor serve` supervisor to its workers, through a local folder.
+"""Models handed from `conveyor serve`'s registry follower to its workers, through a local
+folder.
 
-The supervisor process is the only one that talks to the registry: it polls the aliases
-and the shared traffic weights, loads and warms each version it needs (MLflow, pandas and
-scikit-learn are imported there), writes every version it loaded once as a pickled scorer
-(``v<version>-<id>.scorer``), then the state it serves from (``state.json``: aliases,
-weights, and per version its file, a load error, or ``self`` for a model that does not
-pickle, an MLflow pyfunc). Every write is a whole file renamed into place, so a reader
-sees the old state or the new one.
+The follower (:mod:`conveyor.serving.follower`) is the only process that talks to the
+registry: it reads the aliases, loads and warms each version the deployments need (MLflow,
+pandas and scikit-learn are imported there), writes every version it loaded once as a
+pickled scorer (``v<version>-<id>.scorer``), then the state the workers serve from
+(``state.json``: the aliases, and per version its file, a load error, or ``self`` for a
+model that does not pickle, an MLflow pyfunc). Every write is a whole file renamed into
+place, so a reader sees the old state or the new one.
 
 A worker's poller reads that state instead of the registry (:class:`FeedReader`): an
 inference plan is unpickled with numpy alone, so a worker holds the scoring core, the plan
@@ -21,13 +22,11 @@ import logging
 import os
 import pickle
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.serving.errors import NotReady
-from conveyor.serving.traffic import TrafficState
 
 if TYPE_CHECKING:
     from conveyor.scoring import Scorer
@@ -40,26 +39,32 @@ SELF = "self"  # the worker loads this version through the registry itself
 
 
 class NotPublished(NotReady):
-    """The version is not in the feed yet: the worker waits for the supervisor (a deployment
-    added by a traffic change the supervisor has not polled yet), it has not failed."""
+    """The version is not in the feed yet: the worker waits for the follower (a deployment
+    added by a traffic change the follower has not polled yet), it has not failed."""
 
 
 class PublishedLoadError(RuntimeError):
-    """The supervisor could not load the version; its error, as the worker reports it."""
+    """The follower could not load the version; its error, as the worker reports it."""
 
 
 class FeedWriter:
-    """The supervisor's side: one per served model, in the folder the workers read."""
+    """The follower's side, in the folder the workers read. It starts from what an earlier
+    follower published there (a version already written is unpickled, not loaded again)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self._versions: dict[str, dict[str, str]] = {}
+        published = _read_state(folder)
+        self._versions: dict[str, dict[str, str]] = dict(published["versions"]) if published else {}
 
     def loading(self, load: Loader) -> Loader:
         """`load`, recording each version it loads (its pickled scorer) or fails to load."""
 
         def loader(model: str, version: str) -> Scorer:
+            entry = self._versions.get(version, {})
+            if "file" in entry:
+                scorer: Scorer = pickle.loads((self.folder / entry["file"]).read_bytes())
+                return scorer
             try:
                 scorer = load(model, version)
             except Exception as exc:
@@ -70,9 +75,9 @@ class FeedWriter:
 
         return loader
 
-    def publish(self, aliases: dict[str, str], weights: dict[str, float]) -> None:
+    def publish(self, aliases: dict[str, str]) -> None:
         """The state the workers serve from (after the versions it names are written)."""
-        state = {"aliases": aliases, "weights": weights, "versions": self._versions}
+        state = {"aliases": aliases, "versions": self._versions}
         _write(self.folder / STATE, json.dumps(state).encode())
 
     def _write_scorer(self, scorer: Scorer) -> dict[str, str]:
@@ -93,20 +98,19 @@ class _Seen:
 
 
 class FeedReader:
-    """A worker's side: the aliases, weights and versions the supervisor published.
+    """A worker's side: the aliases, weights and versions the follower published.
 
-    `load_self` loads a version the supervisor marked ``self`` (through the registry)."""
+    `load_self` loads a version the follower marked ``self`` (through the registry)."""
 
     def __init__(self, folder: Path, load_self: Loader) -> None:
         self.folder = folder
         self.load_self = load_self
         self._seen: _Seen | None = None
-        self.traffic = _PublishedTraffic(self)
 
     def state(self) -> dict[str, Any]:
         """The published state, read again only when the file changed."""
         path = self.folder / STATE
-        stat = path.stat()  # FileNotFoundError: nothing published (the supervisor's registry is down)
+        stat = path.stat()  # FileNotFoundError: nothing published (the follower's registry is down)
         stamp = (stat.st_mtime_ns, stat.st_ino)
         if self._seen is None or self._seen.stamp != stamp:
             self._seen = _Seen(stamp, json.loads(path.read_bytes()))
@@ -118,7 +122,7 @@ class FeedReader:
     def load(self, model: str, version: str) -> Scorer:
         entry = self.state()["versions"].get(version)
         if entry is None:
-            raise NotPublished(f"v{version} of {model!r} is not loaded by the supervisor yet")
+            raise NotPublished(f"v{version} of {model!r} is not loaded by the follower yet")
         if "error" in entry:
             raise PublishedLoadError(entry["error"])
         if entry.get("load") == SELF:
@@ -127,15 +131,12 @@ class FeedReader:
         return scorer
 
 
-class _PublishedTraffic:
-    """The weights the supervisor serves with, read like a `TrafficStore`."""
-
-    def __init__(self, reader: FeedReader) -> None:
-        self.reader = reader
-
-    def read(self) -> TrafficState | None:
-        weights = self.reader.state().get("weights")
-        return TrafficState(dict(weights)) if weights else None
+def _read_state(folder: Path) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads((folder / STATE).read_bytes())
+    except FileNotFoundError:
+        return None
+    return state
 
 
 def _write(path: Path, payload: bytes) -> None:
@@ -144,5 +145,3 @@ def _write(path: Path, payload: bytes) -> None:
     temporary.write_bytes(payload)
     os.replace(temporary, path)
 
-
-Poke = Callable[[], None]

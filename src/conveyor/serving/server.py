@@ -1,14 +1,14 @@
 """Run the app: `conveyor serve` → uvicorn with one worker process per CPU core.
 
-The parent gets the caller's :class:`~conveyor.serving.context.ServingContext`, seeds the
-shared traffic weights from the config (live weights survive a restart or a second replica
-with the same config) and writes a local admin token (when no tokens are configured). It is
-the supervisor (:mod:`conveyor.serving.supervisor`): the one process that polls the
-registry and loads models, publishing them to a feed folder (:mod:`conveyor.serving.feed`).
-Then uvicorn spawns the workers. Each worker rebuilds the context with the caller's
-`worker_context` function (``module:function(project_dir, env) -> ServingContext``, no
-registry client), builds its own service and serves what the feed holds: an inference plan
-needs numpy alone, so a worker imports no MLflow, pandas or scikit-learn for it.
+The parent (the supervisor) holds no registry client: it writes a local admin token (when
+no tokens are configured), runs the registry follower (:mod:`conveyor.serving.supervisor`,
+:mod:`conveyor.serving.follower`) — which seeds the shared traffic weights from the config
+(live weights survive a restart or a second replica with the same config), loads the models
+and publishes them to a feed folder (:mod:`conveyor.serving.feed`) — then uvicorn spawns
+the workers. Each worker rebuilds the context with the caller's `worker_context` function
+(``module:function(project_dir, env) -> ServingContext``, no registry client), builds its
+own service and serves what the feed holds: an inference plan needs numpy alone, so a
+worker imports no MLflow, pandas or scikit-learn for it.
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.core.errors import ConveyorError, ExitCode, PortInUseError
+from conveyor.serving.supervisor import FollowerSpec
 
 if TYPE_CHECKING:
     from types import FrameType
 
-    from conveyor.core.config.schema import ServeSpec
+    from conveyor.core.config.schema import ProjectConfig, ServeSpec
     from conveyor.scoring import Scorer
     from conveyor.serving.context import ServingContext
     from conveyor.serving.hotpath import HotPath
@@ -41,7 +42,6 @@ ENV_ADMIN_DIGEST = "CONVEYOR_SERVE_ADMIN_DIGEST"
 ENV_POLL = "CONVEYOR_SERVE_POLL_S"
 ENV_FEED = "CONVEYOR_SERVE_FEED"  # the supervisor's feed folder (serving/feed.py)
 ENV_SUPERVISOR = "CONVEYOR_SERVE_SUPERVISOR_PID"  # poked after a worker's admin change
-FEED_POLL_S = 0.5  # a worker re-reads the feed's state file (one stat when unchanged)
 SINGLE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 ContextFactory = Callable[[str, "str | None"], "ServingContext"]
 
@@ -83,30 +83,35 @@ def check_address(options: ServeOptions) -> None:
             ) from None
 
 
-def prepare(context: ServingContext, worker_context: str, poll_s: float | None = None) -> str | None:
-    """Parent-side setup shared by every worker; returns the local admin token if one was made."""
-    from conveyor.lifecycle.registry import Registry
-    from conveyor.serving.auth import local_admin_token
-    from conveyor.serving.deployments import Endpoint
-    from conveyor.serving.service import seed_weights
-    from conveyor.serving.traffic import TrafficStore
+@dataclass(frozen=True)
+class ServeLaunch:
+    """What the supervisor needs to start the follower and the workers (no registry client)."""
 
-    _factory(worker_context)  # fail here, not in every worker
+    project_dir: Path
+    environment: str | None
+    config: ProjectConfig
+    worker_context: str  # ``module:function(project_dir, env) -> ServingContext`` for each worker
+    follower: FollowerSpec  # the registry follower (serving/follower.py) and when to run it
+
+
+def prepare(launch: ServeLaunch, poll_s: float | None = None) -> str | None:
+    """Parent-side setup shared by every worker; returns the local admin token if one was made."""
+    from conveyor.serving.auth import local_admin_token
+    from conveyor.serving.context import state_dir
+
+    _factory(launch.worker_context)  # fail here, not in every worker
     for name in SINGLE_THREAD:  # one process per core: no nested BLAS/OpenMP threads
         os.environ.setdefault(name, "1")
-    os.environ[ENV_PROJECT] = str(context.project_dir)
-    os.environ[ENV_CONTEXT] = worker_context
-    if context.environment:
-        os.environ[ENV_ENVIRONMENT] = context.environment
+    os.environ[ENV_PROJECT] = str(launch.project_dir)
+    os.environ[ENV_CONTEXT] = launch.worker_context
+    if launch.environment:
+        os.environ[ENV_ENVIRONMENT] = launch.environment
     if poll_s:
         os.environ[ENV_POLL] = str(poll_s)
     token = None
-    config = context.config
-    if not config.serve.auth.tokens:
-        token, credential = local_admin_token(context.state_dir)
+    if not launch.config.serve.auth.tokens:
+        token, credential = local_admin_token(state_dir(launch.project_dir))
         os.environ[ENV_ADMIN_DIGEST] = credential.digest.hex()
-    endpoint = Endpoint(config.name, config.serve, list(config.stages), None)  # type: ignore[arg-type]
-    seed_weights(Registry(context.connect()), endpoint, TrafficStore(context.artifacts.root, config.name, context.move_lock))
     return token
 
 
@@ -125,10 +130,7 @@ def worker_app() -> HotPath:
     poll = float(os.environ.get(ENV_POLL) or context.config.serve.poll_s)
     feed = os.environ.get(ENV_FEED)
     source = _feed_source(context, Path(feed), int(os.environ[ENV_SUPERVISOR])) if feed else None
-    service = build_service(
-        context, seed_traffic=False, extra_credentials=extra,
-        poll_s=min(poll, FEED_POLL_S) if source else poll, source=source,
-    )
+    service = build_service(context, seed_traffic=False, extra_credentials=extra, poll_s=poll, source=source)
     return create_app(service, context.extensions)
 
 
@@ -147,7 +149,7 @@ def _feed_source(context: ServingContext, folder: Path, supervisor: int) -> Mode
         return load_version(context.connect(), model, version, fallback)
 
     reader = FeedReader(folder, load_self)
-    return ModelSource(reader.aliases, reader.load, reader.traffic, poke=lambda: poke(supervisor))
+    return ModelSource(reader.aliases, reader.load, poke=lambda: poke(supervisor))
 
 
 def _factory(path: str) -> ContextFactory:
@@ -156,11 +158,12 @@ def _factory(path: str) -> ContextFactory:
     return factory
 
 
-def run(context: ServingContext, options: ServeOptions, *, worker_context: str, poll_s: float | None = None) -> None:
+def run(launch: ServeLaunch, options: ServeOptions, *, poll_s: float | None = None) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish first (graceful shutdown).
 
-    `worker_context`: ``module:function`` that rebuilds the context in each worker process
-    from the project folder and the environment name."""
+    The registry follower syncs the feed once before the workers start (the traffic
+    weights seeded, the models loaded; a failure exits with its code), then keeps it in
+    sync (:mod:`conveyor.serving.supervisor`)."""
     from conveyor.serving.logs import configure
     from conveyor.serving.supervisor import Supervisor
 
@@ -168,31 +171,36 @@ def run(context: ServingContext, options: ServeOptions, *, worker_context: str, 
     # A single-process uvicorn re-raises the signal it shut down on once it is done; a stop
     # asked for with SIGTERM then exits 0 (as the multi-worker supervisor does), not -15.
     signal.signal(signal.SIGTERM, _stopped)
-    prepare(context, worker_context, poll_s)
+    prepare(launch, poll_s)
     if options.workers > 1:
         folder = tempfile.mkdtemp(prefix="conveyor-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     feed = Path(tempfile.mkdtemp(prefix="conveyor-feed-"))
     os.environ[ENV_FEED] = str(feed)
     os.environ[ENV_SUPERVISOR] = str(os.getpid())
-    supervisor = Supervisor(context, feed, poll_s)
+    supervisor = Supervisor(replace(launch.follower, command=[*launch.follower.command, "--feed", str(feed)]))
     try:
         supervisor.start()  # the models load here, once, before any worker starts
-        _run_uvicorn(options)
-    except SystemExit as stopped:
-        # uvicorn exits 3 when it could not start (it has logged why); 3 means drift here
-        if stopped.code == UVICORN_STARTUP_FAILURE:
-            raise ConveyorError(
-                f"the server on {options.host}:{options.port} did not start (see the log above)",
-                hint="a port taken since the check, or a worker that failed to load",
-            ) from None
-        raise
+        try:
+            _run_uvicorn(options)
+        except SystemExit as stopped:
+            # uvicorn exits 3 when it could not start (it has logged why); 3 means drift here
+            if stopped.code == UVICORN_STARTUP_FAILURE:
+                raise ConveyorError(
+                    f"the server on {options.host}:{options.port} did not start (see the log above)",
+                    hint="a port taken since the check, or a worker that failed to load",
+                ) from None
+            raise
     finally:
         supervisor.stop()
         shutil.rmtree(feed, ignore_errors=True)
 
 
 UVICORN_STARTUP_FAILURE = 3
+# uvicorn kills a worker that does not answer its health check in time; a worker spawned on
+# a loaded machine can take longer than uvicorn's 5 s to get there, and would be killed
+# while it starts (then started again, and again)
+WORKER_HEALTHCHECK_S = 30
 
 
 def _run_uvicorn(options: ServeOptions) -> None:
@@ -211,6 +219,7 @@ def _run_uvicorn(options: ServeOptions) -> None:
         log_config=uvicorn_log_config(options.log_level),
         access_log=options.access_log,
         timeout_graceful_shutdown=30,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         backlog=4096,
     )
 

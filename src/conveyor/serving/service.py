@@ -114,7 +114,7 @@ class ModelSource:
 
     aliases: AliasReader
     loader: Loader
-    traffic: TrafficReader
+    traffic: TrafficReader | None = None  # None: the shared traffic store itself
     poke: Callable[[], None] | None = None  # an admin change asks the source to look now
 
 
@@ -169,7 +169,7 @@ def build_service(
         on_written=metrics.captured.labels(name).inc, on_dropped=metrics.capture_dropped.labels(name).inc,
         on_write_failed=metrics.capture_write_failures.labels(name).inc,
     )
-    poller = Poller(endpoint, source.aliases, source.loader, source.traffic, poll_s or spec.poll_s,
+    poller = Poller(endpoint, source.aliases, source.loader, source.traffic or traffic, poll_s or spec.poll_s,
                     on_poke=source.poke)
     return Service(
         endpoints={name: endpoint},
