@@ -39,7 +39,7 @@ def _followed(project: Path, feed: Path) -> None:
     """What `conveyor serve`'s follower does before the workers start."""
     from conveyor.app import Project
 
-    follow(Project.load(project).serving, feed, once=True, seed=True, poll_s=0.3)
+    follow(Project.load(project).serving, feed, linger_s=0.0, seed=True, poll_s=0.3)
 
 
 def test_a_worker_serves_a_plan_without_mlflow_pandas_or_scikit_learn(

@@ -58,7 +58,7 @@ def serve(
 @handle_errors
 def serve_follow(
     feed: Annotated[Path, typer.Option(help="The feed folder the workers read.")],
-    once: Annotated[bool, typer.Option(help="Sync once and exit.")] = False,
+    linger: Annotated[Optional[float], typer.Option(help="Exit this many seconds after the start or the last SIGUSR1.")] = None,
     seed: Annotated[bool, typer.Option(help="Seed the traffic weights from the config first.")] = False,
     poll: Annotated[Optional[float], typer.Option("--poll", help="Registry poll interval in seconds.")] = None,
     project: ProjectOption = None,
@@ -69,7 +69,7 @@ def serve_follow(
 
     proj = load_project(project, env)
     proj.reap_orphans = seed  # the first run reaps orphaned runs, as `conveyor serve` did
-    follow(proj.serving, feed, once=once, seed=seed, poll_s=poll)
+    follow(proj.serving, feed, linger_s=linger, seed=seed, poll_s=poll)
 
 
 def _admin_client(proj: Any, url: str | None, token: str | None) -> Any:

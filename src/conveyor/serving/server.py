@@ -164,6 +164,7 @@ def run(launch: ServeLaunch, options: ServeOptions, *, poll_s: float | None = No
     The registry follower syncs the feed once before the workers start (the traffic
     weights seeded, the models loaded; a failure exits with its code), then keeps it in
     sync (:mod:`conveyor.serving.supervisor`)."""
+    from conveyor.serving.feed import STATE
     from conveyor.serving.logs import configure
     from conveyor.serving.supervisor import Supervisor
 
@@ -178,7 +179,8 @@ def run(launch: ServeLaunch, options: ServeOptions, *, poll_s: float | None = No
     feed = Path(tempfile.mkdtemp(prefix="conveyor-feed-"))
     os.environ[ENV_FEED] = str(feed)
     os.environ[ENV_SUPERVISOR] = str(os.getpid())
-    supervisor = Supervisor(replace(launch.follower, command=[*launch.follower.command, "--feed", str(feed)]))
+    supervisor = Supervisor(replace(launch.follower, command=[*launch.follower.command, "--feed", str(feed)],
+                                    published=feed / STATE))
     try:
         supervisor.start()  # the models load here, once, before any worker starts
         try:
