@@ -508,7 +508,7 @@ def main() -> None:
             results[f"agree_{kind}"] = agreement
 
     print(f"\nserving benchmark: 1-row requests, {WORKERS} workers per server, wrk {seconds}s x {rounds} round(s), "
-          f"medians; CPU cores: {os.cpu_count()}; load average before: {os.getloadavg()[0]:.1f}")
+          f"medians; CPU cores: {os.cpu_count()}; load average at the end: {os.getloadavg()[0]:.1f}")
     for table in tables:
         print_table(*table)
     ratios = ratios_of(results)
