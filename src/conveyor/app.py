@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.core.config.loader import LoadedConfig, load_config
 from conveyor.lifecycle.progress import Reporter, SilentReporter
@@ -172,9 +172,15 @@ class Project:
     def mount_dashboard(self, app: Any, service: Service) -> None:
         """The dashboard at /ui on a serving worker's app (a `ServingContext` extension):
         the worker's own endpoint, its tokens."""
-        from conveyor.dashboard import ServedLive, mount
+        from conveyor.dashboard import DashboardContext, DeferredContext, ServedLive, mount
 
-        mount(app, self.dashboard(ServedLive(service), lambda: service.auth))
+        def authenticator() -> Authenticator:
+            return service.auth
+
+        # built on the first panel asked for: a worker connects to the registry only then
+        deferred = DeferredContext(self.config, authenticator,
+                                   lambda: self.dashboard(ServedLive(service), authenticator))
+        mount(app, cast(DashboardContext, deferred))
 
     def history(self, name: str | None = None) -> RunHistory:
         """The run history of the model's scheduled pipelines (MLflow experiment <model>-runs)."""

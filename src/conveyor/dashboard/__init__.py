@@ -4,12 +4,13 @@ the monitoring runs and the run history — at /ui in `conveyor serve`, or alone
 from conveyor.dashboard.access import Viewer, local_authenticator
 from conveyor.dashboard.app import create_ui_app, mount
 from conveyor.dashboard.canary import Canaries
-from conveyor.dashboard.context import DashboardContext
+from conveyor.dashboard.context import DashboardContext, DeferredContext
 from conveyor.dashboard.live import Live, RemoteLive, ServedLive
 
 __all__ = [
     "Canaries",
     "DashboardContext",
+    "DeferredContext",
     "Live",
     "RemoteLive",
     "ServedLive",

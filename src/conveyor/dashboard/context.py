@@ -8,9 +8,10 @@ reads a running server's state and passes actions on to its admin API,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conveyor.core.config.schema import ProjectConfig
@@ -45,3 +46,28 @@ class DashboardContext:
     @property
     def model(self) -> str:
         return self.config.name
+
+
+class DeferredContext:
+    """A :class:`DashboardContext` built on its first use, but for ``config``, ``model`` and
+    ``authenticator``: a `conveyor serve` worker mounts the dashboard as it starts, yet opens
+    the registry (and imports MLflow) only when a panel is first asked for, so a worker that
+    serves an inference plan and no dashboard page holds no MLflow, pandas or scikit-learn."""
+
+    def __init__(self, config: ProjectConfig, authenticator: Callable[[], Authenticator],
+                 build: Callable[[], DashboardContext]) -> None:
+        self.config = config
+        self.authenticator = authenticator
+        self._build = build
+        self._built: DashboardContext | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return self.config.name
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+        return getattr(self._built, name)
