@@ -7,7 +7,8 @@ The churn example is trained in a temporary workspace (embedded store) and packe
 (the build is not timed here). Each side then starts from an empty folder and ends when its
 Python imports conveyor (or the model's flavor, for MLflow's environment) and scikit-learn:
 
-    pack    fetch_pack(uri) into a fresh cache: copy, SHA-256 check, unpack; then the import
+    pack    fetch_pack(uri) into a fresh cache: the object read once (hashed, inflated, untarred),
+            the SHA-256 checked; then the import
     pip     python -m venv + pip install -r <the model's requirements.txt> <conveyor's wheel>
             (pip's own cache warm, as on an executor with a cache), then the import
     mlflow  mlflow models prepare-env --env-manager virtualenv (and uv), MLFLOW_ENV_ROOT fresh
