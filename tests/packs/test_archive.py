@@ -112,3 +112,26 @@ def test_a_member_that_would_escape_the_folder_is_refused_with_tars_reason(tmp_p
         extract_tarball(tarball, tmp_path / "out" / "in")
     assert "Exiting" not in caught.value.message
     assert not (tmp_path / "out" / "escape.txt").exists()
+
+
+def test_a_store_that_fails_mid_read_leaves_no_tar_running(tmp_path: Path) -> None:
+    import io
+
+    folder = tmp_path / "env"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "lib" / "a.bin").write_bytes(os.urandom(6 << 20))
+    data = write_tarball(folder, tmp_path / "env.tar.gz").read_bytes()
+
+    class Failing(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > len(data) // 2:
+                raise OSError("connection reset by the store")
+            return super().read(size)
+
+    with pytest.raises(OSError, match="connection reset"):
+        archive.extract_stream(Failing(data), tmp_path / "out")
+    import subprocess
+
+    running = subprocess.run(["pgrep", "-f", f"--directory {tmp_path / 'out'}"], capture_output=True, text=True,
+                             check=False)
+    assert running.stdout.strip() == ""

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 from conveyor.core.errors import PackError
 
@@ -74,37 +75,47 @@ def extract_stream(handle: BinaryIO, folder: Path) -> Unpacked:
         unpacker = subprocess.Popen([tar, "--extract", "--no-same-owner", "--file", "-", "--directory",
                                      str(folder)], stdin=subprocess.PIPE, stderr=said)
         assert unpacker.stdin is not None
-        inflate = _inflater()
-        for block in iter(lambda: handle.read(BLOCK), b""):
-            digest.update(block)
-            while block and failure is None:
-                try:
-                    unpacker.stdin.write(inflate.decompress(block))
-                except zlib_errors() as exc:
-                    failure = f"the pack is not a valid tar.gz ({exc})"
-                    break
-                except BrokenPipeError:
-                    failure = STOPPED
-                    break
-                block = inflate.unused_data  # a tar.gz may hold several gzip members
-                if block:
-                    inflate = _inflater()
-        ending: tuple[type[Exception], ...] = (BrokenPipeError, *zlib_errors())
         try:
-            if failure is None:
-                unpacker.stdin.write(inflate.flush())
-            unpacker.stdin.close()
-        except ending as exc:
-            failure = failure or f"the pack is not a valid tar.gz ({exc})"
-        if failure is not None:
-            unpacker.kill()
-        unpacker.wait()
+            failure = _feed(handle, digest, unpacker.stdin)
+        finally:  # also when reading the store failed: no tar left waiting for input
+            if failure is not None or sys.exc_info()[0] is not None:
+                unpacker.kill()
+            unpacker.wait()
         said.seek(0)
         if unpacker.returncode != 0 and failure in (None, STOPPED):  # tar's own reason
             lines = [line for line in said.read().decode(errors="replace").strip().splitlines()
                      if "Exiting with failure status" not in line]
             failure = lines[0] if lines else STOPPED
     return Unpacked(digest.hexdigest(), failure)
+
+
+def _feed(handle: BinaryIO, digest: Any, tar_input: IO[bytes]) -> str | None:
+    """Hash every block of ``handle``, inflate it and write it to tar; why that stopped, if
+    it did (the rest of the stream is still hashed)."""
+    failure: str | None = None
+    inflate = _inflater()
+    for block in iter(lambda: handle.read(BLOCK), b""):
+        digest.update(block)
+        while block and failure is None:
+            try:
+                tar_input.write(inflate.decompress(block))
+            except zlib_errors() as exc:
+                failure = f"the pack is not a valid tar.gz ({exc})"
+            except BrokenPipeError:
+                failure = STOPPED
+            else:
+                block = inflate.unused_data  # a tar.gz may hold several gzip members
+                if block:
+                    inflate = _inflater()
+    try:
+        if failure is None:
+            tar_input.write(inflate.flush())
+        tar_input.close()
+    except zlib_errors() as exc:
+        failure = f"the pack is not a valid tar.gz ({exc})"
+    except BrokenPipeError:
+        failure = failure or STOPPED
+    return failure
 
 
 def _extract_with_tarfile(stream: _Hashing, folder: Path) -> Unpacked:
