@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from conveyor.serving.feed import FeedReader, FeedWriter, NotPublished, PublishedLoadError
+from conveyor.core.errors import PublishedLoadError
+from conveyor.serving.errors import NotPublished
+from conveyor.serving.feed import FeedReader, FeedWriter
 from conveyor.serving.follower import follow
 
 HEAVY = ("mlflow", "pandas", "sklearn")

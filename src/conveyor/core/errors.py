@@ -66,6 +66,8 @@ Each error carries one clear ``message``, an optional ``hint`` (what to do about
     ├── AdminError                  a server's admin API refused or could not be reached
     ├── RolloutError                a canary rollout cannot start or go on
     ├── NoRoute                     no deployment with a positive weight is ready
+    ├── PublishedLoadError          `conveyor serve`'s registry follower could not load a version
+                                    (its error, as the workers report it)
     └── RequestError                a request to the endpoint failed: HTTP status and error code
                                     (MalformedRequest, InvalidInput, ... in conveyor.serving.errors)
 
@@ -531,6 +533,11 @@ class RolloutError(ConveyorError):
 
 class NoRoute(ConveyorError):
     """No deployment with a positive weight is ready to take traffic."""
+
+
+class PublishedLoadError(ConveyorError):
+    """The registry follower of `conveyor serve` could not load a version: its error, as a
+    worker reports it for the deployment (serving/feed.py)."""
 
 
 class RequestError(ConveyorError):

@@ -119,6 +119,11 @@ class NotReady(Overloaded):
         super().__init__(message, retry_after=retry_after, status=503)
 
 
+class NotPublished(NotReady):
+    """The version is not in the serving feed yet: the worker waits for the registry follower
+    (a deployment added by a traffic change the follower has not polled yet); not a failure."""
+
+
 class ModelFailed(ServingError):
     """The model raised on this input; the server keeps serving."""
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.serving.errors import NotReady
+from conveyor.core.errors import PublishedLoadError
+from conveyor.serving.errors import NotPublished
 
 if TYPE_CHECKING:
     from conveyor.scoring import Scorer
@@ -36,15 +37,6 @@ log = logging.getLogger("conveyor.serving")
 
 STATE = "state.json"
 SELF = "self"  # the worker loads this version through the registry itself
-
-
-class NotPublished(NotReady):
-    """The version is not in the feed yet: the worker waits for the follower (a deployment
-    added by a traffic change the follower has not polled yet), it has not failed."""
-
-
-class PublishedLoadError(RuntimeError):
-    """The follower could not load the version; its error, as the worker reports it."""
 
 
 class FeedWriter:
