@@ -23,8 +23,11 @@ if not os.path.exists(CHROMIUM):  # .ci/run installs it (apt-get install chromiu
                 allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser for this module. Not for the session: Playwright's sync API keeps an event
+    loop running in the main thread until it stops, and every later test's asyncio.run()
+    then fails ("cannot be called from a running event loop")."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
