@@ -11,6 +11,12 @@ from mlflow import MlflowClient
 from conveyor.lifecycle.registry import Registry
 
 
+def store_client(migrated_store: Path, tmp_path: Path) -> MlflowClient:
+    """A client of a fresh copy of the migrated SQLite store."""
+    uri = f"sqlite:///{shutil.copy(migrated_store, tmp_path / 'mlflow.db')}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
 class _LateLooker:
     """A real client whose first look finds no model: another process registers it between
     that look and this one's create (two first trains on an empty store)."""
@@ -31,16 +37,13 @@ class _LateLooker:
 
 def test_a_model_registered_by_another_process_meanwhile_is_taken_as_it_is(migrated_store: Path,
                                                                            tmp_path: Path) -> None:
-    uri = f"sqlite:///{shutil.copy(migrated_store, tmp_path / 'mlflow.db')}"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = store_client(migrated_store, tmp_path)
     Registry(_LateLooker(client)).ensure_model("churn")  # type: ignore[arg-type]
     assert [model.name for model in client.search_registered_models()] == ["churn"]
 
 
 def test_pages_cover_every_version_once_newest_first(tmp_path: Path, migrated_store: Path) -> None:
-    db = tmp_path / "mlflow.db"
-    shutil.copy(migrated_store, db)
-    client = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
+    client = store_client(migrated_store, tmp_path)
     client.create_registered_model("m")
     experiment = client.create_experiment("e", artifact_location=str(tmp_path / "artifacts"))
     run = client.create_run(experiment)
@@ -65,9 +68,7 @@ def test_pages_cover_every_version_once_newest_first(tmp_path: Path, migrated_st
 
 
 def test_a_page_reads_the_metrics_of_each_versions_own_run(tmp_path: Path, migrated_store: Path) -> None:
-    db = tmp_path / "mlflow.db"
-    shutil.copy(migrated_store, db)
-    client = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
+    client = store_client(migrated_store, tmp_path)
     client.create_registered_model("m")
     training = client.create_experiment("train", artifact_location=str(tmp_path / "a"))
     elsewhere = client.create_experiment("other", artifact_location=str(tmp_path / "b"))

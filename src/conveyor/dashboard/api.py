@@ -84,6 +84,11 @@ def register(app: FastAPI, context: DashboardContext) -> None:
         with answering():
             return panel()
 
+    def read_page(request: Request, name: str, limit: int | None, next: str | None,
+                  panel: Callable[[PageRequest], T]) -> Response:
+        paged = PageRequest.of(limit, next)
+        return json_response(read(request, name, lambda: panel(paged)))
+
     @app.get(f"{PREFIX}/session", tags=TAG, summary="Who the token is: name, roles, the actions it may take.",
              responses=errors(401), openapi_extra=BEARER)
     def session(request: Request) -> Response:
@@ -122,8 +127,7 @@ def register(app: FastAPI, context: DashboardContext) -> None:
     @app.get(f"{PREFIX}/models/{{name}}/versions", tags=TAG, responses=READ, openapi_extra=BEARER,
              summary="Versions, newest first: aliases, gate verdict and checks, key metrics (paged).")
     def versions(name: str, request: Request, limit: int | None = None, next: str | None = None) -> Response:
-        paged = PageRequest.of(limit, next)
-        return json_response(read(request, name, lambda: panels.versions(context, name, paged)))
+        return read_page(request, name, limit, next, lambda paged: panels.versions(context, name, paged))
 
     @app.get(f"{PREFIX}/models/{{name}}/history", tags=TAG, responses=READ, openapi_extra=BEARER,
              summary="Audit events, newest first: alias moves (kind=moves) or endpoint changes (kind=live).")
@@ -132,14 +136,12 @@ def register(app: FastAPI, context: DashboardContext) -> None:
         kinds = {"moves": panels.MOVES, "live": panels.LIVE}.get(kind)
         if kinds is None:
             raise InvalidInput(f"kind must be moves or live, not {kind!r}", field="kind")
-        paged = PageRequest.of(limit, next)
-        return json_response(read(request, name, lambda: panels.history(context, name, paged, kinds)))
+        return read_page(request, name, limit, next, lambda paged: panels.history(context, name, paged, kinds))
 
     @app.get(f"{PREFIX}/models/{{name}}/lineage", tags=TAG, responses=READ, openapi_extra=BEARER,
              summary="Drift → retrained version → promotions, newest first (paged).")
     def lineage(name: str, request: Request, limit: int | None = None, next: str | None = None) -> Response:
-        paged = PageRequest.of(limit, next)
-        return json_response(read(request, name, lambda: panels.lineage(context, name, paged)))
+        return read_page(request, name, limit, next, lambda paged: panels.lineage(context, name, paged))
 
     @app.get(f"{PREFIX}/models/{{name}}/endpoint", tags=TAG, responses=errors(401, 404, 502),
              openapi_extra=BEARER,
@@ -152,8 +154,7 @@ def register(app: FastAPI, context: DashboardContext) -> None:
     @app.get(f"{PREFIX}/models/{{name}}/monitoring", tags=TAG, responses=READ, openapi_extra=BEARER,
              summary="Monitoring runs, newest first: drift per feature, performance, fairness (paged).")
     def monitoring(name: str, request: Request, limit: int | None = None, next: str | None = None) -> Response:
-        paged = PageRequest.of(limit, next)
-        return json_response(read(request, name, lambda: panels.monitoring(context, name, paged)))
+        return read_page(request, name, limit, next, lambda paged: panels.monitoring(context, name, paged))
 
     @app.get(f"{PREFIX}/models/{{name}}/runs", tags=TAG, responses=READ, openapi_extra=BEARER,
              summary="Pipeline runs, newest first: status, trigger, duration, MLflow run, log (paged).")
