@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -111,6 +112,40 @@ def _fill_labels(frame: pd.DataFrame, labels: pd.DataFrame, keys: list[str]) -> 
     merged = frame.merge(latest, on=keys, how="left", suffixes=("", "_new"), validate="many_to_one")
     merged[label] = merged[f"{label}_new"].where(merged[f"{label}_new"].notna(), merged[label])
     return merged.drop(columns=f"{label}_new")
+
+
+def import_arrow_alone() -> None:
+    """Import pyarrow (and its Parquet writer) for capture without letting it import pandas.
+
+    pyarrow imports pandas, when it is installed, on its first array conversion — only to
+    recognise Series and DataFrames — which costs a serving worker that scores an inference
+    plan ~60 MB and a second of start-up for nothing: capture hands pyarrow plain lists. So
+    while pyarrow makes that one probe, ``import pandas`` fails, and pyarrow remembers that
+    it has no pandas. The consequence, in this process only: pyarrow converts a pandas object
+    as the sequence it is (NaN stays NaN, not null); ``to_pandas`` still works. A process that
+    has imported pandas already (a worker serving a model that needs it) is left as it is.
+    """
+    if "pandas" in sys.modules:
+        import pyarrow.parquet  # imported now, not by the first write while scoring runs
+
+        return
+    sys.meta_path.insert(0, _WithoutPandas)
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet
+
+        pa.array([0])  # pyarrow's one probe for pandas, made now
+    finally:
+        sys.meta_path.remove(_WithoutPandas)
+
+
+class _WithoutPandas:
+    """A meta-path finder under which ``import pandas`` raises ModuleNotFoundError."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
 def column(values: list[Any]) -> pa.Array:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from conveyor.core import capture as layout
-from conveyor.data.capture import column, write_part
+from conveyor.data.capture import column, import_arrow_alone, write_part
 
 log = logging.getLogger("conveyor.capture")
 
@@ -131,8 +131,7 @@ class CaptureWriter:
 
     def start(self) -> None:
         if self._thread is None and self.sample > 0:
-            import pyarrow.parquet  # noqa: F401 - imported now, not by the first write while scoring runs
-
+            import_arrow_alone()  # now, not by the first write while scoring runs; without pandas
             self._thread = threading.Thread(target=self._loop, name=f"capture-{self.model}", daemon=True)
             self._thread.start()
 
