@@ -101,16 +101,16 @@ class BatchScorer:
 
     def __init__(self, event_id_field: str = "event_id") -> None:
         self.event_id_field = event_id_field
-        self._checks: tuple[InputSchema | None, tuple[_Check, ...], Any] = (None, (), None)
+        self._checks: tuple[InputSchema | None, tuple[_Check, ...], Any, Any] = (None, (), None, None)
         self._template: tuple[tuple[Any, ...], OutputTemplate | None] = ((), None)
 
     def score(self, events: Batch | Sequence[Event], scorer: Scorer, read_at: float) -> BatchOutcome:
         batch = Batch.of(events)
         outcome = BatchOutcome()
         meta = {"model": scorer.name, "version": scorer.version}
-        checks, taken = self._checks_of(scorer.schema)
+        checks, taken, taken_without_id = self._checks_of(scorer.schema)
         names = scorer.schema.names
-        rows = self._taken(batch, taken, names, checks, outcome, meta)
+        rows = self._taken(batch, (taken, taken_without_id), names, checks, outcome, meta)
         if rows is None:  # an event that is not a JSON object with every column: each looked at alone
             rows = self._one_at_a_time(batch, names, checks, outcome, meta)
         predicted = self._predict(batch, rows, scorer, outcome, meta)
@@ -126,12 +126,18 @@ class BatchScorer:
                                     None if predicted.scores is None else predicted.scores.tolist())
         return outcome
 
-    def _checks_of(self, schema: InputSchema) -> tuple[tuple[_Check, ...], Any]:
-        """The schema's checks, and what takes the input columns and the event id out of an object."""
+    def _checks_of(self, schema: InputSchema) -> tuple[tuple[_Check, ...], Any, Any]:
+        """The schema's checks, and what takes the input columns and the event id out of an
+        object: one that needs the id field, one for events that may lack it (id None)."""
         if self._checks[0] is not schema:
             checks = tuple(_Check(f.name, f.required, f.numeric, f.text, f.type) for f in schema.fields)
-            self._checks = (schema, checks, itemgetter(*schema.names, self.event_id_field))
-        return self._checks[1], self._checks[2]
+            inputs, field = itemgetter(*schema.names, schema.names[0]), self.event_id_field
+
+            def taken_without_id(row: dict[str, Any]) -> tuple[Any, ...]:
+                return (*inputs(row)[:-1], row.get(field))
+
+            self._checks = (schema, checks, itemgetter(*schema.names, field), taken_without_id)
+        return self._checks[1], self._checks[2], self._checks[3]
 
     def _template_of(self, scorer: Scorer, classes: np.ndarray | None, batch: Batch) -> OutputTemplate:
         has_classes = classes is not None
@@ -147,16 +153,24 @@ class BatchScorer:
     # -- parsing and checking ---------------------------------------------------------------
 
     def _taken(
-        self, batch: Batch, taken: Any, names: list[str], checks: tuple[_Check, ...], outcome: BatchOutcome,
+        self, batch: Batch, taken: tuple[Any, Any], names: list[str], checks: tuple[_Check, ...], outcome: BatchOutcome,
         meta: dict[str, str],
     ) -> _Rows | None:
-        """The common case in one pass: every event a JSON object with every input column and
-        an id; each object is dropped as soon as its values are out (None: not every event is)."""
+        """The common case in one pass: every event a JSON object with every input column (and
+        an id, or else read again without: the ids then come from where the events were read);
+        each object is dropped as soon as its values are out (None: not every event is)."""
         if batch.problems:
             return None
-        try:
-            values = list(map(taken, map(orjson.loads, batch.values)))
-        except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
+        values = None
+        for take in taken:
+            try:
+                values = list(map(take, map(orjson.loads, batch.values)))
+                break
+            except KeyError:  # an event without the id (or a column): the next getter, if any
+                continue
+            except (orjson.JSONDecodeError, TypeError, IndexError):
+                return None
+        if values is None:
             return None
         if not values:
             return _Rows([], [], {name: [] for name in names})
