@@ -11,7 +11,7 @@ import pytest
 from conveyor.core.errors import PackError
 from conveyor.packs import archive
 from conveyor.packs.archive import extract_tarball, sha256_of, write_tarball
-from conveyor.packs.build import RELATIVE_SHEBANG, prune_test_suites, relocate
+from conveyor.packs.build import RELATIVE_SHEBANG, prune_build_inputs, prune_test_suites, relocate
 
 
 def test_a_folder_round_trips_with_its_links(tmp_path: Path) -> None:
@@ -95,6 +95,22 @@ def test_only_the_known_test_suites_are_pruned(tmp_path: Path) -> None:
     left = sorted(str(p.relative_to(site)) for p in site.rglob("*.py"))
     assert left == ["fsspec/tests/abstract/__init__.py", "mlflow/skills/tests/run.py", "pandas/testing.py",
                     "scipy/stats/_stats.py"]
+
+
+def test_build_only_sources_and_the_mlflow_ui_bundle_are_pruned_and_listed(tmp_path: Path) -> None:
+    site = tmp_path / "env" / "lib" / "python3.11" / "site-packages"
+    kept = ("sklearn/tree/_tree.cpython-311-x86_64-linux-gnu.so", "sklearn/tree/_tree.py", "cffi/parse_c_type.h",
+            "mlflow/server/__init__.py", "pyarrow/include/arrow/api.hpp.txt")
+    gone = ("sklearn/tree/_tree.pyx", "sklearn/tree/_tree.pxd", "numpy/_core/include/numpy/ndarrayobject.h",
+            "pyarrow/include/arrow/api.h", "markupsafe/_speedups.c", "mlflow/server/js/build/index.html")
+    for name in kept + gone:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("x")
+    removed = prune_build_inputs(tmp_path / "env")
+    assert removed == ["lib/python3.11/site-packages/mlflow/server/js",
+                       "lib/python3.11/site-packages/**/*.pyx (1 files)", "lib/python3.11/site-packages/**/*.pxd (1 files)",
+                       "lib/python3.11/site-packages/**/*.c (1 files)", "lib/python3.11/site-packages/**/*.h (2 files)"]
+    assert all((site / name).exists() for name in kept) and not any((site / name).exists() for name in gone)
 
 
 def test_a_member_that_would_escape_the_folder_is_refused_with_tars_reason(tmp_path: Path) -> None:
