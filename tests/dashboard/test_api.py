@@ -36,7 +36,9 @@ def test_a_version_shows_its_gate_checks_aliases_and_key_metrics(served):
     v1 = next(v for v in page["items"] if v["version"] == "1")
     assert v1["gate"] == "passed" and v1["aliases"] == ["prod"]
     assert v1["checks"] and all(c["passed"] for c in v1["checks"])
-    assert any(c["check"].startswith("roc_auc") for c in v1["checks"])
+    roc = next(c for c in v1["checks"] if c["check"] == "roc_auc")
+    assert roc["metric"] == "roc_auc" and roc["threshold"].startswith((">=", ">"))
+    assert roc["value"] == v1["metrics"]["roc_auc"] and roc["detail"].startswith("roc_auc = ")
     assert set(v1["metrics"]) >= {"roc_auc", "f1"}
 
 

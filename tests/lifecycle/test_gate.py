@@ -46,3 +46,28 @@ def test_fairness_thresholds_per_sensitive_column() -> None:
     fair = {"gender": {"demographic_parity_difference": 0.05}, "age": {"demographic_parity_difference": 0.2}}
     verdict = evaluate_gate(gate, {}, fairness=fair)
     assert verdict.reasons == ["fairness.age.demographic_parity_difference = 0.2000 fails <= 0.1"]
+
+
+def test_each_check_carries_its_metric_threshold_and_value_as_the_version_stores_them() -> None:
+    import json
+
+    from conveyor.core import tags
+    from conveyor.lifecycle.gate import verdict_tags
+
+    gate = spec(metrics={"roc_auc": ">= 0.8", "f1": ">= 0.5"}, fairness={"demographic_parity_difference": "<= 0.1"},
+                champion={"stage": "prod", "max_drop": 0.01})
+    champ = Champion("prod", "3", metrics={"roc_auc": 0.85})
+    verdict = evaluate_gate(gate, {"roc_auc": 0.83}, champion=champ, champion_metrics=["roc_auc"],
+                            fairness={"gender": {"demographic_parity_difference": 0.05}})
+    rows = {c.name: (c.metric, c.threshold, c.value, c.passed) for c in verdict.checks}
+    assert rows == {
+        "roc_auc": ("roc_auc", ">= 0.8", 0.83, True),
+        "f1": ("f1", ">= 0.5", None, False),  # not computed: no value
+        "fairness.gender.demographic_parity_difference": (
+            "fairness.gender.demographic_parity_difference", "<= 0.1", 0.05, True),
+        "champion.roc_auc": ("roc_auc", "drop <= 0.01 vs champion prod v3 (0.8500)", 0.83, False),
+    }
+    stored = verdict_tags(verdict)
+    assert stored[tags.GATE] == "failed"
+    assert json.loads(stored[tags.GATE_CHECKS]) == [c.detail for c in verdict.checks]
+    assert json.loads(stored[tags.GATE_TABLE]) == [c.to_dict() for c in verdict.checks]

@@ -30,6 +30,8 @@ def test_train_registers_gated_version_with_alias(cli, project_dir: Path) -> Non
     assert version.tags["conveyor.gate"] == "passed"
     assert json.loads(version.tags["conveyor.gate.reasons"]) == []
     assert any("roc_auc" in c for c in json.loads(version.tags["conveyor.gate.checks"]))
+    table = {row["name"]: row for row in json.loads(version.tags["conveyor.gate.table"])}
+    assert table["roc_auc"]["threshold"].startswith(">") and table["roc_auc"]["value"] > 0.8
     assert json.loads(version.tags["conveyor.stage.dev"])["action"] == "train"
 
     run = client.get_run(version.run_id)

@@ -2,7 +2,8 @@
 
 GATE = "conveyor.gate"
 GATE_REASONS = "conveyor.gate.reasons"
-GATE_CHECKS = "conveyor.gate.checks"
+GATE_CHECKS = "conveyor.gate.checks"  # every check's text (JSON list)
+GATE_TABLE = "conveyor.gate.table"  # every check: name, metric, threshold, value, passed, detail (JSON)
 DATA_SHA256 = "conveyor.data.sha256"
 DATA_ROWS = "conveyor.data.rows"
 GIT_COMMIT = "conveyor.git.commit"

@@ -81,9 +81,22 @@ def key_metrics(context: DashboardContext) -> list[str]:
     return names
 
 
+def gate_checks(version_tags: dict[str, str], reasons: list[str]) -> list[dict[str, Any]]:
+    """The gate's checks of a version, each with its metric, threshold and value (the
+    ``conveyor.gate.table`` tag); a version gated before that tag existed has only its
+    checks' texts: metric, threshold and value are None there."""
+    table = _json(version_tags.get(tags.GATE_TABLE), [])
+    if isinstance(table, list) and table and all(isinstance(row, dict) for row in table):
+        return [{"check": str(row.get("name", "")), "metric": row.get("metric"), "threshold": row.get("threshold"),
+                 "value": row.get("value"), "passed": bool(row.get("passed")), "detail": str(row.get("detail", ""))}
+                for row in table]
+    failed = set(reasons)
+    return [{"check": text, "metric": None, "threshold": None, "value": None, "passed": text not in failed,
+             "detail": text} for text in _json(version_tags.get(tags.GATE_CHECKS), []) if isinstance(text, str)]
+
+
 def _version(v: VersionInfo, keys: list[str]) -> dict[str, Any]:
-    failed = set(v.reasons)
-    checks = [{"check": c, "passed": c not in failed} for c in _json(v.tags.get(tags.GATE_CHECKS), [])]
+    checks = gate_checks(v.tags, v.reasons)
     return {
         "version": v.version, "aliases": v.aliases, "gate": v.gate, "checks": checks,
         "metrics": {k: v.metrics[k] for k in keys if k in v.metrics}, "run_id": v.run_id,

@@ -9,7 +9,6 @@ in one call, so there is never a version without one.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from conveyor.core.errors import (
 )
 from conveyor.lifecycle.context import LifecycleContext
 from conveyor.lifecycle.data import Split, load_dataset, split_dataset
-from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate
+from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate, verdict_tags
 from conveyor.lifecycle.gate_names import check_gate_names
 from conveyor.lifecycle.metrics import PRIMARY_METRIC, evaluate_model
 from conveyor.lifecycle.progress import Reporter, SilentReporter
@@ -92,9 +91,7 @@ def gate_and_register(
         context.registry.ensure_model(cfg.name)
         carried = (tags.ENVIRONMENT, tags.PIPELINE, tags.DATA_SHA256, tags.DATA_ROWS)
         version_tags = {
-            tags.GATE: verdict.status,
-            tags.GATE_REASONS: json.dumps(verdict.reasons),
-            tags.GATE_CHECKS: json.dumps([c.detail for c in verdict.checks]),
+            **verdict_tags(verdict),
             **{k: v for k, v in run.data.tags.items()
                if k in carried or k.startswith(("conveyor.git.", "conveyor.trigger"))},
         }

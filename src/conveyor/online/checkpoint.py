@@ -24,7 +24,7 @@ import numpy as np
 from conveyor.core import tags
 from conveyor.core.config.schema import ChampionSpec, GateSpec
 from conveyor.core.errors import ConveyorError
-from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate
+from conveyor.lifecycle.gate import Champion, Verdict, evaluate_gate, verdict_tags
 from conveyor.lifecycle.metrics import PRIMARY_METRIC, task_metrics
 from conveyor.online.learner import Learner, check_learner
 from conveyor.online.model_files import write_model
@@ -121,8 +121,7 @@ class Checkpoints:
         context.registry.ensure_model(cfg.name)
         mv = client.create_model_version(
             cfg.name, source=f"{run.info.artifact_uri.rstrip('/')}/{MODEL_ARTIFACT}", run_id=run_id,
-            tags={tags.GATE: verdict.status, tags.GATE_REASONS: json.dumps(verdict.reasons),
-                  tags.GATE_CHECKS: json.dumps([c.detail for c in verdict.checks]), **common},
+            tags={**verdict_tags(verdict), **common},
         )
         version = str(mv.version)
         previous = None if self.previous is None else self.previous[0]

@@ -76,6 +76,20 @@
 
   const vName = v => v ? `v${v}` : "-";
 
+  /* The gate's checks: metric, threshold, value, passed (a version gated before the checks
+   * were stored structured has only their texts: one cell each). */
+  function checksTable(checks) {
+    if (!checks.length) return "-";
+    const view = table([
+      ["", c => node("span", c.passed ? "✓" : "✗", c.passed ? "ok" : "bad")],
+      ["check", c => c.metric === null ? c.detail : c.check],
+      ["threshold", c => c.threshold], ["value", c => num(c.value, 4)],
+    ]);
+    view.element.className = "checks";
+    view.add(checks);
+    return view.element;
+  }
+
   const RENDER = {
     stages: () => table([
       ["stage", r => r.stage], ["stand", r => r.stand],
@@ -86,11 +100,7 @@
     versions: () => table([
       ["version", r => vName(r.version)], ["aliases", r => r.aliases.join(", ") || "-"],
       ["gate", r => node("span", r.gate, "gate gate-" + r.gate)],
-      ["checks", r => {
-        const ul = node("ul", null, "checks");
-        for (const c of r.checks) ul.appendChild(node("li", (c.passed ? "✓ " : "✗ ") + c.check, c.passed ? "ok" : "bad"));
-        return ul;
-      }],
+      ["checks", r => checksTable(r.checks)],
       ["metrics", r => Object.entries(r.metrics).map(([k, v]) => `${k} ${num(v)}`).join(", ") || "-"],
       ["created", r => when(r.created)],
       ["origin", r => r.copied_from ? `copy of ${r.copied_from}` : (r.trigger ? `retrained on ${r.trigger}` : "-")],
