@@ -1,7 +1,7 @@
 """Dashboard fixtures: one project with a history worth showing, built once per session —
 v1 trained and promoted to prod, drift found on a monitoring run and v2 retrained from it
 and promoted to staging, a second monitoring run with no drift, a scheduler history entry,
-and many more versions (registered from v1's run through MlflowClient) — then a real
+and a few hundred more versions (registered from v1's run through MlflowClient) — then a real
 uvicorn server in a thread with the dashboard mounted, as `conveyor serve` mounts it."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import yaml
 
 from tests.serving.conftest import free_port, wait_for
 
-MANY = 1500  # versions beyond the two trained ones: the pages stay paged and fast
+MANY = 250  # versions beyond the two trained ones: more than one page at the largest limit (200),
+# so every page path runs; each costs a registry write (~30 ms), so not thousands
 TOKENS = {"admin-token": ("ops", ["admin"]), "predict-token": ("app", ["predict"]),
           "deploy-token": ("release", ["deploy"])}
 

@@ -17,14 +17,16 @@ def test_versions_are_paged_newest_first_and_every_version_is_on_one_page(served
         first = http.get(f"{API}/versions", params={"limit": 50}).json()
         assert len(first["items"]) == 50 and first["next"]
         assert first["items"][0]["version"] == str(MANY + 2)
-        token = None
+        token, pages = None, 0
         while True:
             page = http.get(f"{API}/versions", params={"limit": 200, **({"next": token} if token else {})}).json()
             seen += [int(v["version"]) for v in page["items"]]
+            pages += 1
             token = page["next"]
             if token is None:
                 break
     assert seen == list(range(MANY + 2, 0, -1))
+    assert pages == -(-(MANY + 2) // 200) > 1  # more than the largest page holds
 
 
 def test_a_version_shows_its_gate_checks_aliases_and_key_metrics(served):
