@@ -37,5 +37,10 @@ def test_train_from_s3_with_artifacts_and_audit_on_s3(
     assert any(k.startswith("churn/mlflow/") and k.endswith("MLmodel") for k in keys)
     assert sum(k.startswith("churn/audit/churn/") for k in keys) == 2
     assert [e["action"] for e in project.audit()] == ["train", "promote"]
+    newest, after = project.audit_log.page("churn", None, 1)  # listed through s3fs, newest first
+    assert [e["action"] for e in newest] == ["promote"] and after is not None
+    assert [e["action"] for e in project.audit_log.page("churn", None, 1, after)[0]] == ["train"]
+    project.promote("prod", reason="listed again")  # a listing kept by the client is not stale
+    assert project.audit_log.page("churn", ("promote",), 1)[0][0]["stage"] == "prod"
     assert result.metrics["roc_auc"] > 0.8
     assert project.client.get_run(result.run_id).data.tags["conveyor.data.rows"] == "5000"

@@ -1,8 +1,8 @@
 """What each panel shows, as JSON-ready dicts: one function per panel, each one request.
 
-They read what the commands read — `Registry.page` (`conveyor models`), `AuditLog.events`
-(`conveyor audit`), `RunHistory.page` (`conveyor runs`), the monitoring runs' stored
-metrics — and shape it for a page. No panel reads raw data.
+They read what the commands read — `Registry.page` (`conveyor models`), `AuditLog.page`
+(`conveyor audit`'s log, a page at a time), `RunHistory.page` (`conveyor runs`), the
+monitoring runs' stored metrics — and shape it for a page. No panel reads raw data.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from conveyor.core import tags
-from conveyor.core.errors import AdminError, StoreUnreachableError
-from conveyor.dashboard.paging import PageRequest, page
-from conveyor.serving.errors import BadGateway, NotFound
+from conveyor.core.errors import AdminError, OptionError, StoreUnreachableError
+from conveyor.dashboard.paging import PageRequest
+from conveyor.serving.errors import BadGateway, InvalidInput, NotFound
 from conveyor.stack.tracking import next_page
 
 if TYPE_CHECKING:
@@ -105,32 +105,37 @@ def _version(v: VersionInfo, keys: list[str]) -> dict[str, Any]:
 
 
 def history(context: DashboardContext, model: str, request: PageRequest, kinds: tuple[str, ...]) -> dict[str, Any]:
-    """The audit log's events of these actions, newest first (who, when, from, to, why)."""
-    events = [e for e in context.audit.events(model) if e.get("action") in kinds]
-    events.sort(key=lambda e: str(e.get("at", "")), reverse=True)
-    return {"model": model, **page(events, request)}
+    """A page of the audit log's events of these actions, newest first (who, when, from, to,
+    why): only the events on the page are read (`AuditLog.page`)."""
+    try:
+        events, token = context.audit.page(model, kinds, request.limit, request.token)
+    except OptionError as exc:
+        raise InvalidInput(exc.message, field="next", hint=exc.hint) from None
+    return {"model": model, "items": events, "next": token}
 
 
 def lineage(context: DashboardContext, model: str, request: PageRequest) -> dict[str, Any]:
     """Drift → retrain → promotions: versions a drift retrain registered, newest first, each
-    with the monitoring run that asked for it and the moves of its stage aliases."""
+    with the monitoring run that asked for it and the moves that gave it a stage alias (its
+    ``conveyor.stage.<stage>`` tags: the version's own record, no audit log read)."""
     client = context.registry.client
     found = client.search_model_versions(
         f"name = '{model}' and tags.`{tags.TRIGGER}` = 'drift'", max_results=request.limit,
         order_by=["version_number DESC"], page_token=request.token,
     )
-    moves = [e for e in context.audit.events(model) if e.get("action") in MOVES] if found else []
     items = []
     for mv in found:
         version, version_tags = str(mv.version), dict(mv.tags or {})
         trigger_run = version_tags.get(tags.TRIGGER_RUN_ID)
         run = context.monitoring.get(trigger_run) if trigger_run else None
+        moves = [_json(version_tags.get(tags.stage_move(stage))) for stage in context.config.stages]
         items.append({
             "version": version, "gate": version_tags.get(tags.GATE, "unknown"),
             "drift": None if run is None else {"run_id": run.run_id, "at": run.at.isoformat(), "note": run.note},
             "reason": version_tags.get(tags.TRIGGER_REASON),
-            "promotions": [{"stage": e["stage"], "at": e["at"], "who": e["who"], "action": e["action"]}
-                           for e in moves if str(e.get("to_version")) == version],
+            "promotions": sorted(({"stage": m.get("stage"), "at": m.get("at"), "who": m.get("who"),
+                                   "action": m.get("action")} for m in moves if m.get("action") in MOVES),
+                                 key=lambda m: str(m["at"])),
         })
     return {"model": model, "items": items, "next": next_page(found)}
 

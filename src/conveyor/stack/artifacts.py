@@ -54,6 +54,19 @@ class ArtifactStore:
                 out.append(json.load(handle))
         return out
 
+    def names(self, relative: str) -> list[str]:
+        """The names of the entries right under a prefix (files and folders), sorted; none
+        when nothing is there. A listing only: nothing is read."""
+        fs, base = self._fs()
+        prefix = f"{base}/{relative}".rstrip("/")
+        fs.invalidate_cache(prefix)  # an object store's client keeps listings: new objects too
+        try:
+            found = fs.ls(prefix, detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(str(path).rstrip("/").rsplit("/", 1)[-1] for path in found
+                      if str(path).rstrip("/") != prefix)
+
     def url(self, relative: str) -> str:
         """The full location of ``relative`` in the store."""
         return f"{self.root.rstrip('/')}/{relative.lstrip('/')}"
