@@ -282,10 +282,16 @@ class Project:
         return release(self.lifecycle, self.audit_log, options, reporter or SilentReporter())
 
     def run_job(self, spec: AnySpec, reporter: Reporter | None = None) -> JobResult:
-        """Run one job spec against this project (the spec's project and env are this one's)."""
+        """Run one job spec against this project (the spec's project and env are this one's);
+        in an Airflow task, recorded in the run history too (trigger ``airflow``)."""
         from conveyor.jobs import run_job
+        from conveyor.scheduling.airflow_tasks import AirflowTask, run_recorded
 
-        return run_job(spec, self.lifecycle, reporter or SilentReporter())
+        def run() -> JobResult:
+            return run_job(spec, self.lifecycle, reporter or SilentReporter())
+
+        task = AirflowTask.current()
+        return run() if task is None else run_recorded(self.history(), task, spec, run)
 
 
 def _log_notice(message: str) -> None:

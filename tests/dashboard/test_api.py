@@ -102,6 +102,22 @@ def test_runs_show_the_scheduler_history_with_a_link_to_the_log(served):
         assert log.status_code == 200 and log.text == "train: ok\n"
 
 
+def test_runs_show_an_airflow_dag_runs_entry_beside_the_schedulers(served, monkeypatch):
+    from conveyor.jobs import PromoteSpec
+
+    running = served()
+    for name, value in {"DAG_ID": "churn_train", "DAG_RUN_ID": "manual__2026-12-01", "TASK_ID": "promote_dev",
+                        "TRY_NUMBER": "1"}.items():
+        monkeypatch.setenv(f"AIRFLOW_CTX_{name}", value)
+    assert running.project.run_job(PromoteSpec(to="prod", version="2", reason="airflow")).ok
+    with running.client() as http:
+        runs = http.get(f"{API}/runs").json()["items"]
+        assert [(r["pipeline"], r["trigger"], r["status"]) for r in runs] == [
+            ("train", "airflow", "succeeded"), ("train", "schedule", "succeeded")]
+        log = http.get(runs[0]["log_url"]).text
+    assert "churn_train/manual__2026-12-01" in log and "promote_dev (try 1): promote" in log
+
+
 def test_the_endpoint_panel_counts_requests_per_deployment_from_the_servers_metrics(served):
     running = served()
     with running.client() as http:

@@ -45,12 +45,13 @@ PACK_KEY = "conveyor.pack.key"  # content address: hash of (lock, Python version
 LINEAGE_SOURCE = "conveyor.lineage.source"  # copied version: its source (JSON)
 # The run history of `conveyor scheduler` (one MLflow run per pipeline run, in <model>-runs)
 RUN_PIPELINE = "conveyor.run.pipeline"  # train | batch | monitor | retrain
-RUN_TRIGGER = "conveyor.run.trigger"  # schedule | catch-up | drift
+RUN_TRIGGER = "conveyor.run.trigger"  # schedule | catch-up | drift | airflow
 RUN_SLOT = "conveyor.run.slot"  # the cron slot, UTC: 2026-12-01T0200Z (sorts as it reads)
 RUN_STATUS = "conveyor.run.status"  # running | succeeded | rejected | failed | interrupted | killed | skipped
 RUN_ATTEMPTS = "conveyor.run.attempts"
 RUN_JOB_RUN_ID = "conveyor.run.job_run_id"  # the MLflow run the job made (training, monitoring)
 RUN_DETAIL = "conveyor.run.detail"  # one line: what came of it
+RUN_AIRFLOW = "conveyor.run.airflow"  # an Airflow DAG run's entry: <dag_id>/<dag_run_id>
 SCHEDULER_SINCE = "conveyor.scheduler.since"  # experiment tag: when a scheduler first started
 COPY_STATE = "conveyor.copy.state"  # a copied version's run: "incomplete" until the version exists
 # Online learning (`conveyor learn`): a checkpoint's run and version

@@ -173,8 +173,9 @@ def monitoring(context: DashboardContext, model: str, request: PageRequest) -> d
 
 
 def runs(context: DashboardContext, model: str, pipeline: str | None, request: PageRequest) -> dict[str, Any]:
-    """A page of pipeline runs (train, batch, monitor, retrain), newest first: status,
-    trigger, duration, the MLflow run (a link where a tracking server has a UI), the log."""
+    """A page of pipeline runs (train, batch, monitor, retrain; the scheduler's and Airflow
+    DAG runs'), newest first: status, trigger, duration, the MLflow run (a link where a
+    tracking server has a UI), the log."""
     entries, token = context.history.page(pipeline, request.limit, request.token)
     items = []
     for entry in entries:

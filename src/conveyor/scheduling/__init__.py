@@ -4,7 +4,8 @@ history in MLflow (`conveyor runs`).
 
 Modules: slots.py (cron slots and the catch-up plan, pure), clock.py (injectable time),
 pipelines.py (which jobs a pipeline runs), history.py (MLflow runs in ``<model>-runs``),
-log.py (a run's log), scheduler.py (the loop). Above ``jobs/``, below the composition root.
+log.py (a run's log), scheduler.py (the loop), airflow_tasks.py (an exported DAG's task
+recorded in the same history). Above ``jobs/``, below the composition root.
 """
 
 from conveyor.scheduling.clock import Clock, ManualClock, SystemClock

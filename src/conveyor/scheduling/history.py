@@ -2,7 +2,8 @@
 
 MLflow is the system of record, so the history survives restarts and every scheduler of a
 stand (and anyone with the MLflow UI or client) sees the same runs. A history run's tags say
-which pipeline ran, why (``schedule``, ``catch-up``, ``drift``), for which cron slot, with what
+which pipeline ran, why (``schedule``, ``catch-up``, ``drift``; ``airflow``: a task of an
+exported DAG, `airflow_tasks.py`), for which cron slot, with what
 status, after how many attempts, and which MLflow run the job itself made; its start and end
 times are the scheduler's clock; its artifact ``log.txt`` holds the steps and each attempt's
 result. The latest slot recorded for a pipeline — whatever its status — is the one the
@@ -34,6 +35,7 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"  # the scheduler was stopped (SIGTERM, Ctrl-C) during the run
 KILLED = "killed"  # the scheduler died during the run; the next one marked it
 SKIPPED = "skipped"  # missed slots the catch-up policy did not run
+AIRFLOW = "airflow"  # the trigger of an entry an Airflow task's job wrote
 MLFLOW_STATUS = {
     SUCCEEDED: "FINISHED", REJECTED: "FINISHED", SKIPPED: "FINISHED", FAILED: "FAILED",
     INTERRUPTED: "KILLED", KILLED: "KILLED",
@@ -86,7 +88,7 @@ class Entry:
             slot=t.get(tags.RUN_SLOT, ""),
             status=t.get(tags.RUN_STATUS, "?"),
             start=_time(run.info.start_time),
-            end=None if end is None else _time(end),
+            end=None if end is None or t.get(tags.RUN_STATUS) == RUNNING else _time(end),  # a retried one
             attempts=int(t.get(tags.RUN_ATTEMPTS, "0") or 0),
             job_run_id=t.get(tags.RUN_JOB_RUN_ID),
             detail=t.get(tags.RUN_DETAIL, ""),
@@ -148,8 +150,9 @@ class RunHistory:
 
     # -- writing ------------------------------------------------------------------------
 
-    def start(self, pipeline: str, trigger: str, slot: datetime, now: datetime) -> str:
-        """A new RUNNING history run owned by this process; its id."""
+    def start(self, pipeline: str, trigger: str, slot: datetime, now: datetime,
+              extra: dict[str, str] | None = None) -> str:
+        """A new RUNNING history run owned by this process (``extra``: more tags); its id."""
         from conveyor.lifecycle.orphans import owner_tags
 
         run = self.client.create_run(
@@ -157,13 +160,24 @@ class RunHistory:
             tags={
                 tags.MODEL: self.model, tags.ENVIRONMENT: self.stand, tags.RUN_PIPELINE: pipeline,
                 tags.RUN_TRIGGER: trigger, tags.RUN_SLOT: format_slot(slot), tags.RUN_STATUS: RUNNING,
-                tags.RUN_ATTEMPTS: "0", **owner_tags(),
+                tags.RUN_ATTEMPTS: "0", **owner_tags(), **(extra or {}),
             },
         )
         return str(run.info.run_id)
 
     def attempt(self, run_id: str, attempts: int) -> None:
         self.client.set_tag(run_id, tags.RUN_ATTEMPTS, str(attempts))
+
+    def progress(self, run_id: str, *, detail: str, job_run_id: str | None, log: str) -> None:
+        """A run that goes on (a job of it done, more to come): RUNNING, with what came of it
+        so far and its log up to now."""
+        if self.client.get_run(run_id).info.status != "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")  # a retry after a failure
+        if job_run_id:
+            self.client.set_tag(run_id, tags.RUN_JOB_RUN_ID, job_run_id)
+        self.client.set_tag(run_id, tags.RUN_DETAIL, detail[:4000])
+        self.client.log_text(run_id, log, LOG_FILE)
+        self.client.set_tag(run_id, tags.RUN_STATUS, RUNNING)
 
     def finish(self, run_id: str, status: str, now: datetime, *, detail: str = "",
                job_run_id: str | None = None, log: str = "") -> None:
@@ -185,7 +199,10 @@ class RunHistory:
     def mark_killed(self, now: datetime, keep: ProcessId) -> list[Entry]:
         """Close as ``killed`` every RUNNING entry not owned by ``keep`` (the scheduler that
         holds the project's lease now: any other that left one running is gone)."""
-        runs = self.client.search_runs([self.experiment_id], filter_string=f"attributes.status = 'RUNNING' and {self._here}",
+        # an Airflow DAG run's entry is Airflow's to end: its process is gone between tasks
+        others = f"tags.`{tags.RUN_TRIGGER}` != '{AIRFLOW}'"
+        runs = self.client.search_runs([self.experiment_id],
+                                       filter_string=f"attributes.status = 'RUNNING' and {self._here} and {others}",
                                        max_results=_MAX_RUNNING)
         marked = []
         for run in runs:
@@ -200,6 +217,14 @@ class RunHistory:
         return marked
 
     # -- reading --------------------------------------------------------------------------
+
+    def find(self, tag: str, value: str) -> Entry | None:
+        """The entry of this stand whose ``tag`` is ``value`` (None: none yet)."""
+        if self.client.get_experiment_by_name(self.experiment_name) is None:
+            return None
+        runs = self.client.search_runs([self.experiment_id], filter_string=f"tags.`{tag}` = '{value}' and {self._here}",
+                                       max_results=1)
+        return Entry.of(runs[0]) if runs else None
 
     def entries(self, pipeline: str | None = None, limit: int = 50) -> list[Entry]:
         """The latest ``limit`` entries, newest first."""
