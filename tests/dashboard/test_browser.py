@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.dashboard.conftest import wait_for
+from tests.dashboard.conftest import MANY, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ["", "/endpoint", "/monitoring", "/runs"]
@@ -87,9 +87,19 @@ def test_every_page_loads_with_no_console_error_and_no_request_leaving_the_serve
     assert watched.page.locator("#drift-chart svg circle").count() >= 2  # two runs per feature
     assert watched.page.locator("#alerts tbody tr").count() == 1
     watched.open(f"{running.url}/ui/models/churn")
-    assert watched.page.locator("[data-panel=versions] tbody tr").count() == 25
-    watched.page.click("[data-panel=versions] .more")
-    wait_for(lambda: watched.page.locator("[data-panel=versions] tbody tr").count() == 50)
+    rows = watched.page.locator("[data-panel=versions] .body > table > tbody > tr")
+    assert rows.count() == 25
+    more = watched.page.locator("[data-panel=versions] .more")
+    while more.is_visible():  # page after page down to v1: 25 more rows each time
+        shown = rows.count()
+        more.click()
+        wait_for(lambda shown=shown: rows.count() > shown)
+    assert rows.count() == MANY + 2
+    checks = rows.last.locator("table.checks tbody tr")  # v1's gate checks: metric, threshold, value
+    assert checks.count() >= 2
+    cells = checks.filter(has_text="roc_auc").first.locator("td").all_inner_texts()
+    assert cells[0] == "✓" and cells[2].startswith(">") and float(cells[3]) > 0.5
+    assert watched.errors == []
     watched.context.close()
 
 

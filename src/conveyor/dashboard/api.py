@@ -125,18 +125,20 @@ def register(app: FastAPI, context: DashboardContext) -> None:
         return json_response(read(request, name, lambda: panels.stages(context, name)))
 
     @app.get(f"{PREFIX}/models/{{name}}/versions", tags=TAG, responses=READ, openapi_extra=BEARER,
-             summary="Versions, newest first: aliases, gate verdict and checks, key metrics (paged).")
-    def versions(name: str, request: Request, limit: int | None = None, next: str | None = None) -> Response:
-        return read_page(request, name, limit, next, lambda paged: panels.versions(context, name, paged))
+             summary="A stand's versions, newest first: aliases, gate verdict and checks, key metrics (paged).")
+    def versions(name: str, request: Request, stand: str | None = None, limit: int | None = None,
+                 next: str | None = None) -> Response:
+        return read_page(request, name, limit, next, lambda paged: panels.versions(context, name, paged, stand))
 
     @app.get(f"{PREFIX}/models/{{name}}/history", tags=TAG, responses=READ, openapi_extra=BEARER,
-             summary="Audit events, newest first: alias moves (kind=moves) or endpoint changes (kind=live).")
-    def history(name: str, request: Request, kind: str = "moves", limit: int | None = None,
-                next: str | None = None) -> Response:
+             summary="A stand's audit events, newest first: alias moves (kind=moves) or endpoint changes (kind=live).")
+    def history(name: str, request: Request, kind: str = "moves", stand: str | None = None,
+                limit: int | None = None, next: str | None = None) -> Response:
         kinds = {"moves": panels.MOVES, "live": panels.LIVE}.get(kind)
         if kinds is None:
             raise InvalidInput(f"kind must be moves or live, not {kind!r}", field="kind")
-        return read_page(request, name, limit, next, lambda paged: panels.history(context, name, paged, kinds))
+        return read_page(request, name, limit, next,
+                         lambda paged: panels.history(context, name, paged, kinds, stand))
 
     @app.get(f"{PREFIX}/models/{{name}}/lineage", tags=TAG, responses=READ, openapi_extra=BEARER,
              summary="Drift → retrained version → promotions, newest first (paged).")
@@ -207,9 +209,19 @@ def register(app: FastAPI, context: DashboardContext) -> None:
         return json_response(state, 202)
 
     @app.delete(f"{PREFIX}/models/{{name}}/canary", tags=TAG, responses=ACTION, openapi_extra=BEARER,
-                summary="Stop the running canary: traffic restored, the stop audited.")
+                summary="Stop the canary (a running or an interrupted one): traffic restored, the stop audited.")
     async def canary_stop(name: str, request: Request) -> Response:
         who = actor(context.authenticator(), request)
         panels.check_model(context, name)
-        state = await run_in_threadpool(context.canaries.stop, name, f"token:{who.name}")
+        state = await run_in_threadpool(context.canaries.stop, name, f"token:{who.name}",
+                                        context.live.admin_url(request), who.token)
         return json_response(state)
+
+    @app.post(f"{PREFIX}/models/{{name}}/canary/resume", tags=TAG, responses=ACTION, openapi_extra=BEARER,
+              summary="Resume an interrupted canary from the step it was at (its process had stopped).")
+    async def canary_resume(name: str, request: Request) -> Response:
+        who = actor(context.authenticator(), request)
+        panels.check_model(context, name)
+        state = await run_in_threadpool(context.canaries.resume, name, context.live.admin_url(request),
+                                        who.token, f"token:{who.name}")
+        return json_response(state, 202)

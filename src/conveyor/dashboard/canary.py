@@ -6,6 +6,12 @@ Its state is one JSON object in the artifact store (``serving/<model>/canary.jso
 worker (and `conveyor ui`) shows the same rollout, and a stop asked of any of them is seen
 by the one running it, which then restores the traffic and audits the stop as a rollback
 step (as a regression would be).
+
+A rollout whose process is gone (the worker restarted mid-rollout) reads ``interrupted``:
+traffic is as it left it, and the state says so. From there it is either stopped — the
+weights from before its start restored at once, the stop audited as a rollback — or
+resumed: a new rollout from the step it was at (the candidate's weight now), with the
+same interval, restoring the weights from before the first start on a regression.
 """
 
 from __future__ import annotations
@@ -17,18 +23,23 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from conveyor.core.errors import ConveyorError, OptionError
-from conveyor.serving.errors import Conflict, InvalidInput
+from conveyor.core.errors import AdminError, ConveyorError, OptionError
+from conveyor.lifecycle.audit import AuditEvent
+from conveyor.serving.errors import BadGateway, Conflict, InvalidInput
 from conveyor.stack.processes import ProcessId
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conveyor.core.config.schema import RolloutSpec
     from conveyor.lifecycle.audit import AuditLog
+    from conveyor.serving.client import AdminClient
     from conveyor.stack.artifacts import ArtifactStore
 
 log = logging.getLogger("conveyor.dashboard")
 
 RUNNING = "running"
+INTERRUPTED = "interrupted"  # running, by a process that is gone
 POLL_S = 1.0  # how often a running rollout looks for a stop asked elsewhere
 
 
@@ -49,15 +60,15 @@ class Canaries:
             return None
         state: dict[str, Any] = self.artifacts.read_json(path)
         if state.get("state") == RUNNING and _owner(state).gone():
-            state.update(state="interrupted", reason="the process running it stopped; traffic is as it left it")
+            state.update(state=INTERRUPTED, reason="the process running it stopped; traffic is as it left it "
+                         "— resume it, or stop it to restore the weights from before it")
         return state
 
     def start(self, model: str, candidate: object, steps: object, interval: object,
               url: str, token: str | None, who: str) -> dict[str, Any]:
         """Start a rollout of ``candidate`` (a stage or vN) with `conveyor rollout`'s steps and
         interval (``10,50,100``, ``5m``); 409 while one runs."""
-        from conveyor.serving.client import AdminClient
-        from conveyor.serving.rollout import Rollout, parse_duration, parse_steps
+        from conveyor.serving.rollout import parse_duration, parse_steps
 
         if not isinstance(candidate, str) or not candidate:
             raise InvalidInput("name the candidate deployment: a stage (staging) or a version (v7)", field="to")
@@ -70,29 +81,76 @@ class Canaries:
         if current is not None and current.get("state") == RUNNING:
             raise Conflict(f"a canary of {current.get('candidate')!r} is running for {model!r}",
                            hint="stop it first")
+        before = _admin(url, token, lambda client: client.status(model))["weights"]
         state = {"state": RUNNING, "candidate": candidate, "steps": parsed_steps, "interval_s": interval_s,
                  "started_by": who, "started": _now(), "owner": asdict(ProcessId.current()),
-                 "stop_requested_by": None, "reason": "", "result": None}
+                 "weights_before": before, "stop_requested_by": None, "reason": "", "result": None}
+        return self._launch(model, state, parsed_steps, url, token)
+
+    def resume(self, model: str, url: str, token: str | None, who: str) -> dict[str, Any]:
+        """Go on with an interrupted rollout from the step it was at; 409 if none is."""
+        state = self._interrupted(model, "resume")
+        candidate = str(state["candidate"])
+        weight = float(_admin(url, token, lambda client: client.status(model))["weights"].get(candidate, 0.0))
+        steps = [float(s) for s in state.get("steps") or []]
+        remaining = [s for s in steps if s >= weight] or steps[-1:]
+        state.update(state=RUNNING, owner=asdict(ProcessId.current()), resumed_by=who, resumed=_now(),
+                     remaining=remaining, stop_requested_by=None, reason=f"resumed at {remaining[0]:g}% by {who}")
+        return self._launch(model, state, remaining, url, token)
+
+    def stop(self, model: str, who: str, url: str | None = None, token: str | None = None) -> dict[str, Any]:
+        """Ask the running rollout to stop (it restores the traffic); an interrupted one is
+        stopped here: the weights from before its start restored, the stop audited. 409 if
+        there is neither."""
+        state = self.state(model)
+        if state is not None and state.get("state") == RUNNING:
+            state["stop_requested_by"] = who
+            self._write(model, state)
+            return state
+        if state is None or state.get("state") != INTERRUPTED or url is None:
+            raise Conflict(f"no canary is running for {model!r}")
+        state = self._interrupted(model, "stop")
+        before = dict(state["weights_before"])
+        _admin(url, token, lambda client: client.set_weights(model, before))
+        reason = f"stopped: by {who} (its process had stopped); traffic restored to {before}"
+        self.audit.append(AuditEvent(action="rollout-rollback", model=model, stage=str(state["candidate"]),
+                                     from_version=None, to_version=None, reason=reason,
+                                     environment=self.environment))
+        state.update(state="stopped", reason=reason, stop_requested_by=who, ended=_now())
+        self._write(model, state)
+        return state
+
+    def _interrupted(self, model: str, what: str) -> dict[str, Any]:
+        """The interrupted rollout's state, read as stored (409: none, or one stored before
+        the weights it started from were)."""
+        state = self.state(model)
+        if state is None or state.get("state") != INTERRUPTED:
+            raise Conflict(f"no interrupted canary of {model!r} to {what}",
+                           hint="a running one is stopped with DELETE; start a new one with POST")
+        if not isinstance(state.get("weights_before"), dict):
+            raise Conflict(f"the interrupted canary of {model!r} does not say the weights it started from",
+                           hint="set the traffic with the weights form, then start a new canary")
+        stored: dict[str, Any] = self.artifacts.read_json(_path(model))
+        return stored
+
+    def _launch(self, model: str, state: dict[str, Any], steps: list[float], url: str,
+                token: str | None) -> dict[str, Any]:
+        """Write the running state and run the rollout in a thread of this process."""
+        from conveyor.serving.client import AdminClient
+        from conveyor.serving.rollout import Rollout
+
         self._write(model, state)
         job = Rollout(
-            AdminClient(url, token), self.audit, model, candidate, steps=parsed_steps, interval_s=interval_s,
-            spec=self.spec, environment=self.environment, sleep=lambda s: self._sleep(model, s),
-            stopped=lambda: self._stop_reason(model),
+            AdminClient(url, token), self.audit, model, str(state["candidate"]), steps=steps,
+            interval_s=float(state["interval_s"]), spec=self.spec, environment=self.environment,
+            sleep=lambda s: self._sleep(model, s), stopped=lambda: self._stop_reason(model),
             echo=lambda line: log.info("canary %s: %s", model, line),
+            restore={str(k): float(v) for k, v in dict(state["weights_before"]).items()},
         )
         thread = threading.Thread(target=self._run, args=(model, job, state), daemon=True,
                                   name=f"canary-{model}")
         self.threads[model] = thread
         thread.start()
-        return state
-
-    def stop(self, model: str, who: str) -> dict[str, Any]:
-        """Ask the running rollout to stop (it restores the traffic); 409 if none runs."""
-        state = self.state(model)
-        if state is None or state.get("state") != RUNNING:
-            raise Conflict(f"no canary is running for {model!r}")
-        state["stop_requested_by"] = who
-        self._write(model, state)
         return state
 
     def _run(self, model: str, job: Any, state: dict[str, Any]) -> None:
@@ -125,6 +183,16 @@ class Canaries:
 
     def _write(self, model: str, state: dict[str, Any]) -> None:
         self.artifacts.replace_json(_path(model), state)
+
+
+def _admin(url: str, token: str | None, call: Callable[[AdminClient], dict[str, Any]]) -> dict[str, Any]:
+    """One call to the server's admin API; 502 when it refuses or cannot be reached."""
+    from conveyor.serving.client import AdminClient
+
+    try:
+        return call(AdminClient(url, token))
+    except AdminError as exc:
+        raise BadGateway(exc.message, hint=exc.hint) from None
 
 
 def _owner(state: dict[str, Any]) -> ProcessId:

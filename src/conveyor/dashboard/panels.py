@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from conveyor.dashboard.access import Viewer
     from conveyor.dashboard.context import DashboardContext
     from conveyor.lifecycle.registry import VersionInfo
+    from conveyor.lifecycle.stands import Stand
 
 MOVES = ("train", "promote", "rollback", "copy")  # what moves (or copies) a stage alias; train: the first
 LIVE = ("traffic", "rollout-step", "rollout-rollback", "rollout-complete")  # endpoint changes
@@ -32,10 +33,25 @@ def check_model(context: DashboardContext, model: str) -> None:
 
 
 def overview(context: DashboardContext) -> dict[str, Any]:
-    """The model, its stages and the stand each lives on (no store read)."""
-    return {"model": context.model, "environment": context.environment or "default",
-            "stages": [{"stage": s, "stand": context.stands.env_of(s) or context.environment or "default"}
-                       for s in context.config.stages]}
+    """The model, its stages and the stand each lives on, every stand (this one first; no
+    store read)."""
+    here = context.environment or "default"
+    stages = [{"stage": s, "stand": context.stands.env_of(s) or here} for s in context.config.stages]
+    return {"model": context.model, "environment": here, "stages": stages,
+            "stands": list(dict.fromkeys([here, *(s["stand"] for s in stages)]))}
+
+
+def stand_of(context: DashboardContext, name: str | None) -> Stand:
+    """The stand a panel asks for by name (None: this one); 422 for one no stage lives on."""
+    here = context.environment or "default"
+    if name is None or name == here:
+        return context.stands.current
+    stage = next((s for s in context.config.stages if context.stands.env_of(s) == name), None)
+    if stage is None:
+        known = list(dict.fromkeys([here, *(context.stands.env_of(s) or here for s in context.config.stages)]))
+        raise InvalidInput(f"no stage of {context.model!r} lives on a stand {name!r}", field="stand",
+                           hint=f"one of {known}")
+    return context.stands.of_stage(stage)
 
 
 def stages(context: DashboardContext, model: str) -> dict[str, Any]:
@@ -65,11 +81,13 @@ def stages(context: DashboardContext, model: str) -> dict[str, Any]:
     return {"model": model, "items": rows}
 
 
-def versions(context: DashboardContext, model: str, request: PageRequest) -> dict[str, Any]:
-    """A page of versions, newest first: aliases, gate verdict and its checks, key metrics."""
-    found = context.registry.page(model, request.limit, request.token)
+def versions(context: DashboardContext, model: str, request: PageRequest, stand: str | None = None) -> dict[str, Any]:
+    """A page of a stand's versions, newest first: aliases, gate verdict and its checks, key
+    metrics (a version copied to another stand shows there with its copied tags)."""
+    found = stand_of(context, stand).registry.page(model, request.limit, request.token)
     keys = key_metrics(context)
-    return {"model": model, "items": [_version(v, keys) for v in found.versions], "next": found.next_token}
+    return {"model": model, "stand": stand or context.environment or "default",
+            "items": [_version(v, keys) for v in found.versions], "next": found.next_token}
 
 
 def key_metrics(context: DashboardContext) -> list[str]:
@@ -104,14 +122,16 @@ def _version(v: VersionInfo, keys: list[str]) -> dict[str, Any]:
     }
 
 
-def history(context: DashboardContext, model: str, request: PageRequest, kinds: tuple[str, ...]) -> dict[str, Any]:
-    """A page of the audit log's events of these actions, newest first (who, when, from, to,
-    why): only the events on the page are read (`AuditLog.page`)."""
+def history(context: DashboardContext, model: str, request: PageRequest, kinds: tuple[str, ...],
+            stand: str | None = None) -> dict[str, Any]:
+    """A page of a stand's audit log, events of these actions, newest first (who, when, from,
+    to, why): only the events on the page are read (`AuditLog.page`)."""
+    audit = stand_of(context, stand).audit
     try:
-        events, token = context.audit.page(model, kinds, request.limit, request.token)
+        events, token = audit.page(model, kinds, request.limit, request.token)
     except OptionError as exc:
         raise InvalidInput(exc.message, field="next", hint=exc.hint) from None
-    return {"model": model, "items": events, "next": token}
+    return {"model": model, "stand": stand or context.environment or "default", "items": events, "next": token}
 
 
 def lineage(context: DashboardContext, model: str, request: PageRequest) -> dict[str, Any]:

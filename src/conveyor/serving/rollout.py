@@ -139,9 +139,12 @@ class Rollout:
         echo: Callable[[str], None] = lambda line: None,
         max_extensions: int = 3,
         stopped: Callable[[], str | None] = lambda: None,
+        restore: dict[str, float] | None = None,
     ) -> None:
         """``stopped``: asked after each step's observation; a reason (who stopped it) ends
-        the rollout there, traffic restored as on a regression."""
+        the rollout there, traffic restored as on a regression. ``restore``: the weights a
+        rollback restores (default: those at the start; a resumed rollout passes the ones
+        from before its first start)."""
         self.client = client
         self.audit = audit
         self.model = model
@@ -156,10 +159,11 @@ class Rollout:
         self.echo = echo
         self.max_extensions = max_extensions
         self.stopped = stopped
+        self.restore = restore
 
     def run(self) -> RolloutResult:
         status = self.client.status(self.model)
-        original = dict(status["weights"])
+        original = dict(status["weights"] if self.restore is None else self.restore)
         champion = self.champion or self._champion(original)
         self._wait_loaded(self.candidate)
         versions = self._versions()

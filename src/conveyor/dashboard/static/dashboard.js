@@ -182,6 +182,8 @@
     container.appendChild(node("p", shadow, "hint"));
     const canary = data.canary;
     container.appendChild(node("p", canary ? `canary of ${canary.candidate}: ${canary.state}${canary.reason ? " — " + canary.reason : ""} (started by ${canary.started_by})` : "no canary", "canary"));
+    const resume = document.getElementById("canary-resume");
+    if (resume) resume.hidden = !(canary && canary.state === "interrupted");  // only an interrupted one goes on
     panel.dataset.loaded = "yes";
     fillWeights(data);
   }
@@ -297,7 +299,16 @@
     const stop = document.getElementById("canary-stop");
     if (stop) stop.addEventListener("click", async () => {
       if (!window.confirm("Stop the canary and restore the traffic?")) { result("cancelled", false); return; }
-      try { await send("DELETE", api("/canary")); result("stop asked: traffic is restored at the end of the step", true); }
+      try {
+        const state = await send("DELETE", api("/canary"));
+        result(state.state === "stopped" ? state.reason : "stop asked: traffic is restored at the end of the step", true);
+      } catch (err) { result(err.message, false); }
+      refresh();
+    });
+    const resume = document.getElementById("canary-resume");
+    if (resume) resume.addEventListener("click", async () => {
+      if (!window.confirm("Resume the interrupted canary from the step it was at?")) { result("cancelled", false); return; }
+      try { const state = await send("POST", api("/canary/resume")); result(state.reason, true); }
       catch (err) { result(err.message, false); }
       refresh();
     });
