@@ -156,3 +156,31 @@ def test_a_predict_role_token_sees_no_actions(served, browser, screenshots):
     watched.page.screenshot(path=str(screenshots / "predict-runs.png"), full_page=True)
     assert watched.errors == []
     watched.context.close()
+
+
+def test_an_interrupted_canary_is_resumed_from_the_page_and_stopped(served, browser, screenshots):
+    import socket
+
+    running = served()
+    running.project.artifacts.replace_json("serving/churn/canary.json", {  # as a process killed mid-rollout left it
+        "state": "running", "candidate": "staging", "steps": [50.0, 100.0], "interval_s": 3600.0,
+        "started_by": "token:release", "started": "2026-12-01T00:00:00+00:00", "stop_requested_by": None,
+        "owner": {"host": socket.gethostname(), "pid": 2**22 + 7, "started": ""}, "reason": "", "result": None,
+        "weights_before": {"prod": 90.0, "staging": 10.0}})
+    watched = Watched(browser)
+    watched.sign_in(running.url, "deploy-token")
+    watched.open(f"{running.url}/ui/models/churn/endpoint")
+    assert "interrupted" in watched.page.locator("p.canary").inner_text()
+    watched.page.once("dialog", lambda dialog: dialog.accept())
+    watched.page.click("#canary-resume")
+    watched.page.wait_for_function(
+        "() => document.getElementById('action-result').textContent.startsWith('resumed at 50%')")
+    with running.client("deploy-token") as http:
+        wait_for(lambda: http.get("/admin/models/churn").json()["weights"] == {"prod": 50.0, "staging": 50.0})
+        watched.page.screenshot(path=str(screenshots / "deploy-canary-resumed.png"), full_page=True)
+        watched.page.once("dialog", lambda dialog: dialog.accept())
+        watched.page.click("#canary-stop")
+        wait_for(lambda: http.get("/ui/api/models/churn/endpoint").json()["canary"]["state"] == "stopped")
+        assert http.get("/admin/models/churn").json()["weights"] == {"prod": 90.0, "staging": 10.0}
+    assert watched.errors == [] and watched.left_the_server(running.url) == []
+    watched.context.close()

@@ -146,6 +146,15 @@ def test_train_runs_end_to_end_and_drift_leads_to_a_retrain(
     version = client.get_model_version("churn", "2")
     assert version.tags["conveyor.trigger.run_id"] == event["extra"]["monitoring_run_id"]
 
+    # each DAG run is one entry of the run history the scheduler writes (the Runs page's)
+    from conveyor import Project
+
+    entries = Project.load(scheduled_project, env="dev").history().entries()
+    assert [(e.pipeline, e.trigger, e.status) for e in reversed(entries)] == [
+        ("train", "airflow", "succeeded"), ("batch", "airflow", "succeeded"),
+        ("monitor", "airflow", "succeeded"), ("retrain", "airflow", "succeeded")]
+    assert entries[-1].job_run_id == trained["xcom"]["train"] and entries[-1].slot == "2026-12-01T0300Z"
+
 
 def test_a_spark_step_runs_the_exported_spark_application(
     cli: Callable[..., Any], scheduled_project: Path, tmp_path: Path, airflow: Callable[..., dict[str, Any]]
@@ -192,3 +201,8 @@ def test_a_gate_that_refuses_fails_its_task_without_retries(
     assert run["tasks"] == {"train": "success", "gate": "failed", "promote_dev": "upstream_failed"}
     assert "failed the quality gate" in run["log"]
     assert "up_for_retry" not in run["log"]
+    from conveyor import Project
+
+    [entry] = Project.load(scheduled_project, env="dev").history().entries()
+    assert (entry.pipeline, entry.trigger, entry.status) == ("train", "airflow", "rejected")
+    assert entry.detail.startswith("gate: ") and "quality gate" in entry.detail
