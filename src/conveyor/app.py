@@ -183,14 +183,17 @@ class Project:
         mount(app, cast(DashboardContext, deferred))
 
     def history(self, name: str | None = None) -> RunHistory:
-        """The run history of the model's scheduled pipelines (MLflow experiment <model>-runs)."""
+        """The run history of the model's scheduled pipelines (MLflow experiment <model>-runs)
+        on the history's stand (``scheduler.history_env``, default the first stage's), shared
+        by the schedulers of every stand; entries are tagged with the stand that ran them."""
         from conveyor.scheduling import RunHistory
 
-        return RunHistory(self.client, name or self.name, self.stack.mlflow_artifact_root, self.loaded.env_name)
+        home = self.stands.of_env(self.config.history_env, "the scheduler's run history")
+        return RunHistory(home.client, name or self.name, home.stack.mlflow_artifact_root, self.loaded.env_name)
 
     def scheduler(self, clock: Clock | None = None, notify: Callable[[str], None] | None = None) -> Scheduler:
         """The embedded scheduler of this project and stand (`conveyor scheduler`); leases in
-        the stand's artifact store, history in its tracking store."""
+        the stand's artifact store, history on the history's stand (:meth:`history`)."""
         from conveyor.scheduling import Scheduler, SchedulerContext
         from conveyor.stack.leases import Leases
 

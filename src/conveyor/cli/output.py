@@ -75,15 +75,15 @@ def versions_table(model: str, versions: list[VersionInfo]) -> Table:
 
 
 def runs_table(model: str, entries: list[Entry]) -> Table:
-    """The scheduler's run history, newest first."""
+    """The schedulers' run history (every stand's), newest first."""
     table = Table(title=f"{model}: pipeline runs", title_justify="left")
-    for column in ("pipeline", "trigger", "slot", "status", "start", "duration", "MLflow run", "detail", "log"):
+    for column in ("stand", "pipeline", "trigger", "slot", "status", "start", "duration", "MLflow run", "detail", "log"):
         table.add_column(column, overflow="fold")
     styles = {"succeeded": "green", "rejected": "yellow", "skipped": "dim", "running": "cyan"}
     for e in entries:
         duration = "" if e.duration_s is None else f"{e.duration_s:.1f}s"
         table.add_row(
-            e.pipeline, e.trigger, e.slot, f"[{styles.get(e.status, 'red')}]{e.status}[/]",
+            e.env, e.pipeline, e.trigger, e.slot, f"[{styles.get(e.status, 'red')}]{e.status}[/]",
             f"{e.start:%Y-%m-%d %H:%M:%S}", duration, e.job_run_id or e.run_id, e.detail, e.log or "",
         )
     return table

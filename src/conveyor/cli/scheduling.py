@@ -60,7 +60,7 @@ def runs(
     env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
-    """The scheduler's run history: pipeline, trigger, status, start, duration, MLflow run, log."""
+    """The run history of every stand's scheduler: stand, pipeline, trigger, status, start, duration, MLflow run, log."""
     from conveyor.cli.output import console, print_json, runs_table
 
     proj = load_project(project, env)

@@ -52,7 +52,7 @@ RUN_ATTEMPTS = "conveyor.run.attempts"
 RUN_JOB_RUN_ID = "conveyor.run.job_run_id"  # the MLflow run the job made (training, monitoring)
 RUN_DETAIL = "conveyor.run.detail"  # one line: what came of it
 RUN_AIRFLOW = "conveyor.run.airflow"  # an Airflow DAG run's entry: <dag_id>/<dag_run_id>
-SCHEDULER_SINCE = "conveyor.scheduler.since"  # experiment tag: when a scheduler first started
+SCHEDULER_SINCE = "conveyor.scheduler.since"  # + ".<stand>", experiment tag: when that stand's scheduler first started
 COPY_STATE = "conveyor.copy.state"  # a copied version's run: "incomplete" until the version exists
 # Online learning (`conveyor learn`): a checkpoint's run and version
 ONLINE_CHECKPOINT = "conveyor.online.checkpoint"  # "true" on a checkpoint's version and run

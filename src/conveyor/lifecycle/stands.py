@@ -71,15 +71,19 @@ class Stands:
     def of_stage(self, stage: str) -> Stand:
         """The stand holding ``stage`` (its stores reachable, else StoreUnreachableError
         naming the stand and the stage)."""
-        env = self.env_of(stage)
-        if env is None:
+        return self.of_env(self.env_of(stage), f"stage {stage!r}")
+
+    def of_env(self, env: str | None, what: str) -> Stand:
+        """The stand of environment ``env`` (None or the current one: the current stand);
+        ``what`` says in an unreachable stand's error what needed it."""
+        if env is None or env == self.current.name:
             return self.current
         if env not in self._opened:
             try:
                 self._opened[env] = self._open(env)
             except StoreUnreachableError as exc:
                 raise StoreUnreachableError(
-                    f"stand {env!r} (stage {stage!r}) cannot be reached: {exc.message}",
+                    f"stand {env!r} ({what}) cannot be reached: {exc.message}",
                     hint=f"check environments.{env} in conveyor.yaml and that its stores are up, "
                     "then run the command again; nothing was written to that stand",
                 ) from None

@@ -1,13 +1,16 @@
 """The run history: one MLflow run per pipeline run, in the experiment ``<model>-runs``.
 
-MLflow is the system of record, so the history survives restarts and every scheduler of a
-stand (and anyone with the MLflow UI or client) sees the same runs. A history run's tags say
-which pipeline ran, why (``schedule``, ``catch-up``, ``drift``; ``airflow``: a task of an
-exported DAG, `airflow_tasks.py`), for which cron slot, with what
+MLflow is the system of record, so the history survives restarts, and the schedulers of every
+stand write it into one tracking store — the history's stand (``scheduler.history_env``, by
+default the first stage's; the composition root opens it) — so `conveyor runs` on any stand
+(and anyone with the MLflow UI or client) sees the same runs. A history run's tags say which
+stand's scheduler ran it (``conveyor.env``), which pipeline ran, why (``schedule``,
+``catch-up``, ``drift``; ``airflow``: a task of an exported DAG, `airflow_tasks.py`), for which
+cron slot, with what
 status, after how many attempts, and which MLflow run the job itself made; its start and end
 times are the scheduler's clock; its artifact ``log.txt`` holds the steps and each attempt's
-result. The latest slot recorded for a pipeline — whatever its status — is the one the
-scheduler has handled: a slot is never run twice.
+result. The latest slot recorded for a pipeline on a stand — whatever its status — is the
+one that stand's scheduler has handled: a slot is never run twice.
 """
 
 from __future__ import annotations
@@ -99,7 +102,8 @@ class Entry:
 
 
 class RunHistory:
-    """The history of one model's pipeline runs on one stand."""
+    """The history of one model's pipeline runs, as the scheduler of stand ``env`` writes it
+    (into the history stand's ``client``) and anyone reads it (every stand's entries)."""
 
     def __init__(self, client: MlflowClient, model: str, artifact_root: str, env: str | None) -> None:
         self.client = client
@@ -129,13 +133,14 @@ class RunHistory:
     # -- what the scheduler has handled -----------------------------------------------
 
     def since(self, now: datetime) -> datetime:
-        """When a scheduler first ran this model here (set to ``now`` the first time): slots
-        before it were never the scheduler's to run."""
+        """When a scheduler first ran this model on this stand (set to ``now`` the first
+        time): slots before it were never the scheduler's to run."""
         experiment = self.client.get_experiment(self.experiment_id)
-        found = experiment.tags.get(tags.SCHEDULER_SINCE)
+        key = f"{tags.SCHEDULER_SINCE}.{self.stand}"
+        found = experiment.tags.get(key)
         if found:
             return datetime.fromisoformat(found)
-        self.client.set_experiment_tag(self.experiment_id, tags.SCHEDULER_SINCE, now.astimezone(UTC).isoformat())
+        self.client.set_experiment_tag(self.experiment_id, key, now.astimezone(UTC).isoformat())
         return now.astimezone(UTC)
 
     def last_slot(self, pipeline: str) -> datetime | None:

@@ -148,8 +148,18 @@ def load_config(project: Path | str | None = None, env: str | None = None, *,
 
 
 def _check_stands(config: ProjectConfig, path: Path, lines: _LineIndex) -> None:
-    """Every stage mapped to a stand names an entry of `environments` (the first that does
-    not is the error, on its line)."""
+    """Every stage mapped to a stand, and ``scheduler.history_env``, names an entry of
+    `environments` (the first that does not is the error, on its line)."""
+    history = config.scheduler.history_env
+    if history is not None and history not in config.environments:
+        known = sorted(config.environments)
+        raise ConfigError(
+            f"scheduler.history_env names environment {history!r}, which `environments` does not "
+            f"define (defined: {', '.join(known) if known else 'none'})",
+            file=str(path), field="scheduler.history_env", line=lines.line_of(("scheduler", "history_env")),
+            hint="name the environment whose tracking store every stand's scheduler shares, "
+            "or leave it out (the first stage's environment)",
+        )
     unknown = config.unknown_stands()
     if not unknown:
         return

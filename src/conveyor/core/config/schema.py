@@ -675,6 +675,11 @@ class SchedulerSpec(Strict):
     retries: int = Field(2, ge=0, description="Further attempts of a failing step.")
     backoff_s: float = Field(30.0, ge=0, description="Wait before the first retry, in seconds; doubled for each next.")
     lease_s: float = Field(300.0, ge=10, description="A crashed scheduler's leases expire after this many seconds.")
+    history_env: str | None = Field(
+        None, description="The environment whose tracking store holds the run history of every stand's "
+        "scheduler (`conveyor runs` shows it from any stand); default: the first stage's environment "
+        "when `stages` maps it to one, else the stand the scheduler runs on.",
+    )
 
 
 class EnvironmentSpec(Strict):
@@ -863,6 +868,12 @@ class ProjectConfig(Strict):
         """Each stage's stand: the `environments` entry it lives on, None for the stand a
         command runs on (a plain name in `stages`)."""
         return {spec.name: spec.env for spec in self.stage_specs}
+
+    @property
+    def history_env(self) -> str | None:
+        """The environment holding every stand's scheduler run history: ``scheduler.history_env``,
+        else the first stage's (None: the stand the scheduler runs on)."""
+        return self.scheduler.history_env or self.stage_specs[0].env
 
     def unknown_stands(self) -> list[tuple[int, StageSpec]]:
         """Stages (index, entry) mapped to an environment that `environments` lacks."""
