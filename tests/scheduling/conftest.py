@@ -30,6 +30,14 @@ def schedule(edit_config: Callable[[Path, str, str], None]) -> Callable[..., Pat
 
 
 @pytest.fixture
+def trained(make_project: Callable[..., Path]) -> Path:
+    """The example with v1 in dev (trained here: each test gets its own registry)."""
+    project = make_project()
+    Project.load(project).train()
+    return project
+
+
+@pytest.fixture
 def schedulers() -> Iterator[Callable[..., tuple[Scheduler, ManualClock]]]:
     """Started schedulers on manual clocks; each is stopped after the test."""
     started: list[Scheduler] = []

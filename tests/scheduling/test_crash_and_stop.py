@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from conveyor.app import Project
 from conveyor.core import tags
 from conveyor.core.errors import ExitCode
+from conveyor.scaffold import generate_example_data
 from conveyor.stack.leases import Leases
 from tests.scheduling.conftest import HOURLY, START, at
 
@@ -37,8 +38,9 @@ SLOT = at("2026-12-01T10:00:30")
 
 
 @contextmanager
-def _scheduler_in_a_step(project: Path, edit_config) -> Iterator[subprocess.Popen[bytes]]:
-    """A scheduler process, yielded once the train step of the 10:00 slot is running."""
+def _scheduler_in_a_step(project: Path, edit_config, steps: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    """A scheduler process, yielded once ``steps`` training steps of the 10:00 slot run (the
+    train pipeline's; with 2, the retrain's too)."""
     (project / "blocking.py").write_text(BLOCKING_TRAIN)
     edit_config(project, "entrypoint: train.py:train", "entrypoint: blocking.py:train")
     started_r, started_w = os.pipe()
@@ -54,8 +56,9 @@ def _scheduler_in_a_step(project: Path, edit_config) -> Iterator[subprocess.Pope
     os.close(started_w)
     os.close(release_r)
     try:
-        said = os.read(started_r, 1)  # b"" if the process ended before training started
-        assert said == b"x", process.communicate()[0].decode()[-3000:]
+        for _ in range(steps):
+            said = os.read(started_r, 1)  # b"" if the process ended before training started
+            assert said == b"x", process.communicate()[0].decode()[-3000:]
         edit_config(project, "entrypoint: blocking.py:train", "entrypoint: train.py:train")
         yield process
     finally:
@@ -103,21 +106,29 @@ def test_a_killed_scheduler_leaves_a_run_the_next_one_marks_killed_and_the_next_
                                      ("train", "2026-12-01T1000Z", "killed")]
 
 
-def test_sigterm_during_a_step_marks_the_run_interrupted_and_gives_the_leases_back(
-    project_dir: Path, schedule, edit_config
+def test_sigterm_marks_every_running_pipeline_interrupted_and_gives_the_leases_back(
+    trained: Path, schedule, edit_config
 ) -> None:
-    schedule(project_dir, train=HOURLY)
-    with _scheduler_in_a_step(project_dir, edit_config) as process:
+    """train and retrain (monitor's drift asked for it) in their steps side by side: both
+    marked interrupted, their training runs KILLED by SIGTERM; the monitor run had ended."""
+    generate_example_data(trained, rows=2000, seed=8, drift=1.0, out=Path("data/drifted.parquet"))
+    schedule(trained, train=HOURLY, extra='monitor:\n  data: data/drifted.parquet\n  schedule: "0 * * * *"\n'
+             "  on_drift: [retrain]\n  retrain: {data: both}\n")
+    with _scheduler_in_a_step(trained, edit_config, steps=2) as process:
         process.send_signal(signal.SIGTERM)
         assert process.wait() == ExitCode.TERMINATED, process.communicate()[0].decode()[-3000:]
-    [entry] = Project.load(project_dir).runs()
-    assert (entry.status, _mlflow_status(project_dir, entry.run_id)) == ("interrupted", "KILLED")
-    assert "stopped (SIGTERM or Ctrl-C) during the run" in entry.detail
-    leases = Leases(Project.load(project_dir).stack.artifact_store)
-    assert leases.holder("scheduler/churn") is None and leases.holder("scheduler/churn/train") is None
-    client = MlflowClient(tracking_uri=f"sqlite:///{project_dir / '.conveyor' / 'mlflow.db'}")
-    [training] = client.search_runs([client.get_experiment_by_name("churn").experiment_id])
-    assert training.info.status == "KILLED" and training.data.tags[tags.ENDED_BY] == "SIGTERM"
+    entries = {e.pipeline: e for e in Project.load(trained).runs()}
+    assert {p: e.status for p, e in entries.items()} == {
+        "train": "interrupted", "monitor": "succeeded", "retrain": "interrupted"}
+    for pipeline in ("train", "retrain"):
+        assert _mlflow_status(trained, entries[pipeline].run_id) == "KILLED"
+        assert "stopped (SIGTERM or Ctrl-C) during the run" in entries[pipeline].detail
+    leases = Leases(Project.load(trained).stack.artifact_store)
+    assert [leases.holder(f"scheduler/churn{p}") for p in ("", "/train", "/monitor", "/retrain")] == [None] * 4
+    client = MlflowClient(tracking_uri=f"sqlite:///{trained / '.conveyor' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("churn").experiment_id], order_by=["attributes.start_time"])
+    assert [(r.info.status, r.data.tags.get(tags.ENDED_BY)) for r in runs] == [
+        ("FINISHED", None), ("KILLED", "SIGTERM"), ("KILLED", "SIGTERM")]  # v1's, then train's and retrain's
 
 
 def test_the_command_stops_cleanly_on_sigterm_while_it_waits(project_dir: Path, schedule) -> None:

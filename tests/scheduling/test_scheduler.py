@@ -5,7 +5,6 @@ a failing step, the drift outcome that starts a retrain, batch partitions, `conv
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,14 +36,6 @@ batch:
   schedule: "0 * * * *"
   stage: dev
 """
-
-
-@pytest.fixture
-def trained(make_project: Callable[..., Path]) -> Path:
-    """The example with v1 in dev (trained here: each test gets its own registry)."""
-    project = make_project()
-    Project.load(project).train()
-    return project
 
 
 def test_a_slot_runs_train_then_gate_once_and_is_recorded(

@@ -19,6 +19,7 @@ from conveyor.stack.processes import ProcessId
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 OWNER_GONE = "owner-gone"
 _MAX_RUNNING = 1000  # RUNNING runs looked at per command; more would be a store to clean by hand
@@ -53,15 +54,32 @@ class Reaped:
 MONITORING_SUFFIX = "-monitoring"  # the experiment of a model's monitoring runs
 
 
-def reap_orphans(client: MlflowClient, model: str) -> list[Reaped]:
-    """Mark KILLED the model's RUNNING training and monitoring runs whose owner process is gone."""
+def end_own_runs(client: MlflowClient, model: str, why: str) -> list[str]:
+    """Mark KILLED, tagged ``conveyor.ended_by=why``, the model's RUNNING training and
+    monitoring runs this process owns (a process stopping while jobs run on its other
+    threads); their ids."""
+    me = ProcessId.current()
+    ended = []
+    for run in _running(client, model):
+        if owner_of(run.data.tags) == me:
+            client.set_tag(run.info.run_id, tags.ENDED_BY, why)
+            client.set_terminated(run.info.run_id, status="KILLED")
+            ended.append(str(run.info.run_id))
+    return ended
+
+
+def _running(client: MlflowClient, model: str) -> list[Run]:
     experiments = [client.get_experiment_by_name(n) for n in (model, f"{model}{MONITORING_SUFFIX}")]
     ids = [e.experiment_id for e in experiments if e is not None]
     if not ids:
         return []
-    runs = client.search_runs(ids, filter_string="attributes.status = 'RUNNING'", max_results=_MAX_RUNNING)
+    return list(client.search_runs(ids, filter_string="attributes.status = 'RUNNING'", max_results=_MAX_RUNNING))
+
+
+def reap_orphans(client: MlflowClient, model: str) -> list[Reaped]:
+    """Mark KILLED the model's RUNNING training and monitoring runs whose owner process is gone."""
     reaped = []
-    for run in runs:
+    for run in _running(client, model):
         owner = owner_of(run.data.tags)
         if owner is None or not owner.gone():
             continue

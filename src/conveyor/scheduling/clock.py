@@ -16,6 +16,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` or until ``event`` is set (True: it was)."""
+        ...
+
 
 class SystemClock:
     """Real time. ``sleep`` is :func:`time.sleep`, so a SIGTERM handled as an exit
@@ -28,10 +32,14 @@ class SystemClock:
         if seconds > 0:
             time.sleep(seconds)
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(max(0.0, seconds))  # a signal handled as an exit still ends it
+
 
 class ManualClock:
-    """A clock that moves only when told to (or by the waits it is asked for, which return
-    at once having moved it); ``slept`` lists every wait, for tests of backoff."""
+    """A clock that moves only when told to (or by the sleeps it is asked for, which return
+    at once having moved it; a wait for an event waits for the event); ``slept`` lists every
+    sleep, for tests of backoff."""
 
     def __init__(self, start: datetime) -> None:
         self._now = start.astimezone(UTC)
@@ -45,6 +53,11 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.advance(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Time moves only when told: what can end the wait is the event alone."""
+        event.wait()
+        return True
 
     def advance(self, seconds: float) -> None:
         with self._lock:
