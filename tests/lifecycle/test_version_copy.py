@@ -92,6 +92,10 @@ def test_cross_stand_promotion_copies_the_version_and_scores_the_same(
     assert copied_model.run_id == mv.run_id != trained.run_id  # the target's own run, not the source's
     assert target.client.get_logged_model(copied_model.model_id).source_run_id == mv.run_id
     assert copied_model.signature is not None  # the rest of the MLmodel as it was
+    import mlflow.pyfunc
+
+    loaded = mlflow.pyfunc.load_model(target.client.get_model_version_download_uri(project.name, "1"))
+    assert (loaded.metadata.run_id, loaded.metadata.model_id) == (mv.run_id, copied_model.model_id)
 
     # the run on the target holds what scoring and monitoring read
     run = target.client.get_run(mv.run_id)
@@ -139,7 +143,7 @@ def test_promoting_the_same_version_again_reuses_its_copy(stands_project: Path, 
     assert visible_on_target(sim_stand, project.name)["versions"] == 1
 
 
-@pytest.mark.parametrize("step", ["artifacts", "pack", "register"])
+@pytest.mark.parametrize("step", ["artifacts", "pack", "version"])  # "version": the registered model exists
 def test_a_failure_half_way_leaves_nothing_on_the_target_and_a_retry_succeeds(
     stands_project: Path, sim_stand: SimStand, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
@@ -154,6 +158,7 @@ def test_a_failure_half_way_leaves_nothing_on_the_target_and_a_retry_succeeds(
     assert "stand 'sim'" in failed.value.message and "promote again" in (failed.value.hint or "")
 
     assert visible_on_target(sim_stand, project.name) == {"versions": 0, "aliases": {}, "runs": 0}
+    assert sim_client(sim_stand).search_registered_models(f"name = '{project.name}'") == []  # not even empty
     assert s3_keys(sim_stand, f"{project.name}/packs/") == []  # neither the object nor its record
     assert s3_keys(sim_stand, f"{project.name}/mlflow/") == []  # the attempt's files removed too
     assert [e["action"] for e in project.audit()] == ["train"]  # no copy recorded on the source
@@ -165,9 +170,11 @@ def test_a_failure_half_way_leaves_nothing_on_the_target_and_a_retry_succeeds(
 
 
 def test_a_killed_copy_is_cleaned_up_by_the_next_attempt(stands_project: Path, sim_stand: SimStand) -> None:
+    """Killed after creating the registered model, before its version: the empty model says
+    it is incomplete, and the next attempt reuses it."""
     project = Project.load(stands_project)
     project.train()
-    env = {**os.environ, FAIL_COPY_AT: "model:kill", "COLUMNS": "200"}
+    env = {**os.environ, FAIL_COPY_AT: "version:kill", "COLUMNS": "200"}
     env.pop("CONVEYOR_ENV", None)
     killed = subprocess.run(
         [sys.executable, "-m", "conveyor", "promote", "--to", "int", "--project", str(stands_project)],
@@ -179,12 +186,16 @@ def test_a_killed_copy_is_cleaned_up_by_the_next_attempt(stands_project: Path, s
     left = client.search_runs([experiment.experiment_id])
     assert [r.data.tags[tags.COPY_STATE] for r in left] == [INCOMPLETE]  # marked, never a version
     assert client.search_model_versions(f"name = '{project.name}'") == []
+    assert client.get_registered_model(project.name).tags == {tags.COPY_STATE: INCOMPLETE}  # says it is empty
 
     move = project.promote("int")
     assert move.changed and move.to_version == "1"
     live = client.search_runs([experiment.experiment_id])
     assert [r.data.tags[tags.COPY_STATE] for r in live] == ["complete"]
     assert left[0].info.run_id not in {r.info.run_id for r in live}
+    [model] = client.search_registered_models(f"name = '{project.name}'")  # the same one, reused
+    assert tags.COPY_STATE not in model.tags and {k: str(v) for k, v in model.aliases.items()} == {"int": "1"}
+    assert len(client.search_logged_models([experiment.experiment_id])) == 1  # the killed one's removed
 
 
 def test_a_store_that_stops_answering_half_way_is_unreachable_and_leaves_nothing(

@@ -11,13 +11,18 @@ What a version is made of, copied in this order onto the target stand:
    files) as a logged model of the target run;
 4. **pack** — the environment pack named by ``conveyor.pack.uri``, when the version has one
    (:mod:`conveyor.lifecycle.pack_copy`: SHA-256 verified, the tag rewritten for the target);
-5. **register** — the registered version, created in one call with the source's gate tags
-   and ``conveyor.lineage.source`` (registry, model, version and run it came from).
+5. **register** — the registered model, when the target has none yet: created tagged
+   ``conveyor.copy.state=incomplete`` (a killed copy's empty model says so, and the next
+   attempt reuses it);
+6. **version** — the registered version, created in one call with the source's gate tags
+   and ``conveyor.lineage.source`` (registry, model, version and run it came from); the
+   registered model's ``incomplete`` tag is removed then.
 
 Only then is the run marked complete and finished. Until the last step nothing on the target
 looks like a version: a failure removes what this attempt wrote (run, logged model, a pack it
-created); what a killed attempt left (a run still marked incomplete) is removed by the next
-attempt. A version carrying the lineage tag is complete, and promoting the same source
+created, a registered model it created that holds no version); what a killed attempt left (a
+run still marked incomplete, its logged model) is removed by the next attempt, which reuses an
+empty registered model a killed attempt created. A version carrying the lineage tag is complete, and promoting the same source
 version again finds and reuses it.
 
 ``CONVEYOR_FAIL_COPY_AT=<step>`` (one of :data:`COPY_STEPS`) makes the copy fail at that step,
@@ -54,7 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.lifecycle")
 
 FAIL_COPY_AT = "CONVEYOR_FAIL_COPY_AT"
-COPY_STEPS = ("run", "artifacts", "model", "pack", "register")
+COPY_STEPS = ("run", "artifacts", "model", "pack", "register", "version")
 INCOMPLETE = "incomplete"
 COMPLETE = "complete"
 # version tags that are the source stand's own history, not the version's
@@ -186,7 +191,9 @@ class _Attempt:
             with self._step("pack"):
                 version_tags = self._version_tags()
             with self._step("register"):
-                mv = self._register(version_tags)
+                self._ensure_registered_model()
+            with self._step("version"):
+                mv = self._create_version(version_tags)
         try:  # the version is complete from here on: nothing of it may be undone
             _finish_run(self.client, self.run_id)
         except Exception:  # noqa: BLE001 - the next promotion that reuses the copy finishes it
@@ -275,18 +282,32 @@ class _Attempt:
         out[tags.LINEAGE_SOURCE] = self.lineage.to_json()
         return out
 
-    def _register(self, version_tags: dict[str, str]) -> ModelVersion:
+    def _ensure_registered_model(self) -> None:
+        """The target's registered model: created (tagged incomplete until it holds a version),
+        or one a killed copy created and left empty, taken as this attempt's own."""
         from mlflow.exceptions import MlflowException
 
         name = str(self.mv.name)
         try:
-            self.client.get_registered_model(name)
+            found = self.client.get_registered_model(name)
         except MlflowException:
-            self.client.create_registered_model(name, description=_description(self.source.client, name))
+            self.client.create_registered_model(name, tags={tags.COPY_STATE: INCOMPLETE},
+                                                description=_description(self.source.client, name))
             self.created_model = True
+            return
+        self.created_model = (found.tags or {}).get(tags.COPY_STATE) == INCOMPLETE
+
+    def _create_version(self, version_tags: dict[str, str]) -> ModelVersion:
+        name = str(self.mv.name)
         source = self.client.get_logged_model(str(self.model_id)).artifact_location
-        return self.client.create_model_version(
+        mv = self.client.create_model_version(
             name, source=source, run_id=self.run_id, tags=version_tags, model_id=self.model_id)
+        if self.created_model:
+            try:  # it holds a version now: whatever the tag says, undo keeps it
+                self.client.delete_registered_model_tag(name, tags.COPY_STATE)
+            except Exception:  # noqa: BLE001 - the next copy's tag check sees the version
+                log.warning("the registered model %s stays tagged %s", name, tags.COPY_STATE)
+        return mv
 
     def undo(self) -> None:
         """Take back what this attempt wrote (each part on its own: one that fails leaves the
