@@ -40,6 +40,7 @@ from conveyor.core.output import MANIFEST, PROFILE, REJECTS, RUN, STAGING, SUCCE
 if TYPE_CHECKING:
     import fsspec
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["COMMIT_STEPS", "KILL_AT_COMMIT", "REJECTS", "RUN", "STAGING", "SUCCESS", "OutputStore"]
 
@@ -167,8 +168,8 @@ class OutputStore:
     def write_part(
         self,
         part: PartResult,
-        output: pd.DataFrame,
-        rejected: pd.DataFrame,
+        output: pd.DataFrame | pa.Table,
+        rejected: pd.DataFrame | pa.Table,
         constants: dict[str, str] | None = None,
         profile: dict[str, Any] | None = None,
     ) -> None:
@@ -240,26 +241,30 @@ class OutputStore:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _write_parquet(self, frame: pd.DataFrame, path: str, constants: dict[str, str]) -> None:
-        """``frame`` plus one string column per constant (built in Arrow, not per row in pandas).
+    def _write_parquet(self, frame: pd.DataFrame | pa.Table, path: str, constants: dict[str, str]) -> None:
+        """``frame`` (a DataFrame, or Arrow columns as they are) plus one string column per
+        constant (built in Arrow, not per row in pandas).
 
         Only non-numeric columns are dictionary-encoded: numbers (ids, probabilities) rarely
         repeat, and trying costs more than the whole rest of the write. Only numeric and
         temporal columns get min/max statistics, the ones a reader prunes parts with (ids,
         dates, scores); the min and max of a text column rarely exclude a part, and computing
-        them took a fifth of the write.
+        them took a fifth of the write. The file is built in memory and written in one call
+        (through a Python file object Arrow's writer makes hundreds of small writes a part).
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
         for name, value in constants.items():
             table = table.append_column(name, pa.repeat(pa.scalar(value, pa.large_string()), len(table)))
         numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_temporal)
         numbers = [f.name for f in table.schema if any(test(f.type) for test in numeric)]
         dictionary = [f.name for f in table.schema if f.name not in numbers]
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer, use_dictionary=dictionary, write_statistics=numbers)
         with self.fs.open(path, "wb") as handle:
-            pq.write_table(table, handle, use_dictionary=dictionary, write_statistics=numbers)
+            handle.write(memoryview(buffer.getvalue()))
 
     def _write_json(self, path: str, payload: Any) -> None:
         fs = self.fs

@@ -22,6 +22,7 @@ from conveyor.scoring import InputField
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 Policy = Literal["fail", "reject"]
 Hook = Callable[["pd.DataFrame"], "pd.DataFrame"]
@@ -38,6 +39,18 @@ class Scored:
     output: pd.DataFrame
     rejected: pd.DataFrame
     constants: dict[str, str] = field(default_factory=dict)  # columns of one value, added on write
+
+
+@dataclass
+class ArrowScored:
+    """One chunk scored by :meth:`Pipeline.run_arrow`: the output and rejected rows as Arrow
+    tables, and what the profiler reads (the model's input columns as read, the scores)."""
+
+    output: pa.Table
+    inputs: pd.DataFrame
+    scores: pd.DataFrame
+    rejected: pa.Table
+    constants: dict[str, str]
 
 
 class Pipeline:
@@ -67,6 +80,53 @@ class Pipeline:
         frame = frame.reset_index(drop=True)
         if self.preprocess is not None:
             frame = _call_hook(self.preprocess, "batch.preprocess", frame).reset_index(drop=True)
+        reasons, bad, scored = self.score_rows(frame, first_row)
+        output = self._output(frame, bad, scored)
+        constants = self.constants()
+        if self.postprocess is not None:
+            output = _call_hook(self.postprocess, "batch.postprocess", output.assign(**constants))
+            constants = {}
+        rejected = frame.loc[bad].copy()
+        rejected.insert(0, ROW, (rejected.index.to_numpy() + first_row).astype("int64"))
+        rejected[REASON] = reasons[bad].astype(str).to_numpy()
+        return Scored(output.reset_index(drop=True), pd.DataFrame(rejected).reset_index(drop=True), constants)
+
+    @property
+    def carries_arrow(self) -> bool:
+        """No hook sees whole frames: the input columns can go from the read table to the
+        written part as Arrow (:meth:`run_arrow`), only the model's columns through pandas."""
+        return self.preprocess is None and self.postprocess is None
+
+    def run_arrow(self, table: pa.Table, first_row: int = 0) -> ArrowScored:
+        """:meth:`run` for a pipeline without hooks, on an Arrow table: the model's columns
+        are validated and scored in pandas, the output and rejected rows are the table's own
+        columns (kept as read) with the score columns appended."""
+        import pyarrow as pa
+
+        names = [c.name for c in self.columns if c.name in table.column_names]
+        frame = table.select(names).to_pandas()
+        reasons, bad, scored = self.score_rows(frame, first_row)
+        keep = self.keep if self.keep is not None else table.column_names
+        kept = table.select([c for c in keep if c in table.column_names]).replace_schema_metadata(None)
+        rejected = table.slice(0, 0)
+        if bad.any():
+            kept = kept.filter(pa.array(~bad))
+            rejected = table.filter(pa.array(bad))
+            rows = (bad.nonzero()[0] + first_row).astype("int64")
+            rejected = rejected.add_column(0, ROW, pa.array(rows)).append_column(
+                REASON, pa.array(reasons[bad].astype(str).to_numpy(), pa.large_string()))
+        scores = pa.Table.from_pandas(scored, preserve_index=False, nthreads=1)
+        for name, column in zip(scores.column_names, scores.columns, strict=True):
+            kept = kept.append_column(name, column)
+        return ArrowScored(kept, frame, scored, rejected.replace_schema_metadata(None), self.constants())
+
+    def constants(self) -> dict[str, str]:
+        return {MODEL_NAME: self.model["name"], MODEL_VERSION: self.model["version"],
+                MODEL_RUN_ID: self.model["run_id"]}
+
+    def score_rows(self, frame: pd.DataFrame, first_row: int) -> tuple[pd.Series, np.ndarray, pd.DataFrame]:
+        """Validate and score a chunk: per row its reason ('' if fine), the mask of bad rows
+        and the score columns of the good rows (``policy: fail`` raises on the first bad one)."""
         features, reasons, bad = validate_rows(frame, self.columns)
         self._check_policy(reasons, bad, first_row)
         scored, failures = self._score(features[~bad] if bad.any() else features)
@@ -75,16 +135,7 @@ class Pipeline:
                 reasons.iloc[position] = reason
             bad = (reasons != "").to_numpy()
             self._check_policy(reasons, bad, first_row)
-        output = self._output(frame, bad, scored)
-        constants = {MODEL_NAME: self.model["name"], MODEL_VERSION: self.model["version"],
-                     MODEL_RUN_ID: self.model["run_id"]}
-        if self.postprocess is not None:
-            output = _call_hook(self.postprocess, "batch.postprocess", output.assign(**constants))
-            constants = {}
-        rejected = frame.loc[bad].copy()
-        rejected.insert(0, ROW, (rejected.index.to_numpy() + first_row).astype("int64"))
-        rejected[REASON] = reasons[bad].astype(str).to_numpy()
-        return Scored(output.reset_index(drop=True), pd.DataFrame(rejected).reset_index(drop=True), constants)
+        return reasons, bad, scored
 
     def _output(self, frame: pd.DataFrame, bad: np.ndarray, scored: pd.DataFrame) -> pd.DataFrame:
         """The kept input columns of the good rows, then the score columns."""

@@ -75,6 +75,12 @@ class PartContext:
     profiler: PartProfiler = NO_PROFILES
 
     def process(self, index: int, first_row: int, table: pa.Table) -> PartResult:
+        if self.pipeline.carries_arrow:  # the input columns stay Arrow from read to write
+            carried = self.pipeline.run_arrow(table, first_row)
+            part = PartResult(index, first_row, table.num_rows, carried.output.num_rows, carried.rejected.num_rows)
+            profile = self.profiler.profile(carried.inputs, carried.scores)
+            self.output.write_part(part, carried.output, carried.rejected, carried.constants, profile)
+            return part
         frame = table.to_pandas()
         scored = self.pipeline.run(frame, first_row)
         part = PartResult(index, first_row, len(frame), len(scored.output), len(scored.rejected))
