@@ -365,6 +365,10 @@ def main() -> None:
     print(f"setting up: churn model and {rows:,} rows under {CACHE} …", flush=True)
     project_dir, data = setup(rows)
     if args.whole:
+        from churn_project import bytecode_warning
+
+        if (warning := bytecode_warning()) is not None:
+            print(warning, flush=True)
         whole(rows, rounds, project_dir, data)
         return
     timings: dict[str, list[dict]] = {s: [] for s in sides}

@@ -22,3 +22,20 @@ def promoted_churn(project_dir: Path, data: Path, rows: int, seed: int, drift: f
     if not (project_dir / data).exists():
         generate_example_data(project_dir, rows=rows, seed=seed, drift=drift, out=data)
     return project_dir / data
+
+
+def bytecode_warning() -> str | None:
+    """A line to print when MLflow's modules have no compiled bytecode in this environment
+    (``uv pip install`` without ``--compile-bytecode``, with PYTHONDONTWRITEBYTECODE set):
+    every whole command then compiles MLflow from source first (tens of seconds on a loaded
+    machine), which a ``pip install`` never leaves a user to do."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or spec.origin is None:
+        return None
+    cached = Path(spec.origin).parent / "__pycache__"
+    if cached.is_dir() and any(cached.glob("__init__.*.pyc")):
+        return None
+    return ("warning: MLflow has no compiled bytecode here, so every command compiles it from source first; "
+            "run `python -m compileall -q -j 0 <venv>/lib` (pip compiles on install; uv needs --compile-bytecode)")

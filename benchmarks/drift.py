@@ -320,6 +320,10 @@ def main() -> None:
         return
     args.rounds = args.rounds or (1 if args.quick else 3)
     if args.whole:
+        from churn_project import bytecode_warning
+
+        if (warning := bytecode_warning()) is not None:
+            print(warning, flush=True)
         whole(args, rows)
         return
 
