@@ -253,10 +253,18 @@ class Project:
         """One monitoring run (drift, performance, fairness); a retrain it requests is run
         here, and its outcome recorded on the monitoring run."""
         from conveyor.lifecycle.retraining import retrain
-        from conveyor.monitoring.monitor import published, record_retrain, run_monitor
+        from conveyor.monitoring.monitor import (
+            published,
+            record_retrain,
+            run_monitor,
+            start_reading,
+        )
 
         reporter = reporter or SilentReporter()
-        result = run_monitor(self.lifecycle, model, reporter=reporter, **options)
+        # the data's rows are read while the store connects (importing MLflow takes seconds)
+        ahead = start_reading(self.path, self.config.monitor, options.get("data"), window=options.get("window"),
+                              engine=options.get("engine"), storage_options=options.get("storage_options"))
+        result = run_monitor(self.lifecycle, model, reporter=reporter, read_ahead=ahead, **options)
         if result.retrain is not None:
             with reporter.step("retrain"):
                 outcome = retrain(self.lifecycle, result.retrain, reporter)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
+    from conveyor.data.read_ahead import ReadAhead
+
 Format = Literal["csv", "parquet"]
 SUFFIXES: dict[str, Format] = {
     ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv",
@@ -69,6 +71,25 @@ class Source:
     text_columns: list[str] = field(default_factory=list)  # CSV: read as strings, coerced per row
     _footers: tuple[list[RowGroup] | None] | None = field(default=None, repr=False, compare=False)
     _schema: pa.Schema | None = field(default=None, repr=False, compare=False)
+    _ahead: ReadAhead | None = field(default=None, repr=False, compare=False)  # see read_ahead()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_ahead": None}  # a reading thread stays in its process
+
+    def read_ahead(self, batch_rows: int, depth: int = 2) -> None:
+        """Start reading every column of this Parquet source in a thread, ``depth`` batches
+        ahead (:mod:`conveyor.data.read_ahead`); the next :meth:`frames` with the same
+        ``batch_rows`` takes its batches from there."""
+        from conveyor.data.read_ahead import ReadAhead
+
+        if self.format == "parquet" and self._ahead is None:
+            self._ahead = ReadAhead(self, batch_rows, depth)
+
+    def close(self) -> None:
+        """Stop a read-ahead nothing took (a command that failed before reading)."""
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
 
     @property
     def filesystem(self) -> fsspec.AbstractFileSystem:
@@ -178,6 +199,12 @@ class Source:
         With ``part``, only its file (and row groups), typed like the whole source."""
         import pyarrow as pa
 
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and part is None and ahead.serves(columns, batch_rows):
+            yield from ahead.frames(columns)
+            return
+        if ahead is not None:
+            ahead.close()
         empty = True
         for table in self._tables(list(columns), batch_rows, part):
             empty = False

@@ -113,11 +113,59 @@ def run_monitor(
     storage_options: dict[str, Any] | None = None,
     engine: str | None = None,
     master: str | None = None,
+    read_ahead: Source | None = None,
 ) -> MonitorResult:
     """Run every check once and return the result (also logged as an MLflow run); ``engine``
     (default ``monitor.engine``) ``spark`` profiles ``data`` on Spark (``master``: default the
     environment's ``spark_master``, else ``runtime.spark.master``, else spark-submit's or
-    ``local[*]``)."""
+    ``local[*]``); ``read_ahead``: ``data`` already opened by :func:`start_reading`."""
+    try:
+        return _run_monitor(project, model, data=data, window=window, method=method, report=report,
+                            on_drift=on_drift, version=version, reporter=reporter, now=now,
+                            storage_options=storage_options, engine=engine, master=master, read_ahead=read_ahead)
+    finally:
+        if read_ahead is not None:
+            read_ahead.close()
+
+
+def start_reading(
+    project_dir: Path, spec: Any, data: str | Path | None, *, window: str | None = None,
+    engine: str | None = None, storage_options: dict[str, Any] | None = None,
+) -> Source | None:
+    """``--data`` opened, its rows being read in a thread (:meth:`Source.read_ahead`), before
+    the command connects to its stores; None where the run would not stream it here (no
+    ``--data``, a window, the Spark engine, CSV) or where opening it fails (the run says why)."""
+    from conveyor.monitoring.current import CHUNK_ROWS
+
+    if data is None or window is not None or (engine or spec.engine) != "local":
+        return None
+    try:
+        source = _open(data, project_dir, {**spec.storage_options, **(storage_options or {})})
+    except MonitorDataError:
+        return None
+    if source.format != "parquet":
+        return None
+    source.read_ahead(CHUNK_ROWS)
+    return source
+
+
+def _run_monitor(
+    project: LifecycleContext,
+    model: str | None,
+    *,
+    data: str | Path | None,
+    window: str | None,
+    method: str | None,
+    report: str | Path | None,
+    on_drift: list[str] | None,
+    version: str | None,
+    reporter: Reporter | None,
+    now: datetime | None,
+    storage_options: dict[str, Any] | None,
+    engine: str | None,
+    master: str | None,
+    read_ahead: Source | None,
+) -> MonitorResult:
     from conveyor.lifecycle.progress import SilentReporter
     from conveyor.stack.tracking import ensure_experiment
 
@@ -142,10 +190,13 @@ def run_monitor(
         data = spec.data  # monitor.data; else monitor.window's captured traffic
     with step("read current data"):
         options = {**spec.storage_options, **(storage_options or {})}
-        data_in, window_info = _read_current(
-            project, name, data, window or (None if data else spec.window), end, options,
-            every_format=spark is not None,
-        )
+        if read_ahead is not None and data is not None and window is None and spark is None:
+            data_in, window_info = read_ahead, {"source": str(data), "start": None, "end": end.isoformat()}
+        else:
+            data_in, window_info = _read_current(
+                project, name, data, window or (None if data else spec.window), end, options,
+                every_format=spark is not None,
+            )
     with step("load model and baseline"):
         loaded_model = _load_model(client, name, version, project.config.features.inputs, messages)
         baseline = load_baseline(client, run_id) if run_id else None

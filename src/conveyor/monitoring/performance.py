@@ -295,8 +295,9 @@ def window_metrics(
 
 def rank_auc(positive: np.ndarray, scores: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney statistic: the positives' mean rank among all scores (ties
-    at their average rank), one sort."""
-    order = np.argsort(scores, kind="stable")
+    at their average rank), one sort (not a stable one: equal scores are one run, whatever
+    their order)."""
+    order = np.argsort(scores)
     ordered = scores[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     lengths = np.diff(np.r_[starts, len(ordered)])
