@@ -3,6 +3,8 @@ estimators behind a running encoder, River models, a user's own)::
 
     learn(X, y)          one mini-batch: X the feature columns ({name: values}), y the labels
                          (None for a learner that needs none: clustering)
+    learn_rows(X, rows, y)  the rows ``rows`` of a batch it has just predicted (the loop's way:
+                         a learner that keeps its encoding of that batch learns from it as is)
     predict(X)           one label, value or cluster per row
     predict_proba(X)     class probabilities (one column per ``classes_``), None if it gives none
     predict_with_proba   both in one call (the loop predicts every batch before it learns)
@@ -57,6 +59,10 @@ class Learner(ABC):
     def learn(self, X: Columns, y: np.ndarray | None) -> None:
         """Update the model with one mini-batch (``y`` aligned with the rows of ``X``)."""
 
+    def learn_rows(self, X: Columns, rows: np.ndarray | None, y: np.ndarray | None) -> None:
+        """Learn the rows ``rows`` (positions; None: all) of ``X``, the batch just predicted."""
+        self.learn(X if rows is None else take_rows(X, rows), y)
+
     @abstractmethod
     def predict(self, X: Columns) -> np.ndarray:
         """One prediction per row (a class, a value, a cluster id)."""
@@ -87,6 +93,13 @@ def rows_of(X: Columns) -> int:
     for values in X.values():
         return len(values)
     return 0
+
+
+def take_rows(X: Columns, index: np.ndarray) -> dict[str, Any]:
+    """The rows ``index`` of every column."""
+    positions = index.tolist()
+    return {name: values[index] if isinstance(values, np.ndarray) else [values[i] for i in positions]
+            for name, values in X.items()}
 
 
 def check_learner(value: Any, where: str) -> None:
@@ -120,4 +133,4 @@ def labels_array(y: Any) -> np.ndarray:
     return y if isinstance(y, np.ndarray) else np.asarray(y)
 
 
-__all__ = ["CONTRACT", "Columns", "Learner", "LearnerTask", "check_learner", "rows_of"]
+__all__ = ["CONTRACT", "Columns", "Learner", "LearnerTask", "check_learner", "rows_of", "take_rows"]

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from conveyor.online.encoding import EncoderMode, FeatureEncoder
-from conveyor.online.learner import Columns, Learner, LearnerTask, rows_of
+from conveyor.online.learner import Columns, Learner, LearnerTask, rows_of, take_rows
+from conveyor.online.sgd_update import SGDRule, rule_of, sgd_update
 
 
 class PartialFitLearner(Learner):
@@ -95,16 +96,65 @@ class PartialFitLearner(Learner):
 
 
 class SGDLearner(PartialFitLearner):
-    """SGDClassifier / SGDRegressor; predictions straight from ``coef_`` (what
-    ``decision_function`` computes, without its per-call checks)."""
+    """SGDClassifier / SGDRegressor. After the first batch (``partial_fit``, which checks the
+    parameters and sets up ``coef_``) the update is done in numpy (:mod:`.sgd_update`, the
+    same per-sample SGD) on the matrix the batch was predicted with: once fitted, a batch is
+    encoded with the running moments before it, predicted, learned, then folded into the
+    moments. Predictions come straight from ``coef_`` (what ``decision_function`` computes,
+    without its per-call checks)."""
 
     kind: ClassVar[str] = "sgd"
     drift_note = "recovers from a drift at the pace of its learning rate (eta0, learning_rate)"
+    _TRANSIENT: ClassVar[tuple[str, ...]] = ("_encoded", "_rule")
+
+    def __init__(
+        self, estimator: Any, encoder: FeatureEncoder, task: LearnerTask, classes: list[Any] | None = None,
+    ) -> None:
+        super().__init__(estimator, encoder, task, classes)
+        self._encoded: tuple[Columns, np.ndarray] | None = None  # the batch last predicted, encoded
+        self._rule: SGDRule | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._encoded = self._rule = None
+
+    def learn(self, X: Columns, y: np.ndarray | None) -> None:
+        self.learn_rows(X, None, y)
+
+    def learn_rows(self, X: Columns, rows: np.ndarray | None, y: np.ndarray | None) -> None:
+        encoded, self._encoded = self._encoded, None
+        part = X if rows is None else take_rows(X, rows)
+        n = rows_of(part)
+        if n == 0:
+            return
+        rule = self._rule
+        if rule is None and self.fitted_:
+            rule = self._rule = rule_of(self.estimator)
+        if rule is None or y is None:
+            super().learn(part, y)
+            return
+        if encoded is not None and encoded[0] is X:
+            matrix = encoded[1] if rows is None else encoded[1][rows]
+        else:
+            matrix = self.encoder.transform(part)
+        sgd_update(self.estimator, rule, matrix, y)
+        self.encoder.update(part)
+        self.n_seen_ += n
+
+    def _encode(self, X: Columns) -> np.ndarray:
+        matrix = self.encoder.transform(X)
+        self._encoded = (X, matrix)
+        return matrix
 
     def predict(self, X: Columns) -> np.ndarray:
         if not self.fitted_:
             return self._unfitted(rows_of(X))
-        decision = self._decision(self.encoder.transform(X))
+        return self._labels(self._decision(self._encode(X)))
+
+    def _labels(self, decision: np.ndarray) -> np.ndarray:
         if self.task == "regression":
             return decision
         classes = np.asarray(self.estimator.classes_)
@@ -117,21 +167,13 @@ class SGDLearner(PartialFitLearner):
         class, as scikit-learn's predict, which takes the largest decision value)."""
         if not self.fitted_ or self.classes_ is None or getattr(self.estimator, "loss", "") != "log_loss":
             return self.predict(X), self.predict_proba(X)
-        decision = self._decision(self.encoder.transform(X))
-        classes = np.asarray(self.estimator.classes_)
-        if decision.ndim == 1:
-            positive = 1.0 / (1.0 + np.exp(-decision))
-            return classes[(decision > 0).astype(np.int64)], np.column_stack([1.0 - positive, positive])
-        return classes[decision.argmax(axis=1)], _ovr(decision)
+        decision = self._decision(self._encode(X))
+        return self._labels(decision), _log_proba(decision)
 
     def predict_proba(self, X: Columns) -> np.ndarray | None:
         if not self.fitted_ or self.classes_ is None or getattr(self.estimator, "loss", "") != "log_loss":
             return super().predict_proba(X)
-        decision = self._decision(self.encoder.transform(X))
-        if decision.ndim == 1:
-            positive = 1.0 / (1.0 + np.exp(-decision))
-            return np.column_stack([1.0 - positive, positive])
-        return _ovr(decision)
+        return _log_proba(self._decision(self._encode(X)))
 
     @property
     def classes_(self) -> np.ndarray | None:
@@ -148,6 +190,13 @@ class SGDLearner(PartialFitLearner):
             return np.asarray(matrix @ coef + intercept[0])
         out = matrix @ coef.T + intercept
         return np.asarray(out[:, 0] if out.shape[1] == 1 else out)
+
+
+def _log_proba(decision: np.ndarray) -> np.ndarray:
+    if decision.ndim == 1:
+        positive = 1.0 / (1.0 + np.exp(-decision))
+        return np.column_stack([1.0 - positive, positive])
+    return _ovr(decision)
 
 
 def _ovr(decision: np.ndarray) -> np.ndarray:

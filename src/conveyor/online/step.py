@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 
 from conveyor.online.guards import GuardBatch, GuardChain, SchemaCheck
+from conveyor.online.learner import take_rows as _take
 from conveyor.online.pending import Held, PendingLabels
 
 if TYPE_CHECKING:
@@ -183,32 +184,33 @@ class LearnStep:
             self._hold(rows, kept, labels, sources, predicted, proba, labelled, now)
         if not labelled.any() or not learner.supervised:
             if not learner.supervised:
-                learner.learn(X, None)
+                learner.learn_rows(X, None, None)
                 out.learned += len(labels)
             return
+        rows_learned: np.ndarray | None = None  # the labelled rows of X (None: all)
         if labelled.all():
             Xl, ids, truth = X, [k[1] for k in kept], np.asarray(labels, dtype=object)
             pl, probal = predicted, proba
         else:
-            index = np.flatnonzero(labelled)
-            Xl, ids = _take(X, index), [kept[i][1] for i in index.tolist()]
-            truth = np.asarray([labels[i] for i in index.tolist()], dtype=object)
-            pl, probal = predicted[index], None if proba is None else proba[index]
+            rows_learned = np.flatnonzero(labelled)
+            Xl, ids = _take(X, rows_learned), [kept[i][1] for i in rows_learned.tolist()]
+            truth = np.asarray([labels[i] for i in rows_learned.tolist()], dtype=object)
+            pl, probal = predicted[rows_learned], None if proba is None else proba[rows_learned]
         truth = _typed(truth, learner.task)
         errors = parts.prequential.add(truth, pl, probal)
         out.judged_ids.extend(ids)
         out.errors = errors
         if parts.watch is not None:
             parts.watch.observe(Xl, truth)
-        learn_X, learn_y = Xl, truth
+        learn_y = truth
         if parts.holdout is not None and parts.holdout.streaming:
             held_out = parts.holdout.chosen(ids)
             if held_out.any():
                 parts.holdout.add(_take(Xl, np.flatnonzero(held_out)), truth[held_out])
                 rest = np.flatnonzero(~held_out)
-                learn_X, learn_y = _take(Xl, rest), truth[rest]
+                rows_learned, learn_y = (rest if rows_learned is None else rows_learned[rest]), truth[rest]
         if len(learn_y):
-            learner.learn(learn_X, learn_y)
+            learner.learn_rows(X, rows_learned, learn_y)  # X as predicted: the learner may reuse its encoding
             out.learned += len(learn_y)
         if parts.drift is not None:
             signals = {ERROR_SIGNAL: errors}
@@ -283,13 +285,6 @@ class LearnStep:
         }
         out.dead_letters.append(Record(orjson.dumps(body), event.key))
         out.reasons[reason] += 1
-
-
-def _take(X: dict[str, Any], index: np.ndarray) -> dict[str, Any]:
-    """The rows ``index`` of every column."""
-    positions = index.tolist()
-    return {name: values[index] if isinstance(values, np.ndarray) else [values[i] for i in positions]
-            for name, values in X.items()}
 
 
 def _typed(values: np.ndarray, task: str) -> np.ndarray:
