@@ -91,14 +91,16 @@ def test_a_bad_update_is_rolled_back_automatically_and_audited(make_project: Cal
     folder = make_project({
         "params": {"learning_rate": "constant", "eta0": 0.05},
         "guards": {"outlier_z": None},
-        "checkpoint": {"every_events": 3000, "every_s": None, "holdout_share": 0.1, "holdout_size": 100},
+        "checkpoint": {"every_events": 3072, "every_s": None, "holdout_share": 0.1, "holdout_size": 100},
         "gate": {"max_drop": None},
         "rollback": {"tolerance": 0.05, "min_events": 400},
     })
     data = drift_stream(12_000, drift_at=12_000, seed=8)
     rows = data.rows()
-    flipped = [dict(row, label=1 - row["label"]) for row in rows[3000:6000]]  # a source gone bad
-    path = _jsonl(tmp_path / "events.jsonl", rows[:3000] + flipped + rows[6000:9000])
+    # a source gone bad for the second checkpoint's events (12 batches of 256: a checkpoint
+    # falls on each boundary; the rows of a batch are learned in their order)
+    flipped = [dict(row, label=1 - row["label"]) for row in rows[3072:6144]]
+    path = _jsonl(tmp_path / "events.jsonl", rows[:3072] + flipped + rows[6144:9216])
     project = Project.load(folder)
     summary = run_learn(project.lifecycle, LearnOptions(source=f"file://{path}",
                                                         dead_letters=f"file://{tmp_path / 'dead.jsonl'}"))
@@ -106,7 +108,7 @@ def test_a_bad_update_is_rolled_back_automatically_and_audited(make_project: Cal
     assert good["alias"] == "dev" and bad["alias"] == "dev"  # the poisoned holdout let it through
     (rollback,) = summary.rollbacks
     assert rollback["from"] == bad["version"] and rollback["to"] == good["version"]
-    assert "live accuracy" in rollback["reason"] and rollback["events"] < 6000 + 1500
+    assert "live accuracy" in rollback["reason"] and rollback["events"] < 6144 + 1500
     moves = [e for e in project.audit() if e["action"] == "rollback"]
     assert moves and moves[-1]["to_version"] == good["version"] and moves[-1]["reason"].startswith("online: live")
     holder = project.registry.alias_holder(project.name, "dev")

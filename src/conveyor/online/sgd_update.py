@@ -107,8 +107,7 @@ def _one_problem(rule: SGDRule, w: np.ndarray, intercept: np.ndarray, at: int, m
         p = scale * float(x.dot(vector)) + b
         yi = ys[i]
         if norms is None:
-            g = gradient(yi, p)
-            update = -etas[i] * min(max(g, -MAX_DLOSS), MAX_DLOSS)
+            update = -etas[i] * gradient(yi, p)
         else:
             norm = norms[i]
             if rate == "pa1":
@@ -145,11 +144,12 @@ def _etas(rule: SGDRule, t0: float, n: int) -> np.ndarray:
 
 
 def _losses(name: str, epsilon: float) -> tuple[Loss, Loss]:
-    """(gradient, value) of scikit-learn's loss ``name`` as functions of (y, p)."""
+    """(gradient, value) of scikit-learn's loss ``name`` as functions of (y, p); an unbounded
+    gradient clipped to ``MAX_DLOSS`` as scikit-learn does (the others never reach it)."""
     if name in _THRESHOLDS:
         threshold = _THRESHOLDS[name]
         if name == "squared_hinge":
-            return (lambda y, p: -2.0 * y * (threshold - p * y) if threshold - p * y > 0 else 0.0,
+            return (lambda y, p: _clip(-2.0 * y * (threshold - p * y)) if threshold - p * y > 0 else 0.0,
                     lambda y, p: (threshold - p * y) ** 2 if threshold - p * y > 0 else 0.0)
         return (lambda y, p: -y if p * y <= threshold else 0.0, lambda y, p: max(0.0, threshold - p * y))
     if name == "log_loss":
@@ -157,7 +157,7 @@ def _losses(name: str, epsilon: float) -> tuple[Loss, Loss]:
     if name == "modified_huber":
         return _modified_huber_gradient, _modified_huber_value
     if name == "squared_error":
-        return (lambda y, p: p - y), (lambda y, p: 0.5 * (y - p) ** 2)
+        return (lambda y, p: _clip(p - y)), (lambda y, p: 0.5 * (y - p) ** 2)
     if name == "huber":
         return (lambda y, p: p - y if abs(p - y) <= epsilon else math.copysign(epsilon, p - y),
                 lambda y, p: 0.5 * (y - p) ** 2 if abs(y - p) <= epsilon else epsilon * (abs(y - p) - 0.5 * epsilon))
@@ -165,8 +165,12 @@ def _losses(name: str, epsilon: float) -> tuple[Loss, Loss]:
         return (lambda y, p: -1.0 if y - p > epsilon else 1.0 if p - y > epsilon else 0.0,
                 lambda y, p: max(0.0, abs(y - p) - epsilon))
     assert name == "squared_epsilon_insensitive"
-    return (lambda y, p: -2.0 * (y - p - epsilon) if y - p > epsilon else 2.0 * (p - y - epsilon) if p - y > epsilon else 0.0,
+    return (lambda y, p: _clip(-2.0 * (y - p - epsilon) if y - p > epsilon else 2.0 * (p - y - epsilon) if p - y > epsilon else 0.0),
             lambda y, p: max(0.0, abs(y - p) - epsilon) ** 2)
+
+
+def _clip(gradient: float) -> float:
+    return min(max(gradient, -MAX_DLOSS), MAX_DLOSS)
 
 
 def _log_gradient(y: float, p: float) -> float:

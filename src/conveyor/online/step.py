@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,7 +94,7 @@ class LearnStep:
             kept = [item for i, item in enumerate(kept) if i not in problems]
             rows = [row for i, row in enumerate(rows) if i not in problems]
         target = self.settings.target
-        labels = [row.get(target) for row in rows]
+        labels = _field(rows, target)
         if self.settings.unlabelled == "dead_letter" and None in labels:
             X, rows, kept, labels = self._no_label(X, rows, kept, labels, out)
         if rows:
@@ -116,9 +117,10 @@ class LearnStep:
                 raise ValueError
         except ValueError:  # orjson's decode error is one
             return self._parsed_one_by_one(events, out)
-        ids = [given if type(given := row.get(id_field)) is str else
-               event.coordinates.event_id() if given is None else str(given)
-               for row, event in zip(rows, events, strict=True)]
+        ids = _field(rows, id_field)
+        if not set(map(type, ids)) <= _STR:  # an id missing or not a string: the broker's, or as text
+            ids = [given if type(given) is str else event.coordinates.event_id() if given is None else str(given)
+                   for given, event in zip(ids, events, strict=True)]
         first = self.features[0]
         if all(first in row for row in rows):
             return rows, list(zip(events, ids, strict=True)), []
@@ -179,7 +181,8 @@ class LearnStep:
         learner = parts.learner
         predicted, proba = learner.predict_with_proba(X)
         out.predicted += len(predicted)
-        labelled = np.fromiter((label is not None for label in labels), dtype=bool, count=len(labels))
+        labelled = np.ones(len(labels), dtype=bool) if None not in labels else \
+            np.fromiter((label is not None for label in labels), dtype=bool, count=len(labels))
         if not labelled.all():
             self._hold(rows, kept, labels, sources, predicted, proba, labelled, now)
         if not labelled.any() or not learner.supervised:
@@ -189,14 +192,13 @@ class LearnStep:
             return
         rows_learned: np.ndarray | None = None  # the labelled rows of X (None: all)
         if labelled.all():
-            Xl, ids, truth = X, [k[1] for k in kept], np.asarray(labels, dtype=object)
+            Xl, ids, truth = X, [k[1] for k in kept], _typed(labels, learner.task)
             pl, probal = predicted, proba
         else:
             rows_learned = np.flatnonzero(labelled)
             Xl, ids = _take(X, rows_learned), [kept[i][1] for i in rows_learned.tolist()]
-            truth = np.asarray([labels[i] for i in rows_learned.tolist()], dtype=object)
+            truth = _typed([labels[i] for i in rows_learned.tolist()], learner.task)
             pl, probal = predicted[rows_learned], None if proba is None else proba[rows_learned]
-        truth = _typed(truth, learner.task)
         errors = parts.prequential.add(truth, pl, probal)
         out.judged_ids.extend(ids)
         out.errors = errors
@@ -223,7 +225,8 @@ class LearnStep:
             return ["-"] * len(rows)
         name = self.settings.source_field
         if name is not None:
-            return [str(row.get(name, "-")) for row in rows]
+            values = _field(rows, name)
+            return values if set(map(type, values)) <= _STR else ["-" if v is None else str(v) for v in values]
         return ["-" if event.key is None else event.key.decode(errors="replace") for event, _ in kept]
 
     def _hold(self, rows: list[dict[str, Any]], kept: list[tuple[Event, str]], labels: list[Any], sources: list[str],
@@ -287,9 +290,20 @@ class LearnStep:
         out.reasons[reason] += 1
 
 
-def _typed(values: np.ndarray, task: str) -> np.ndarray:
+_STR = frozenset({str})
+
+
+def _field(rows: list[dict[str, Any]], name: str) -> list[Any]:
+    """Each row's ``name`` (None where a row lacks it), in one C-level pass when all have it."""
+    try:
+        return list(map(itemgetter(name), rows))
+    except KeyError:
+        return [row.get(name) for row in rows]
+
+
+def _typed(values: list[Any] | np.ndarray, task: str) -> np.ndarray:
     """Regression labels as floats; class labels in numpy's own type for them (the guards let
     through only known classes, so the batch's labels are of one kind)."""
     if task == "regression":
-        return values.astype(np.float64)
-    return np.asarray(values.tolist())
+        return np.asarray(values, dtype=np.float64)
+    return np.asarray(values if isinstance(values, list) else values.tolist())

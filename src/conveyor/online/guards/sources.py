@@ -18,20 +18,27 @@ from conveyor.online.validation import Ring
 
 
 class SourceCodes:
-    """Source names as small integers, stable for the process."""
+    """Source names as small integers, stable for the process (a batch's looked up once: its
+    check and its accepted rows read the same codes)."""
 
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
+        self._batch: tuple[list[str], np.ndarray] | None = None
 
     def __call__(self, sources: list[str], rows: np.ndarray) -> np.ndarray:
+        if self._batch is None or self._batch[0] is not sources:
+            self._batch = (sources, self._lookup(sources))
+        picked: np.ndarray = self._batch[1][rows]
+        return picked
+
+    def _lookup(self, sources: list[str]) -> np.ndarray:
         codes = self.codes
-        picked = [sources[i] for i in rows.tolist()]
         try:
-            return np.fromiter(map(codes.__getitem__, picked), dtype=np.int64, count=len(picked))
+            return np.fromiter(map(codes.__getitem__, sources), dtype=np.int64, count=len(sources))
         except KeyError:
-            for name in picked:
+            for name in sources:
                 codes.setdefault(name, len(codes))
-            return np.fromiter(map(codes.__getitem__, picked), dtype=np.int64, count=len(picked))
+            return np.fromiter(map(codes.__getitem__, sources), dtype=np.int64, count=len(sources))
 
 
 def ranks(codes: np.ndarray) -> np.ndarray:
