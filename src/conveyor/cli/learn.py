@@ -21,6 +21,7 @@ def learn(
     idle_exit: Annotated[Optional[float], typer.Option(min=0.001, help="Exit (after a checkpoint) after this many seconds without events (default: run until SIGTERM).")] = None,
     follow: Annotated[bool, typer.Option(help="File sources: wait for new lines at the end instead of exiting.")] = False,
     member: Annotated[Optional[str], typer.Option(help="This process's name in the group (default: learner).")] = None,
+    metrics_port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Port of /metrics (Prometheus: updates, rejected per reason, prequential metric, checkpoints, drifts) and /healthz, on stream.host (default: none).")] = None,
     project: ProjectOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -31,7 +32,7 @@ def learn(
 
     options = LearnOptions(model=model, source=source, labels=labels, dead_letters=dead_letters, group=group,
                            max_batch=max_batch, max_wait_ms=max_wait_ms, idle_exit_s=idle_exit, member=member,
-                           follow=follow)
+                           follow=follow, metrics_port=metrics_port)
     proj = load_project(project, env)
     summary = run_learn(proj.lifecycle, options).to_dict()
     if json:

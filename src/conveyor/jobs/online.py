@@ -25,6 +25,7 @@ class LearnSpec(JobSpec):
     idle_exit_s: float | None = Field(None, gt=0)
     member: str | None = None
     follow: bool = False
+    metrics_port: int | None = Field(None, ge=0, le=65535)  # /metrics and /healthz; default: none
 
 
 class LearnJob(Job):

@@ -135,6 +135,15 @@ class OnlineLoop:
             summary.duration_s = clock() - started
         return summary
 
+    def health(self) -> dict[str, Any]:
+        """/healthz: learning (the lease held), and where it stands."""
+        lease, summary = self.parts.lease, self.summary
+        last = summary.checkpoints[-1] if summary.checkpoints else None
+        return {"ok": lease is None or not lease.lost, "model": self.parts.context.name, "events": summary.events,
+                "learned": summary.learned, "dead_letters": summary.dead_letters,
+                "checkpoint": None if last is None else {"version": last["version"], "gate": last["gate"],
+                                                         "alias": last["alias"]}}
+
     def _due(self, now: float, last: float) -> bool:
         if not self._since_checkpoint:
             return False
@@ -168,11 +177,17 @@ class OnlineLoop:
         m.events.labels(model).inc(read)
         m.learned.labels(model).inc(outcome.learned)
         m.waiting.labels(model).set(len(self.step.parts.pending))
+        prequential = self.step.parts.prequential
+        if prequential.seen:
+            if prequential.task == "classification":
+                m.accuracy.labels(model).set(prequential.correct / prequential.seen)
+            elif prequential.task == "regression":
+                m.mae.labels(model).set(prequential.abs_error / prequential.seen)
 
     def _log_metrics(self) -> None:
         window = self.step.parts.prequential.window_metrics()
-        if "accuracy" in window:
-            self.parts.metrics.accuracy.labels(self.parts.metrics.model).set(window["accuracy"])
+        for name, value in window.items():
+            self.parts.metrics.window.labels(self.parts.metrics.model, name).set(value)
         from mlflow.entities import Metric
 
         now, step = int(time.time() * 1000), self.summary.events

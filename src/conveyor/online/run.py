@@ -37,6 +37,7 @@ from conveyor.stack.processes import restore_signals, stop_on_sigterm
 from conveyor.stack.tracking import RunLog, ensure_experiment
 from conveyor.streaming.brokers import BrokerSettings
 from conveyor.streaming.locations import check_same_broker, dead_letters_of, parse_location
+from conveyor.streaming.metrics import MetricsServer
 from conveyor.streaming.run import open_broker
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class LearnOptions:
     idle_exit_s: float | None = None
     member: str | None = None
     follow: bool = False
+    metrics_port: int | None = None  # /metrics and /healthz on stream.host (0: any free port)
     checkpoint_on_stop: bool = True
 
 
@@ -119,19 +121,28 @@ def run_learn(context: LifecycleContext, options: LearnOptions, stop: threading.
         checkpoints = Checkpoints(context, run.run_id, holdout)
         restored = checkpoints.last()
         learner = restored.learner if restored is not None else fresh
-        listeners = _drift_listeners(context, run) if cfg.online.drift.detector is not None else []
+        metrics = OnlineMetrics(cfg.name)
+        listeners = _drift_listeners(context, run, metrics) if cfg.online.drift.detector is not None else []
         step = make_step(cfg, learner, classes, holdout, listeners)
         if restored is not None:
             step.events = restored.events
             log.info("resuming from checkpoint v%s (%d events)", restored.version, restored.events)
         broker = open_broker(settings)
         labels = open_broker(label_settings) if label_settings is not None else None
+        server = None
         try:
-            loop = OnlineLoop(step, LoopParts(context, broker, checkpoints, OnlineMetrics(cfg.name), run,
+            loop = OnlineLoop(step, LoopParts(context, broker, checkpoints, metrics, run,
                                               Offsets(restored.offsets if restored else None), labels, lease),
                               _loop_options(context, options))
+            if options.metrics_port is not None:
+                server = MetricsServer(metrics, loop.health, cfg.stream.host, options.metrics_port,
+                                       "pick another --metrics-port (0: any free one)")
+                server.start()
+                log.info("metrics on http://%s:%d/metrics", cfg.stream.host, server.port)
             summary = loop.run(stop)
         finally:
+            if server is not None:
+                server.stop()
             broker.close()
             if labels is not None:
                 labels.close()
@@ -221,8 +232,8 @@ def _learner_run(context: LifecycleContext) -> RunLog:
     return RunLog(client, str(run.info.run_id))
 
 
-def _drift_listeners(context: LifecycleContext, run: RunLog) -> list[Listener]:
-    """Each detection logged on the learner's run, written to the artifact store
+def _drift_listeners(context: LifecycleContext, run: RunLog, metrics: OnlineMetrics) -> list[Listener]:
+    """Each detection counted, logged on the learner's run, written to the artifact store
     (``online/<model>/drift/``, where the scheduler or anyone can find it) and handed to the
     user's hook."""
     store = ArtifactStore(context.stack.artifact_store)
@@ -230,6 +241,7 @@ def _drift_listeners(context: LifecycleContext, run: RunLog) -> list[Listener]:
 
     def record(event: DriftEvent) -> None:
         log.warning("drift on %s: %s fired at %d events", event.signal, event.detector, event.events)
+        metrics.drifts.labels(metrics.model, event.signal).inc()
         try:
             run.client.log_metric(run.run_id, f"drift.{event.signal}", event.value, step=event.events)
             stamp = datetime.now(UTC)

@@ -1,11 +1,12 @@
-"""Prometheus metrics of one stream scorer process, and /metrics + /healthz on a small port."""
+"""Prometheus metrics of one stream scorer process, and /metrics + /healthz on a small port
+(:class:`MetricsServer` serves any process's metrics: the online learner's too)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -46,19 +47,27 @@ class StreamMetrics:
         return generate_latest(self.registry)
 
 
-class MetricsServer:
-    """/metrics and /healthz on ``host:port`` in a daemon thread (port 0: any free one)."""
+class Exposition(Protocol):
+    """What /metrics serves: a registry's text exposition."""
 
-    def __init__(self, metrics: StreamMetrics, health: Callable[[], dict[str, Any]], host: str, port: int) -> None:
+    def text(self) -> bytes: ...
+
+
+class MetricsServer:
+    """/metrics and /healthz on ``host:port`` in a daemon thread (port 0: any free one);
+    ``hint`` says where to choose another port when it is taken."""
+
+    def __init__(self, metrics: Exposition, health: Callable[[], dict[str, Any]], host: str, port: int,
+                 hint: str = "pick another stream.metrics_port (or --metrics-port)") -> None:
         handler = _handler(metrics, health)
         try:
             self.server = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
             raise PortInUseError(f"cannot listen on {host}:{port} for /metrics: {exc.strerror}",
-                                 hint="pick another stream.metrics_port (or --metrics-port)") from None
+                                 hint=hint) from None
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self._thread = threading.Thread(target=self.server.serve_forever, name="conveyor-stream-metrics", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, name="conveyor-metrics", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -68,7 +77,7 @@ class MetricsServer:
         self.server.server_close()
 
 
-def _handler(metrics: StreamMetrics, health: Callable[[], dict[str, Any]]) -> type[BaseHTTPRequestHandler]:
+def _handler(metrics: Exposition, health: Callable[[], dict[str, Any]]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
