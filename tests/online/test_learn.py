@@ -201,3 +201,21 @@ def test_a_drift_detection_reaches_the_hook_the_artifact_store_and_the_learner_r
                                         f"tags.`{tags.PIPELINE}` = 'learn'")
     history = project.client.get_metric_history(run.info.run_id, "drift.prequential_error")
     assert [m.step for m in history] == [d["events"] for d in summary.drifts]
+
+
+def test_auto_promote_moves_a_passing_checkpoint_through_every_stage_audited(
+    make_project: Callable[..., Path], tmp_path: Path,
+) -> None:
+    folder = make_project({"auto_promote": True, "checkpoint": {"every_events": 1024, "every_s": None}})
+    path = _jsonl(tmp_path / "events.jsonl", drift_stream(2048, drift_at=2048, seed=2).rows())
+    project = Project.load(folder)
+    summary = run_learn(project.lifecycle, LearnOptions(source=f"file://{path}"))
+    first, second = summary.checkpoints
+    assert first["gate"] == second["gate"] == "passed"
+    assert first["promoted"] == second["promoted"] == ["staging", "prod"] and second["refused"] is None
+    assert {stage: project.registry.alias_holder(project.name, stage) for stage in ("dev", "staging", "prod")} == \
+        dict.fromkeys(("dev", "staging", "prod"), second["version"])
+    moves = [(e["stage"], e["to_version"]) for e in project.audit() if e["action"] == "online"]
+    assert moves == [(stage, c["version"]) for c in (first, second) for stage in ("dev", "staging", "prod")]
+    assert all(e["reason"].startswith("auto_promote: checkpoint at") for e in project.audit()
+               if e["action"] == "online" and e["stage"] != "dev")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.core import tags
-from conveyor.core.errors import OptionError, PromotionError
+from conveyor.core.errors import ConveyorError, OptionError, PromotionError
 from conveyor.lifecycle.audit import AuditEvent, current_user
 from conveyor.lifecycle.gate import PASSED
 from conveyor.lifecycle.stands import Stand, Stands
@@ -49,6 +49,18 @@ class Move:
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
+
+
+@dataclass
+class Beyond:
+    """What :meth:`Promoter.promote_beyond` did: the moves made, and the refusal that stopped it."""
+
+    moves: list[Move] = field(default_factory=list)
+    refused: str | None = None
+
+    @property
+    def stages(self) -> list[str]:
+        return [move.stage for move in self.moves]
 
 
 def check_move(stages: list[str], stage: str, *, force: bool = False, reason: str | None = None) -> None:
@@ -91,6 +103,20 @@ class Promoter:
             with target.lock.hold(model):
                 return self._promote(target, model, to, version, force, reason, action)
         return self._promote_across(source, target, model, to, version, force, reason, action)
+
+    def promote_beyond(self, model: str, version: str, *, reason: str, action: str = "promote") -> Beyond:
+        """``auto_promote``: the first stage's new holder ``version`` through every later stage,
+        each move's target version the next one's source; it stops at the first refusal."""
+        beyond = Beyond()
+        for stage in self.stages[1:]:
+            try:
+                move = self.promote(model, stage, version, reason=reason[:500], action=action)
+            except ConveyorError as exc:
+                beyond.refused = f"promotion to {stage} refused: {exc.message}"
+                break
+            beyond.moves.append(move)
+            version = move.to_version  # the version's number on the stand of the next stage
+        return beyond
 
     def _promote(
         self, stand: Stand, model: str, to: str, version: str | None, force: bool, reason: str | None,

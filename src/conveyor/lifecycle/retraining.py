@@ -109,17 +109,11 @@ def retrain(context: LifecycleContext, request: RetrainRequest, reporter: Report
         version=result.version, alias=result.alias,
     )
     if request.auto_promote:
-        version = result.version
-        for stage in context.config.stages[1:]:
-            try:
-                move = context.promoter.promote(
-                    context.config.name, stage, version, reason=f"auto_promote: {request.reason}"[:500]
-                )
-            except ConveyorError as exc:
-                outcome.detail += f"; promotion to {stage} refused: {exc.message}"
-                break
-            outcome.promoted.append(move.stage)
-            version = move.to_version  # the version's number on the stand of the next source
+        beyond = context.promoter.promote_beyond(context.config.name, result.version,
+                                                 reason=f"auto_promote: {request.reason}")
+        if beyond.refused is not None:
+            outcome.detail += f"; {beyond.refused}"
+        outcome.promoted.extend(beyond.stages)
         if outcome.promoted:
             outcome.detail += f"; auto-promoted to {', '.join(outcome.promoted)}"
     return outcome

@@ -5,7 +5,9 @@ A checkpoint passes a light gate before it gets the first stage: the thresholds 
 ``online.gate.metrics`` (default ``gate.metrics``) on the holdout, and the first stage's
 holder scored on the same holdout (``online.gate.max_drop``). A passing version takes the
 first stage through the promoter (audited, under the move lock); stages beyond it move as
-configured (``conveyor promote``, ``monitor.auto_promote``). A failing one stays registered
+configured: with ``online.auto_promote`` on through every later stage by the same promoter
+(:meth:`~conveyor.lifecycle.promotion.Promoter.promote_beyond`, as a retrain's
+``monitor.auto_promote``), else only by ``conveyor promote``. A failing one stays registered
 with its verdict, without an alias, as a trained version would. On restart the learner
 resumes from the last checkpoint and the offsets recorded with it (:meth:`Checkpoints.last`).
 """
@@ -61,11 +63,14 @@ class CheckpointResult:
     previous: str | None = None  # the previous checkpoint (lineage)
     replaced: str | None = None  # the version that held the first stage before this one took it
     state: bytes = field(default=b"", repr=False)  # the learner as checkpointed
+    promoted: list[str] = field(default_factory=list)  # later stages it took (online.auto_promote)
+    refused: str | None = None  # why auto_promote stopped before the last stage
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "run_id": self.run_id, "events": self.events, "metrics": self.metrics,
                 "gate": self.verdict.status, "reasons": self.verdict.reasons, "alias": self.alias,
-                "previous": self.previous, "replaced": self.replaced}
+                "previous": self.previous, "replaced": self.replaced, "promoted": self.promoted,
+                "refused": self.refused}
 
 
 @dataclass
@@ -126,13 +131,17 @@ class Checkpoints:
         version = str(mv.version)
         previous = None if self.previous is None else self.previous[0]
         self.previous = (version, run_id)
-        alias = replaced = None
+        result = CheckpointResult(version, run_id, state.events, metrics, verdict, None, previous, None, snapshot)
         if verdict.passed:
-            alias = cfg.stages[0]
-            move = context.promoter.promote(cfg.name, alias, version, action=PIPELINE,
-                                            reason=f"checkpoint at {state.events} events passed the online gate")
-            replaced = move.from_version
-        return CheckpointResult(version, run_id, state.events, metrics, verdict, alias, previous, replaced, snapshot)
+            result.alias = cfg.stages[0]
+            reason = f"checkpoint at {state.events} events passed the online gate"
+            move = context.promoter.promote(cfg.name, result.alias, version, action=PIPELINE, reason=reason)
+            result.replaced = move.from_version
+            if cfg.online.auto_promote:
+                beyond = context.promoter.promote_beyond(cfg.name, version, reason=f"auto_promote: {reason}",
+                                                         action=PIPELINE)
+                result.promoted, result.refused = beyond.stages, beyond.refused
+        return result
 
     def _log(self, run_id: str, learner: Learner, snapshot: bytes, metrics: dict[str, float],
              state: CheckpointState) -> None:

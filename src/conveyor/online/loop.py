@@ -213,8 +213,11 @@ class OnlineLoop:
         self._since_checkpoint = 0
         parts.metrics.checkpoints.labels(parts.metrics.model, result.verdict.status).inc()
         self.summary.checkpoints.append(result.to_dict())
-        log.info("checkpoint v%s at %d events: gate %s%s", result.version, result.events, result.verdict.status,
-                 f", {result.alias}" if result.alias else "")
+        log.info("checkpoint v%s at %d events: gate %s%s%s", result.version, result.events, result.verdict.status,
+                 f", {result.alias}" if result.alias else "",
+                 f" → {', '.join(result.promoted)}" if result.promoted else "")
+        if result.refused is not None:
+            log.warning("checkpoint v%s: %s", result.version, result.refused)
         if result.alias is not None:
             self._watch(result)
         self._log_metrics()

@@ -651,6 +651,11 @@ class OnlineSpec(Strict):
     guards: OnlineGuardsSpec = Field(OnlineGuardsSpec(), description="What an event must pass before it may teach the model.")
     checkpoint: OnlineCheckpointSpec = Field(OnlineCheckpointSpec(), description="When the state becomes a registered version.")
     gate: OnlineGateSpec = Field(OnlineGateSpec(), description="The light gate of a checkpoint.")
+    auto_promote: bool = Field(
+        False, description="A checkpoint that passes the gate and takes the first stage is promoted on "
+        "through every later stage (audited, each stage's own rules; it stops at the first refusal); "
+        "default: later stages move only by `conveyor promote`."
+    )
     rollback: OnlineRollbackSpec = Field(OnlineRollbackSpec(), description="Automatic rollback of a promoted checkpoint.")
     drift: DriftDetectorSpec = Field(DriftDetectorSpec(), description="Drift detection on the stream.")
 
