@@ -133,6 +133,8 @@ def test_a_second_learner_is_refused_and_a_restarted_one_resumes_from_its_checkp
     try:
         with pytest.raises(LearnerBusyError, match="another learner of 'drifty' is running"):
             run_learn(project.lifecycle, options)
+        refused = CliRunner().invoke(app, ["learn", "--source", options.source or "", "--project", str(folder)])
+        assert refused.exit_code == 9 and "another learner of 'drifty' is running" in refused.output
     finally:
         held.release()
 

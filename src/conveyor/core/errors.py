@@ -119,8 +119,9 @@ EXIT_CODES: Mapping[ExitCode, str] = MappingProxyType({
     ExitCode.NOT_FOUND: "the registry has no such model or version, or no version holds the stage "
     "named (`churn@prod`, a bare `churn`)",
     ExitCode.UNAVAILABLE: "something the command needs is taken or cannot be reached: the serve "
-    "address is in use, a store or the stream broker is unreachable, another move held the model's lock "
-    "too long",
+    "or metrics address is in use, a store or the stream broker is unreachable, another move held the "
+    "model's lock too long, another learner holds the model's lease (`conveyor learn`: one learner "
+    "per model)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.TERMINATED: "terminated by SIGTERM (a training run it owned is marked KILLED first)",
 })
