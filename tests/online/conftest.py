@@ -3,6 +3,7 @@ stages and an `online:` section) on the embedded stack, events as JSON."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import yaml
 
 from conveyor.examples.drift_stream import CATEGORICAL, NUMERIC, TARGET, DriftStream, drift_stream
 from conveyor.streaming.brokers import Coordinates, Event
+from tests.conftest import MIGRATED_DB
 
 
 @pytest.fixture(scope="session")
@@ -44,12 +46,15 @@ def config_dict(online: dict[str, Any] | None = None, **top: Any) -> dict[str, A
 
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> Callable[..., Path]:
-    """A project folder for the drift stream, its `online:` section merged in."""
+def make_project(tmp_path: Path, migrated_store: Path) -> Callable[..., Path]:
+    """A project folder for the drift stream, its `online:` section merged in, with a copy of
+    the session's migrated MLflow store (a new SQLite store spends seconds on migrations)."""
 
     def make(online: dict[str, Any] | None = None, files: dict[str, str] | None = None, **top: Any) -> Path:
         folder = tmp_path / f"drifty-{len(list(tmp_path.iterdir()))}"
         (folder / "data").mkdir(parents=True)
+        (folder / ".conveyor").mkdir()
+        shutil.copy(migrated_store, folder / ".conveyor" / MIGRATED_DB)
         (folder / "train.py").write_text("def train(X, y, params):\n    raise NotImplementedError\n")
         for name, text in (files or {}).items():
             (folder / name).write_text(text)

@@ -41,18 +41,18 @@ def test_checkpoints_pass_the_gate_take_the_first_stage_and_the_stream_scorer_fo
 ) -> None:
     from conveyor.streaming import StreamOptions, run_stream
 
-    folder = make_project({"checkpoint": {"every_events": 3000, "every_s": None, "holdout_share": 0.05,
-                                          "holdout_size": 300}})
-    data = drift_stream(7000, drift_at=7000, seed=5)
+    folder = make_project({"checkpoint": {"every_events": 1024, "every_s": None, "holdout_share": 0.1,
+                                          "holdout_size": 100}})
+    data = drift_stream(2600, drift_at=2600, seed=5)
     source = topics("labelled")
     produce(kafka, source, [orjson.dumps(row) for row in data.rows()])
     project = Project.load(folder)
-    summary = run_learn(project.lifecycle, LearnOptions(source=f"kafka://{kafka}/{source}", idle_exit_s=3))
-    assert summary.events == 7000 and summary.dead_letters == 0
-    first, second, last = summary.checkpoints  # two on the way (3000 events each), one at the end
+    summary = run_learn(project.lifecycle, LearnOptions(source=f"kafka://{kafka}/{source}", idle_exit_s=1.5))
+    assert summary.events == 2600 and summary.dead_letters == 0
+    first, second, last = summary.checkpoints  # two on the way (1024 events each), one at the end
     assert first["gate"] == "passed" and first["alias"] == "dev" and first["metrics"]["accuracy"] > 0.8
     assert second["previous"] == first["version"] and second["replaced"] == first["version"]
-    assert last["events"] == 7000
+    assert last["events"] == 2600
     versions = {v.version: v for v in project.models()}
     assert versions[last["version"]].aliases == ["dev"] and versions[last["version"]].gate == "passed"
     recorded = _version_tags(project, second["version"])
@@ -70,7 +70,7 @@ def test_checkpoints_pass_the_gate_take_the_first_stage_and_the_stream_scorer_fo
     produce(kafka, scored_in, [orjson.dumps({k: v for k, v in row.items() if k != "label"}) for row in fresh])
     streamed = run_stream(project.lifecycle, StreamOptions(
         model="drifty@dev", source=f"kafka://{kafka}/{scored_in}", sink=f"kafka://{kafka}/{scored_out}",
-        idle_exit_s=3, max_wait_ms=20,
+        idle_exit_s=1.5, max_wait_ms=20,
     ))
     assert streamed.scored == 300 and streamed.versions == {last["version"]: 300}
 
@@ -121,8 +121,8 @@ def test_a_bad_update_is_rolled_back_automatically_and_audited(make_project: Cal
 def test_a_second_learner_is_refused_and_a_restarted_one_resumes_from_its_checkpoint(
     make_project: Callable[..., Path], redis_prefix: str,
 ) -> None:
-    folder = make_project({"checkpoint": {"every_events": 2000, "every_s": None, "holdout_share": 0.05}})
-    data = drift_stream(6000, drift_at=6000, seed=12)
+    folder = make_project({"checkpoint": {"every_events": 1000, "every_s": None, "holdout_share": 0.05}})
+    data = drift_stream(3000, drift_at=3000, seed=12)
     stream = f"{redis_prefix}-labelled"
     xadd_all(stream, [orjson.dumps(row) for row in data.rows()])
     project = Project.load(folder)
@@ -139,17 +139,17 @@ def test_a_second_learner_is_refused_and_a_restarted_one_resumes_from_its_checkp
         held.release()
 
     crashed = run_learn(project.lifecycle, LearnOptions(**{**options.__dict__, "checkpoint_on_stop": False}))
-    assert crashed.events == 6000 and [c["events"] for c in crashed.checkpoints] == [2048, 4096]
+    assert crashed.events == 3000 and [c["events"] for c in crashed.checkpoints] == [1024, 2048]
     resumed = run_learn(project.lifecycle, options)
     assert resumed.resumed_from == crashed.checkpoints[-1]["version"]
-    assert resumed.events == 6000 - 4096  # read again: what the crash had not checkpointed
+    assert resumed.events == 3000 - 2048  # read again: what the crash had not checkpointed
     final = resumed.checkpoints[-1]
-    assert final["events"] == 6000 and final["previous"] == crashed.checkpoints[-1]["version"]
+    assert final["events"] == 3000 and final["previous"] == crashed.checkpoints[-1]["version"]
     learned = int(_version_tags(project, final["version"])[tags.ONLINE_LEARNED])
     ids = [row["event_id"] for row in data.rows()]
     held_out = int(Holdout(project.lifecycle.config.features.inputs, 0.05, 10).chosen(ids).sum())
-    assert 0 < held_out < 600
-    assert learned == 6000 - held_out  # every event learned once into the surviving lineage
+    assert 0 < held_out < 300
+    assert learned == 3000 - held_out  # every event learned once into the surviving lineage
 
 
 def test_a_learner_entrypoint_that_breaks_the_contract_is_refused_at_start(
