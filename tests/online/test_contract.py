@@ -131,3 +131,23 @@ def test_the_running_scaler_equals_the_batch_moments() -> None:
         enc.update({"x": values[start:start + 137]})
     assert enc.mean_[0] == pytest.approx(values.mean())
     assert enc.scale_[0] == pytest.approx(values.std())
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_learning_rows_of_the_predicted_batch_equals_learning_them_taken(task: str) -> None:
+    from conveyor.online.learner import take_rows
+
+    y = Y if task == "classification" else regression_target()
+    classes = [0, 1] if task == "classification" else None
+    first, batch = {k: v[:300] for k, v in X.items()}, {k: v[300:600] for k, v in X.items()}
+    reused, taken = sgd(task, encoder(), classes, {}), sgd(task, encoder(), classes, {})  # type: ignore[arg-type]
+    for learner in (reused, taken):
+        learner.learn(first, y[:300])
+    rows = np.flatnonzero(np.arange(300) % 3 != 0)  # a third held out
+    reused.predict_with_proba(batch)  # the step predicts, then learns the rows it keeps
+    reused.learn_rows(batch, rows, y[300:600][rows])
+    taken.learn(take_rows(batch, rows), y[300:600][rows])
+    assert reused.estimator.t_ == taken.estimator.t_ == 1 + 300 + len(rows)
+    np.testing.assert_allclose(reused.estimator.coef_, taken.estimator.coef_, rtol=1e-12)
+    np.testing.assert_allclose(reused.encoder.mean_, taken.encoder.mean_, rtol=1e-12)
+    assert "_encoded" not in reused.__getstate__()  # the predicted batch does not travel with a checkpoint
