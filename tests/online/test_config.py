@@ -18,6 +18,7 @@ def load(online: dict[str, Any], **top: Any) -> ProjectConfig:
 def test_defaults_are_a_guarded_sgd_learner() -> None:
     online = load({}).online
     assert online.learner == "sgd" and online.guards.outlier_z == 6.0 and online.drift.detector == "adwin"
+    assert online.update == "minibatch"
 
 
 @pytest.mark.parametrize("online, message", [
@@ -30,6 +31,8 @@ def test_defaults_are_a_guarded_sgd_learner() -> None:
     ({"guards": {"max_source_share": 1.5}}, "less than or equal to 1"),
     ({"checkpoint": {"every": 3}}, "Extra inputs are not permitted"),
     ({"unlabelled": "drop"}, "'wait' or 'dead_letter'"),
+    ({"update": "per_sample"}, "'minibatch' or 'per_row'"),
+    ({"learner": "naive_bayes", "update": "per_row"}, "applies to the sgd and passive_aggressive"),
 ])
 def test_wrong_online_settings_are_refused(online: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):

@@ -44,8 +44,9 @@ def accuracy(learner: Learner, data: DriftStream, start: int, stop: int) -> floa
     return float(np.mean(learner.predict(X) == data.y[start:stop]))
 
 
-def test_after_a_drift_the_online_learner_recovers_and_a_frozen_one_stays_down(stream: DriftStream) -> None:
-    step = step_for()
+@pytest.mark.parametrize("update", ["minibatch", "per_row"])
+def test_after_a_drift_the_online_learner_recovers_and_a_frozen_one_stays_down(stream: DriftStream, update: str) -> None:
+    step = step_for({"update": update})
     drift = stream.drift_at
     run(step, stream.rows(0, drift))
     before = step.parts.prequential.accuracy

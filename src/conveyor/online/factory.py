@@ -34,9 +34,9 @@ def make_learner(config: ProjectConfig, project_dir: Path, classes: list[Any] | 
                              encoder_mode(online.learner))
     try:
         if online.learner == "sgd":
-            return sgd(task, encoder, classes, params)
+            return sgd(task, encoder, classes, params, update=online.update)
         if online.learner == "passive_aggressive":
-            return sgd(task, encoder, classes, params, passive_aggressive=True)
+            return sgd(task, encoder, classes, params, passive_aggressive=True, update=online.update)
         if online.learner == "naive_bayes":
             if config.task != "classification":
                 raise LearnerError("online.learner 'naive_bayes' is a classifier; this model's task is regression",

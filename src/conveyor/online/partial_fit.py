@@ -23,7 +23,10 @@ import numpy as np
 
 from conveyor.online.encoding import EncoderMode, FeatureEncoder
 from conveyor.online.learner import Columns, Learner, LearnerTask, rows_of, take_rows
+from conveyor.online.sgd_minibatch import covers, minibatch_update
 from conveyor.online.sgd_update import SGDRule, rule_of, sgd_update
+
+UPDATES = ("minibatch", "per_row")
 
 
 class PartialFitLearner(Learner):
@@ -109,8 +112,12 @@ class SGDLearner(PartialFitLearner):
 
     def __init__(
         self, estimator: Any, encoder: FeatureEncoder, task: LearnerTask, classes: list[Any] | None = None,
+        update: str = "minibatch",
     ) -> None:
         super().__init__(estimator, encoder, task, classes)
+        if update not in UPDATES:
+            raise ValueError(f"update {update!r} is not one of {', '.join(UPDATES)}")
+        self.update = update
         self._encoded: tuple[Columns, np.ndarray] | None = None  # the batch last predicted, encoded
         self._rule: SGDRule | None = None
 
@@ -119,6 +126,7 @@ class SGDLearner(PartialFitLearner):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("update", "per_row")  # a state from before the mini-batch update
         self._encoded = self._rule = None
 
     def learn(self, X: Columns, y: np.ndarray | None) -> None:
@@ -140,7 +148,10 @@ class SGDLearner(PartialFitLearner):
             matrix = encoded[1] if rows is None else encoded[1][rows]
         else:
             matrix = self.encoder.transform(part)
-        sgd_update(self.estimator, rule, matrix, y)
+        if self.update == "minibatch" and covers(rule):
+            minibatch_update(self.estimator, rule, matrix, y)
+        else:
+            sgd_update(self.estimator, rule, matrix, y)
         self.encoder.update(part)
         self.n_seen_ += n
 
@@ -225,7 +236,7 @@ class KMeansLearner(PartialFitLearner):
 
 
 def sgd(task: LearnerTask, encoder: FeatureEncoder, classes: list[Any] | None, params: dict[str, Any],
-        passive_aggressive: bool = False) -> SGDLearner:
+        passive_aggressive: bool = False, update: str = "minibatch") -> SGDLearner:
     from sklearn.linear_model import SGDClassifier, SGDRegressor
 
     settings = dict(params)
@@ -245,7 +256,7 @@ def sgd(task: LearnerTask, encoder: FeatureEncoder, classes: list[Any] | None, p
     else:
         estimator = SGDRegressor(**settings)
     kind = PassiveAggressiveLearner if passive_aggressive else SGDLearner
-    return kind(estimator, encoder, task, classes)
+    return kind(estimator, encoder, task, classes, update)
 
 
 def naive_bayes(encoder: FeatureEncoder, classes: list[Any] | None, params: dict[str, Any]) -> NaiveBayesLearner:

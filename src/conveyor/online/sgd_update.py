@@ -38,6 +38,8 @@ Loss = Callable[[float, float], float]  # (y, p) -> value
 class SGDRule:
     """What one update needs from the estimator's parameters (read once)."""
 
+    name: str  # the loss
+    epsilon: float  # of the huber and epsilon-insensitive losses
     gradient: Loss
     loss: Loss
     hinge: bool  # the passive-aggressive update is signed by y (hinge, perceptron)
@@ -68,7 +70,7 @@ def rule_of(estimator: Any) -> SGDRule | None:
     if estimator.learning_rate == "optimal":
         typw = math.sqrt(1.0 / math.sqrt(alpha))
         optimal_init = 1.0 / (typw / max(1.0, gradient(1.0, -typw)) * alpha)
-    return SGDRule(gradient, value, loss_name in ("hinge", "perceptron"), loss_name == "log_loss",
+    return SGDRule(loss_name, float(getattr(estimator, "epsilon", 0.1)), gradient, value, loss_name in ("hinge", "perceptron"), loss_name == "log_loss",
                    estimator.learning_rate, float(estimator.eta0), float(estimator.power_t), alpha,
                    estimator.penalty == "l2", bool(estimator.fit_intercept), optimal_init)
 
@@ -79,21 +81,28 @@ def sgd_update(estimator: Any, rule: SGDRule, matrix: np.ndarray, y: np.ndarray)
     if n == 0:
         return
     t0 = float(estimator.t_)
-    eta = _etas(rule, t0, n)
+    eta = etas(rule, t0, n)
     sqnorm = np.einsum("ij,ij->i", matrix, matrix) if rule.learning_rate in ("pa1", "pa2") else None
     decays = np.maximum(0.0, 1.0 - eta * rule.alpha) if rule.decay else np.ones(n)
     coef = estimator.coef_
     intercept = estimator.intercept_
-    if coef.ndim == 1:  # SGDRegressor
-        _one_problem(rule, coef, intercept, 0, matrix, np.asarray(y, dtype=np.float64), eta, sqnorm, decays)
-    else:
-        classes = estimator.classes_
-        problems = [1] if len(classes) == 2 else range(len(classes))
-        for row, k in enumerate(problems):
-            positive = np.asarray(y == classes[k], dtype=np.float64)
-            signed = positive if rule.labels01 else 2.0 * positive - 1.0
-            _one_problem(rule, coef[row], intercept, row, matrix, signed, eta, sqnorm, decays)
+    targets = signed_targets(estimator, rule, y)
+    weights = coef if coef.ndim == 2 else coef[None, :]
+    for k in range(weights.shape[0]):
+        _one_problem(rule, weights[k], intercept, k, matrix, targets[:, k], eta, sqnorm, decays)
     estimator.t_ = t0 + n
+
+
+def signed_targets(estimator: Any, rule: SGDRule, y: np.ndarray) -> np.ndarray:
+    """rows × problems: the regression's target; per binary problem of the classifier (one for
+    two classes: the second's; else one per class, one-vs-rest) 1 for the class and 0 (log
+    loss) or -1 (the other losses) for the rest."""
+    if estimator.coef_.ndim == 1:  # SGDRegressor
+        return np.asarray(y, dtype=np.float64)[:, None]
+    classes = estimator.classes_
+    positive = np.asarray(y)[:, None] == (classes[1:] if len(classes) == 2 else classes)[None, :]
+    signed: np.ndarray = positive.astype(np.float64) if rule.labels01 else 2.0 * positive - 1.0
+    return signed
 
 
 def _one_problem(rule: SGDRule, w: np.ndarray, intercept: np.ndarray, at: int, matrix: np.ndarray, y: np.ndarray,
@@ -139,7 +148,7 @@ def _one_problem(rule: SGDRule, w: np.ndarray, intercept: np.ndarray, at: int, m
     intercept[at] = b
 
 
-def _etas(rule: SGDRule, t0: float, n: int) -> np.ndarray:
+def etas(rule: SGDRule, t0: float, n: int) -> np.ndarray:
     if rule.learning_rate == "optimal":
         optimal: np.ndarray = 1.0 / (rule.alpha * (rule.optimal_init + t0 + np.arange(n) - 1))
         return optimal

@@ -638,6 +638,11 @@ class OnlineSpec(Strict):
     dead_letters: str | None = Field(None, description="Rejected events, with the reason; default: the source's name + `.dead`.")
     group: str | None = Field(None, description="Consumer group; default: `conveyor-learn-<model>`.")
     max_batch: int = Field(256, ge=1, description="Events per mini-batch (one `partial_fit` call).")
+    update: Literal["minibatch", "per_row"] = Field(
+        "minibatch", description="`sgd` / `passive_aggressive` after the first batch: one gradient step per "
+        "mini-batch, every row's gradient at the batch's starting weights (`minibatch`; the "
+        "passive-aggressive rates stay per row), or scikit-learn's per-row SGD, row after row (`per_row`)."
+    )
     max_wait_ms: float = Field(20.0, ge=0, description="How long a mini-batch waits to fill up.")
     unlabelled: Literal["wait", "dead_letter"] = Field(
         "wait", description="An event without a label: predicted and held for a late label (`wait`), "
@@ -667,6 +672,13 @@ class OnlineSpec(Strict):
         if ":" in value:
             return _check_entrypoint(value)
         raise ValueError(f"{value!r} is not one of {', '.join(LEARNERS)} nor 'module.py:function'")
+
+    @model_validator(mode="after")
+    def _update_is_sgds(self) -> OnlineSpec:
+        if "update" in self.model_fields_set and self.learner not in ("sgd", "passive_aggressive"):
+            raise ValueError(f"online.update applies to the sgd and passive_aggressive learners, not {self.learner!r}: "
+                             "remove it")
+        return self
 
 
 class SchedulerSpec(Strict):
