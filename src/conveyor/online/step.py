@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -110,9 +111,9 @@ class LearnStep:
         """Feature rows with their events and ids, and the label-only events (late labels)."""
         loads, id_field, target = orjson.loads, self.settings.event_id_field, self.settings.target
         try:  # the usual batch: all JSON objects, no broker problem, one pass each
-            if any(event.problem is not None for event in events):
+            if set(map(_PROBLEM, events)) != _NONE:  # one C-level pass each, no generator
                 raise ValueError
-            rows = [loads(event.value) for event in events]
+            rows = list(map(loads, map(_VALUE, events)))
             if set(map(type, rows)) != _DICT:  # one C-level pass
                 raise ValueError
         except ValueError:  # orjson's decode error is one
@@ -122,7 +123,7 @@ class LearnStep:
             ids = [given if type(given) is str else event.coordinates.event_id() if given is None else str(given)
                    for given, event in zip(ids, events, strict=True)]
         first = self.features[0]
-        if all(first in row for row in rows):
+        if all(map(dict.__contains__, rows, repeat(first))):
             return rows, list(zip(events, ids, strict=True)), []
         kept_rows, kept, labels_only = [], [], []
         for row, event, event_id in zip(rows, events, ids, strict=True):
@@ -292,6 +293,8 @@ class LearnStep:
 
 _STR = frozenset({str})
 _DICT = {dict}
+_NONE = {None}
+_PROBLEM, _VALUE = attrgetter("problem"), attrgetter("value")
 
 
 def _field(rows: list[dict[str, Any]], name: str) -> list[Any]:

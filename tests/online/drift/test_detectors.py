@@ -43,3 +43,13 @@ def test_adwin_drops_the_old_concept_from_its_window() -> None:
     width = adwin.width
     fired = [adwin.update(v) for v in rng.normal(4.0, 1.0, 100).tolist()]
     assert any(fired) and adwin.width < width
+
+
+def test_adwin_on_mini_batches_cuts_at_a_batch_boundary_and_keeps_its_window_bounded() -> None:
+    rng = np.random.default_rng(9)
+    adwin = ADWIN(max_window=2048)
+    assert not any(adwin.update_many(rng.normal(0.1, 0.3, 256)) for _ in range(20))
+    assert adwin.width == 2048  # the last eight batches
+    fired = [adwin.update_many(rng.normal(0.4, 0.3, 256)) for _ in range(3)]
+    assert fired[0] or fired[1]
+    assert adwin.width % 256 == 0 and adwin.width <= 3 * 256  # the old concept's batches are gone
