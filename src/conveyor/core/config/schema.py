@@ -637,7 +637,7 @@ class OnlineSpec(Strict):
     labels: str | None = Field(None, description="Late labels `{event_id, <target>}` to join to held events (same forms).")
     dead_letters: str | None = Field(None, description="Rejected events, with the reason; default: the source's name + `.dead`.")
     group: str | None = Field(None, description="Consumer group; default: `conveyor-learn-<model>`.")
-    max_batch: int = Field(256, ge=1, description="Events per mini-batch (one `partial_fit` call).")
+    max_batch: int = Field(256, ge=1, description="Events per mini-batch (one update: a `partial_fit` call, or one SGD step).")
     update: Literal["minibatch", "per_row"] = Field(
         "minibatch", description="`sgd` / `passive_aggressive` after the first batch: one gradient step per "
         "mini-batch, every row's gradient at the batch's starting weights (`minibatch`; the "
