@@ -9,8 +9,10 @@ event predicted before it is learned):
             made before the clock starts
   conveyor  the learner step of ``conveyor learn`` on the events as JSON bytes, mini-batches
             of 256: parse, schema and label checks, the poison filter (robust z-score),
-            the source share cap (20 sources), predict, progressive validation, SGD
-            ``partial_fit`` behind the running scaler + one-hot encoder
+            the source share cap (20 sources), predict, progressive validation, ADWIN on
+            the prequential error, SGD behind the running scaler + one-hot encoder (the
+            first batch by ``partial_fit``, then ``online.update: minibatch``, one gradient
+            step per mini-batch)
   conveyor, guards off   the same with the poison filter and share cap off: the guards'
             cost per event is the difference
 updates/s = events learned / seconds of the loop. Accuracy: whole stream, and the first 5k

@@ -151,3 +151,16 @@ def test_learning_rows_of_the_predicted_batch_equals_learning_them_taken(task: s
     np.testing.assert_allclose(reused.estimator.coef_, taken.estimator.coef_, rtol=1e-12)
     np.testing.assert_allclose(reused.encoder.mean_, taken.encoder.mean_, rtol=1e-12)
     assert "_encoded" not in reused.__getstate__()  # the predicted batch does not travel with a checkpoint
+
+
+def test_the_update_travels_with_the_state_and_an_older_state_resumes_per_row() -> None:
+    learner = sgd("classification", encoder(), [0, 1], {}, update="per_row")
+    learner.learn(_slice(0, 300), Y[:300])
+    assert Learner.from_bytes(learner.to_bytes()).update == "per_row"  # type: ignore[attr-defined]
+    older = learner.__getstate__()
+    del older["update"]  # a checkpoint from before online.update
+    resumed = type(learner).__new__(type(learner))
+    resumed.__setstate__(older)
+    assert resumed.update == "per_row"
+    with pytest.raises(ValueError, match="not one of minibatch, per_row"):
+        sgd("classification", encoder(), [0, 1], {}, update="per_sample")
