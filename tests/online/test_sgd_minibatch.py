@@ -104,3 +104,46 @@ def test_the_passive_aggressive_rates_keep_the_per_row_update() -> None:
     model.partial_fit(X, np.array([0, 1, 1]), classes=[0, 1])
     rule = rule_of(model)
     assert rule is not None and not covers(rule)
+
+
+def test_spans_cut_where_the_running_budget_passes_each_multiple_of_the_limit() -> None:
+    from conveyor.online.sgd_minibatch import spans
+
+    assert spans(np.full(10, 0.5), limit=16.0) == [(0, 10)]
+    assert spans(np.full(10, 1.0), limit=4.0) == [(0, 3), (3, 7), (7, 10)]  # running sums 1..10
+    # running sums 5, 5.1, 5.2, 14.2: a span sums to less than the limit plus its first row's budget
+    assert spans(np.array([5.0, 0.1, 0.1, 9.0]), limit=4.0) == [(0, 3), (3, 4)]
+
+
+def _classifier(eta0: float) -> SGDClassifier:
+    stream = _stream("classification", 2)
+    model = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=eta0, shuffle=False, random_state=0)
+    model.partial_fit(*stream[0], classes=[0, 1])
+    return model
+
+
+def test_a_large_rate_takes_one_step_per_span_and_a_huge_one_the_per_row_update() -> None:
+    from conveyor.online.sgd_minibatch import CURVATURE, STEP_BUDGET, spans
+
+    X_, y = _stream("classification", 2)[1]
+    eta0 = 2.5 * STEP_BUDGET / (CURVATURE["log_loss"] * float(np.einsum("ij,ij->i", X_, X_).sum()))
+    cut = spans(eta0 * CURVATURE["log_loss"] * np.einsum("ij,ij->i", X_, X_))
+    assert len(cut) == 3  # about 2.5 budgets: three spans of ~21 rows
+    whole, by_span = _classifier(eta0), _classifier(eta0)
+    rule = rule_of(whole)
+    assert rule is not None
+    minibatch_update(whole, rule, X_, y)
+    eta = np.full(len(y), eta0)
+    for start, stop in cut:  # one gradient step per span, each at the weights the span starts from
+        p = X_[start:stop] @ by_span.coef_[0] + by_span.intercept_[0]
+        steps = -eta[start:stop] * (1.0 / (1.0 + np.exp(-p)) - y[start:stop])
+        decays = np.full(stop - start, 1.0 - eta0 * by_span.alpha)
+        after = decays ** np.arange(stop - start - 1, -1, -1)  # the decays of the span's later rows
+        by_span.coef_[0] = by_span.coef_[0] * decays.prod() + (steps * after) @ X_[start:stop]
+        by_span.intercept_[0] += steps.sum()
+    np.testing.assert_allclose(whole.coef_, by_span.coef_, rtol=1e-12)
+    np.testing.assert_allclose(whole.intercept_, by_span.intercept_, rtol=1e-12)
+    huge, per_row = _classifier(50.0), _classifier(50.0)
+    minibatch_update(huge, rule_of(huge), X_, y)  # type: ignore[arg-type]
+    sgd_update(per_row, rule_of(per_row), X_, y)  # type: ignore[arg-type]
+    np.testing.assert_allclose(huge.coef_, per_row.coef_, rtol=1e-12)

@@ -9,7 +9,13 @@ learning rate from the estimator's schedule (``constant``, ``optimal``, ``invsca
 the steps of the rows before it — and the intercept undecayed. So ``eta0`` means the same in
 both modes (a batch moves the weights as far as its rows would one by one, to first order),
 and the estimator stays the scikit-learn object (``coef_``, ``intercept_``, ``t_`` updated in
-place). Per batch: one product for the predictions, one for the step; no Python per row.
+place). Per step: one product for the predictions, one for the step; no Python per row.
+
+A step must not overshoot where the rows one by one would not: the batch is cut into spans
+whose rows' budgets (``eta * curvature * |x|^2``) sum to about ``STEP_BUDGET``, one step per
+span (:func:`spans`) — one span for the default rate, several for a large ``eta0`` or the
+``optimal`` rate's first steps; spans shorter than ``MIN_SPAN`` rows on average are the
+per-row update itself.
 
 The passive-aggressive rates (``pa1``, ``pa2``) are not gradient steps — each row's step
 corrects that row's own mistake, and summed over a batch they would overshoot — so they keep
@@ -19,11 +25,23 @@ the per-row update (:func:`covers` says which).
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 
-from conveyor.online.sgd_update import MAX_DLOSS, SGDRule, etas, signed_targets
+from conveyor.online.sgd_update import MAX_DLOSS, SGDRule, etas, sgd_update, signed_targets
 
+#: each loss' largest second derivative in the prediction (the piecewise-linear ones: 1, as far
+#: as a step may move a margin)
+CURVATURE = {"log_loss": 0.25, "hinge": 1.0, "perceptron": 1.0, "squared_hinge": 2.0, "modified_huber": 2.0,
+             "squared_error": 1.0, "huber": 1.0, "epsilon_insensitive": 1.0, "squared_epsilon_insensitive": 2.0}
+#: a step's budget (see :func:`spans`). On the drifting benchmark stream (features standardised
+#: and one-hot, |x|^2 ~ 6.5) 16 keeps the default (log loss, eta0 0.02) at one step per batch of
+#: 256 and the whole-stream accuracy within 0.7 points of the per-row update for eta0 0.1 and
+#: the optimal rate, where one step over the whole batch falls 5–8 points below it
+STEP_BUDGET = 16.0
+#: spans shorter than this on average: the per-row update (what tiny spans tend to, cheaper)
+MIN_SPAN = 16
 VectorGradient = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (y, p) -> dloss/dp, elementwise
 
 
@@ -33,17 +51,46 @@ def covers(rule: SGDRule) -> bool:
 
 
 def minibatch_update(estimator: object, rule: SGDRule, matrix: np.ndarray, y: np.ndarray) -> None:
-    """One gradient step for the batch ``matrix`` (rows × features), ``y``; in place."""
+    """The batch ``matrix`` (rows × features), ``y`` in as few gradient steps as keep each
+    step within its budget (:func:`spans`), in place."""
     n = len(matrix)
     if n == 0:
         return
-    gradient = vector_gradient(rule.name, rule.epsilon)
     t0 = float(estimator.t_)  # type: ignore[attr-defined]
     eta = etas(rule, t0, n)
+    targets = signed_targets(estimator, rule, y)  # rows × problems
+    gradient = vector_gradient(rule.name, rule.epsilon)
+    norms = np.einsum("ij,ij->i", matrix, matrix)
+    steps = spans(eta * CURVATURE[rule.name] * norms)
+    if len(steps) > 1 and len(steps) * MIN_SPAN > n:  # a rate too large for steps over many rows: row by row
+        sgd_update(estimator, rule, matrix, y)
+        return
+    for start, stop in steps:
+        _step(estimator, rule, gradient, matrix[start:stop], targets[start:stop], eta[start:stop])
+    estimator.t_ = t0 + n  # type: ignore[attr-defined]
+
+
+def spans(budgets: np.ndarray, limit: float = STEP_BUDGET) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive rows, cut where the running sum of the rows' budgets
+    (``eta * curvature * |x|^2``: how far a row's own step moves its prediction, times the
+    loss' curvature) passes a multiple of ``limit``: a span's budgets sum to less than
+    ``limit`` plus its first row's. However alike its rows, a step over a span then moves no
+    prediction much further than ``limit`` — it does not overshoot where one step over the
+    whole batch would (a large ``eta0``, the ``optimal`` rate's first steps)."""
+    total = np.cumsum(budgets)
+    if total[-1] < limit:
+        return [(0, len(budgets))]
+    level = np.floor(total / limit)
+    bounds = [0, *(np.flatnonzero(np.diff(level)) + 1).tolist(), len(budgets)]
+    return list(pairwise(bounds))
+
+
+def _step(estimator: object, rule: SGDRule, gradient: VectorGradient, matrix: np.ndarray, targets: np.ndarray,
+          eta: np.ndarray) -> None:
+    """One gradient step: every row's gradient at the weights the step starts from."""
     coef: np.ndarray = estimator.coef_  # type: ignore[attr-defined]
     intercept: np.ndarray = estimator.intercept_  # type: ignore[attr-defined]
     weights = coef if coef.ndim == 2 else coef[None, :]  # problems × features (a view: in place)
-    targets = signed_targets(estimator, rule, y)  # rows × problems
     predictions = matrix @ weights.T + intercept
     steps = -eta[:, None] * gradient(targets, predictions)  # rows × problems
     if rule.fit_intercept:
@@ -55,7 +102,6 @@ def minibatch_update(estimator: object, rule: SGDRule, matrix: np.ndarray, y: np
         weights *= float(np.prod(decays))
         steps = steps * after[:, None]
     weights += steps.T @ matrix
-    estimator.t_ = t0 + n  # type: ignore[attr-defined]
 
 
 def vector_gradient(name: str, epsilon: float) -> VectorGradient:
