@@ -1,5 +1,6 @@
 """The mini-batch SGD update (``online.update: minibatch``) of a fitted SGDClassifier /
-SGDRegressor: one vectorised gradient step per mini-batch on the encoded matrix.
+SGDRegressor: one vectorised gradient step per mini-batch (per span of it at a large rate) on
+the encoded matrix.
 
 It is the per-row epoch of :mod:`.sgd_update` with every row's prediction taken at the
 weights the batch starts from (the gradients of the whole batch at once, instead of one row

@@ -640,8 +640,9 @@ class OnlineSpec(Strict):
     max_batch: int = Field(256, ge=1, description="Events per mini-batch (one update: a `partial_fit` call, or one SGD step).")
     update: Literal["minibatch", "per_row"] = Field(
         "minibatch", description="`sgd` / `passive_aggressive` after the first batch: one gradient step per "
-        "mini-batch, every row's gradient at the batch's starting weights (`minibatch`; the "
-        "passive-aggressive rates stay per row), or scikit-learn's per-row SGD, row after row (`per_row`)."
+        "mini-batch (per span of it at a large learning rate), every row's gradient at the step's starting "
+        "weights (`minibatch`; the passive-aggressive rates stay per row), or scikit-learn's per-row SGD, "
+        "row after row (`per_row`)."
     )
     max_wait_ms: float = Field(20.0, ge=0, description="How long a mini-batch waits to fill up.")
     unlabelled: Literal["wait", "dead_letter"] = Field(
