@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -51,13 +52,13 @@ def covers(rule: SGDRule) -> bool:
     return rule.learning_rate not in ("pa1", "pa2")
 
 
-def minibatch_update(estimator: object, rule: SGDRule, matrix: np.ndarray, y: np.ndarray) -> None:
+def minibatch_update(estimator: Any, rule: SGDRule, matrix: np.ndarray, y: np.ndarray) -> None:
     """The batch ``matrix`` (rows × features), ``y`` in as few gradient steps as keep each
     step within its budget (:func:`spans`), in place."""
     n = len(matrix)
     if n == 0:
         return
-    t0 = float(estimator.t_)  # type: ignore[attr-defined]
+    t0 = float(estimator.t_)
     eta = etas(rule, t0, n)
     targets = signed_targets(estimator, rule, y)  # rows × problems
     gradient = vector_gradient(rule.name, rule.epsilon)
@@ -68,7 +69,7 @@ def minibatch_update(estimator: object, rule: SGDRule, matrix: np.ndarray, y: np
         return
     for start, stop in steps:
         _step(estimator, rule, gradient, matrix[start:stop], targets[start:stop], eta[start:stop])
-    estimator.t_ = t0 + n  # type: ignore[attr-defined]
+    estimator.t_ = t0 + n
 
 
 def spans(budgets: np.ndarray, limit: float = STEP_BUDGET) -> list[tuple[int, int]]:
@@ -86,11 +87,11 @@ def spans(budgets: np.ndarray, limit: float = STEP_BUDGET) -> list[tuple[int, in
     return list(pairwise(bounds))
 
 
-def _step(estimator: object, rule: SGDRule, gradient: VectorGradient, matrix: np.ndarray, targets: np.ndarray,
+def _step(estimator: Any, rule: SGDRule, gradient: VectorGradient, matrix: np.ndarray, targets: np.ndarray,
           eta: np.ndarray) -> None:
     """One gradient step: every row's gradient at the weights the step starts from."""
-    coef: np.ndarray = estimator.coef_  # type: ignore[attr-defined]
-    intercept: np.ndarray = estimator.intercept_  # type: ignore[attr-defined]
+    coef: np.ndarray = estimator.coef_
+    intercept: np.ndarray = estimator.intercept_
     weights = coef if coef.ndim == 2 else coef[None, :]  # problems × features (a view: in place)
     predictions = matrix @ weights.T + intercept
     steps = -eta[:, None] * gradient(targets, predictions)  # rows × problems
