@@ -8,7 +8,7 @@ import pytest
 from conveyor.core.config.schema import RolloutSpec
 from conveyor.dashboard.canary import Canaries
 from conveyor.lifecycle.audit import AuditLog
-from conveyor.serving.errors import Conflict, InvalidInput
+from conveyor.serving.errors import BadGateway, Conflict, InvalidInput
 from conveyor.stack.artifacts import ArtifactStore
 from tests.dashboard.conftest import wait_for
 
@@ -133,3 +133,25 @@ def test_a_canary_whose_dashboard_process_died_is_interrupted_then_resumed_and_s
     rollbacks = [e for e in running.project.audit() if e["action"] == "rollout-rollback"]
     assert [e["reason"].split(";")[0] for e in rollbacks] == [
         "stopped: by token:release", "stopped: by token:release (its process had stopped)"]
+
+
+def test_while_the_canary_lease_is_held_a_start_resume_or_stop_is_a_409_and_writes_nothing(canaries):
+    """Two workers asked to resume one interrupted rollout at once: the one that holds the
+    model's canary lease goes on, the other is refused before it reads or writes anything."""
+    from datetime import UTC, datetime
+
+    stored = {"state": "running", "candidate": "staging", "steps": [10.0, 50.0], "interval_s": 60.0,
+              "weights_before": {"prod": 100.0}, "owner": {"host": _host(), "pid": 2**22 + 7, "started": ""}}
+    canaries.artifacts.replace_json("serving/churn/canary.json", stored)
+    other = canaries.leases.acquire("canary/churn", datetime.now(UTC), 60.0, "a canary of churn")  # the other worker
+    with pytest.raises(Conflict, match="being started, resumed or run"):
+        canaries.resume("churn", "http://127.0.0.1:9", None, "token:x")
+    with pytest.raises(Conflict, match="being started, resumed or run"):
+        canaries.stop("churn", "token:x", "http://127.0.0.1:9", None)
+    with pytest.raises(Conflict, match="being started, resumed or run"):
+        canaries.start("churn", "v3", "10,50", "5m", "http://127.0.0.1:9", None, "token:x")
+    assert canaries.artifacts.read_json("serving/churn/canary.json") == stored
+    other.release()
+    with pytest.raises(BadGateway):  # the lease is free: it gets as far as the server (none here)
+        canaries.resume("churn", "http://127.0.0.1:9", None, "token:x")
+    assert canaries.leases.holder("canary/churn") is None  # and gives the lease back when it fails

@@ -12,6 +12,12 @@ traffic is as it left it, and the state says so. From there it is either stopped
 weights from before its start restored at once, the stop audited as a rollback — or
 resumed: a new rollout from the step it was at (the candidate's weight now), with the
 same interval, restoring the weights from before the first start on a regression.
+
+Starting, resuming and stopping an interrupted rollout each take the model's canary lease
+(``leases/canary/<model>.lease``, :mod:`conveyor.stack.leases`) first, and a running rollout
+holds it, renewed, until it ends: two workers asked to resume the same rollout at one moment
+cannot both run it (the second answers 409 naming the holder). A lease whose process is gone
+is taken over at once on its host, after ``LEASE_S`` elsewhere.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from conveyor.core.errors import AdminError, ConveyorError, OptionError
+from conveyor.core.errors import AdminError, ConveyorError, LeaseHeld, OptionError
 from conveyor.lifecycle.audit import AuditEvent
 from conveyor.serving.errors import BadGateway, Conflict, InvalidInput
+from conveyor.stack.leases import Lease, Leases
+from conveyor.stack.locks import Heartbeat
 from conveyor.stack.processes import ProcessId
 
 if TYPE_CHECKING:
@@ -41,6 +49,7 @@ log = logging.getLogger("conveyor.dashboard")
 RUNNING = "running"
 INTERRUPTED = "interrupted"  # running, by a process that is gone
 POLL_S = 1.0  # how often a running rollout looks for a stop asked elsewhere
+LEASE_S = 60.0  # the canary lease's length; renewed every third of it while a rollout runs
 
 
 class Canaries:
@@ -50,6 +59,7 @@ class Canaries:
         self.audit = audit
         self.spec = spec
         self.environment = environment
+        self.leases = Leases(artifacts.root)
         self.threads: dict[str, threading.Thread] = {}
 
     def state(self, model: str) -> dict[str, Any] | None:
@@ -77,26 +87,38 @@ class Canaries:
             interval_s = parse_duration(str(interval or "5m"))
         except OptionError as exc:
             raise InvalidInput(exc.message, hint=exc.hint) from None
-        current = self.state(model)
-        if current is not None and current.get("state") == RUNNING:
-            raise Conflict(f"a canary of {current.get('candidate')!r} is running for {model!r}",
-                           hint="stop it first")
-        before = _admin(url, token, lambda client: client.status(model))["weights"]
-        state = {"state": RUNNING, "candidate": candidate, "steps": parsed_steps, "interval_s": interval_s,
-                 "started_by": who, "started": _now(), "owner": asdict(ProcessId.current()),
-                 "weights_before": before, "stop_requested_by": None, "reason": "", "result": None}
-        return self._launch(model, state, parsed_steps, url, token)
+        lease = self._claim(model)
+        try:
+            current = self.state(model)
+            if current is not None and current.get("state") == RUNNING:
+                raise Conflict(f"a canary of {current.get('candidate')!r} is running for {model!r}",
+                               hint="stop it first")
+            before = _admin(url, token, lambda client: client.status(model))["weights"]
+            state = {"state": RUNNING, "candidate": candidate, "steps": parsed_steps, "interval_s": interval_s,
+                     "started_by": who, "started": _now(), "owner": asdict(ProcessId.current()),
+                     "weights_before": before, "stop_requested_by": None, "reason": "", "result": None}
+            return self._launch(model, state, parsed_steps, url, token, lease)
+        except BaseException:
+            lease.release()
+            raise
 
     def resume(self, model: str, url: str, token: str | None, who: str) -> dict[str, Any]:
-        """Go on with an interrupted rollout from the step it was at; 409 if none is."""
-        state = self._interrupted(model, "resume")
-        candidate = str(state["candidate"])
-        weight = float(_admin(url, token, lambda client: client.status(model))["weights"].get(candidate, 0.0))
-        steps = [float(s) for s in state.get("steps") or []]
-        remaining = [s for s in steps if s >= weight] or steps[-1:]
-        state.update(state=RUNNING, owner=asdict(ProcessId.current()), resumed_by=who, resumed=_now(),
-                     remaining=remaining, stop_requested_by=None, reason=f"resumed at {remaining[0]:g}% by {who}")
-        return self._launch(model, state, remaining, url, token)
+        """Go on with an interrupted rollout from the step it was at; 409 if none is (or
+        another worker is resuming it this moment)."""
+        lease = self._claim(model)
+        try:
+            state = self._interrupted(model, "resume")
+            candidate = str(state["candidate"])
+            weight = float(_admin(url, token, lambda client: client.status(model))["weights"].get(candidate, 0.0))
+            steps = [float(s) for s in state.get("steps") or []]
+            remaining = [s for s in steps if s >= weight] or steps[-1:]
+            state.update(state=RUNNING, owner=asdict(ProcessId.current()), resumed_by=who, resumed=_now(),
+                         remaining=remaining, stop_requested_by=None,
+                         reason=f"resumed at {remaining[0]:g}% by {who}")
+            return self._launch(model, state, remaining, url, token, lease)
+        except BaseException:
+            lease.release()
+            raise
 
     def stop(self, model: str, who: str, url: str | None = None, token: str | None = None) -> dict[str, Any]:
         """Ask the running rollout to stop (it restores the traffic); an interrupted one is
@@ -109,16 +131,28 @@ class Canaries:
             return state
         if state is None or state.get("state") != INTERRUPTED or url is None:
             raise Conflict(f"no canary is running for {model!r}")
-        state = self._interrupted(model, "stop")
-        before = dict(state["weights_before"])
-        _admin(url, token, lambda client: client.set_weights(model, before))
-        reason = f"stopped: by {who} (its process had stopped); traffic restored to {before}"
-        self.audit.append(AuditEvent(action="rollout-rollback", model=model, stage=str(state["candidate"]),
-                                     from_version=None, to_version=None, reason=reason,
-                                     environment=self.environment))
-        state.update(state="stopped", reason=reason, stop_requested_by=who, ended=_now())
-        self._write(model, state)
-        return state
+        lease = self._claim(model)
+        try:
+            state = self._interrupted(model, "stop")
+            before = dict(state["weights_before"])
+            _admin(url, token, lambda client: client.set_weights(model, before))
+            reason = f"stopped: by {who} (its process had stopped); traffic restored to {before}"
+            self.audit.append(AuditEvent(action="rollout-rollback", model=model, stage=str(state["candidate"]),
+                                         from_version=None, to_version=None, reason=reason,
+                                         environment=self.environment))
+            state.update(state="stopped", reason=reason, stop_requested_by=who, ended=_now())
+            self._write(model, state)
+            return state
+        finally:
+            lease.release()
+
+    def _claim(self, model: str) -> Lease:
+        """The model's canary lease; 409 while another process (or request) holds it."""
+        try:
+            return self.leases.acquire(f"canary/{model}", datetime.now(UTC), LEASE_S, f"a canary of {model}")
+        except LeaseHeld as held:
+            raise Conflict(f"a canary of {model!r} is being started, resumed or run by {held.description}",
+                           hint="stop it first, or look again in a moment") from None
 
     def _interrupted(self, model: str, what: str) -> dict[str, Any]:
         """The interrupted rollout's state, read as stored (409: none, or one stored before
@@ -134,8 +168,9 @@ class Canaries:
         return stored
 
     def _launch(self, model: str, state: dict[str, Any], steps: list[float], url: str,
-                token: str | None) -> dict[str, Any]:
-        """Write the running state and run the rollout in a thread of this process."""
+                token: str | None, lease: Lease) -> dict[str, Any]:
+        """Write the running state and run the rollout in a thread of this process, which
+        holds ``lease`` (renewed) until the rollout ends."""
         from conveyor.serving.client import AdminClient
         from conveyor.serving.rollout import Rollout
 
@@ -147,13 +182,24 @@ class Canaries:
             echo=lambda line: log.info("canary %s: %s", model, line),
             restore={str(k): float(v) for k, v in dict(state["weights_before"]).items()},
         )
-        thread = threading.Thread(target=self._run, args=(model, job, state), daemon=True,
+        thread = threading.Thread(target=self._run, args=(model, job, state, lease), daemon=True,
                                   name=f"canary-{model}")
         self.threads[model] = thread
         thread.start()
         return state
 
-    def _run(self, model: str, job: Any, state: dict[str, Any]) -> None:
+    def _run(self, model: str, job: Any, state: dict[str, Any], lease: Lease) -> None:
+        heartbeat = Heartbeat(lambda: lease.renew(datetime.now(UTC), LEASE_S), LEASE_S / 3,
+                              lambda exc: log.warning("canary %s: could not renew its lease: %s", model, exc),
+                              name=f"canary-{model}-lease")
+        heartbeat.start()
+        try:
+            self._rollout(model, job, state)
+        finally:
+            heartbeat.stop(timeout_s=5)
+            lease.release()
+
+    def _rollout(self, model: str, job: Any, state: dict[str, Any]) -> None:
         try:
             result = job.run()
             state["result"] = result.to_dict()
