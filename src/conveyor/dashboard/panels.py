@@ -37,8 +37,13 @@ def overview(context: DashboardContext) -> dict[str, Any]:
     store read)."""
     here = context.environment or "default"
     stages = [{"stage": s, "stand": context.stands.env_of(s) or here} for s in context.config.stages]
-    return {"model": context.model, "environment": here, "stages": stages,
-            "stands": list(dict.fromkeys([here, *(s["stand"] for s in stages)]))}
+    return {"model": context.model, "environment": here, "stages": stages, "stands": _stand_names(context)}
+
+
+def _stand_names(context: DashboardContext) -> list[str]:
+    """This stand's name, then every other stand a stage lives on, once each."""
+    here = context.environment or "default"
+    return list(dict.fromkeys([here, *(context.stands.env_of(s) or here for s in context.config.stages)]))
 
 
 def stand_of(context: DashboardContext, name: str | None) -> Stand:
@@ -48,9 +53,8 @@ def stand_of(context: DashboardContext, name: str | None) -> Stand:
         return context.stands.current
     stage = next((s for s in context.config.stages if context.stands.env_of(s) == name), None)
     if stage is None:
-        known = list(dict.fromkeys([here, *(context.stands.env_of(s) or here for s in context.config.stages)]))
         raise InvalidInput(f"no stage of {context.model!r} lives on a stand {name!r}", field="stand",
-                           hint=f"one of {known}")
+                           hint=f"one of {_stand_names(context)}")
     return context.stands.of_stage(stage)
 
 
